@@ -1,0 +1,300 @@
+import { spawn } from 'node:child_process';
+import { rmSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { type Config, loadConfig } from '../core/config.ts';
+import { isLogfrontError } from '../core/errors.ts';
+import { ApiError, createClient } from './client.ts';
+import { createLogfront } from './compose.ts';
+import { createHttpServer } from './http.ts';
+import { formatTable } from './table.ts';
+
+export interface Io {
+  out: (line: string) => void;
+  err: (line: string) => void;
+  env: Record<string, string | undefined>;
+  /** resolves when the process is asked to stop (SIGINT/SIGTERM); long-running commands await it */
+  untilStopped: () => Promise<void>;
+}
+
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
+
+class UsageError extends Error {}
+
+const HELP: Record<string, string> = {
+  '': `logfront — an event-sourced, stream-first data platform
+
+Usage: logfront <command> [options]
+
+Commands:
+  demo                      run the embedded demo: append sample orders, read them back, exit
+  dev [--data DIR] [--reset] [--port N]
+                            the embedded default as a server (no services needed)
+  serve                     the HTTP API and projection runners against real services
+  append <stream> <type> --data <json> [--expected-version N] [--id UUID]
+  get <projection> <key> [--max-staleness-ms N] [--after TOKEN] [--consistency strong] [--on-stale serve]
+  projections               projection status: generation, state, lag, staleness, dead letters
+  infra up|down|status      start, stop, show the local real services (no Docker)
+
+Every command takes --help; append, get, projections and infra status take --json.
+Client commands talk to LOGFRONT_URL (default http://127.0.0.1:7070).`,
+  demo: 'Usage: logfront demo [--json]\n\nStarts logfront embedded (PGlite, in-process registry) on a free port, appends sample orders over HTTP,\nreads them back through the facade, prints them and exits 0.',
+  dev: 'Usage: logfront dev [--data DIR] [--reset] [--port N]\n\nRuns the embedded default as a long-running server. Data is kept in DIR (default ./.logfront);\n--reset deletes it first.',
+  serve: 'Usage: logfront serve\n\nRuns the HTTP API and the projection runners against the services named by the environment\n(LOGFRONT_KAFKA_BROKERS, LOGFRONT_SCHEMA_REGISTRY_URL, LOGFRONT_DATABASE_URL, …). See docs/configuration.md.',
+  append: 'Usage: logfront append <stream> <type> --data <json> [--expected-version N|no_stream|stream_exists|any] [--id UUID] [--json]\n\nAppends one event to a stream.',
+  get: 'Usage: logfront get <projection> <key> [--max-staleness-ms N] [--after TOKEN] [--consistency strong] [--on-stale error|serve] [--json]\n\nReads one row through the facade.',
+  projections: 'Usage: logfront projections [--json]\n\nShows every projection with its generation, state, lag, staleness and dead letters.',
+  infra: 'Usage: logfront infra up|down|status [service…] [--json]\n\nStarts, stops or shows the local real services (Kafka, Schema Registry, Postgres, Redis, S3, Toxiproxy),\ninstalled from package registries, on 127.0.0.1. See docs/infra.md.',
+};
+
+const serveUntilStopped = async (config: Config, io: Io, banner: (url: string) => string[]) => {
+  const lf = await createLogfront(config);
+  if (config.runners) await lf.startRunners();
+  const app = createHttpServer(lf);
+  await app.listen({ host: config.http.host, port: config.http.port });
+  const address = app.server.address();
+  const port = typeof address === 'object' && address ? address.port : config.http.port;
+  for (const line of banner(`http://${config.http.host}:${port}`)) io.out(line);
+  await io.untilStopped();
+  await app.close();
+  await lf.close();
+  return 0;
+};
+
+const SAMPLE_ORDERS = [
+  { orderId: 'A-1001', customerId: 'c-ada', items: [{ sku: 'book', qty: 2, priceCents: 1500 }] },
+  { orderId: 'A-1002', customerId: 'c-bob', items: [{ sku: 'pen', qty: 10, priceCents: 120 }] },
+  { orderId: 'A-1003', customerId: 'c-ada', items: [{ sku: 'lamp', qty: 1, priceCents: 4999 }, { sku: 'bulb', qty: 3, priceCents: 299 }] },
+  { orderId: 'A-1004', customerId: 'c-cyd', items: [{ sku: 'mug', qty: 4, priceCents: 850 }] },
+  { orderId: 'A-1005', customerId: 'c-dan', items: [{ sku: 'desk', qty: 1, priceCents: 24900 }] },
+];
+
+const demo = async (io: Io, json: boolean) => {
+  const config = loadConfig({
+    ...io.env,
+    LOGFRONT_MODE: 'embedded',
+    LOGFRONT_DATA_DIR: ':memory:',
+    LOGFRONT_PORT: '0',
+    LOGFRONT_LOG_LEVEL: io.env.LOGFRONT_LOG_LEVEL ?? 'warn',
+  });
+  const started = Date.now();
+  const lf = await createLogfront(config);
+  await lf.startRunners();
+  const app = createHttpServer(lf);
+  try {
+    const url = await app.listen({ host: '127.0.0.1', port: 0 });
+    const client = createClient(url);
+    const positions: string[] = [];
+    for (const o of SAMPLE_ORDERS) {
+      const totalCents = o.items.reduce((n, i) => n + i.qty * i.priceCents, 0);
+      const placed = await client.append(
+        `order-${o.orderId}`,
+        [{ type: 'OrderPlaced', data: { ...o, customerEmail: `${o.customerId}@example.com`, totalCents } }],
+        'no_stream',
+      );
+      positions.push(placed.position);
+    }
+    positions.push((await client.append('order-A-1002', [{ type: 'OrderShipped', data: { orderId: 'A-1002', carrier: 'DHL' } }], 1)).position);
+    positions.push((await client.append('order-A-1004', [{ type: 'OrderCancelled', data: { orderId: 'A-1004', reason: 'changed mind' } }], 1)).position);
+    const rows = [];
+    for (const o of SAMPLE_ORDERS) {
+      const stream = `order-${o.orderId}`;
+      const after = positions[SAMPLE_ORDERS.indexOf(o)];
+      // read-your-writes: wait for the append's position, at most 5 s
+      const r = await client.get('orders', o.orderId, { after: after!, maxStalenessMs: 5000 });
+      rows.push({ stream, ...r.data, source: r.meta.source, stalenessMs: r.meta.stalenessMs });
+    }
+    const last = await client.get('orders', 'A-1004', { after: positions.at(-1)!, maxStalenessMs: 5000 });
+    rows[3] = { ...rows[3], ...last.data };
+    if (json) io.out(JSON.stringify({ orders: rows }));
+    else {
+      io.out(`logfront demo — embedded log and projections (PGlite), API at ${url}`);
+      io.out(`appended ${positions.length} events to ${SAMPLE_ORDERS.length} streams; read back through the facade:\n`);
+      io.out(
+        formatTable(rows, ['orderId', 'customerId', 'status', 'itemCount', 'totalCents', 'version', 'source', 'stalenessMs']),
+      );
+      io.out(`\ndone in ${Date.now() - started} ms. Next: npx logfront dev, then see docs/getting-started.md`);
+    }
+    return 0;
+  } finally {
+    await app.close();
+    await lf.close();
+  }
+};
+
+const runInfra = (args: string[], io: Io) =>
+  new Promise<number>((resolve) => {
+    const child = spawn('bash', [join(ROOT, 'infra', 'infra.sh'), ...args], {
+      env: { ...io.env } as NodeJS.ProcessEnv,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    child.stdout.on('data', (d: Buffer) => {
+      for (const line of d.toString('utf8').split('\n')) if (line) io.out(line);
+    });
+    child.stderr.on('data', (d: Buffer) => {
+      for (const line of d.toString('utf8').split('\n')) if (line) io.err(line);
+    });
+    child.on('error', (e) => {
+      io.err(`logfront: cannot run infra/infra.sh: ${e.message}`);
+      resolve(1);
+    });
+    child.on('close', (code) => resolve(code ?? 1));
+  });
+
+const parseValue = (raw: string) => {
+  if (/^\d+$/.test(raw)) return Number(raw);
+  return raw;
+};
+
+export const main = async (argv: string[], io: Io): Promise<number> => {
+  const [command = '', ...rest] = argv;
+  if (command === '' || command === '--help' || command === '-h' || command === 'help') {
+    io.out(HELP['']!);
+    return command === '' ? 2 : 0;
+  }
+  if (!(command in HELP)) {
+    io.err(`logfront: unknown command "${command}"; run logfront --help`);
+    return 2;
+  }
+  try {
+    const { values, positionals } = parseArgs({
+      args: rest,
+      allowPositionals: true,
+      strict: true,
+      options: {
+        help: { type: 'boolean', short: 'h' },
+        json: { type: 'boolean' },
+        data: { type: 'string' },
+        reset: { type: 'boolean' },
+        port: { type: 'string' },
+        id: { type: 'string' },
+        'expected-version': { type: 'string' },
+        'max-staleness-ms': { type: 'string' },
+        after: { type: 'string' },
+        consistency: { type: 'string' },
+        'on-stale': { type: 'string' },
+        url: { type: 'string' },
+      },
+    });
+    if (values.help) {
+      io.out(HELP[command]!);
+      return 0;
+    }
+    const json = values.json === true;
+    const config = () => loadConfig({ ...io.env, ...(values.url ? { LOGFRONT_URL: values.url } : {}) });
+    const client = () => createClient(config().http.url);
+    const need = (n: number, what: string) => {
+      if (positionals.length !== n) throw new UsageError(`${command} takes ${what}; see logfront ${command} --help`);
+    };
+    switch (command) {
+      case 'demo':
+        need(0, 'no arguments');
+        return await demo(io, json);
+      case 'dev': {
+        need(0, 'no arguments');
+        const dataDir = values.data ?? io.env.LOGFRONT_DATA_DIR ?? './.logfront';
+        if (values.reset) rmSync(dataDir, { recursive: true, force: true });
+        const cfg = loadConfig({
+          ...io.env,
+          LOGFRONT_MODE: 'embedded',
+          LOGFRONT_DATA_DIR: dataDir,
+          ...(values.port ? { LOGFRONT_PORT: values.port } : {}),
+        });
+        return await serveUntilStopped(cfg, io, (url) => [
+          `logfront dev — embedded, data in ${dataDir}${values.reset ? ' (reset)' : ''}`,
+          `listening on ${url}`,
+          'try:',
+          `  curl -X POST ${url}/v1/streams/order-1/events -H 'content-type: application/json' \\`,
+          `    -d '{"events":[{"type":"OrderPlaced","data":{"orderId":"1","customerId":"c1","customerEmail":"c1@example.com","items":[{"sku":"book","qty":1,"priceCents":1500}],"totalCents":1500}}]}'`,
+          `  curl '${url}/v1/projections/orders/rows/1?maxStalenessMs=1000'`,
+        ]);
+      }
+      case 'serve': {
+        need(0, 'no arguments');
+        const cfg = loadConfig({ ...io.env, LOGFRONT_MODE: 'services' });
+        return await serveUntilStopped(cfg, io, (url) => [`logfront serving on ${url}`]);
+      }
+      case 'append': {
+        need(2, '<stream> <type>');
+        if (values.data === undefined) throw new UsageError('append needs --data <json>');
+        let data: unknown;
+        try {
+          data = JSON.parse(values.data);
+        } catch {
+          throw new UsageError('--data is not valid JSON');
+        }
+        const event: Record<string, unknown> = { type: positionals[1], data };
+        if (values.id) event.id = values.id;
+        const expected = values['expected-version'];
+        const r = await client().append(positionals[0]!, [event], expected === undefined ? undefined : parseValue(expected));
+        io.out(json ? JSON.stringify(r) : `appended ${r.stream} v${r.fromVersion}..v${r.toVersion} at ${r.position}`);
+        return 0;
+      }
+      case 'get': {
+        need(2, '<projection> <key>');
+        const max = values['max-staleness-ms'];
+        if (max !== undefined && !/^\d+$/.test(max)) throw new UsageError('--max-staleness-ms takes a whole number of ms');
+        const q: Record<string, unknown> = {};
+        if (max !== undefined) q.maxStalenessMs = Number(max);
+        if (values.after) q.after = values.after;
+        if (values.consistency) q.consistency = values.consistency;
+        if (values['on-stale']) q.onStale = values['on-stale'];
+        const r = await client().get(positionals[0]!, positionals[1]!, q);
+        if (json) io.out(JSON.stringify(r));
+        else {
+          io.out(formatTable([r.data]));
+          io.out(`\nsource ${r.meta.source}, staleness ${r.meta.stalenessMs} ms${r.meta.stale ? ' (stale)' : ''}`);
+        }
+        return 0;
+      }
+      case 'projections': {
+        need(0, 'no arguments');
+        const r = await client().projections();
+        io.out(
+          json
+            ? JSON.stringify(r)
+            : formatTable(r.projections, ['name', 'generation', 'state', 'lagEvents', 'stalenessMs', 'deadLettered']),
+        );
+        return 0;
+      }
+      case 'infra': {
+        const [verb, ...services] = positionals;
+        if (!verb || !['up', 'down', 'status'].includes(verb)) throw new UsageError('infra takes up, down or status');
+        return await runInfra([verb, ...services, ...(json && verb === 'status' ? ['--json'] : [])], io);
+      }
+    }
+    return 2;
+  } catch (error) {
+    if (error instanceof UsageError || (error as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
+      io.err(`logfront: ${(error as Error).message}`);
+      return 2;
+    }
+    if (error instanceof ApiError) {
+      io.err(`logfront: ${error.code}: ${error.message}`);
+      return 1;
+    }
+    if (isLogfrontError(error)) {
+      io.err(`logfront: ${error.code}: ${error.message}`);
+      return 1;
+    }
+    io.err(`logfront: ${(error as Error).message ?? String(error)}`);
+    return 1;
+  }
+};
+
+export const runCli = async () => {
+  let stop: () => void = () => {};
+  const stopped = new Promise<void>((resolve) => {
+    stop = resolve;
+  });
+  process.once('SIGINT', () => stop());
+  process.once('SIGTERM', () => stop());
+  const code = await main(process.argv.slice(2), {
+    out: (line) => process.stdout.write(`${line}\n`),
+    err: (line) => process.stderr.write(`${line}\n`),
+    env: process.env,
+    untilStopped: () => stopped,
+  });
+  process.exit(code);
+};

@@ -1,0 +1,85 @@
+// A small HTTP client for the logfront API, used by the CLI and the examples.
+
+export class ApiError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+    readonly body: Record<string, unknown>,
+  ) {
+    super(message);
+  }
+}
+
+export interface ReadQuery {
+  maxStalenessMs?: number;
+  after?: string;
+  consistency?: 'eventual' | 'strong';
+  onStale?: 'error' | 'serve';
+}
+
+export const createClient = (baseUrl: string) => {
+  const base = baseUrl.replace(/\/+$/, '');
+  const call = async <T>(method: string, path: string, body?: unknown): Promise<T> => {
+    let response: Response;
+    try {
+      response = await fetch(`${base}${path}`, {
+        method,
+        ...(body === undefined ? {} : { body: JSON.stringify(body), headers: { 'content-type': 'application/json' } }),
+      });
+    } catch (error) {
+      throw new ApiError(0, 'unreachable', `no logfront server answers at ${base} (${(error as Error).message})`, {});
+    }
+    const text = await response.text();
+    let parsed: Record<string, unknown> = {};
+    try {
+      parsed = text ? (JSON.parse(text) as Record<string, unknown>) : {};
+    } catch {
+      parsed = { message: text };
+    }
+    if (!response.ok) {
+      throw new ApiError(
+        response.status,
+        String(parsed.error ?? 'http_error'),
+        String(parsed.message ?? `HTTP ${response.status}`),
+        parsed,
+      );
+    }
+    return parsed as T;
+  };
+  const query = (q: Record<string, string | number | undefined>) => {
+    const params = new URLSearchParams();
+    for (const [k, v] of Object.entries(q)) if (v !== undefined) params.set(k, String(v));
+    const s = params.toString();
+    return s ? `?${s}` : '';
+  };
+  return {
+    append: (stream: string, events: unknown[], expectedVersion?: number | string) =>
+      call<{ stream: string; fromVersion: number; toVersion: number; position: string }>(
+        'POST',
+        `/v1/streams/${encodeURIComponent(stream)}/events`,
+        expectedVersion === undefined ? { events } : { events, expectedVersion },
+      ),
+    readStream: (stream: string, fromVersion = 1, limit = 100) =>
+      call<{ events: Record<string, unknown>[]; nextVersion: number | null }>(
+        'GET',
+        `/v1/streams/${encodeURIComponent(stream)}/events${query({ fromVersion, limit })}`,
+      ),
+    get: (projection: string, key: string, q: ReadQuery = {}) =>
+      call<{ data: Record<string, unknown>; meta: Record<string, unknown> }>(
+        'GET',
+        `/v1/projections/${encodeURIComponent(projection)}/rows/${encodeURIComponent(key)}${query({ ...q })}`,
+      ),
+    list: (projection: string, q: ReadQuery & { limit?: number; cursor?: string; filters?: Record<string, string> } = {}) => {
+      const { filters, ...rest } = q;
+      return call<{ items: Record<string, unknown>[]; next: string | null; meta: Record<string, unknown> }>(
+        'GET',
+        `/v1/projections/${encodeURIComponent(projection)}/rows${query({ ...rest, ...filters })}`,
+      );
+    },
+    projections: () => call<{ projections: Record<string, unknown>[] }>('GET', '/v1/projections'),
+    ready: () => call<Record<string, unknown>>('GET', '/readyz'),
+  };
+};
+
+export type Client = ReturnType<typeof createClient>;

@@ -1,0 +1,133 @@
+// The composition root: config → adapters → services. The CLI, the HTTP server, the demo,
+// the benchmarks and the tests all build logfront here.
+import { join } from 'node:path';
+import { type AppendService, createAppendService } from '../core/append.ts';
+import { createCodec } from '../core/codec.ts';
+import type { Config } from '../core/config.ts';
+import { createCatalog, type EventCatalog } from '../core/event-types.ts';
+import { createFacade, type Facade } from '../core/facade.ts';
+import { createLogger, type Logger } from '../core/logger.ts';
+import type { EventLog, Probe, ProjectionStore, SchemaRegistry } from '../core/ports.ts';
+import { createPgliteSql } from '../connectors/embedded/pglite-sql.ts';
+import { createTableEventLog } from '../connectors/embedded/log.ts';
+import { createInProcessRegistry } from '../connectors/embedded/registry.ts';
+import { createKafkaEventLog } from '../connectors/kafka/event-log.ts';
+import { createPostgresProjectionStore } from '../connectors/postgres/projection-store.ts';
+import { createPgSql } from '../connectors/postgres/sql.ts';
+import { createRedisProbe } from '../connectors/redis/probe.ts';
+import { createConfluentRegistry } from '../connectors/registry/confluent.ts';
+import { createS3Probe } from '../connectors/s3/client.ts';
+import { createProjectionRunner, type ProjectionRunner } from '../projections/runner.ts';
+import { type Domain, sampleDomain } from './domain.ts';
+
+export interface Logfront {
+  readonly config: Config;
+  readonly logger: Logger;
+  readonly domain: Domain;
+  readonly catalog: EventCatalog;
+  readonly log: EventLog;
+  readonly store: ProjectionStore;
+  readonly registry: SchemaRegistry;
+  readonly append: AppendService;
+  readonly facade: Facade;
+  readonly probes: readonly Probe[];
+  /** start a runner for every projection of the domain (idempotent) */
+  startRunners(): Promise<void>;
+  stopRunners(): Promise<void>;
+  close(): Promise<void>;
+}
+
+export interface ComposeOptions {
+  domain?: Domain;
+  logger?: Logger;
+}
+
+export const createLogfront = async (config: Config, options: ComposeOptions = {}): Promise<Logfront> => {
+  const logger = options.logger ?? createLogger(config.logLevel);
+  const domain = options.domain ?? sampleDomain;
+  const catalog = createCatalog(domain.eventTypes, config.topicPrefix);
+  const schema = config.database.schema;
+
+  let log: EventLog;
+  let store: ProjectionStore;
+  let registry: SchemaRegistry;
+  const probes: Probe[] = [];
+  if (config.mode === 'embedded') {
+    const sql = await createPgliteSql(config.dataDir === ':memory:' ? undefined : join(config.dataDir, 'pg'));
+    registry = createInProcessRegistry();
+    log = createTableEventLog(sql, { schema, topicPrefix: config.topicPrefix });
+    store = createPostgresProjectionStore(sql, schema);
+    probes.push({ name: 'postgres', ping: () => store.ping() });
+  } else {
+    registry = createConfluentRegistry(config.schemaRegistryUrl!);
+    const codec = createCodec(registry, catalog);
+    log = createKafkaEventLog({
+      brokers: config.kafka.brokers,
+      clientId: config.kafka.clientId,
+      topicPrefix: config.topicPrefix,
+      partitions: config.kafka.partitions,
+      replication: config.kafka.replication,
+      codec,
+      logger,
+    });
+    store = createPostgresProjectionStore(createPgSql(config.database.url!), schema);
+    probes.push(
+      { name: 'kafka', ping: () => log.ping() },
+      { name: 'postgres', ping: () => store.ping() },
+      { name: 'schema-registry', ping: () => registry.ping() },
+    );
+    if (config.redis.url) probes.push(createRedisProbe(config.redis.url));
+    if (config.s3.endpoint && config.s3.bucket) {
+      probes.push(createS3Probe({ ...config.s3, endpoint: config.s3.endpoint, bucket: config.s3.bucket }));
+    }
+  }
+
+  const append = createAppendService({ log, catalog, limits: config.limits });
+  const facade = createFacade({
+    store,
+    log,
+    projections: domain.projections,
+    defaultWaitMs: config.limits.readWaitMs,
+  });
+  let runners: ProjectionRunner[] = [];
+
+  const stopRunners = async () => {
+    const running = runners;
+    runners = [];
+    await Promise.all(running.map((r) => r.stop()));
+  };
+
+  return {
+    config,
+    logger,
+    domain,
+    catalog,
+    log,
+    store,
+    registry,
+    append,
+    facade,
+    probes,
+    startRunners: async () => {
+      if (runners.length) return;
+      runners = domain.projections.map((definition) =>
+        createProjectionRunner({
+          log,
+          store,
+          definition,
+          groupPrefix: config.topicPrefix,
+          batchEvents: config.limits.batchEvents,
+          logger,
+        }),
+      );
+      await Promise.all(runners.map((r) => r.start()));
+    },
+    stopRunners,
+    close: async () => {
+      await stopRunners();
+      await facade.close();
+      await log.close();
+      await store.close();
+    },
+  };
+};

@@ -1,0 +1,12 @@
+import type { EventType } from '../core/event-types.ts';
+import type { ProjectionDefinition } from '../projections/define.ts';
+import { orders } from '../projections/orders.ts';
+import { orderEventTypes } from '../schemas/orders.ts';
+
+/** What a logfront deployment knows: its event types and its projections. */
+export interface Domain {
+  readonly eventTypes: readonly EventType[];
+  readonly projections: readonly ProjectionDefinition[];
+}
+
+export const sampleDomain: Domain = { eventTypes: orderEventTypes, projections: [orders] };

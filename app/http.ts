@@ -1,0 +1,157 @@
+import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance, LogController } from 'fastify';
+import { z } from 'zod';
+import { isLogfrontError, NotFound, Unavailable, ValidationFailed } from '../core/errors.ts';
+import type { ReadOptions } from '../core/facade.ts';
+import { parseStreamId } from '../core/streams.ts';
+import { projectionSummaries } from '../core/status.ts';
+import type { RecordedEvent } from '../core/types.ts';
+import type { Logfront } from './compose.ts';
+
+const readOptions = z
+  .object({
+    maxStalenessMs: z.coerce.number().int().min(0).max(3_600_000).optional(),
+    after: z.string().min(1).max(10_000).optional(),
+    consistency: z.enum(['eventual', 'strong']).optional(),
+    onStale: z.enum(['error', 'serve']).optional(),
+  })
+  .strict();
+
+const streamQuery = z
+  .object({
+    fromVersion: z.coerce.number().int().min(1).default(1),
+    limit: z.coerce.number().int().min(1).max(1000).default(100),
+  })
+  .strict();
+
+const parse = <T>(schema: z.ZodType<T>, value: unknown, what: string): T => {
+  const r = schema.safeParse(value);
+  if (r.success) return r.data;
+  throw new ValidationFailed(
+    `invalid ${what}`,
+    r.error.issues.map((i) => ({
+      path: i.path.join('.') || (i.code === 'unrecognized_keys' ? i.keys.join(',') : ''),
+      message: i.message,
+    })),
+  );
+};
+
+const cleanReadOptions = (o: z.infer<typeof readOptions>): ReadOptions => {
+  const out: ReadOptions = {};
+  if (o.maxStalenessMs !== undefined) out.maxStalenessMs = o.maxStalenessMs;
+  if (o.after !== undefined) out.after = o.after;
+  if (o.consistency !== undefined) out.consistency = o.consistency;
+  if (o.onStale !== undefined) out.onStale = o.onStale;
+  return out;
+};
+
+export const envelope = (e: RecordedEvent) => ({
+  id: e.id,
+  stream: e.stream,
+  type: e.type,
+  version: e.version,
+  data: e.data,
+  metadata: e.metadata,
+  position: { topic: e.position.topic, partition: e.position.partition, offset: e.position.offset.toString() },
+  recordedAt: e.recordedAt,
+});
+
+/** The HTTP API of API.md over the services of one Logfront. */
+export const createHttpServer = (lf: Logfront): FastifyInstance => {
+  const app = Fastify({
+    loggerInstance: lf.logger as FastifyBaseLogger,
+    logController: new LogController({ disableRequestLogging: true }),
+    bodyLimit: lf.config.limits.maxAppendBytes * 2 + 64 * 1024,
+    return503OnClosing: true,
+  });
+
+  app.setErrorHandler((error: FastifyError, request, reply) => {
+    if (isLogfrontError(error)) {
+      if (error instanceof Unavailable) reply.header('retry-after', String(error.retryAfterSeconds));
+      return reply.status(error.status).send({ error: error.code, message: error.message, ...error.details() });
+    }
+    const status = error.statusCode ?? 500;
+    if (status === 413) {
+      return reply.status(413).send({ error: 'too_large', message: `request body is over ${app.initialConfig.bodyLimit} bytes` });
+    }
+    if (status >= 400 && status < 500) {
+      const code = error.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE' ? 'unsupported_media_type'
+        : error instanceof SyntaxError || error.code?.startsWith('FST_ERR_CTP') ? 'invalid_json' : 'bad_request';
+      return reply.status(status).send({ error: code, message: error.message });
+    }
+    request.log.error({ err: error, url: request.url }, 'request failed');
+    return reply.status(500).send({ error: 'internal', message: 'internal error; see the server log' });
+  });
+  app.setNotFoundHandler((request, reply) =>
+    reply.status(404).send({ error: 'not_found', message: `no route ${request.method} ${request.url.split('?')[0]}` }),
+  );
+
+  app.post<{ Params: { stream: string } }>('/v1/streams/:stream/events', async (request, reply) => {
+    const result = await lf.append.appendToStream(request.params.stream, request.body);
+    return reply.status(201).send(result);
+  });
+
+  app.get<{ Params: { stream: string } }>('/v1/streams/:stream/events', async (request) => {
+    const stream = parseStreamId(request.params.stream);
+    const q = parse(streamQuery, request.query, 'query');
+    const events = await lf.log.readStream(stream, q.fromVersion, q.limit);
+    if (events.length === 0 && q.fromVersion === 1) throw new NotFound(`no stream ${stream}`);
+    const last = events.at(-1);
+    return { events: events.map(envelope), nextVersion: events.length === q.limit && last ? last.version + 1 : null };
+  });
+
+  app.get('/v1/projections', async () => ({
+    projections: await projectionSummaries(lf.store, lf.log, lf.domain.projections),
+  }));
+
+  app.get<{ Params: { name: string; key: string } }>('/v1/projections/:name/rows/:key', async (request) => {
+    const options = cleanReadOptions(parse(readOptions, request.query, 'query'));
+    return lf.facade.get(request.params.name, request.params.key, options);
+  });
+
+  app.get<{ Params: { name: string }; Querystring: Record<string, string> }>(
+    '/v1/projections/:name/rows',
+    async (request) => {
+      const { limit, cursor, maxStalenessMs, after, consistency, onStale, ...filters } = request.query;
+      const options = cleanReadOptions(parse(readOptions, { maxStalenessMs, after, consistency, onStale }, 'query'));
+      const paging = parse(
+        z.object({ limit: z.coerce.number().int().min(1).max(500).default(50), cursor: z.string().optional() }),
+        { limit, cursor },
+        'query',
+      );
+      for (const [k, v] of Object.entries(filters)) {
+        if (typeof v !== 'string') throw new ValidationFailed('invalid filter', [{ path: k, message: 'give a filter once' }]);
+      }
+      return lf.facade.list(request.params.name, {
+        ...options,
+        filters,
+        limit: paging.limit,
+        ...(paging.cursor ? { cursor: paging.cursor } : {}),
+      });
+    },
+  );
+
+  app.get('/healthz', async () => ({ status: 'ok' }));
+  app.get('/readyz', async (_request, reply) => {
+    const results = await Promise.all(
+      lf.probes.map(async (p) => {
+        try {
+          await Promise.race([
+            p.ping(),
+            new Promise((_, reject) => setTimeout(() => reject(new Error('no answer in 3 s')), 3000).unref()),
+          ]);
+          return { name: p.name, ok: true };
+        } catch (error) {
+          return { name: p.name, ok: false, error: error instanceof Error ? error.message : String(error) };
+        }
+      }),
+    );
+    const failing = results.filter((r) => !r.ok);
+    return reply.status(failing.length ? 503 : 200).send({
+      status: failing.length ? 'unavailable' : 'ready',
+      dependencies: results,
+      ...(failing.length ? { error: 'unavailable', message: `not ready: ${failing.map((f) => f.name).join(', ')}` } : {}),
+    });
+  });
+
+  return app;
+};

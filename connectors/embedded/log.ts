@@ -1,0 +1,226 @@
+import { Conflict, VersionConflict } from '../../core/errors.ts';
+import { expectedMatches } from '../../core/expected-version.ts';
+import type { EventLog, LogBatch, SubscribeOptions, Subscription } from '../../core/ports.ts';
+import { categoryOf, topicFor } from '../../core/streams.ts';
+import type {
+  AppendResult,
+  EventId,
+  EventMetadata,
+  PreparedEvent,
+  RecordedEvent,
+  StreamId,
+} from '../../core/types.ts';
+import { quoteIdent as q, type Sql, type SqlQueryable } from '../postgres/sql.ts';
+
+interface EventRow {
+  topic: string;
+  offset: string;
+  id: string;
+  stream: string;
+  version: number;
+  type: string;
+  data: unknown;
+  metadata: EventMetadata;
+  recorded_at: Date;
+}
+
+const toEvent = (r: EventRow): RecordedEvent => ({
+  id: r.id as EventId,
+  stream: r.stream as StreamId,
+  type: r.type,
+  version: r.version,
+  data: r.data,
+  metadata: r.metadata,
+  position: { topic: r.topic, partition: 0, offset: BigInt(r.offset) },
+  recordedAt: new Date(r.recorded_at).toISOString(),
+});
+
+/**
+ * The log as a Postgres table (PGlite in the embedded default). One partition per topic;
+ * offsets are dense per topic. Same semantics as the Kafka log.
+ */
+export const createTableEventLog = (
+  sql: Sql,
+  options: { schema: string; topicPrefix: string; pollMs?: number },
+): EventLog => {
+  const s = q(options.schema);
+  const channel = `${options.schema}_log`;
+  const pollMs = options.pollMs ?? 500;
+  let migrated: Promise<void> | undefined;
+  const migrate = () =>
+    (migrated ??= sql.transaction(async (tx) => {
+      await tx.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`logfront:${options.schema}`]);
+      await tx.query(`CREATE SCHEMA IF NOT EXISTS ${s}`);
+      await tx.query(`CREATE TABLE IF NOT EXISTS ${s}.log_topics (
+        topic text PRIMARY KEY, next_offset bigint NOT NULL DEFAULT 0)`);
+      await tx.query(`CREATE TABLE IF NOT EXISTS ${s}.log_events (
+        topic text NOT NULL, "offset" bigint NOT NULL, id uuid NOT NULL, stream text NOT NULL,
+        version integer NOT NULL, type text NOT NULL, data jsonb NOT NULL, metadata jsonb NOT NULL,
+        recorded_at timestamptz NOT NULL DEFAULT clock_timestamp(),
+        PRIMARY KEY (topic, "offset"), UNIQUE (stream, version), UNIQUE (stream, id))`);
+    }));
+
+  const ensure = async (db: SqlQueryable, topics: readonly string[]) => {
+    await db.query(
+      `INSERT INTO ${s}.log_topics (topic) SELECT unnest($1::text[]) ON CONFLICT DO NOTHING`,
+      [topics],
+    );
+  };
+
+  const topicOf = (category: string) => topicFor(options.topicPrefix, category);
+
+  return {
+    kind: 'embedded',
+    topicFor: topicOf,
+    ensureTopics: async (categories) => {
+      await migrate();
+      await ensure(sql, categories.map(topicOf));
+    },
+    append: async (stream, events, expected) => {
+      await migrate();
+      const topic = topicOf(categoryOf(stream));
+      return sql.transaction(async (tx): Promise<AppendResult> => {
+        await tx.query('SELECT pg_advisory_xact_lock(hashtext($1))', [stream]);
+        const ids = events.map((e) => e.id);
+        const seen = await tx.query<{ version: number; offset: string }>(
+          `SELECT version, "offset" FROM ${s}.log_events WHERE stream = $1 AND id = ANY($2::uuid[]) ORDER BY version`,
+          [stream, ids],
+        );
+        if (seen.rows.length === events.length) {
+          // a retry of an append that went through: answer the original result
+          const first = seen.rows[0]!;
+          const last = seen.rows.at(-1)!;
+          return {
+            stream,
+            fromVersion: first.version,
+            toVersion: last.version,
+            position: { topic, partition: 0, offset: BigInt(last.offset) },
+          };
+        }
+        if (seen.rows.length > 0) {
+          throw new Conflict(`${seen.rows.length} of ${events.length} event ids were already appended to ${stream}`);
+        }
+        const head = await tx.query<{ v: number | null }>(
+          `SELECT max(version) AS v FROM ${s}.log_events WHERE stream = $1`,
+          [stream],
+        );
+        const current = head.rows[0]?.v ?? 0;
+        if (!expectedMatches(expected, current)) throw new VersionConflict(stream, expected, current);
+        await ensure(tx, [topic]);
+        const next = await tx.query<{ next_offset: string }>(
+          `UPDATE ${s}.log_topics SET next_offset = next_offset + $2 WHERE topic = $1 RETURNING next_offset`,
+          [topic, events.length],
+        );
+        const end = BigInt(next.rows[0]!.next_offset);
+        const base = end - BigInt(events.length);
+        await tx.query(
+          `INSERT INTO ${s}.log_events (topic, "offset", id, stream, version, type, data, metadata)
+           SELECT $1, $2::bigint + o - 1, id, $3, $4::int + o::int, type, data, metadata
+           FROM unnest($5::uuid[], $6::text[], $7::jsonb[], $8::jsonb[]) WITH ORDINALITY AS x(id, type, data, metadata, o)`,
+          [
+            topic,
+            base.toString(),
+            stream,
+            current,
+            ids,
+            events.map((e: PreparedEvent) => e.type),
+            events.map((e) => JSON.stringify(e.data)),
+            events.map((e) => JSON.stringify(e.metadata)),
+          ],
+        );
+        await tx.query('SELECT pg_notify($1, $2)', [channel, topic]);
+        return {
+          stream,
+          fromVersion: current + 1,
+          toVersion: current + events.length,
+          position: { topic, partition: 0, offset: end - 1n },
+        };
+      });
+    },
+    readStream: async (stream, fromVersion, limit) => {
+      await migrate();
+      const r = await sql.query<EventRow>(
+        `SELECT topic, "offset", id, stream, version, type, data, metadata, recorded_at FROM ${s}.log_events
+         WHERE stream = $1 AND version >= $2 ORDER BY version LIMIT $3`,
+        [stream, fromVersion, limit],
+      );
+      return r.rows.map(toEvent);
+    },
+    subscribe: async (sub: SubscribeOptions): Promise<Subscription> => {
+      await migrate();
+      await ensure(sql, sub.topics);
+      let running = true;
+      let wake: (() => void) | undefined;
+      const unlisten = await sql.listen(channel, () => wake?.());
+      const next = new Map<string, bigint>();
+      for (const topic of sub.topics) next.set(topic, (await sub.startAt(topic, 0)) ?? 0n);
+      const max = sub.maxBatchEvents ?? 500;
+      const loop = (async () => {
+        while (running) {
+          let delivered = false;
+          for (const topic of sub.topics) {
+            if (!running) break;
+            const fetchedAt = Date.now();
+            const from = next.get(topic)!;
+            const [rows, end] = await Promise.all([
+              sql.query<EventRow>(
+                `SELECT topic, "offset", id, stream, version, type, data, metadata, recorded_at FROM ${s}.log_events
+                 WHERE topic = $1 AND "offset" >= $2 ORDER BY "offset" LIMIT $3`,
+                [topic, from.toString(), max],
+              ),
+              sql.query<{ next_offset: string }>(`SELECT next_offset FROM ${s}.log_topics WHERE topic = $1`, [topic]),
+            ]);
+            if (rows.rows.length === 0) continue;
+            const events = rows.rows.map(toEvent);
+            const batch: LogBatch = {
+              topic,
+              partition: 0,
+              events,
+              nextOffset: events.at(-1)!.position.offset + 1n,
+              highWatermark: BigInt(end.rows[0]?.next_offset ?? '0'),
+              fetchedAt,
+            };
+            await sub.onBatch(batch);
+            next.set(topic, batch.nextOffset);
+            delivered = true;
+          }
+          if (!delivered && running) {
+            await new Promise<void>((resolve) => {
+              const timer = setTimeout(resolve, pollMs);
+              wake = () => {
+                clearTimeout(timer);
+                resolve();
+              };
+            });
+            wake = undefined;
+          }
+        }
+      })();
+      loop.catch((error) => {
+        running = false;
+        sub.onFatal?.(error);
+      });
+      return {
+        stop: async () => {
+          running = false;
+          wake?.();
+          await loop.catch(() => {});
+          await unlisten();
+        },
+      };
+    },
+    endOffsets: async (topics) => {
+      await migrate();
+      const r = await sql.query<{ topic: string; next_offset: string }>(
+        `SELECT topic, next_offset FROM ${s}.log_topics WHERE topic = ANY($1::text[])`,
+        [topics],
+      );
+      const ends = new Map(r.rows.map((x) => [x.topic, BigInt(x.next_offset)]));
+      return topics.map((topic) => ({ topic, partition: 0, offset: ends.get(topic) ?? 0n }));
+    },
+    ping: async () => {
+      await sql.query('SELECT 1');
+    },
+    close: async () => {},
+  };
+};

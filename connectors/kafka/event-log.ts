@@ -1,0 +1,402 @@
+import { randomUUID } from 'node:crypto';
+import {
+  type Admin,
+  type IHeaders,
+  Kafka,
+  type KafkaMessage,
+  logLevel,
+  Partitioners,
+  type Producer,
+} from 'kafkajs';
+import type { EventCodec } from '../../core/codec.ts';
+import { Conflict, Unavailable, VersionConflict } from '../../core/errors.ts';
+import { expectedMatches } from '../../core/expected-version.ts';
+import type { Logger } from '../../core/logger.ts';
+import type { EventLog, SubscribeOptions, Subscription } from '../../core/ports.ts';
+import { categoryOf, topicFor } from '../../core/streams.ts';
+import type { AppendResult, EventId, EventMetadata, ExpectedVersion, RecordedEvent, StreamId } from '../../core/types.ts';
+
+export interface KafkaLogOptions {
+  brokers: string[];
+  clientId: string;
+  topicPrefix: string;
+  partitions: number;
+  replication: number;
+  codec: EventCodec;
+  logger: Logger;
+}
+
+interface StreamHead {
+  version: number;
+  /** event id → [version, offset] of every event in the stream, for idempotent retries */
+  ids: Map<string, [number, bigint]>;
+}
+
+const header = (headers: IHeaders | undefined, name: string) => {
+  const v = headers?.[name];
+  if (v === undefined) return undefined;
+  return (Array.isArray(v) ? v[0] : v)?.toString('utf8');
+};
+
+const partitioner = Partitioners.DefaultPartitioner();
+
+/** the partition Kafka's default (murmur2) partitioner gives a stream id */
+export const partitionOf = (stream: string, partitions: number) =>
+  partitioner({
+    topic: '',
+    partitionMetadata: Array.from({ length: partitions }, (_, partitionId) => ({
+      partitionId,
+      leader: 0,
+      replicas: [0],
+      isr: [0],
+      offlineReplicas: [],
+      partitionErrorCode: 0,
+    })),
+    message: { key: stream, value: null },
+  });
+
+const kafkaLogLevel = (logger: Logger) => () => (entry: { level: number; log: { message: string } }) => {
+  if (entry.level <= logLevel.ERROR) logger.error({ kafka: entry.log }, entry.log.message);
+  else if (entry.level === logLevel.WARN) logger.warn({ kafka: entry.log }, entry.log.message);
+};
+
+/**
+ * The log on Kafka: a topic per category, key = stream id, value in the registry's wire format,
+ * CloudEvents binary-binding headers. Stream versions come from a per-partition sequencer that
+ * learns the head of every stream by reading its partition once.
+ */
+export const createKafkaEventLog = (options: KafkaLogOptions): EventLog => {
+  const { codec, logger } = options;
+  const kafka = new Kafka({
+    clientId: options.clientId,
+    brokers: options.brokers,
+    logLevel: logLevel.WARN,
+    logCreator: kafkaLogLevel(logger),
+    retry: { retries: 5, initialRetryTime: 100 },
+  });
+  let admin: Promise<Admin> | undefined;
+  let producer: Promise<Producer> | undefined;
+  const connectAdmin = () =>
+    (admin ??= (async () => {
+      const a = kafka.admin();
+      await a.connect();
+      return a;
+    })().catch((e) => {
+      admin = undefined;
+      throw e;
+    }));
+  const connectProducer = () =>
+    (producer ??= (async () => {
+      const p = kafka.producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false });
+      await p.connect();
+      return p;
+    })().catch((e) => {
+      producer = undefined;
+      throw e;
+    }));
+
+  const topicOf = (category: string) => topicFor(options.topicPrefix, category);
+  const known = new Map<string, Promise<number>>(); // topic → partition count
+  const heads = new Map<string, Promise<Map<string, StreamHead>>>(); // topic/partition → stream heads
+  const queues = new Map<string, Promise<unknown>>(); // topic/partition → tail of its append queue
+
+  const partitionsOf = (topic: string) => {
+    let p = known.get(topic);
+    if (!p) {
+      p = (async () => {
+        const a = await connectAdmin();
+        const existing = await a.listTopics();
+        if (!existing.includes(topic)) {
+          await a.createTopics({
+            waitForLeaders: true,
+            topics: [
+              {
+                topic,
+                numPartitions: options.partitions,
+                replicationFactor: options.replication,
+                configEntries: [{ name: 'message.timestamp.type', value: 'LogAppendTime' }],
+              },
+            ],
+          });
+        }
+        const meta = await a.fetchTopicMetadata({ topics: [topic] });
+        return meta.topics[0]!.partitions.length;
+      })();
+      p.catch(() => known.delete(topic));
+      known.set(topic, p);
+    }
+    return p;
+  };
+
+  const toEvent = async (topic: string, partition: number, m: KafkaMessage): Promise<RecordedEvent> => {
+    const type = header(m.headers, 'ce_type') ?? '';
+    const metadata = JSON.parse(header(m.headers, 'lf_metadata') ?? '{}') as EventMetadata;
+    return {
+      id: (header(m.headers, 'ce_id') ?? '') as EventId,
+      stream: (m.key?.toString('utf8') ?? '') as StreamId,
+      type,
+      version: Number(header(m.headers, 'lf_stream_version')),
+      data: m.value ? await codec.decode(type, m.value) : null,
+      metadata,
+      position: { topic, partition, offset: BigInt(m.offset) },
+      recordedAt: new Date(Number(m.timestamp)).toISOString(),
+    };
+  };
+
+  // Reads partitions of a topic from their start to the offsets they had when called.
+  const readTopic = async (
+    topic: string,
+    onMessage: (partition: number, m: KafkaMessage) => void,
+    only?: number,
+  ) => {
+    const a = await connectAdmin();
+    const offsets = await a.fetchTopicOffsets(topic);
+    const ends = new Map(
+      offsets
+        .filter((o) => (only === undefined || o.partition === only) && BigInt(o.high) > BigInt(o.low))
+        .map((o) => [o.partition, BigInt(o.high)]),
+    );
+    if (ends.size === 0) return;
+    const groupId = `${options.topicPrefix}.reader.${randomUUID()}`;
+    const consumer = kafka.consumer({ groupId, maxWaitTimeInMs: 50, allowAutoTopicCreation: false });
+    await consumer.connect();
+    try {
+      await consumer.subscribe({ topic, fromBeginning: true });
+      await new Promise<void>((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Unavailable(`reading ${topic} took over 60 s`)), 60_000);
+        consumer
+          .run({
+            autoCommit: false,
+            eachBatch: async ({ batch }) => {
+              const end = ends.get(batch.partition);
+              if (end === undefined) return;
+              for (const m of batch.messages) if (BigInt(m.offset) < end) onMessage(batch.partition, m);
+              if (BigInt(batch.lastOffset()) + 1n >= end) ends.delete(batch.partition);
+              if (ends.size === 0) {
+                clearTimeout(timer);
+                resolve();
+              }
+            },
+          })
+          .catch(reject);
+      });
+    } finally {
+      await consumer.disconnect();
+      await a.deleteGroups([groupId]).catch(() => {});
+    }
+  };
+
+  const headsOf = (topic: string, partition: number) => {
+    const key = `${topic}/${partition}`;
+    let h = heads.get(key);
+    if (!h) {
+      h = (async () => {
+        const map = new Map<string, StreamHead>();
+        await readTopic(
+          topic,
+          (_, m) => {
+            const stream = m.key?.toString('utf8') ?? '';
+            const version = Number(header(m.headers, 'lf_stream_version'));
+            const head = map.get(stream) ?? { version: 0, ids: new Map() };
+            head.version = Math.max(head.version, version);
+            head.ids.set(header(m.headers, 'ce_id') ?? '', [version, BigInt(m.offset)]);
+            map.set(stream, head);
+          },
+          partition,
+        );
+        return map;
+      })();
+      h.catch(() => heads.delete(key));
+      heads.set(key, h);
+    }
+    return h;
+  };
+
+  // One append at a time per partition: the head check and the send are not interleaved.
+  const serialized = <T>(key: string, work: () => Promise<T>): Promise<T> => {
+    const previous = queues.get(key) ?? Promise.resolve();
+    const run = previous.then(work, work);
+    const tail = run.catch(() => {});
+    queues.set(key, tail);
+    void tail.then(() => {
+      if (queues.get(key) === tail) queues.delete(key);
+    });
+    return run;
+  };
+
+  return {
+    kind: 'kafka',
+    topicFor: topicOf,
+    ensureTopics: async (categories) => {
+      await Promise.all(categories.map((c) => partitionsOf(topicOf(c))));
+    },
+    append: async (stream, events, expected: ExpectedVersion): Promise<AppendResult> => {
+      const category = categoryOf(stream);
+      const topic = topicOf(category);
+      const partition = partitionOf(stream, await partitionsOf(topic));
+      const streamHeads = await headsOf(topic, partition);
+      return serialized(`${topic}/${partition}`, async () => {
+        const head = streamHeads.get(stream) ?? { version: 0, ids: new Map<string, [number, bigint]>() };
+        const seen = events.map((e) => head.ids.get(e.id)).filter((x) => x !== undefined);
+        if (seen.length === events.length) {
+          const last = seen.reduce((a, b) => (b[0] > a[0] ? b : a));
+          return {
+            stream,
+            fromVersion: Math.min(...seen.map((s) => s[0])),
+            toVersion: last[0],
+            position: { topic, partition, offset: last[1] },
+          };
+        }
+        if (seen.length > 0) {
+          throw new Conflict(`${seen.length} of ${events.length} event ids were already appended to ${stream}`);
+        }
+        if (!expectedMatches(expected, head.version)) throw new VersionConflict(stream, expected, head.version);
+        const now = new Date().toISOString();
+        const messages = await Promise.all(
+          events.map(async (e, i) => {
+            const version = head.version + i + 1;
+            const headers: IHeaders = {
+              ce_specversion: '1.0',
+              ce_id: e.id,
+              ce_type: e.type,
+              ce_source: `/logfront/${category}`,
+              ce_subject: stream,
+              ce_time: e.metadata.occurredAt ?? now,
+              'content-type': 'application/json',
+              lf_stream_version: String(version),
+              lf_metadata: JSON.stringify(e.metadata),
+            };
+            if (e.metadata.tenant) headers.lf_tenant = e.metadata.tenant;
+            if (e.metadata.traceparent) headers.traceparent = e.metadata.traceparent;
+            return { key: stream, value: await codec.encode(e.type, e.data), headers, partition };
+          }),
+        );
+        const p = await connectProducer();
+        const [meta] = await p.send({ topic, acks: -1, messages });
+        const base = BigInt(meta!.baseOffset ?? '0');
+        events.forEach((e, i) => {
+          head.ids.set(e.id, [head.version + i + 1, base + BigInt(i)]);
+        });
+        const fromVersion = head.version + 1;
+        head.version += events.length;
+        streamHeads.set(stream, head);
+        return {
+          stream,
+          fromVersion,
+          toVersion: head.version,
+          position: { topic, partition, offset: base + BigInt(events.length - 1) },
+        };
+      });
+    },
+    readStream: async (stream, fromVersion, limit) => {
+      const topic = topicOf(categoryOf(stream));
+      const partition = partitionOf(stream, await partitionsOf(topic));
+      const found: KafkaMessage[] = [];
+      await readTopic(
+        topic,
+        (_, m) => {
+          if (m.key?.toString('utf8') === stream && Number(header(m.headers, 'lf_stream_version')) >= fromVersion) {
+            found.push(m);
+          }
+        },
+        partition,
+      );
+      const events = await Promise.all(found.slice(0, limit).map((m) => toEvent(topic, partition, m)));
+      return events.sort((a, b) => a.version - b.version);
+    },
+    subscribe: async (sub: SubscribeOptions): Promise<Subscription> => {
+      await Promise.all(sub.topics.map((t) => partitionsOf(t)));
+      const consumer = kafka.consumer({
+        groupId: sub.groupId,
+        maxWaitTimeInMs: 100,
+        sessionTimeout: 30_000,
+        heartbeatInterval: 3_000,
+        allowAutoTopicCreation: false,
+        readUncommitted: false,
+      });
+      let fetchStartedAt = Date.now();
+      consumer.on(consumer.events.FETCH_START, () => {
+        fetchStartedAt = Date.now();
+      });
+      // The stored checkpoints are the truth; Kafka's committed offsets are only a hint.
+      consumer.on(consumer.events.GROUP_JOIN, ({ payload }) => {
+        for (const [topic, partitions] of Object.entries(payload.memberAssignment)) {
+          for (const partition of partitions) {
+            sub
+              .startAt(topic, partition)
+              .then((offset) => {
+                if (offset !== undefined) consumer.seek({ topic, partition, offset: offset.toString() });
+              })
+              .catch((err) => logger.warn({ err, topic, partition }, 'could not read the stored checkpoint'));
+          }
+        }
+      });
+      consumer.on(consumer.events.CRASH, ({ payload }) => {
+        if (!payload.restart) sub.onFatal?.(payload.error);
+      });
+      await consumer.connect();
+      await consumer.subscribe({ topics: [...sub.topics], fromBeginning: true });
+      const max = sub.maxBatchEvents ?? 500;
+      await consumer.run({
+        autoCommit: true,
+        autoCommitInterval: 1000,
+        eachBatchAutoResolve: false,
+        eachBatch: async ({ batch, resolveOffset, heartbeat, isRunning, isStale }) => {
+          const fetchedAt = fetchStartedAt;
+          const highWatermark = BigInt(batch.highWatermark);
+          const messages = batch.messages;
+          if (messages.length === 0) {
+            await sub.onBatch({
+              topic: batch.topic,
+              partition: batch.partition,
+              events: [],
+              nextOffset: BigInt(batch.lastOffset()) + 1n,
+              highWatermark,
+              fetchedAt,
+            });
+            resolveOffset(batch.lastOffset());
+            return;
+          }
+          for (let i = 0; i < messages.length; i += max) {
+            if (!isRunning() || isStale()) return;
+            const chunk = messages.slice(i, i + max);
+            const events = await Promise.all(chunk.map((m) => toEvent(batch.topic, batch.partition, m)));
+            const lastChunk = i + max >= messages.length;
+            const nextOffset = lastChunk ? BigInt(batch.lastOffset()) + 1n : BigInt(chunk.at(-1)!.offset) + 1n;
+            await sub.onBatch({ topic: batch.topic, partition: batch.partition, events, nextOffset, highWatermark, fetchedAt });
+            resolveOffset((nextOffset - 1n).toString());
+            await heartbeat();
+          }
+        },
+      });
+      return {
+        stop: async () => {
+          await consumer.disconnect();
+        },
+      };
+    },
+    endOffsets: async (topics) => {
+      const a = await connectAdmin();
+      const all = await Promise.all(
+        topics.map(async (topic) => {
+          await partitionsOf(topic);
+          return (await a.fetchTopicOffsets(topic)).map((o) => ({
+            topic,
+            partition: o.partition,
+            offset: BigInt(o.high),
+          }));
+        }),
+      );
+      return all.flat();
+    },
+    ping: async () => {
+      const a = await connectAdmin();
+      await a.describeCluster();
+    },
+    close: async () => {
+      const [a, p] = await Promise.allSettled([admin, producer]);
+      if (a.status === 'fulfilled' && a.value) await a.value.disconnect();
+      if (p.status === 'fulfilled' && p.value) await p.value.disconnect();
+    },
+  };
+};

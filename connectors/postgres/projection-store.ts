@@ -1,0 +1,279 @@
+import { CheckpointFenced } from '../../core/errors.ts';
+import type {
+  Change,
+  Checkpoint,
+  CheckpointAdvance,
+  ColumnType,
+  ProjectionSpec,
+  ProjectionState,
+  Row,
+} from '../../core/projection.ts';
+import type { ProjectionStore } from '../../core/ports.ts';
+import { quoteIdent as q, type Sql, type SqlQueryable } from './sql.ts';
+
+const SQL_TYPES: Record<ColumnType, string> = {
+  text: 'text',
+  integer: 'integer',
+  bigint: 'bigint',
+  double: 'double precision',
+  boolean: 'boolean',
+  timestamptz: 'timestamptz',
+  jsonb: 'jsonb',
+};
+
+interface CheckpointRow {
+  topic: string;
+  partition: number;
+  next_offset: string;
+  last_event_at: Date | null;
+  caught_up_at: Date | null;
+}
+
+const toCheckpoint = (r: CheckpointRow): Checkpoint => ({
+  topic: r.topic,
+  partition: r.partition,
+  nextOffset: BigInt(r.next_offset),
+  lastEventAt: r.last_event_at ? new Date(r.last_event_at).toISOString() : null,
+  caughtUpAt: r.caught_up_at ? new Date(r.caught_up_at).getTime() : null,
+});
+
+const plain = (row: Row): Row => {
+  const out: Row = {};
+  for (const [k, v] of Object.entries(row)) out[k] = v instanceof Date ? v.toISOString() : v;
+  return out;
+};
+
+/** Projections in Postgres (or PGlite): one table per projection generation, checkpoints beside them. */
+export const createPostgresProjectionStore = (sql: Sql, schema: string): ProjectionStore => {
+  const s = q(schema);
+  const channel = `${schema}_checkpoints`;
+  const tableOf = (name: string, generation: number) => `${s}.${q(`proj_${name}_g${generation}`)}`;
+  let migrated: Promise<void> | undefined;
+
+  const migrate = () =>
+    (migrated ??= sql
+      .transaction(async (tx) => {
+        await tx.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`logfront:${schema}`]);
+        await tx.query(`CREATE SCHEMA IF NOT EXISTS ${s}`);
+        await tx.query(`CREATE TABLE IF NOT EXISTS ${s}.projections (
+          name text PRIMARY KEY,
+          active_generation integer NOT NULL,
+          state text NOT NULL DEFAULT 'idle',
+          heartbeat_at timestamptz,
+          dead_lettered bigint NOT NULL DEFAULT 0,
+          created_at timestamptz NOT NULL DEFAULT now())`);
+        await tx.query(`CREATE TABLE IF NOT EXISTS ${s}.checkpoints (
+          projection text NOT NULL,
+          generation integer NOT NULL,
+          topic text NOT NULL,
+          partition integer NOT NULL,
+          next_offset bigint NOT NULL,
+          last_event_at timestamptz,
+          caught_up_at timestamptz,
+          updated_at timestamptz NOT NULL DEFAULT now(),
+          PRIMARY KEY (projection, generation, topic, partition))`);
+      })
+      .catch((error) => {
+        migrated = undefined;
+        throw error;
+      }));
+
+  const activeGeneration = async (db: SqlQueryable, name: string) => {
+    const r = await db.query<{ active_generation: number }>(
+      `SELECT active_generation FROM ${s}.projections WHERE name = $1`,
+      [name],
+    );
+    return r.rows[0]?.active_generation ?? null;
+  };
+
+  const checkpointsOf = async (db: SqlQueryable, name: string, generation: number) =>
+    (
+      await db.query<CheckpointRow>(
+        `SELECT topic, partition, next_offset, last_event_at, caught_up_at FROM ${s}.checkpoints
+         WHERE projection = $1 AND generation = $2 ORDER BY topic, partition`,
+        [name, generation],
+      )
+    ).rows.map(toCheckpoint);
+
+  const advanceCheckpoint = async (db: SqlQueryable, name: string, generation: number, a: CheckpointAdvance) => {
+    const lastEventAt = a.lastEventAt;
+    const caughtUpAt = a.caughtUpAt === null ? null : new Date(a.caughtUpAt).toISOString();
+    const r =
+      a.from === null
+        ? await db.query(
+            `INSERT INTO ${s}.checkpoints (projection, generation, topic, partition, next_offset, last_event_at, caught_up_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING`,
+            [name, generation, a.topic, a.partition, a.to.toString(), lastEventAt, caughtUpAt],
+          )
+        : await db.query(
+            `UPDATE ${s}.checkpoints SET next_offset = $5, last_event_at = $6, caught_up_at = $7, updated_at = now()
+             WHERE projection = $1 AND generation = $2 AND topic = $3 AND partition = $4 AND next_offset = $8`,
+            [name, generation, a.topic, a.partition, a.to.toString(), lastEventAt, caughtUpAt, a.from.toString()],
+          );
+    if (r.rowCount !== 1) {
+      throw new CheckpointFenced(
+        `checkpoint of ${name} g${generation} ${a.topic}/${a.partition} is no longer at ${a.from ?? 'none'}`,
+      );
+    }
+  };
+
+  // Folds the batch's changes per key in memory, then writes them in two statements.
+  const writeChanges = async (db: SqlQueryable, spec: ProjectionSpec, generation: number, changes: readonly Change[]) => {
+    if (changes.length === 0) return;
+    const table = tableOf(spec.name, generation);
+    const key = q(spec.key);
+    const patchedKeys = [...new Set(changes.filter((c) => c.kind === 'patch').map((c) => c.key))];
+    const rows = new Map<string, Row | null>();
+    if (patchedKeys.length) {
+      const existing = await db.query<Row>(`SELECT * FROM ${table} WHERE ${key} = ANY($1::text[]) FOR UPDATE`, [
+        patchedKeys,
+      ]);
+      for (const r of existing.rows) rows.set(String(r[spec.key]), plain(r));
+    }
+    const touched = new Set<string>();
+    for (const change of changes) {
+      if (change.kind === 'upsert') {
+        const k = change.row[spec.key];
+        if (typeof k !== 'string' || k === '') throw new Error(`${spec.name}: an upsert needs a text "${spec.key}"`);
+        rows.set(k, plain(change.row));
+        touched.add(k);
+      } else if (change.kind === 'patch') {
+        const current = rows.get(change.key);
+        if (!current) continue; // patch before create: nothing to change
+        rows.set(change.key, { ...current, ...plain(change.set), [spec.key]: change.key });
+        touched.add(change.key);
+      } else {
+        rows.set(change.key, null);
+        touched.add(change.key);
+      }
+    }
+    const upserts: Row[] = [];
+    const deletes: string[] = [];
+    for (const k of touched) {
+      const row = rows.get(k);
+      if (row) upserts.push(row);
+      else deletes.push(k);
+    }
+    const columns = Object.keys(spec.columns);
+    if (upserts.length) {
+      const list = columns.map(q).join(', ');
+      const updates = columns
+        .filter((c) => c !== spec.key)
+        .map((c) => `${q(c)} = EXCLUDED.${q(c)}`)
+        .join(', ');
+      await db.query(
+        `INSERT INTO ${table} (${list}) SELECT ${list} FROM jsonb_populate_recordset(NULL::${table}, $1::jsonb)
+         ON CONFLICT (${key}) DO ${updates ? `UPDATE SET ${updates}` : 'NOTHING'}`,
+        [JSON.stringify(upserts)],
+      );
+    }
+    if (deletes.length) await db.query(`DELETE FROM ${table} WHERE ${key} = ANY($1::text[])`, [deletes]);
+  };
+
+  const snapshot = <T>(fn: (tx: SqlQueryable) => Promise<T>) =>
+    sql.transaction(fn, { isolation: 'repeatable read', readOnly: true });
+
+  return {
+    prepare: async (spec, generation) => {
+      await migrate();
+      await sql.transaction(async (tx) => {
+        await tx.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`logfront:${schema}:${spec.name}`]);
+        const columns = Object.entries(spec.columns)
+          .map(([c, t]) => `${q(c)} ${SQL_TYPES[t]}${c === spec.key ? ' PRIMARY KEY' : ''}`)
+          .join(', ');
+        await tx.query(`CREATE TABLE IF NOT EXISTS ${tableOf(spec.name, generation)} (${columns})`);
+        await tx.query(
+          `INSERT INTO ${s}.projections (name, active_generation) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING`,
+          [spec.name, generation],
+        );
+      });
+    },
+    activeGeneration: async (name) => {
+      await migrate();
+      return activeGeneration(sql, name);
+    },
+    checkpoints: async (name, generation) => {
+      await migrate();
+      return checkpointsOf(sql, name, generation);
+    },
+    applyBatch: (spec, generation, changes, advance) =>
+      sql.transaction(async (tx) => {
+        await advanceCheckpoint(tx, spec.name, generation, advance);
+        await writeChanges(tx, spec, generation, changes);
+        await tx.query('SELECT pg_notify($1, $2)', [channel, spec.name]);
+      }),
+    setState: async (name, generation, state: ProjectionState, heartbeatAt) => {
+      await sql.query(
+        `UPDATE ${s}.projections SET state = $3, heartbeat_at = COALESCE($4, heartbeat_at)
+         WHERE name = $1 AND active_generation = $2`,
+        [name, generation, state, heartbeatAt === undefined ? null : new Date(heartbeatAt).toISOString()],
+      );
+    },
+    status: async (name) => {
+      await migrate();
+      return snapshot(async (tx) => {
+        const r = await tx.query<{
+          active_generation: number;
+          state: ProjectionState;
+          heartbeat_at: Date | null;
+          dead_lettered: string;
+        }>(`SELECT active_generation, state, heartbeat_at, dead_lettered FROM ${s}.projections WHERE name = $1`, [name]);
+        const p = r.rows[0];
+        if (!p) return null;
+        return {
+          name,
+          generation: p.active_generation,
+          state: p.state,
+          heartbeatAt: p.heartbeat_at ? new Date(p.heartbeat_at).getTime() : null,
+          checkpoints: await checkpointsOf(tx, name, p.active_generation),
+          deadLettered: Number(p.dead_lettered),
+        };
+      });
+    },
+    get: async (spec, key) => {
+      await migrate();
+      return snapshot(async (tx) => {
+        const generation = await activeGeneration(tx, spec.name);
+        if (generation === null) return { row: null, generation: 0, checkpoints: [] };
+        const r = await tx.query<Row>(`SELECT * FROM ${tableOf(spec.name, generation)} WHERE ${q(spec.key)} = $1`, [
+          key,
+        ]);
+        const row = r.rows[0];
+        return {
+          row: row ? plain(row) : null,
+          generation,
+          checkpoints: await checkpointsOf(tx, spec.name, generation),
+        };
+      });
+    },
+    list: async (spec, query) => {
+      await migrate();
+      return snapshot(async (tx) => {
+        const generation = await activeGeneration(tx, spec.name);
+        if (generation === null) return { rows: [], generation: 0, checkpoints: [] };
+        const params: unknown[] = [];
+        const where: string[] = [];
+        for (const [column, value] of Object.entries(query.filters)) {
+          params.push(value);
+          where.push(`${q(column)}::text = $${params.length}`);
+        }
+        if (query.afterKey !== null) {
+          params.push(query.afterKey);
+          where.push(`${q(spec.key)} COLLATE "C" > $${params.length}`);
+        }
+        params.push(query.limit);
+        const r = await tx.query<Row>(
+          `SELECT * FROM ${tableOf(spec.name, generation)} ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
+           ORDER BY ${q(spec.key)} COLLATE "C" LIMIT $${params.length}`,
+          params,
+        );
+        return { rows: r.rows.map(plain), generation, checkpoints: await checkpointsOf(tx, spec.name, generation) };
+      });
+    },
+    onCheckpoint: (listener) => sql.listen(channel, listener),
+    ping: async () => {
+      await sql.query('SELECT 1');
+    },
+    close: () => sql.close(),
+  };
+};

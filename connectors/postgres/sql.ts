@@ -1,0 +1,88 @@
+import pg from 'pg';
+
+// A minimal SQL client both pg (a server) and PGlite (embedded) satisfy.
+export interface SqlResult<R> {
+  rows: R[];
+  rowCount: number;
+}
+
+export interface SqlQueryable {
+  query<R = Record<string, unknown>>(text: string, params?: readonly unknown[]): Promise<SqlResult<R>>;
+}
+
+export interface TransactionOptions {
+  isolation?: 'read committed' | 'repeatable read' | 'serializable';
+  readOnly?: boolean;
+}
+
+export interface Sql extends SqlQueryable {
+  transaction<T>(fn: (tx: SqlQueryable) => Promise<T>, options?: TransactionOptions): Promise<T>;
+  /** LISTEN on a channel; resolves to the unlisten */
+  listen(channel: string, onPayload: (payload: string) => void): Promise<() => Promise<void>>;
+  close(): Promise<void>;
+}
+
+export const quoteIdent = (name: string) => `"${name.replaceAll('"', '""')}"`;
+
+export const beginStatement = (options: TransactionOptions = {}) =>
+  `BEGIN ISOLATION LEVEL ${(options.isolation ?? 'read committed').toUpperCase()}${options.readOnly ? ' READ ONLY' : ''}`;
+
+// int8 stays a string (offsets pass 2^53); numeric types the store declares are int4/float8.
+pg.types.setTypeParser(pg.types.builtins.INT8, (v) => v);
+
+export const createPgSql = (connectionString: string, options: { max?: number; applicationName?: string } = {}): Sql => {
+  const pool = new pg.Pool({
+    connectionString,
+    max: options.max ?? 10,
+    application_name: options.applicationName ?? 'logfront',
+  });
+  // an idle client that errors (server restart) must not crash the process; the pool drops it
+  pool.on('error', () => {});
+  const listeners: pg.Client[] = [];
+  return {
+    query: async <R>(text: string, params?: readonly unknown[]) => {
+      const r = await pool.query(text, params as unknown[]);
+      return { rows: r.rows as R[], rowCount: r.rowCount ?? 0 };
+    },
+    transaction: async (fn, txOptions) => {
+      const client = await pool.connect();
+      let broken = false;
+      try {
+        await client.query(beginStatement(txOptions));
+        const result = await fn({
+          query: async <R>(text: string, params?: readonly unknown[]) => {
+            const r = await client.query(text, params as unknown[]);
+            return { rows: r.rows as R[], rowCount: r.rowCount ?? 0 };
+          },
+        });
+        await client.query('COMMIT');
+        return result;
+      } catch (error) {
+        await client.query('ROLLBACK').catch(() => {
+          broken = true;
+        });
+        throw error;
+      } finally {
+        client.release(broken);
+      }
+    },
+    listen: async (channel, onPayload) => {
+      const client = new pg.Client({ connectionString, application_name: 'logfront-listen' });
+      client.on('error', () => {});
+      await client.connect();
+      client.on('notification', (n) => {
+        if (n.channel === channel) onPayload(n.payload ?? '');
+      });
+      await client.query(`LISTEN ${quoteIdent(channel)}`);
+      listeners.push(client);
+      return async () => {
+        listeners.splice(listeners.indexOf(client), 1);
+        await client.end().catch(() => {});
+      };
+    },
+    close: async () => {
+      await Promise.all(listeners.splice(0).map((c) => c.end().catch(() => {})));
+      await pool.end();
+    },
+  };
+};

@@ -1,0 +1,31 @@
+import { HeadBucketCommand, S3Client } from '@aws-sdk/client-s3';
+import type { Probe } from '../../core/ports.ts';
+
+export interface S3Options {
+  endpoint: string;
+  bucket: string;
+  region: string;
+  accessKeyId?: string | undefined;
+  secretAccessKey?: string | undefined;
+}
+
+export const createS3Client = (o: S3Options) =>
+  new S3Client({
+    endpoint: o.endpoint,
+    region: o.region,
+    forcePathStyle: true,
+    ...(o.accessKeyId && o.secretAccessKey
+      ? { credentials: { accessKeyId: o.accessKeyId, secretAccessKey: o.secretAccessKey } }
+      : {}),
+  });
+
+/** Readiness of the blob store: the bucket answers HEAD. */
+export const createS3Probe = (o: S3Options): Probe => {
+  const client = createS3Client(o);
+  return {
+    name: 's3',
+    ping: async () => {
+      await client.send(new HeadBucketCommand({ Bucket: o.bucket }), { abortSignal: AbortSignal.timeout(3000) });
+    },
+  };
+};

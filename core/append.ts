@@ -1,0 +1,85 @@
+import { TooLarge, ValidationFailed } from './errors.ts';
+import type { EventCatalog } from './event-types.ts';
+import type { EventLog } from './ports.ts';
+import { encodePosition, type PositionToken } from './positions.ts';
+import { parseStreamId } from './streams.ts';
+import type { ExpectedVersion, NewEvent, StreamId } from './types.ts';
+
+export interface AppendRequest {
+  expectedVersion?: ExpectedVersion;
+  events: NewEvent[];
+}
+
+export interface AppendResponse {
+  stream: StreamId;
+  fromVersion: number;
+  toVersion: number;
+  position: PositionToken;
+}
+
+export interface AppendService {
+  // exactly-once per event id: a retry with the same ids appends nothing and answers the first result.
+  appendToStream(stream: string, request: unknown): Promise<AppendResponse>;
+}
+
+const parseExpected = (raw: unknown): ExpectedVersion => {
+  if (raw === undefined) return 'any';
+  if (raw === 'no_stream' || raw === 'stream_exists' || raw === 'any') return raw;
+  if (typeof raw === 'number' && Number.isSafeInteger(raw) && raw >= 0) return raw;
+  throw new ValidationFailed('invalid expectedVersion', [
+    { path: 'expectedVersion', message: 'expected an integer ≥ 0, "no_stream", "stream_exists" or "any"' },
+  ]);
+};
+
+export const createAppendService = (deps: {
+  log: EventLog;
+  catalog: EventCatalog;
+  limits: { maxAppendEvents: number; maxAppendBytes: number };
+}): AppendService => ({
+  appendToStream: async (rawStream, request) => {
+    const stream = parseStreamId(rawStream);
+    if (typeof request !== 'object' || request === null || Array.isArray(request)) {
+      throw new ValidationFailed('invalid append', [{ path: '', message: 'expected {"events": […]}' }]);
+    }
+    const body = request as Record<string, unknown>;
+    const unknownKeys = Object.keys(body).filter((k) => k !== 'events' && k !== 'expectedVersion');
+    if (unknownKeys.length) {
+      throw new ValidationFailed(
+        'invalid append',
+        unknownKeys.map((k) => ({ path: k, message: 'unknown field' })),
+      );
+    }
+    const expected = parseExpected(body.expectedVersion);
+    if (!Array.isArray(body.events)) {
+      throw new ValidationFailed('invalid append', [{ path: 'events', message: 'expected an array of events' }]);
+    }
+    if (body.events.length === 0) {
+      throw new ValidationFailed('invalid append', [{ path: 'events', message: 'at least one event is required' }]);
+    }
+    if (body.events.length > deps.limits.maxAppendEvents) {
+      throw new TooLarge(
+        `an append holds at most ${deps.limits.maxAppendEvents} events, got ${body.events.length}`,
+        deps.limits.maxAppendEvents,
+      );
+    }
+    const bytes = Buffer.byteLength(JSON.stringify(body.events));
+    if (bytes > deps.limits.maxAppendBytes) {
+      throw new TooLarge(
+        `an append holds at most ${deps.limits.maxAppendBytes} bytes of events, got ${bytes}`,
+        deps.limits.maxAppendBytes,
+      );
+    }
+    const prepared = deps.catalog.prepare(body.events);
+    const ids = new Set(prepared.map((e) => e.id));
+    if (ids.size !== prepared.length) {
+      throw new ValidationFailed('invalid append', [{ path: 'events', message: 'event ids must be unique in a batch' }]);
+    }
+    const result = await deps.log.append(stream, prepared, expected);
+    return {
+      stream: result.stream,
+      fromVersion: result.fromVersion,
+      toVersion: result.toVersion,
+      position: encodePosition(result.position),
+    };
+  },
+});

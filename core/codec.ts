@@ -1,0 +1,36 @@
+import type { EventCatalog } from './event-types.ts';
+import type { SchemaRegistry } from './ports.ts';
+
+/** Turns event payloads into registry-framed bytes and back, upcasting old versions on read. */
+export interface EventCodec {
+  /** registers every event type's schema; call once at start */
+  registerAll(): Promise<void>;
+  encode(type: string, data: unknown): Promise<Buffer>;
+  decode(type: string, payload: Buffer): Promise<unknown>;
+}
+
+export const createCodec = (registry: SchemaRegistry, catalog: EventCatalog): EventCodec => {
+  const ids = new Map<string, number>();
+  // schema id → 1-based position among the subject's versions we know of (for upcasters)
+  const versions = new Map<number, number>();
+  const idFor = async (type: string) => {
+    let id = ids.get(type);
+    if (id === undefined) {
+      id = await registry.register(catalog.subjectOf(type), catalog.jsonSchemaOf(type));
+      ids.set(type, id);
+    }
+    return id;
+  };
+  return {
+    registerAll: async () => {
+      for (const type of catalog.types.keys()) await idFor(type);
+    },
+    encode: async (type, data) => registry.encode(await idFor(type), data),
+    decode: async (type, payload) => {
+      const { schemaId, value } = await registry.decode(payload);
+      const eventType = catalog.get(type);
+      if (!eventType?.upcast || schemaId === ids.get(type)) return value;
+      return eventType.upcast(value, versions.get(schemaId) ?? 1);
+    },
+  };
+};

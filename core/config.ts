@@ -1,0 +1,126 @@
+// The only module that reads the environment. Everything else receives a Config.
+import { z } from 'zod';
+import { ConfigError } from './errors.ts';
+
+const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
+const list = z
+  .string()
+  .transform((s) =>
+    s
+      .split(',')
+      .map((x) => x.trim())
+      .filter(Boolean),
+  )
+  .pipe(z.array(z.string().regex(/^[^\s:]+:\d{1,5}$/, 'expected host:port')).min(1, 'expected host:port[,host:port…]'));
+
+/** Every variable logfront reads, with its default. docs/configuration.md documents each. */
+export const ENV_SCHEMA = z.object({
+  LOGFRONT_MODE: z.enum(['embedded', 'services']).optional(),
+  LOGFRONT_KAFKA_BROKERS: list.optional(),
+  LOGFRONT_KAFKA_CLIENT_ID: z.string().min(1).default('logfront'),
+  LOGFRONT_TOPIC_PREFIX: z
+    .string()
+    .regex(/^[A-Za-z0-9_-][A-Za-z0-9._-]{0,100}$/, 'letters, digits, . _ - (at most 101)')
+    .default('logfront'),
+  LOGFRONT_TOPIC_PARTITIONS: int(1, 1000).default(3),
+  LOGFRONT_TOPIC_REPLICATION: int(1, 10).default(1),
+  LOGFRONT_SCHEMA_REGISTRY_URL: z.url().optional(),
+  LOGFRONT_DATABASE_URL: z.url().optional(),
+  LOGFRONT_DATABASE_SCHEMA: z
+    .string()
+    .regex(/^[a-z_][a-z0-9_]{0,62}$/, 'a lower-case SQL identifier')
+    .default('logfront'),
+  LOGFRONT_REDIS_URL: z.url().optional(),
+  LOGFRONT_REDIS_PREFIX: z.string().default('logfront:'),
+  LOGFRONT_S3_ENDPOINT: z.url().optional(),
+  LOGFRONT_S3_BUCKET: z.string().min(3).max(63).optional(),
+  LOGFRONT_S3_REGION: z.string().min(1).default('us-east-1'),
+  AWS_ACCESS_KEY_ID: z.string().optional(),
+  AWS_SECRET_ACCESS_KEY: z.string().optional(),
+  LOGFRONT_HOST: z.string().min(1).default('127.0.0.1'),
+  LOGFRONT_PORT: int(0, 65535).default(7070),
+  LOGFRONT_URL: z.url().optional(),
+  LOGFRONT_DATA_DIR: z.string().min(1).default('./.logfront'),
+  LOGFRONT_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  LOGFRONT_MAX_APPEND_BYTES: int(1024, 64 * 1024 * 1024).default(1024 * 1024),
+  LOGFRONT_MAX_APPEND_EVENTS: int(1, 100_000).default(1000),
+  LOGFRONT_READ_WAIT_MS: int(0, 600_000).default(5000),
+  LOGFRONT_RUNNERS: z.enum(['on', 'off']).default('on'),
+  LOGFRONT_BATCH_EVENTS: int(1, 100_000).default(500),
+});
+
+export type Env = z.input<typeof ENV_SCHEMA>;
+
+export interface Config {
+  mode: 'embedded' | 'services';
+  kafka: { brokers: string[]; clientId: string; partitions: number; replication: number };
+  topicPrefix: string;
+  schemaRegistryUrl: string | undefined;
+  database: { url: string | undefined; schema: string };
+  redis: { url: string | undefined; prefix: string };
+  s3: {
+    endpoint: string | undefined;
+    bucket: string | undefined;
+    region: string;
+    accessKeyId: string | undefined;
+    secretAccessKey: string | undefined;
+  };
+  http: { host: string; port: number; url: string };
+  dataDir: string;
+  logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+  limits: { maxAppendBytes: number; maxAppendEvents: number; readWaitMs: number; batchEvents: number };
+  runners: boolean;
+}
+
+const REQUIRED_FOR_SERVICES = ['LOGFRONT_KAFKA_BROKERS', 'LOGFRONT_SCHEMA_REGISTRY_URL', 'LOGFRONT_DATABASE_URL'] as const;
+
+/** Validates the environment; a wrong value throws ConfigError naming the variable and what is wrong. */
+export const loadConfig = (env: Record<string, string | undefined> = process.env): Config => {
+  const cleaned = Object.fromEntries(Object.entries(env).filter(([k, v]) => k in ENV_SCHEMA.shape && v !== ''));
+  const parsed = ENV_SCHEMA.safeParse(cleaned);
+  if (!parsed.success) {
+    throw new ConfigError(parsed.error.issues.map((i) => ({ path: i.path.join('.'), message: i.message })));
+  }
+  const e = parsed.data;
+  const mode = e.LOGFRONT_MODE ?? (e.LOGFRONT_KAFKA_BROKERS ? 'services' : 'embedded');
+  if (mode === 'services') {
+    const missing = REQUIRED_FOR_SERVICES.filter((name) => e[name] === undefined);
+    if (missing.length) {
+      throw new ConfigError(missing.map((path) => ({ path, message: 'required when LOGFRONT_MODE=services' })));
+    }
+  }
+  return {
+    mode,
+    kafka: {
+      brokers: e.LOGFRONT_KAFKA_BROKERS ?? [],
+      clientId: e.LOGFRONT_KAFKA_CLIENT_ID,
+      partitions: e.LOGFRONT_TOPIC_PARTITIONS,
+      replication: e.LOGFRONT_TOPIC_REPLICATION,
+    },
+    topicPrefix: e.LOGFRONT_TOPIC_PREFIX,
+    schemaRegistryUrl: e.LOGFRONT_SCHEMA_REGISTRY_URL,
+    database: { url: e.LOGFRONT_DATABASE_URL, schema: e.LOGFRONT_DATABASE_SCHEMA },
+    redis: { url: e.LOGFRONT_REDIS_URL, prefix: e.LOGFRONT_REDIS_PREFIX },
+    s3: {
+      endpoint: e.LOGFRONT_S3_ENDPOINT,
+      bucket: e.LOGFRONT_S3_BUCKET,
+      region: e.LOGFRONT_S3_REGION,
+      accessKeyId: e.AWS_ACCESS_KEY_ID,
+      secretAccessKey: e.AWS_SECRET_ACCESS_KEY,
+    },
+    http: {
+      host: e.LOGFRONT_HOST,
+      port: e.LOGFRONT_PORT,
+      url: e.LOGFRONT_URL ?? `http://${e.LOGFRONT_HOST}:${e.LOGFRONT_PORT}`,
+    },
+    dataDir: e.LOGFRONT_DATA_DIR,
+    logLevel: e.LOGFRONT_LOG_LEVEL,
+    limits: {
+      maxAppendBytes: e.LOGFRONT_MAX_APPEND_BYTES,
+      maxAppendEvents: e.LOGFRONT_MAX_APPEND_EVENTS,
+      readWaitMs: e.LOGFRONT_READ_WAIT_MS,
+      batchEvents: e.LOGFRONT_BATCH_EVENTS,
+    },
+    runners: e.LOGFRONT_RUNNERS === 'on',
+  };
+};

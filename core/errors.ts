@@ -1,0 +1,114 @@
+import type { ExpectedVersion } from './types.ts';
+
+export interface Issue {
+  path: string;
+  message: string;
+}
+
+/** Every error a caller may see. `code` is stable; `status` is the HTTP status it maps to. */
+export abstract class LogfrontError extends Error {
+  abstract readonly code: string;
+  abstract readonly status: number;
+  /** facts a caller needs, sent next to `error` and `message` */
+  details(): Record<string, unknown> {
+    return {};
+  }
+}
+
+export class ValidationFailed extends LogfrontError {
+  readonly code = 'validation_failed';
+  readonly status = 400;
+  constructor(
+    message: string,
+    readonly issues: Issue[] = [],
+  ) {
+    super(issues.length ? `${message}: ${issues.map((i) => `${i.path || '(root)'}: ${i.message}`).join('; ')}` : message);
+  }
+  override details() {
+    return { issues: this.issues };
+  }
+}
+
+export class VersionConflict extends LogfrontError {
+  readonly code = 'version_conflict';
+  readonly status = 409;
+  constructor(
+    readonly stream: string,
+    readonly expected: ExpectedVersion,
+    readonly actual: number,
+  ) {
+    super(`stream ${stream} is at version ${actual}, expected ${String(expected)}`);
+  }
+  override details() {
+    return { stream: this.stream, expected: this.expected, actual: this.actual };
+  }
+}
+
+export class NotFound extends LogfrontError {
+  readonly code = 'not_found';
+  readonly status = 404;
+}
+
+export class Conflict extends LogfrontError {
+  readonly code = 'conflict';
+  readonly status = 409;
+}
+
+export class TooLarge extends LogfrontError {
+  readonly code = 'too_large';
+  readonly status = 413;
+  constructor(
+    message: string,
+    readonly limit: number,
+  ) {
+    super(message);
+  }
+  override details() {
+    return { limit: this.limit };
+  }
+}
+
+export class StalenessBudgetExceeded extends LogfrontError {
+  readonly code = 'staleness_budget_exceeded';
+  readonly status = 503;
+  constructor(
+    readonly projection: string,
+    readonly stalenessMs: number,
+    readonly lagEvents: number,
+    readonly budgetMs: number,
+  ) {
+    super(
+      `projection ${projection} is ${stalenessMs} ms stale (${lagEvents} events behind), over the budget of ${budgetMs} ms`,
+    );
+  }
+  override details() {
+    return { projection: this.projection, stalenessMs: this.stalenessMs, lagEvents: this.lagEvents };
+  }
+}
+
+export class Unavailable extends LogfrontError {
+  readonly code = 'unavailable';
+  readonly status = 503;
+  constructor(
+    message: string,
+    readonly retryAfterSeconds = 1,
+  ) {
+    super(message);
+  }
+}
+
+export class ConfigError extends LogfrontError {
+  readonly code = 'config_invalid';
+  readonly status = 500;
+  constructor(readonly issues: Issue[]) {
+    super(`invalid configuration: ${issues.map((i) => `${i.path}: ${i.message}`).join('; ')}`);
+  }
+}
+
+/** A checkpoint moved under a runner's feet: another runner owns the partition now. */
+export class CheckpointFenced extends LogfrontError {
+  readonly code = 'checkpoint_fenced';
+  readonly status = 409;
+}
+
+export const isLogfrontError = (e: unknown): e is LogfrontError => e instanceof LogfrontError;

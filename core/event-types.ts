@@ -1,0 +1,115 @@
+import { z } from 'zod';
+import { type Issue, ValidationFailed } from './errors.ts';
+import { UUID, uuidv7 } from './ids.ts';
+import type { EventId, EventMetadata, PreparedEvent } from './types.ts';
+
+export interface EventType<T = unknown> {
+  readonly name: string;
+  readonly schema: z.ZodType<T>;
+  /** data paths holding personal data (encrypted at rest once keys are configured) */
+  readonly sensitive: readonly string[];
+  /**
+   * Reads an older payload as the current shape. `schemaVersion` is the registry's version of
+   * the subject the payload was written with (1 = first). Must be pure.
+   */
+  readonly upcast?: (data: unknown, schemaVersion: number) => unknown;
+}
+
+export const defineEventType = <T>(
+  name: string,
+  schema: z.ZodType<T>,
+  options: { sensitive?: readonly string[]; upcast?: (data: unknown, schemaVersion: number) => unknown } = {},
+): EventType<T> => ({ name, schema, sensitive: options.sensitive ?? [], ...(options.upcast ? { upcast: options.upcast } : {}) });
+
+const METADATA = z
+  .object({
+    tenant: z.string().max(200),
+    actor: z.string().max(200),
+    subject: z.string().max(200),
+    correlationId: z.string().max(200),
+    causationId: z.string().max(200),
+    traceparent: z.string().regex(/^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$/, 'a W3C traceparent'),
+    occurredAt: z.iso.datetime({ offset: true }),
+  })
+  .partial()
+  .strict();
+
+const pathOf = (base: (string | number)[], path: readonly PropertyKey[]) =>
+  [...base, ...path].map((p) => String(p)).join('.');
+
+export interface EventCatalog {
+  readonly types: ReadonlyMap<string, EventType>;
+  get(name: string): EventType | undefined;
+  /** the subject a type is registered under */
+  subjectOf(name: string): string;
+  jsonSchemaOf(name: string): object;
+  /** checks every event; throws ValidationFailed listing every failing path of every event */
+  prepare(events: readonly unknown[], basePath?: (string | number)[]): PreparedEvent[];
+}
+
+export const createCatalog = (types: readonly EventType[], subjectPrefix: string): EventCatalog => {
+  const byName = new Map(types.map((t) => [t.name, t]));
+  if (byName.size !== types.length) throw new Error('event type names must be unique');
+  const jsonSchemas = new Map<string, object>();
+  return {
+    types: byName,
+    get: (name) => byName.get(name),
+    subjectOf: (name) => `${subjectPrefix}.${name}`,
+    jsonSchemaOf: (name) => {
+      const type = byName.get(name);
+      if (!type) throw new Error(`unknown event type ${name}`);
+      let schema = jsonSchemas.get(name);
+      if (!schema) {
+        schema = z.toJSONSchema(type.schema, { target: 'draft-7', io: 'input' }) as object;
+        jsonSchemas.set(name, schema);
+      }
+      return schema;
+    },
+    prepare: (events, basePath = ['events']) => {
+      const issues: Issue[] = [];
+      const prepared: PreparedEvent[] = [];
+      events.forEach((raw, index) => {
+        const at = [...basePath, index];
+        if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
+          issues.push({ path: pathOf(at, []), message: 'expected an object with type and data' });
+          return;
+        }
+        const event = raw as Record<string, unknown>;
+        const unknownKeys = Object.keys(event).filter((k) => !['id', 'type', 'data', 'metadata'].includes(k));
+        for (const k of unknownKeys) issues.push({ path: pathOf(at, [k]), message: 'unknown field' });
+        let id: EventId | undefined;
+        if (event.id !== undefined) {
+          if (typeof event.id !== 'string' || !UUID.test(event.id)) {
+            issues.push({ path: pathOf(at, ['id']), message: 'expected a UUID' });
+          } else id = event.id.toLowerCase() as EventId;
+        }
+        let metadata: EventMetadata = {};
+        if (event.metadata !== undefined) {
+          const m = METADATA.safeParse(event.metadata);
+          if (m.success) metadata = m.data;
+          else for (const i of m.error.issues) issues.push({ path: pathOf([...at, 'metadata'], i.path), message: i.message });
+        }
+        if (typeof event.type !== 'string') {
+          issues.push({ path: pathOf(at, ['type']), message: 'expected the event type name' });
+          return;
+        }
+        const type = byName.get(event.type);
+        if (!type) {
+          issues.push({
+            path: pathOf(at, ['type']),
+            message: `unknown event type "${event.type.slice(0, 100)}"; known: ${[...byName.keys()].join(', ')}`,
+          });
+          return;
+        }
+        const data = type.schema.safeParse(event.data);
+        if (!data.success) {
+          for (const i of data.error.issues) issues.push({ path: pathOf([...at, 'data'], i.path), message: i.message });
+          return;
+        }
+        prepared.push({ id: id ?? uuidv7(), type: type.name, data: data.data, metadata });
+      });
+      if (issues.length) throw new ValidationFailed('events failed validation', issues);
+      return prepared;
+    },
+  };
+};

@@ -1,0 +1,101 @@
+// The ports: what the domain needs from the outside world. Adapters live in connectors/.
+import type {
+  Change,
+  Checkpoint,
+  CheckpointAdvance,
+  ListQuery,
+  ListRead,
+  ProjectionSpec,
+  ProjectionState,
+  ProjectionStatus,
+  RowRead,
+} from './projection.ts';
+import type { AppendResult, ExpectedVersion, Position, PreparedEvent, RecordedEvent, StreamId } from './types.ts';
+
+export interface LogBatch {
+  readonly topic: string;
+  readonly partition: number;
+  /** events in offset order; may be empty when only transaction markers were read */
+  readonly events: readonly RecordedEvent[];
+  /** the offset to resume from after this batch */
+  readonly nextOffset: bigint;
+  /** the partition's end (next offset to be written) when the batch was fetched */
+  readonly highWatermark: bigint;
+  /** ms epoch when the batch was fetched */
+  readonly fetchedAt: number;
+}
+
+export interface SubscribeOptions {
+  /** consumer group: processes with the same group share the partitions */
+  readonly groupId: string;
+  readonly topics: readonly string[];
+  /** where to start in a partition on assignment; undefined → the start of the log */
+  readonly startAt: (topic: string, partition: number) => Promise<bigint | undefined>;
+  // at-least-once: after a crash or rebalance a batch may be delivered again; dedupe by offset.
+  readonly onBatch: (batch: LogBatch) => Promise<void>;
+  readonly maxBatchEvents?: number;
+  /** called with an error the subscription could not recover from; it has stopped */
+  readonly onFatal?: (error: unknown) => void;
+}
+
+export interface Subscription {
+  stop(): Promise<void>;
+}
+
+export interface EventLog {
+  readonly kind: 'kafka' | 'embedded';
+  topicFor(category: string): string;
+  /** create topics for these categories if missing */
+  ensureTopics(categories: readonly string[]): Promise<void>;
+  append(stream: StreamId, events: readonly PreparedEvent[], expected: ExpectedVersion): Promise<AppendResult>;
+  /** events of one stream from `fromVersion`, contiguous, at most `limit` */
+  readStream(stream: StreamId, fromVersion: number, limit: number): Promise<RecordedEvent[]>;
+  subscribe(options: SubscribeOptions): Promise<Subscription>;
+  /** per partition of each topic, the next offset to be written (the end a reader can reach) */
+  endOffsets(topics: readonly string[]): Promise<Position[]>;
+  ping(): Promise<void>;
+  close(): Promise<void>;
+}
+
+export interface ProjectionStore {
+  /** create the projection's bookkeeping and the tables of this generation */
+  prepare(spec: ProjectionSpec, generation: number): Promise<void>;
+  activeGeneration(name: string): Promise<number | null>;
+  checkpoints(name: string, generation: number): Promise<Checkpoint[]>;
+  /** row changes and checkpoint advance in one transaction; CheckpointFenced if the checkpoint moved */
+  applyBatch(
+    spec: ProjectionSpec,
+    generation: number,
+    changes: readonly Change[],
+    advance: CheckpointAdvance,
+  ): Promise<void>;
+  setState(name: string, generation: number, state: ProjectionState, heartbeatAt?: number): Promise<void>;
+  status(name: string): Promise<ProjectionStatus | null>;
+  /** the row and the checkpoints of the active generation, read in one snapshot */
+  get(spec: ProjectionSpec, key: string): Promise<RowRead>;
+  list(spec: ProjectionSpec, query: ListQuery): Promise<ListRead>;
+  /** called after any checkpoint of `name` commits; returns the unsubscribe */
+  onCheckpoint(listener: (projection: string) => void): Promise<() => Promise<void>>;
+  ping(): Promise<void>;
+  close(): Promise<void>;
+}
+
+export interface CompatibilityResult {
+  readonly compatible: boolean;
+  readonly messages: readonly string[];
+}
+
+export interface SchemaRegistry {
+  /** register (idempotent) and return the schema id */
+  register(subject: string, jsonSchema: object): Promise<number>;
+  check(subject: string, jsonSchema: object): Promise<CompatibilityResult>;
+  encode(schemaId: number, value: unknown): Promise<Buffer>;
+  decode(payload: Buffer): Promise<{ schemaId: number; value: unknown }>;
+  ping(): Promise<void>;
+}
+
+/** A dependency /readyz asks. */
+export interface Probe {
+  readonly name: string;
+  ping(): Promise<void>;
+}

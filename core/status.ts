@@ -1,0 +1,44 @@
+import type { ReadableProjection } from './facade.ts';
+import type { EventLog, ProjectionStore } from './ports.ts';
+import type { ProjectionState } from './projection.ts';
+import { measure } from './watermarks.ts';
+
+export interface ProjectionSummary {
+  name: string;
+  generation: number;
+  state: ProjectionState | 'unresponsive';
+  lagEvents: number;
+  stalenessMs: number;
+  deadLettered: number;
+  heartbeatAt: string | null;
+}
+
+/** A runner whose heartbeat is older than this is reported unresponsive. */
+export const HEARTBEAT_TIMEOUT_MS = 10_000;
+
+export const projectionSummaries = async (
+  store: ProjectionStore,
+  log: EventLog,
+  projections: readonly ReadableProjection[],
+  now = Date.now(),
+): Promise<ProjectionSummary[]> =>
+  Promise.all(
+    projections.map(async (p) => {
+      const [status, ends] = await Promise.all([
+        store.status(p.name),
+        log.endOffsets(p.categories.map((c) => log.topicFor(c))),
+      ]);
+      const freshness = measure(status?.checkpoints ?? [], ends, now);
+      let state: ProjectionSummary['state'] = status?.state ?? 'idle';
+      if (state === 'running' && (status?.heartbeatAt ?? 0) < now - HEARTBEAT_TIMEOUT_MS) state = 'unresponsive';
+      return {
+        name: p.name,
+        generation: status?.generation ?? 0,
+        state,
+        lagEvents: freshness.lagEvents,
+        stalenessMs: freshness.stalenessMs,
+        deadLettered: status?.deadLettered ?? 0,
+        heartbeatAt: status?.heartbeatAt ? new Date(status.heartbeatAt).toISOString() : null,
+      };
+    }),
+  );

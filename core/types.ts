@@ -1,0 +1,63 @@
+// The envelope, identifiers and positions of the log. Pure data, no I/O.
+
+export type Brand<T, B extends string> = T & { readonly __brand: B };
+
+export type StreamId = Brand<string, 'StreamId'>;
+export type EventId = Brand<string, 'EventId'>;
+export type ProjectionName = Brand<string, 'ProjectionName'>;
+
+export type ExpectedVersion = number | 'no_stream' | 'stream_exists' | 'any';
+
+export interface EventMetadata {
+  tenant?: string;
+  actor?: string;
+  /** data subject id (GDPR) */
+  subject?: string;
+  correlationId?: string;
+  causationId?: string;
+  traceparent?: string;
+  occurredAt?: string;
+}
+
+/** Where one record sits in the log. `offset` is a bigint: Kafka offsets are int64. */
+export interface Position {
+  readonly topic: string;
+  readonly partition: number;
+  readonly offset: bigint;
+}
+
+/** An event as a producer hands it in. */
+export interface NewEvent {
+  id?: string;
+  type: string;
+  data: unknown;
+  metadata?: EventMetadata;
+}
+
+/** An event checked against its schema, with its id fixed, ready for the log. */
+export interface PreparedEvent {
+  id: EventId;
+  type: string;
+  data: unknown;
+  metadata: EventMetadata;
+}
+
+export interface RecordedEvent<T = unknown> {
+  id: EventId;
+  stream: StreamId;
+  type: string;
+  version: number;
+  data: T;
+  metadata: EventMetadata;
+  position: Position;
+  /** ISO time the log recorded the event */
+  recordedAt: string;
+}
+
+export interface AppendResult {
+  stream: StreamId;
+  fromVersion: number;
+  toVersion: number;
+  /** position of the last event of the append */
+  position: Position;
+}

@@ -1,0 +1,40 @@
+import { partitionKey } from './positions.ts';
+import type { Checkpoint } from './projection.ts';
+import type { Position } from './types.ts';
+
+export interface Freshness {
+  /** events in the log not yet applied, over all partitions */
+  readonly lagEvents: number;
+  /**
+   * upper bound of the age of the oldest unapplied event, in ms; 0 when caught up.
+   * Taken as now − (the later of: the last moment the partition was caught up, the last applied
+   * event's log time): every unapplied event was appended after both.
+   */
+  readonly stalenessMs: number;
+  /** per partition: the next offset to apply */
+  readonly applied: ReadonlyMap<string, bigint>;
+}
+
+export const measure = (checkpoints: readonly Checkpoint[], ends: readonly Position[], now: number): Freshness => {
+  const byPartition = new Map(checkpoints.map((c) => [partitionKey(c.topic, c.partition), c]));
+  const applied = new Map<string, bigint>();
+  for (const [key, c] of byPartition) applied.set(key, c.nextOffset);
+  let lag = 0n;
+  let staleness = 0;
+  for (const end of ends) {
+    const c = byPartition.get(partitionKey(end.topic, end.partition));
+    const next = c?.nextOffset ?? 0n;
+    if (next >= end.offset) continue;
+    lag += end.offset - next;
+    const lastEventAt = c?.lastEventAt ? Date.parse(c.lastEventAt) : 0;
+    const since = Math.max(c?.caughtUpAt ?? 0, lastEventAt);
+    staleness = Math.max(staleness, Math.max(0, now - since));
+  }
+  return { lagEvents: Number(lag), stalenessMs: staleness, applied };
+};
+
+/** the position a set of checkpoints reflects: the last applied offset of each partition */
+export const reflectedPositions = (checkpoints: readonly Checkpoint[]): Position[] =>
+  checkpoints
+    .filter((c) => c.nextOffset > 0n)
+    .map((c) => ({ topic: c.topic, partition: c.partition, offset: c.nextOffset - 1n }));
