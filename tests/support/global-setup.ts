@@ -1,0 +1,63 @@
+import { execFileSync } from 'node:child_process';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { TestProject } from 'vitest/node';
+
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+
+export const SERVICE_VARIABLES = [
+  'LOGFRONT_KAFKA_BROKERS',
+  'LOGFRONT_SCHEMA_REGISTRY_URL',
+  'LOGFRONT_DATABASE_URL',
+  'LOGFRONT_REDIS_URL',
+  'LOGFRONT_S3_ENDPOINT',
+  'LOGFRONT_S3_BUCKET',
+  'LOGFRONT_S3_REGION',
+  'AWS_ACCESS_KEY_ID',
+  'AWS_SECRET_ACCESS_KEY',
+  'LOGFRONT_TOXIPROXY_URL',
+] as const;
+
+export type Services = Record<(typeof SERVICE_VARIABLES)[number], string>;
+
+declare module 'vitest' {
+  export interface ProvidedContext {
+    services: Services;
+  }
+}
+
+const parseExports = (text: string) =>
+  Object.fromEntries(
+    text
+      .split('\n')
+      .map((l) => /^export ([A-Z0-9_]+)=(.*)$/.exec(l.trim()))
+      .filter((m): m is RegExpExecArray => m !== null)
+      .map((m) => [m[1]!, m[2]!.replace(/^['"]|['"]$/g, '')]),
+  );
+
+/**
+ * Uses the services named by the environment when all are given; otherwise starts them with
+ * infra/ (installing what is missing). A service that cannot be had fails the run: nothing is skipped.
+ */
+export default function setup(project: TestProject) {
+  if (process.env.LOGFRONT_TEST_NO_SERVICES === '1' && process.env.CI !== 'true') {
+    // local runs of unit tests only; a test that needs a service then fails on inject('services')
+    process.stdout.write('[services] LOGFRONT_TEST_NO_SERVICES=1: no services started\n');
+    return;
+  }
+  const given = SERVICE_VARIABLES.every((v) => process.env[v]);
+  let services: Record<string, string>;
+  if (given) {
+    services = Object.fromEntries(SERVICE_VARIABLES.map((v) => [v, process.env[v]!]));
+    process.stdout.write('[services] using the endpoints from the environment\n');
+  } else {
+    const infra = join(ROOT, 'infra', 'infra.sh');
+    process.stdout.write('[services] starting the real services with infra/infra.sh up …\n');
+    execFileSync('bash', [infra, 'up'], { stdio: ['ignore', 'inherit', 'inherit'], timeout: 1_500_000 });
+    services = parseExports(execFileSync('bash', [infra, 'env'], { encoding: 'utf8' }));
+    process.stdout.write(execFileSync('bash', [infra, 'status'], { encoding: 'utf8' }));
+  }
+  const missing = SERVICE_VARIABLES.filter((v) => !services[v]);
+  if (missing.length) throw new Error(`services not available: ${missing.join(', ')}`);
+  project.provide('services', services as Services);
+}

@@ -1,0 +1,23 @@
+import { defineConfig } from 'vitest/config';
+
+export default defineConfig({
+  test: {
+    include: ['tests/**/*.test.ts'],
+    globalSetup: ['tests/support/global-setup.ts'],
+    testTimeout: 60_000,
+    hookTimeout: 180_000,
+    pool: 'forks',
+    maxWorkers: 3,
+    reporters: ['default', './tests/support/summary-reporter.ts'],
+    coverage: {
+      provider: 'v8',
+      include: ['core/**/*.ts', 'projections/**/*.ts', 'connectors/**/*.ts', 'app/**/*.ts', 'schemas/**/*.ts'],
+      reporter: ['text-summary', 'json-summary', 'text'],
+      thresholds: {
+        perFile: true,
+        lines: 85,
+        'connectors/**/*.ts': { lines: 95 },
+      },
+    },
+  },
+});
