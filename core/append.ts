@@ -51,10 +51,14 @@ export const createAppendService = (deps: {
     }
     const expected = parseExpected(body.expectedVersion);
     if (!Array.isArray(body.events)) {
-      throw new ValidationFailed('invalid append', [{ path: 'events', message: 'expected an array of events' }]);
+      throw new ValidationFailed('invalid append', [
+        { path: 'events', message: 'expected an array of events' },
+      ]);
     }
     if (body.events.length === 0) {
-      throw new ValidationFailed('invalid append', [{ path: 'events', message: 'at least one event is required' }]);
+      throw new ValidationFailed('invalid append', [
+        { path: 'events', message: 'at least one event is required' },
+      ]);
     }
     if (body.events.length > deps.limits.maxAppendEvents) {
       throw new TooLarge(
@@ -72,7 +76,9 @@ export const createAppendService = (deps: {
     const prepared = deps.catalog.prepare(body.events);
     const ids = new Set(prepared.map((e) => e.id));
     if (ids.size !== prepared.length) {
-      throw new ValidationFailed('invalid append', [{ path: 'events', message: 'event ids must be unique in a batch' }]);
+      throw new ValidationFailed('invalid append', [
+        { path: 'events', message: 'event ids must be unique in a batch' },
+      ]);
     }
     const result = await deps.log.append(stream, prepared, expected);
     return {

@@ -11,7 +11,11 @@ const list = z
       .map((x) => x.trim())
       .filter(Boolean),
   )
-  .pipe(z.array(z.string().regex(/^[^\s:]+:\d{1,5}$/, 'expected host:port')).min(1, 'expected host:port[,host:port…]'));
+  .pipe(
+    z
+      .array(z.string().regex(/^[^\s:]+:\d{1,5}$/, 'expected host:port'))
+      .min(1, 'expected host:port[,host:port…]'),
+  );
 
 /** Every variable logfront reads, with its default. docs/configuration.md documents each. */
 export const ENV_SCHEMA = z.object({
@@ -72,11 +76,17 @@ export interface Config {
   runners: boolean;
 }
 
-const REQUIRED_FOR_SERVICES = ['LOGFRONT_KAFKA_BROKERS', 'LOGFRONT_SCHEMA_REGISTRY_URL', 'LOGFRONT_DATABASE_URL'] as const;
+const REQUIRED_FOR_SERVICES = [
+  'LOGFRONT_KAFKA_BROKERS',
+  'LOGFRONT_SCHEMA_REGISTRY_URL',
+  'LOGFRONT_DATABASE_URL',
+] as const;
 
 /** Validates the environment; a wrong value throws ConfigError naming the variable and what is wrong. */
 export const loadConfig = (env: Record<string, string | undefined> = process.env): Config => {
-  const cleaned = Object.fromEntries(Object.entries(env).filter(([k, v]) => k in ENV_SCHEMA.shape && v !== ''));
+  const cleaned = Object.fromEntries(
+    Object.entries(env).filter(([k, v]) => k in ENV_SCHEMA.shape && v !== ''),
+  );
   const parsed = ENV_SCHEMA.safeParse(cleaned);
   if (!parsed.success) {
     throw new ConfigError(parsed.error.issues.map((i) => ({ path: i.path.join('.'), message: i.message })));
@@ -86,7 +96,9 @@ export const loadConfig = (env: Record<string, string | undefined> = process.env
   if (mode === 'services') {
     const missing = REQUIRED_FOR_SERVICES.filter((name) => e[name] === undefined);
     if (missing.length) {
-      throw new ConfigError(missing.map((path) => ({ path, message: 'required when LOGFRONT_MODE=services' })));
+      throw new ConfigError(
+        missing.map((path) => ({ path, message: 'required when LOGFRONT_MODE=services' })),
+      );
     }
   }
   return {

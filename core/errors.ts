@@ -22,7 +22,11 @@ export class ValidationFailed extends LogfrontError {
     message: string,
     readonly issues: Issue[] = [],
   ) {
-    super(issues.length ? `${message}: ${issues.map((i) => `${i.path || '(root)'}: ${i.message}`).join('; ')}` : message);
+    super(
+      issues.length
+        ? `${message}: ${issues.map((i) => `${i.path || '(root)'}: ${i.message}`).join('; ')}`
+        : message,
+    );
   }
   override details() {
     return { issues: this.issues };

@@ -19,7 +19,12 @@ export const defineEventType = <T>(
   name: string,
   schema: z.ZodType<T>,
   options: { sensitive?: readonly string[]; upcast?: (data: unknown, schemaVersion: number) => unknown } = {},
-): EventType<T> => ({ name, schema, sensitive: options.sensitive ?? [], ...(options.upcast ? { upcast: options.upcast } : {}) });
+): EventType<T> => ({
+  name,
+  schema,
+  sensitive: options.sensitive ?? [],
+  ...(options.upcast ? { upcast: options.upcast } : {}),
+});
 
 const METADATA = z
   .object({
@@ -87,7 +92,9 @@ export const createCatalog = (types: readonly EventType[], subjectPrefix: string
         if (event.metadata !== undefined) {
           const m = METADATA.safeParse(event.metadata);
           if (m.success) metadata = m.data;
-          else for (const i of m.error.issues) issues.push({ path: pathOf([...at, 'metadata'], i.path), message: i.message });
+          else
+            for (const i of m.error.issues)
+              issues.push({ path: pathOf([...at, 'metadata'], i.path), message: i.message });
         }
         if (typeof event.type !== 'string') {
           issues.push({ path: pathOf(at, ['type']), message: 'expected the event type name' });
@@ -103,7 +110,8 @@ export const createCatalog = (types: readonly EventType[], subjectPrefix: string
         }
         const data = type.schema.safeParse(event.data);
         if (!data.success) {
-          for (const i of data.error.issues) issues.push({ path: pathOf([...at, 'data'], i.path), message: i.message });
+          for (const i of data.error.issues)
+            issues.push({ path: pathOf([...at, 'data'], i.path), message: i.message });
           return;
         }
         prepared.push({ id: id ?? uuidv7(), type: type.name, data: data.data, metadata });

@@ -52,7 +52,9 @@ const decodeCursor = (cursor: string): string => {
     const parsed = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as { k?: unknown };
     if (typeof parsed.k === 'string') return parsed.k;
   } catch {}
-  throw new ValidationFailed('invalid cursor', [{ path: 'cursor', message: 'not a cursor from a previous page' }]);
+  throw new ValidationFailed('invalid cursor', [
+    { path: 'cursor', message: 'not a cursor from a previous page' },
+  ]);
 };
 
 export const createFacade = (deps: {
@@ -98,13 +100,16 @@ export const createFacade = (deps: {
   ) => {
     const budget = options.maxStalenessMs;
     if (budget !== undefined && (!Number.isFinite(budget) || budget < 0)) {
-      throw new ValidationFailed('invalid maxStalenessMs', [{ path: 'maxStalenessMs', message: 'expected ms ≥ 0' }]);
+      throw new ValidationFailed('invalid maxStalenessMs', [
+        { path: 'maxStalenessMs', message: 'expected ms ≥ 0' },
+      ]);
     }
     const topics = topicsOf(spec);
     let target: Position[] | undefined = options.after ? decodePositions(options.after) : undefined;
-    if (options.consistency === 'strong') target = [...(target ?? []), ...(await deps.log.endOffsets(topics))].map(
-      (p) => (p.offset > 0n ? { ...p, offset: p.offset - 1n } : p),
-    ).filter((p) => p.offset >= 0n);
+    if (options.consistency === 'strong')
+      target = [...(target ?? []), ...(await deps.log.endOffsets(topics))]
+        .map((p) => (p.offset > 0n ? { ...p, offset: p.offset - 1n } : p))
+        .filter((p) => p.offset >= 0n);
     const waitMs = budget ?? (target ? deps.defaultWaitMs : 0);
     const deadline = now() + waitMs;
     for (;;) {
@@ -159,7 +164,10 @@ export const createFacade = (deps: {
       if (unknown.length) {
         throw new ValidationFailed(
           'unknown filter',
-          unknown.map((c) => ({ path: c, message: `no column "${c}"; columns: ${Object.keys(spec.columns).join(', ')}` })),
+          unknown.map((c) => ({
+            path: c,
+            message: `no column "${c}"; columns: ${Object.keys(spec.columns).join(', ')}`,
+          })),
         );
       }
       const afterKey = options.cursor ? decodeCursor(options.cursor) : null;
@@ -177,7 +185,9 @@ export const createFacade = (deps: {
       const deadline = now() + budgetMs;
       for (;;) {
         const status = await deps.store.status(spec.name);
-        const applied = new Map((status?.checkpoints ?? []).map((c) => [`${c.topic}/${c.partition}`, c.nextOffset]));
+        const applied = new Map(
+          (status?.checkpoints ?? []).map((c) => [`${c.topic}/${c.partition}`, c.nextOffset]),
+        );
         if (covers(applied, positions)) return true;
         const left = deadline - now();
         if (left <= 0) return false;

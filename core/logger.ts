@@ -8,7 +8,10 @@ export const createLogger = (level: pino.Level | 'silent', destination?: pino.De
     {
       level,
       base: undefined,
-      redact: { paths: ['*.customerEmail', 'data.customerEmail', 'headers.authorization'], censor: '[redacted]' },
+      redact: {
+        paths: ['*.customerEmail', 'data.customerEmail', 'headers.authorization'],
+        censor: '[redacted]',
+      },
     },
     destination ?? pino.destination(2),
   );

@@ -10,7 +10,14 @@ import type {
   ProjectionStatus,
   RowRead,
 } from './projection.ts';
-import type { AppendResult, ExpectedVersion, Position, PreparedEvent, RecordedEvent, StreamId } from './types.ts';
+import type {
+  AppendResult,
+  ExpectedVersion,
+  Position,
+  PreparedEvent,
+  RecordedEvent,
+  StreamId,
+} from './types.ts';
 
 export interface LogBatch {
   readonly topic: string;
@@ -47,7 +54,11 @@ export interface EventLog {
   topicFor(category: string): string;
   /** create topics for these categories if missing */
   ensureTopics(categories: readonly string[]): Promise<void>;
-  append(stream: StreamId, events: readonly PreparedEvent[], expected: ExpectedVersion): Promise<AppendResult>;
+  append(
+    stream: StreamId,
+    events: readonly PreparedEvent[],
+    expected: ExpectedVersion,
+  ): Promise<AppendResult>;
   /** events of one stream from `fromVersion`, contiguous, at most `limit` */
   readStream(stream: StreamId, fromVersion: number, limit: number): Promise<RecordedEvent[]>;
   subscribe(options: SubscribeOptions): Promise<Subscription>;

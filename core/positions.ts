@@ -5,14 +5,17 @@ import type { Brand, Position } from './types.ts';
 export type PositionToken = Brand<string, 'PositionToken'>;
 
 export const encodePositions = (positions: readonly Position[]): PositionToken =>
-  Buffer.from(JSON.stringify(positions.map((p) => [p.topic, p.partition, p.offset.toString()])), 'utf8').toString(
-    'base64url',
-  ) as PositionToken;
+  Buffer.from(
+    JSON.stringify(positions.map((p) => [p.topic, p.partition, p.offset.toString()])),
+    'utf8',
+  ).toString('base64url') as PositionToken;
 
 export const encodePosition = (position: Position): PositionToken => encodePositions([position]);
 
 const invalid = (field: string) =>
-  new ValidationFailed('invalid position token', [{ path: field, message: 'not a position token from logfront' }]);
+  new ValidationFailed('invalid position token', [
+    { path: field, message: 'not a position token from logfront' },
+  ]);
 
 export const decodePositions = (token: string, field = 'after'): Position[] => {
   let parsed: unknown;

@@ -15,7 +15,9 @@ export interface ProjectionSpec {
 export type Change =
   | { readonly kind: 'upsert'; readonly row: Row }
   | { readonly kind: 'patch'; readonly key: string; readonly set: Row }
-  | { readonly kind: 'delete'; readonly key: string };
+  | { readonly kind: 'delete'; readonly key: string }
+  /** adds to numeric columns; a missing row is created with the key and the deltas */
+  | { readonly kind: 'increment'; readonly key: string; readonly by: Readonly<Record<string, number>> };
 
 export interface Checkpoint {
   readonly topic: string;

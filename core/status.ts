@@ -30,7 +30,8 @@ export const projectionSummaries = async (
       ]);
       const freshness = measure(status?.checkpoints ?? [], ends, now);
       let state: ProjectionSummary['state'] = status?.state ?? 'idle';
-      if (state === 'running' && (status?.heartbeatAt ?? 0) < now - HEARTBEAT_TIMEOUT_MS) state = 'unresponsive';
+      if (state === 'running' && (status?.heartbeatAt ?? 0) < now - HEARTBEAT_TIMEOUT_MS)
+        state = 'unresponsive';
       return {
         name: p.name,
         generation: status?.generation ?? 0,

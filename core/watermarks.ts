@@ -15,7 +15,11 @@ export interface Freshness {
   readonly applied: ReadonlyMap<string, bigint>;
 }
 
-export const measure = (checkpoints: readonly Checkpoint[], ends: readonly Position[], now: number): Freshness => {
+export const measure = (
+  checkpoints: readonly Checkpoint[],
+  ends: readonly Position[],
+  now: number,
+): Freshness => {
   const byPartition = new Map(checkpoints.map((c) => [partitionKey(c.topic, c.partition), c]));
   const applied = new Map<string, bigint>();
   for (const [key, c] of byPartition) applied.set(key, c.nextOffset);

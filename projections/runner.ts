@@ -1,8 +1,8 @@
 import { CheckpointFenced } from '../core/errors.ts';
 import type { Logger } from '../core/logger.ts';
+import type { EventLog, LogBatch, ProjectionStore, Subscription } from '../core/ports.ts';
 import { partitionKey } from '../core/positions.ts';
 import type { Checkpoint } from '../core/projection.ts';
-import type { EventLog, LogBatch, ProjectionStore, Subscription } from '../core/ports.ts';
 import { changesFor, type ProjectionDefinition } from './define.ts';
 
 export interface ProjectionRunner {
@@ -94,7 +94,8 @@ export const createProjectionRunner = (options: RunnerOptions): ProjectionRunner
         startAt: async (topic, partition) => (await reload(topic, partition))?.nextOffset,
         onBatch: applyBatch,
         maxBatchEvents: options.batchEvents,
-        onFatal: (error) => logger.error({ projection: definition.name, err: error }, 'projection runner stopped'),
+        onFatal: (error) =>
+          logger.error({ projection: definition.name, err: error }, 'projection runner stopped'),
       });
       heartbeat = setInterval(() => {
         store

@@ -61,10 +61,9 @@ export const createTableEventLog = (
     }));
 
   const ensure = async (db: SqlQueryable, topics: readonly string[]) => {
-    await db.query(
-      `INSERT INTO ${s}.log_topics (topic) SELECT unnest($1::text[]) ON CONFLICT DO NOTHING`,
-      [topics],
-    );
+    await db.query(`INSERT INTO ${s}.log_topics (topic) SELECT unnest($1::text[]) ON CONFLICT DO NOTHING`, [
+      topics,
+    ]);
   };
 
   const topicOf = (category: string) => topicFor(options.topicPrefix, category);
@@ -98,7 +97,9 @@ export const createTableEventLog = (
           };
         }
         if (seen.rows.length > 0) {
-          throw new Conflict(`${seen.rows.length} of ${events.length} event ids were already appended to ${stream}`);
+          throw new Conflict(
+            `${seen.rows.length} of ${events.length} event ids were already appended to ${stream}`,
+          );
         }
         const head = await tx.query<{ v: number | null }>(
           `SELECT max(version) AS v FROM ${s}.log_events WHERE stream = $1`,
@@ -168,7 +169,9 @@ export const createTableEventLog = (
                  WHERE topic = $1 AND "offset" >= $2 ORDER BY "offset" LIMIT $3`,
                 [topic, from.toString(), max],
               ),
-              sql.query<{ next_offset: string }>(`SELECT next_offset FROM ${s}.log_topics WHERE topic = $1`, [topic]),
+              sql.query<{ next_offset: string }>(`SELECT next_offset FROM ${s}.log_topics WHERE topic = $1`, [
+                topic,
+              ]),
             ]);
             if (rows.rows.length === 0) continue;
             const events = rows.rows.map(toEvent);

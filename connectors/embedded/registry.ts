@@ -18,7 +18,8 @@ export const createInProcessRegistry = (): SchemaRegistry => {
       const previous = latest(subject);
       if (previous) {
         const result = backwardCompatibility(previous, jsonSchema);
-        if (!result.compatible) throw new Error(`schema for ${subject} is not BACKWARD compatible: ${result.messages.join('; ')}`);
+        if (!result.compatible)
+          throw new Error(`schema for ${subject} is not BACKWARD compatible: ${result.messages.join('; ')}`);
       }
       schemas.push(jsonSchema);
       versions.push(schemas.length);

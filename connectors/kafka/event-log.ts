@@ -14,7 +14,14 @@ import { expectedMatches } from '../../core/expected-version.ts';
 import type { Logger } from '../../core/logger.ts';
 import type { EventLog, SubscribeOptions, Subscription } from '../../core/ports.ts';
 import { categoryOf, topicFor } from '../../core/streams.ts';
-import type { AppendResult, EventId, EventMetadata, ExpectedVersion, RecordedEvent, StreamId } from '../../core/types.ts';
+import type {
+  AppendResult,
+  EventId,
+  EventMetadata,
+  ExpectedVersion,
+  RecordedEvent,
+  StreamId,
+} from '../../core/types.ts';
 
 export interface KafkaLogOptions {
   brokers: string[];
@@ -248,9 +255,12 @@ export const createKafkaEventLog = (options: KafkaLogOptions): EventLog => {
           };
         }
         if (seen.length > 0) {
-          throw new Conflict(`${seen.length} of ${events.length} event ids were already appended to ${stream}`);
+          throw new Conflict(
+            `${seen.length} of ${events.length} event ids were already appended to ${stream}`,
+          );
         }
-        if (!expectedMatches(expected, head.version)) throw new VersionConflict(stream, expected, head.version);
+        if (!expectedMatches(expected, head.version))
+          throw new VersionConflict(stream, expected, head.version);
         const now = new Date().toISOString();
         const messages = await Promise.all(
           events.map(async (e, i) => {
@@ -295,7 +305,10 @@ export const createKafkaEventLog = (options: KafkaLogOptions): EventLog => {
       await readTopic(
         topic,
         (_, m) => {
-          if (m.key?.toString('utf8') === stream && Number(header(m.headers, 'lf_stream_version')) >= fromVersion) {
+          if (
+            m.key?.toString('utf8') === stream &&
+            Number(header(m.headers, 'lf_stream_version')) >= fromVersion
+          ) {
             found.push(m);
           }
         },
@@ -362,8 +375,17 @@ export const createKafkaEventLog = (options: KafkaLogOptions): EventLog => {
             const chunk = messages.slice(i, i + max);
             const events = await Promise.all(chunk.map((m) => toEvent(batch.topic, batch.partition, m)));
             const lastChunk = i + max >= messages.length;
-            const nextOffset = lastChunk ? BigInt(batch.lastOffset()) + 1n : BigInt(chunk.at(-1)!.offset) + 1n;
-            await sub.onBatch({ topic: batch.topic, partition: batch.partition, events, nextOffset, highWatermark, fetchedAt });
+            const nextOffset = lastChunk
+              ? BigInt(batch.lastOffset()) + 1n
+              : BigInt(chunk.at(-1)!.offset) + 1n;
+            await sub.onBatch({
+              topic: batch.topic,
+              partition: batch.partition,
+              events,
+              nextOffset,
+              highWatermark,
+              fetchedAt,
+            });
             resolveOffset((nextOffset - 1n).toString());
             await heartbeat();
           }

@@ -1,4 +1,6 @@
 import { CheckpointFenced } from '../../core/errors.ts';
+import { DELETED, foldChanges } from '../../core/fold.ts';
+import type { ProjectionStore } from '../../core/ports.ts';
 import type {
   Change,
   Checkpoint,
@@ -8,7 +10,6 @@ import type {
   ProjectionState,
   Row,
 } from '../../core/projection.ts';
-import type { ProjectionStore } from '../../core/ports.ts';
 import { quoteIdent as q, type Sql, type SqlQueryable } from './sql.ts';
 
 const SQL_TYPES: Record<ColumnType, string> = {
@@ -95,7 +96,12 @@ export const createPostgresProjectionStore = (sql: Sql, schema: string): Project
       )
     ).rows.map(toCheckpoint);
 
-  const advanceCheckpoint = async (db: SqlQueryable, name: string, generation: number, a: CheckpointAdvance) => {
+  const advanceCheckpoint = async (
+    db: SqlQueryable,
+    name: string,
+    generation: number,
+    a: CheckpointAdvance,
+  ) => {
     const lastEventAt = a.lastEventAt;
     const caughtUpAt = a.caughtUpAt === null ? null : new Date(a.caughtUpAt).toISOString();
     const r =
@@ -108,7 +114,16 @@ export const createPostgresProjectionStore = (sql: Sql, schema: string): Project
         : await db.query(
             `UPDATE ${s}.checkpoints SET next_offset = $5, last_event_at = $6, caught_up_at = $7, updated_at = now()
              WHERE projection = $1 AND generation = $2 AND topic = $3 AND partition = $4 AND next_offset = $8`,
-            [name, generation, a.topic, a.partition, a.to.toString(), lastEventAt, caughtUpAt, a.from.toString()],
+            [
+              name,
+              generation,
+              a.topic,
+              a.partition,
+              a.to.toString(),
+              lastEventAt,
+              caughtUpAt,
+              a.from.toString(),
+            ],
           );
     if (r.rowCount !== 1) {
       throw new CheckpointFenced(
@@ -117,42 +132,35 @@ export const createPostgresProjectionStore = (sql: Sql, schema: string): Project
     }
   };
 
-  // Folds the batch's changes per key in memory, then writes them in two statements.
-  const writeChanges = async (db: SqlQueryable, spec: ProjectionSpec, generation: number, changes: readonly Change[]) => {
+  // Folds the batch's changes per key in memory (rows it patches read first), then writes them in two statements.
+  const writeChanges = async (
+    db: SqlQueryable,
+    spec: ProjectionSpec,
+    generation: number,
+    changes: readonly Change[],
+  ) => {
     if (changes.length === 0) return;
     const table = tableOf(spec.name, generation);
     const key = q(spec.key);
-    const patchedKeys = [...new Set(changes.filter((c) => c.kind === 'patch').map((c) => c.key))];
-    const rows = new Map<string, Row | null>();
-    if (patchedKeys.length) {
-      const existing = await db.query<Row>(`SELECT * FROM ${table} WHERE ${key} = ANY($1::text[]) FOR UPDATE`, [
-        patchedKeys,
-      ]);
+    const touched = new Set(changes.map((c) => (c.kind === 'upsert' ? String(c.row[spec.key]) : c.key)));
+    const read = [
+      ...new Set(changes.filter((c) => c.kind === 'patch' || c.kind === 'increment').map((c) => c.key)),
+    ];
+    const rows = new Map<string, Row>();
+    if (read.length) {
+      const existing = await db.query<Row>(
+        `SELECT * FROM ${table} WHERE ${key} = ANY($1::text[]) FOR UPDATE`,
+        [read],
+      );
       for (const r of existing.rows) rows.set(String(r[spec.key]), plain(r));
     }
-    const touched = new Set<string>();
-    for (const change of changes) {
-      if (change.kind === 'upsert') {
-        const k = change.row[spec.key];
-        if (typeof k !== 'string' || k === '') throw new Error(`${spec.name}: an upsert needs a text "${spec.key}"`);
-        rows.set(k, plain(change.row));
-        touched.add(k);
-      } else if (change.kind === 'patch') {
-        const current = rows.get(change.key);
-        if (!current) continue; // patch before create: nothing to change
-        rows.set(change.key, { ...current, ...plain(change.set), [spec.key]: change.key });
-        touched.add(change.key);
-      } else {
-        rows.set(change.key, null);
-        touched.add(change.key);
-      }
-    }
+    foldChanges(spec, rows, changes);
     const upserts: Row[] = [];
     const deletes: string[] = [];
     for (const k of touched) {
       const row = rows.get(k);
-      if (row) upserts.push(row);
-      else deletes.push(k);
+      if (row === DELETED) deletes.push(k);
+      else if (row) upserts.push(row);
     }
     const columns = Object.keys(spec.columns);
     if (upserts.length) {
@@ -217,7 +225,10 @@ export const createPostgresProjectionStore = (sql: Sql, schema: string): Project
           state: ProjectionState;
           heartbeat_at: Date | null;
           dead_lettered: string;
-        }>(`SELECT active_generation, state, heartbeat_at, dead_lettered FROM ${s}.projections WHERE name = $1`, [name]);
+        }>(
+          `SELECT active_generation, state, heartbeat_at, dead_lettered FROM ${s}.projections WHERE name = $1`,
+          [name],
+        );
         const p = r.rows[0];
         if (!p) return null;
         return {
@@ -235,9 +246,10 @@ export const createPostgresProjectionStore = (sql: Sql, schema: string): Project
       return snapshot(async (tx) => {
         const generation = await activeGeneration(tx, spec.name);
         if (generation === null) return { row: null, generation: 0, checkpoints: [] };
-        const r = await tx.query<Row>(`SELECT * FROM ${tableOf(spec.name, generation)} WHERE ${q(spec.key)} = $1`, [
-          key,
-        ]);
+        const r = await tx.query<Row>(
+          `SELECT * FROM ${tableOf(spec.name, generation)} WHERE ${q(spec.key)} = $1`,
+          [key],
+        );
         const row = r.rows[0];
         return {
           row: row ? plain(row) : null,
@@ -267,7 +279,11 @@ export const createPostgresProjectionStore = (sql: Sql, schema: string): Project
            ORDER BY ${q(spec.key)} COLLATE "C" LIMIT $${params.length}`,
           params,
         );
-        return { rows: r.rows.map(plain), generation, checkpoints: await checkpointsOf(tx, spec.name, generation) };
+        return {
+          rows: r.rows.map(plain),
+          generation,
+          checkpoints: await checkpointsOf(tx, spec.name, generation),
+        };
       });
     },
     onCheckpoint: (listener) => sql.listen(channel, listener),

@@ -30,7 +30,10 @@ export const beginStatement = (options: TransactionOptions = {}) =>
 // int8 stays a string (offsets pass 2^53); numeric types the store declares are int4/float8.
 pg.types.setTypeParser(pg.types.builtins.INT8, (v) => v);
 
-export const createPgSql = (connectionString: string, options: { max?: number; applicationName?: string } = {}): Sql => {
+export const createPgSql = (
+  connectionString: string,
+  options: { max?: number; applicationName?: string } = {},
+): Sql => {
   const pool = new pg.Pool({
     connectionString,
     max: options.max ?? 10,

@@ -5,7 +5,12 @@ import type { Probe } from '../../core/ports.ts';
 export const createRedisProbe = (url: string): Probe => ({
   name: 'redis',
   ping: async () => {
-    const client = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, connectTimeout: 2000, retryStrategy: () => null });
+    const client = new Redis(url, {
+      lazyConnect: true,
+      maxRetriesPerRequest: 0,
+      connectTimeout: 2000,
+      retryStrategy: () => null,
+    });
     client.on('error', () => {});
     try {
       await client.connect();

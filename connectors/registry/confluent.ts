@@ -1,4 +1,4 @@
-import { COMPATIBILITY, SchemaRegistry as Client, SchemaType } from '@kafkajs/confluent-schema-registry';
+import { SchemaRegistry as Client, COMPATIBILITY, SchemaType } from '@kafkajs/confluent-schema-registry';
 import type { CompatibilityResult, SchemaRegistry } from '../../core/ports.ts';
 
 /**
@@ -31,7 +31,8 @@ export const createConfluentRegistry = (url: string): SchemaRegistry => {
         { method: 'POST', body: JSON.stringify({ schemaType: 'JSON', schema: JSON.stringify(jsonSchema) }) },
       );
       if (status === 404) return { compatible: true, messages: [] }; // first version of a new subject
-      if (status !== 200) throw new Error(`schema registry answered ${status} checking ${subject}: ${JSON.stringify(body)}`);
+      if (status !== 200)
+        throw new Error(`schema registry answered ${status} checking ${subject}: ${JSON.stringify(body)}`);
       const messages = Array.isArray(body.messages) ? body.messages.map(String) : [];
       return { compatible: body.is_compatible === true, messages };
     },

@@ -11,13 +11,15 @@ export const frame = (schemaId: number, value: unknown): Buffer => {
 };
 
 export const unframe = (payload: Buffer): { schemaId: number; value: unknown } => {
-  if (payload.length < 5 || payload.readUInt8(0) !== 0) throw new Error('not a schema-registry framed payload');
+  if (payload.length < 5 || payload.readUInt8(0) !== 0)
+    throw new Error('not a schema-registry framed payload');
   return { schemaId: payload.readUInt32BE(1), value: JSON.parse(payload.subarray(5).toString('utf8')) };
 };
 
 type Json = { [k: string]: unknown };
 const asObject = (v: unknown): Json => (typeof v === 'object' && v !== null ? (v as Json) : {});
-const typesOf = (s: Json): string[] => (Array.isArray(s.type) ? (s.type as string[]) : s.type ? [String(s.type)] : []);
+const typesOf = (s: Json): string[] =>
+  Array.isArray(s.type) ? (s.type as string[]) : s.type ? [String(s.type)] : [];
 
 /**
  * BACKWARD: a reader with `next` can read data written with `previous`. Covers what event

@@ -25,7 +25,9 @@ export const createS3Probe = (o: S3Options): Probe => {
   return {
     name: 's3',
     ping: async () => {
-      await client.send(new HeadBucketCommand({ Bucket: o.bucket }), { abortSignal: AbortSignal.timeout(3000) });
+      await client.send(new HeadBucketCommand({ Bucket: o.bucket }), {
+        abortSignal: AbortSignal.timeout(3000),
+      });
     },
   };
 };

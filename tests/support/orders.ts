@@ -13,8 +13,14 @@ export const orderPlaced = (orderId: string, qty = 1, priceCents = 100) => ({
     totalCents: qty * priceCents,
   },
 });
-export const orderShipped = (orderId: string) => ({ type: 'OrderShipped', data: { orderId, carrier: 'DHL' } });
-export const orderCancelled = (orderId: string) => ({ type: 'OrderCancelled', data: { orderId, reason: 'test' } });
+export const orderShipped = (orderId: string) => ({
+  type: 'OrderShipped',
+  data: { orderId, carrier: 'DHL' },
+});
+export const orderCancelled = (orderId: string) => ({
+  type: 'OrderCancelled',
+  data: { orderId, reason: 'test' },
+});
 
 /**
  * The orders projection computed independently of the runner: a plain fold over the events,
@@ -36,7 +42,11 @@ export const foldOrders = (events: readonly RecordedEvent[]) => {
         version: e.version,
       });
     } else if (rows.has(id)) {
-      rows.set(id, { ...rows.get(id)!, status: e.type === 'OrderShipped' ? 'shipped' : 'cancelled', version: e.version });
+      rows.set(id, {
+        ...rows.get(id)!,
+        status: e.type === 'OrderShipped' ? 'shipped' : 'cancelled',
+        version: e.version,
+      });
     }
   }
   return rows;

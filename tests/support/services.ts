@@ -32,7 +32,11 @@ export const embeddedConfig = (overrides: Record<string, string> = {}): Config =
     ...overrides,
   });
 
-export const waitFor = async <T>(probe: () => Promise<T | undefined | false>, timeoutMs = 20_000, stepMs = 50) => {
+export const waitFor = async <T>(
+  probe: () => Promise<T | undefined | false>,
+  timeoutMs = 20_000,
+  stepMs = 50,
+) => {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const value = await probe();
