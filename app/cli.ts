@@ -41,11 +41,15 @@ Every command takes --help; append, get, projections and infra status take --jso
 Client commands talk to LOGFRONT_URL (default http://127.0.0.1:7070).`,
   demo: 'Usage: logfront demo [--json]\n\nStarts logfront embedded (PGlite, in-process registry) on a free port, appends sample orders over HTTP,\nreads them back through the facade, prints them and exits 0.',
   dev: 'Usage: logfront dev [--data DIR] [--reset] [--port N]\n\nRuns the embedded default as a long-running server. Data is kept in DIR (default ./.logfront);\n--reset deletes it first.',
-  serve: 'Usage: logfront serve\n\nRuns the HTTP API and the projection runners against the services named by the environment\n(LOGFRONT_KAFKA_BROKERS, LOGFRONT_SCHEMA_REGISTRY_URL, LOGFRONT_DATABASE_URL, …). See docs/configuration.md.',
-  append: 'Usage: logfront append <stream> <type> --data <json> [--expected-version N|no_stream|stream_exists|any] [--id UUID] [--json]\n\nAppends one event to a stream.',
+  serve:
+    'Usage: logfront serve\n\nRuns the HTTP API and the projection runners against the services named by the environment\n(LOGFRONT_KAFKA_BROKERS, LOGFRONT_SCHEMA_REGISTRY_URL, LOGFRONT_DATABASE_URL, …). See docs/configuration.md.',
+  append:
+    'Usage: logfront append <stream> <type> --data <json> [--expected-version N|no_stream|stream_exists|any] [--id UUID] [--json]\n\nAppends one event to a stream.',
   get: 'Usage: logfront get <projection> <key> [--max-staleness-ms N] [--after TOKEN] [--consistency strong] [--on-stale error|serve] [--json]\n\nReads one row through the facade.',
-  projections: 'Usage: logfront projections [--json]\n\nShows every projection with its generation, state, lag, staleness and dead letters.',
-  infra: 'Usage: logfront infra up|down|status [service…] [--json]\n\nStarts, stops or shows the local real services (Kafka, Schema Registry, Postgres, Redis, S3, Toxiproxy),\ninstalled from package registries, on 127.0.0.1. See docs/infra.md.',
+  projections:
+    'Usage: logfront projections [--json]\n\nShows every projection with its generation, state, lag, staleness and dead letters.',
+  infra:
+    'Usage: logfront infra up|down|status [service…] [--json]\n\nStarts, stops or shows the local real services (Kafka, Schema Registry, Postgres, Redis, S3, Toxiproxy),\ninstalled from package registries, on 127.0.0.1. See docs/infra.md.',
 };
 
 const serveUntilStopped = async (config: Config, io: Io, banner: (url: string) => string[]) => {
@@ -65,7 +69,14 @@ const serveUntilStopped = async (config: Config, io: Io, banner: (url: string) =
 const SAMPLE_ORDERS = [
   { orderId: 'A-1001', customerId: 'c-ada', items: [{ sku: 'book', qty: 2, priceCents: 1500 }] },
   { orderId: 'A-1002', customerId: 'c-bob', items: [{ sku: 'pen', qty: 10, priceCents: 120 }] },
-  { orderId: 'A-1003', customerId: 'c-ada', items: [{ sku: 'lamp', qty: 1, priceCents: 4999 }, { sku: 'bulb', qty: 3, priceCents: 299 }] },
+  {
+    orderId: 'A-1003',
+    customerId: 'c-ada',
+    items: [
+      { sku: 'lamp', qty: 1, priceCents: 4999 },
+      { sku: 'bulb', qty: 3, priceCents: 299 },
+    ],
+  },
   { orderId: 'A-1004', customerId: 'c-cyd', items: [{ sku: 'mug', qty: 4, priceCents: 850 }] },
   { orderId: 'A-1005', customerId: 'c-dan', items: [{ sku: 'desk', qty: 1, priceCents: 24900 }] },
 ];
@@ -95,8 +106,24 @@ const demo = async (io: Io, json: boolean) => {
       );
       positions.push(placed.position);
     }
-    positions.push((await client.append('order-A-1002', [{ type: 'OrderShipped', data: { orderId: 'A-1002', carrier: 'DHL' } }], 1)).position);
-    positions.push((await client.append('order-A-1004', [{ type: 'OrderCancelled', data: { orderId: 'A-1004', reason: 'changed mind' } }], 1)).position);
+    positions.push(
+      (
+        await client.append(
+          'order-A-1002',
+          [{ type: 'OrderShipped', data: { orderId: 'A-1002', carrier: 'DHL' } }],
+          1,
+        )
+      ).position,
+    );
+    positions.push(
+      (
+        await client.append(
+          'order-A-1004',
+          [{ type: 'OrderCancelled', data: { orderId: 'A-1004', reason: 'changed mind' } }],
+          1,
+        )
+      ).position,
+    );
     const rows = [];
     for (const o of SAMPLE_ORDERS) {
       const stream = `order-${o.orderId}`;
@@ -110,11 +137,24 @@ const demo = async (io: Io, json: boolean) => {
     if (json) io.out(JSON.stringify({ orders: rows }));
     else {
       io.out(`logfront demo — embedded log and projections (PGlite), API at ${url}`);
-      io.out(`appended ${positions.length} events to ${SAMPLE_ORDERS.length} streams; read back through the facade:\n`);
       io.out(
-        formatTable(rows, ['orderId', 'customerId', 'status', 'itemCount', 'totalCents', 'version', 'source', 'stalenessMs']),
+        `appended ${positions.length} events to ${SAMPLE_ORDERS.length} streams; read back through the facade:\n`,
       );
-      io.out(`\ndone in ${Date.now() - started} ms. Next: npx logfront dev, then see docs/getting-started.md`);
+      io.out(
+        formatTable(rows, [
+          'orderId',
+          'customerId',
+          'status',
+          'itemCount',
+          'totalCents',
+          'version',
+          'source',
+          'stalenessMs',
+        ]),
+      );
+      io.out(
+        `\ndone in ${Date.now() - started} ms. Next: npx logfront dev, then see docs/getting-started.md`,
+      );
     }
     return 0;
   } finally {
@@ -185,7 +225,8 @@ export const main = async (argv: string[], io: Io): Promise<number> => {
     const config = () => loadConfig({ ...io.env, ...(values.url ? { LOGFRONT_URL: values.url } : {}) });
     const client = () => createClient(config().http.url);
     const need = (n: number, what: string) => {
-      if (positionals.length !== n) throw new UsageError(`${command} takes ${what}; see logfront ${command} --help`);
+      if (positionals.length !== n)
+        throw new UsageError(`${command} takes ${what}; see logfront ${command} --help`);
     };
     switch (command) {
       case 'demo':
@@ -227,14 +268,23 @@ export const main = async (argv: string[], io: Io): Promise<number> => {
         const event: Record<string, unknown> = { type: positionals[1], data };
         if (values.id) event.id = values.id;
         const expected = values['expected-version'];
-        const r = await client().append(positionals[0]!, [event], expected === undefined ? undefined : parseValue(expected));
-        io.out(json ? JSON.stringify(r) : `appended ${r.stream} v${r.fromVersion}..v${r.toVersion} at ${r.position}`);
+        const r = await client().append(
+          positionals[0]!,
+          [event],
+          expected === undefined ? undefined : parseValue(expected),
+        );
+        io.out(
+          json
+            ? JSON.stringify(r)
+            : `appended ${r.stream} v${r.fromVersion}..v${r.toVersion} at ${r.position}`,
+        );
         return 0;
       }
       case 'get': {
         need(2, '<projection> <key>');
         const max = values['max-staleness-ms'];
-        if (max !== undefined && !/^\d+$/.test(max)) throw new UsageError('--max-staleness-ms takes a whole number of ms');
+        if (max !== undefined && !/^\d+$/.test(max))
+          throw new UsageError('--max-staleness-ms takes a whole number of ms');
         const q: Record<string, unknown> = {};
         if (max !== undefined) q.maxStalenessMs = Number(max);
         if (values.after) q.after = values.after;
@@ -244,7 +294,9 @@ export const main = async (argv: string[], io: Io): Promise<number> => {
         if (json) io.out(JSON.stringify(r));
         else {
           io.out(formatTable([r.data]));
-          io.out(`\nsource ${r.meta.source}, staleness ${r.meta.stalenessMs} ms${r.meta.stale ? ' (stale)' : ''}`);
+          io.out(
+            `\nsource ${r.meta.source}, staleness ${r.meta.stalenessMs} ms${r.meta.stale ? ' (stale)' : ''}`,
+          );
         }
         return 0;
       }
@@ -254,13 +306,21 @@ export const main = async (argv: string[], io: Io): Promise<number> => {
         io.out(
           json
             ? JSON.stringify(r)
-            : formatTable(r.projections, ['name', 'generation', 'state', 'lagEvents', 'stalenessMs', 'deadLettered']),
+            : formatTable(r.projections, [
+                'name',
+                'generation',
+                'state',
+                'lagEvents',
+                'stalenessMs',
+                'deadLettered',
+              ]),
         );
         return 0;
       }
       case 'infra': {
         const [verb, ...services] = positionals;
-        if (!verb || !['up', 'down', 'status'].includes(verb)) throw new UsageError('infra takes up, down or status');
+        if (!verb || !['up', 'down', 'status'].includes(verb))
+          throw new UsageError('infra takes up, down or status');
         return await runInfra([verb, ...services, ...(json && verb === 'status' ? ['--json'] : [])], io);
       }
     }

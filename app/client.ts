@@ -25,10 +25,17 @@ export const createClient = (baseUrl: string) => {
     try {
       response = await fetch(`${base}${path}`, {
         method,
-        ...(body === undefined ? {} : { body: JSON.stringify(body), headers: { 'content-type': 'application/json' } }),
+        ...(body === undefined
+          ? {}
+          : { body: JSON.stringify(body), headers: { 'content-type': 'application/json' } }),
       });
     } catch (error) {
-      throw new ApiError(0, 'unreachable', `no logfront server answers at ${base} (${(error as Error).message})`, {});
+      throw new ApiError(
+        0,
+        'unreachable',
+        `no logfront server answers at ${base} (${(error as Error).message})`,
+        {},
+      );
     }
     const text = await response.text();
     let parsed: Record<string, unknown> = {};
@@ -70,7 +77,10 @@ export const createClient = (baseUrl: string) => {
         'GET',
         `/v1/projections/${encodeURIComponent(projection)}/rows/${encodeURIComponent(key)}${query({ ...q })}`,
       ),
-    list: (projection: string, q: ReadQuery & { limit?: number; cursor?: string; filters?: Record<string, string> } = {}) => {
+    list: (
+      projection: string,
+      q: ReadQuery & { limit?: number; cursor?: string; filters?: Record<string, string> } = {},
+    ) => {
       const { filters, ...rest } = q;
       return call<{ items: Record<string, unknown>[]; next: string | null; meta: Record<string, unknown> }>(
         'GET',

@@ -1,15 +1,9 @@
 // The composition root: config → adapters → services. The CLI, the HTTP server, the demo,
 // the benchmarks and the tests all build logfront here.
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { type AppendService, createAppendService } from '../core/append.ts';
-import { createCodec } from '../core/codec.ts';
-import type { Config } from '../core/config.ts';
-import { createCatalog, type EventCatalog } from '../core/event-types.ts';
-import { createFacade, type Facade } from '../core/facade.ts';
-import { createLogger, type Logger } from '../core/logger.ts';
-import type { EventLog, Probe, ProjectionStore, SchemaRegistry } from '../core/ports.ts';
-import { createPgliteSql } from '../connectors/embedded/pglite-sql.ts';
 import { createTableEventLog } from '../connectors/embedded/log.ts';
+import { createPgliteSql } from '../connectors/embedded/pglite-sql.ts';
 import { createInProcessRegistry } from '../connectors/embedded/registry.ts';
 import { createKafkaEventLog } from '../connectors/kafka/event-log.ts';
 import { createPostgresProjectionStore } from '../connectors/postgres/projection-store.ts';
@@ -17,6 +11,13 @@ import { createPgSql } from '../connectors/postgres/sql.ts';
 import { createRedisProbe } from '../connectors/redis/probe.ts';
 import { createConfluentRegistry } from '../connectors/registry/confluent.ts';
 import { createS3Probe } from '../connectors/s3/client.ts';
+import { type AppendService, createAppendService } from '../core/append.ts';
+import { createCodec } from '../core/codec.ts';
+import type { Config } from '../core/config.ts';
+import { createCatalog, type EventCatalog } from '../core/event-types.ts';
+import { createFacade, type Facade } from '../core/facade.ts';
+import { createLogger, type Logger } from '../core/logger.ts';
+import type { EventLog, Probe, ProjectionStore, SchemaRegistry } from '../core/ports.ts';
 import { createProjectionRunner, type ProjectionRunner } from '../projections/runner.ts';
 import { type Domain, sampleDomain } from './domain.ts';
 
@@ -53,7 +54,9 @@ export const createLogfront = async (config: Config, options: ComposeOptions = {
   let registry: SchemaRegistry;
   const probes: Probe[] = [];
   if (config.mode === 'embedded') {
-    const sql = await createPgliteSql(config.dataDir === ':memory:' ? undefined : join(config.dataDir, 'pg'));
+    const inMemory = config.dataDir === ':memory:';
+    if (!inMemory) mkdirSync(config.dataDir, { recursive: true });
+    const sql = await createPgliteSql(inMemory ? undefined : join(config.dataDir, 'pg'));
     registry = createInProcessRegistry();
     log = createTableEventLog(sql, { schema, topicPrefix: config.topicPrefix });
     store = createPostgresProjectionStore(sql, schema);
@@ -67,6 +70,7 @@ export const createLogfront = async (config: Config, options: ComposeOptions = {
       topicPrefix: config.topicPrefix,
       partitions: config.kafka.partitions,
       replication: config.kafka.replication,
+      sessionTimeoutMs: config.kafka.sessionTimeoutMs,
       codec,
       logger,
     });

@@ -1,9 +1,14 @@
-import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance, LogController } from 'fastify';
+import Fastify, {
+  type FastifyBaseLogger,
+  type FastifyError,
+  type FastifyInstance,
+  LogController,
+} from 'fastify';
 import { z } from 'zod';
 import { isLogfrontError, NotFound, Unavailable, ValidationFailed } from '../core/errors.ts';
 import type { ReadOptions } from '../core/facade.ts';
-import { parseStreamId } from '../core/streams.ts';
 import { projectionSummaries } from '../core/status.ts';
+import { parseStreamId } from '../core/streams.ts';
 import type { RecordedEvent } from '../core/types.ts';
 import type { Logfront } from './compose.ts';
 
@@ -51,7 +56,11 @@ export const envelope = (e: RecordedEvent) => ({
   version: e.version,
   data: e.data,
   metadata: e.metadata,
-  position: { topic: e.position.topic, partition: e.position.partition, offset: e.position.offset.toString() },
+  position: {
+    topic: e.position.topic,
+    partition: e.position.partition,
+    offset: e.position.offset.toString(),
+  },
   recordedAt: e.recordedAt,
 });
 
@@ -67,22 +76,32 @@ export const createHttpServer = (lf: Logfront): FastifyInstance => {
   app.setErrorHandler((error: FastifyError, request, reply) => {
     if (isLogfrontError(error)) {
       if (error instanceof Unavailable) reply.header('retry-after', String(error.retryAfterSeconds));
-      return reply.status(error.status).send({ error: error.code, message: error.message, ...error.details() });
+      return reply
+        .status(error.status)
+        .send({ error: error.code, message: error.message, ...error.details() });
     }
     const status = error.statusCode ?? 500;
     if (status === 413) {
-      return reply.status(413).send({ error: 'too_large', message: `request body is over ${app.initialConfig.bodyLimit} bytes` });
+      return reply
+        .status(413)
+        .send({ error: 'too_large', message: `request body is over ${app.initialConfig.bodyLimit} bytes` });
     }
     if (status >= 400 && status < 500) {
-      const code = error.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE' ? 'unsupported_media_type'
-        : error instanceof SyntaxError || error.code?.startsWith('FST_ERR_CTP') ? 'invalid_json' : 'bad_request';
+      const code =
+        error.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE'
+          ? 'unsupported_media_type'
+          : error instanceof SyntaxError || error.code?.startsWith('FST_ERR_CTP')
+            ? 'invalid_json'
+            : 'bad_request';
       return reply.status(status).send({ error: code, message: error.message });
     }
     request.log.error({ err: error, url: request.url }, 'request failed');
     return reply.status(500).send({ error: 'internal', message: 'internal error; see the server log' });
   });
   app.setNotFoundHandler((request, reply) =>
-    reply.status(404).send({ error: 'not_found', message: `no route ${request.method} ${request.url.split('?')[0]}` }),
+    reply
+      .status(404)
+      .send({ error: 'not_found', message: `no route ${request.method} ${request.url.split('?')[0]}` }),
   );
 
   app.post<{ Params: { stream: string } }>('/v1/streams/:stream/events', async (request, reply) => {
@@ -96,7 +115,10 @@ export const createHttpServer = (lf: Logfront): FastifyInstance => {
     const events = await lf.log.readStream(stream, q.fromVersion, q.limit);
     if (events.length === 0 && q.fromVersion === 1) throw new NotFound(`no stream ${stream}`);
     const last = events.at(-1);
-    return { events: events.map(envelope), nextVersion: events.length === q.limit && last ? last.version + 1 : null };
+    return {
+      events: events.map(envelope),
+      nextVersion: events.length === q.limit && last ? last.version + 1 : null,
+    };
   });
 
   app.get('/v1/projections', async () => ({
@@ -112,14 +134,20 @@ export const createHttpServer = (lf: Logfront): FastifyInstance => {
     '/v1/projections/:name/rows',
     async (request) => {
       const { limit, cursor, maxStalenessMs, after, consistency, onStale, ...filters } = request.query;
-      const options = cleanReadOptions(parse(readOptions, { maxStalenessMs, after, consistency, onStale }, 'query'));
+      const options = cleanReadOptions(
+        parse(readOptions, { maxStalenessMs, after, consistency, onStale }, 'query'),
+      );
       const paging = parse(
-        z.object({ limit: z.coerce.number().int().min(1).max(500).default(50), cursor: z.string().optional() }),
+        z.object({
+          limit: z.coerce.number().int().min(1).max(500).default(50),
+          cursor: z.string().optional(),
+        }),
         { limit, cursor },
         'query',
       );
       for (const [k, v] of Object.entries(filters)) {
-        if (typeof v !== 'string') throw new ValidationFailed('invalid filter', [{ path: k, message: 'give a filter once' }]);
+        if (typeof v !== 'string')
+          throw new ValidationFailed('invalid filter', [{ path: k, message: 'give a filter once' }]);
       }
       return lf.facade.list(request.params.name, {
         ...options,
@@ -149,7 +177,9 @@ export const createHttpServer = (lf: Logfront): FastifyInstance => {
     return reply.status(failing.length ? 503 : 200).send({
       status: failing.length ? 'unavailable' : 'ready',
       dependencies: results,
-      ...(failing.length ? { error: 'unavailable', message: `not ready: ${failing.map((f) => f.name).join(', ')}` } : {}),
+      ...(failing.length
+        ? { error: 'unavailable', message: `not ready: ${failing.map((f) => f.name).join(', ')}` }
+        : {}),
     });
   });
 

@@ -1,0 +1,218 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { cli, run } from '../support/cli.ts';
+import { uniqueId } from '../support/services.ts';
+
+const placed = (id: string) =>
+  JSON.stringify({
+    orderId: id,
+    customerId: 'c1',
+    customerEmail: 'c1@example.com',
+    items: [{ sku: 'book', qty: 2, priceCents: 700 }],
+    totalCents: 1400,
+  });
+
+describe('CLI', () => {
+  it('prints help for the program and for every command', async () => {
+    const top = await run(['--help']);
+    expect(top.code).toBe(0);
+    expect(top.out).toMatch(/Usage: logfront <command>/);
+    for (const command of ['demo', 'dev', 'serve', 'append', 'get', 'projections', 'infra']) {
+      const r = await run([command, '--help']);
+      expect(r.code, command).toBe(0);
+      expect(r.out, command).toMatch(new RegExp(`Usage: logfront ${command}`));
+    }
+  });
+
+  it('without a command, or with an unknown one or option, exits 2 with a reason', async () => {
+    expect((await run([])).code).toBe(2);
+    const unknown = await run(['frobnicate']);
+    expect(unknown).toMatchObject({ code: 2 });
+    expect(unknown.err).toMatch(/unknown command "frobnicate"/);
+    const option = await run(['projections', '--colour']);
+    expect(option.code).toBe(2);
+    expect(option.err).toMatch(/^logfront: .*--colour/);
+    expect((await run(['infra', 'sideways'])).err).toMatch(/infra takes up, down or status/);
+  });
+
+  it('demo appends sample orders, reads them back and exits 0', async () => {
+    const r = await run(['demo', '--json']);
+    expect(r.code).toBe(0);
+    const { orders } = JSON.parse(r.out) as { orders: { orderId: string; status: string }[] };
+    expect(orders.map((o) => [o.orderId, o.status])).toEqual([
+      ['A-1001', 'placed'],
+      ['A-1002', 'shipped'],
+      ['A-1003', 'placed'],
+      ['A-1004', 'cancelled'],
+      ['A-1005', 'placed'],
+    ]);
+    const table = await run(['demo']);
+    expect(table.code).toBe(0);
+    expect(table.out).toMatch(/orderId\s+customerId\s+status/);
+  });
+
+  describe('against a dev server', () => {
+    let dir: string;
+    let server: ReturnType<typeof cli>;
+    let url: string;
+    beforeAll(async () => {
+      dir = mkdtempSync(join(tmpdir(), 'logfront-dev-'));
+      server = cli(['dev', '--data', dir, '--port', '0'], { LOGFRONT_LOG_LEVEL: 'warn' });
+      url = (await server.waitForLine(/^listening on /)).replace('listening on ', '');
+    });
+    afterAll(async () => {
+      server?.stop();
+      await server?.done;
+      rmSync(dir, { recursive: true, force: true });
+    });
+
+    it('append, get and projections work and speak JSON on request', async () => {
+      const id = uniqueId();
+      const a = await run([
+        'append',
+        `order-${id}`,
+        'OrderPlaced',
+        '--data',
+        placed(id),
+        '--expected-version',
+        'no_stream',
+        '--url',
+        url,
+      ]);
+      expect(a.code, a.err).toBe(0);
+      expect(a.out).toMatch(new RegExp(`appended order-${id} v1..v1 at `));
+      const aj = await run([
+        'append',
+        `order-${id}`,
+        'OrderShipped',
+        '--data',
+        JSON.stringify({ orderId: id, carrier: 'UPS' }),
+        '--expected-version',
+        '1',
+        '--json',
+        '--url',
+        url,
+      ]);
+      const position = (JSON.parse(aj.out) as { position: string }).position;
+      const g = await run([
+        'get',
+        'orders',
+        id,
+        '--after',
+        position,
+        '--max-staleness-ms',
+        '5000',
+        '--json',
+        '--url',
+        url,
+      ]);
+      expect(g.code, g.err).toBe(0);
+      expect(JSON.parse(g.out).data).toMatchObject({ orderId: id, status: 'shipped', itemCount: 2 });
+      const table = await run(['get', 'orders', id, '--url', url]);
+      expect(table.out).toMatch(/orderId\s+customerId\s+status/);
+      expect(table.out).toMatch(/source store/);
+      const p = await run(['projections', '--url', url]);
+      expect(p.out).toMatch(/orders\s+1\s+running/);
+      const pj = await run(['projections', '--json', '--url', url]);
+      expect(JSON.parse(pj.out).projections[0]).toMatchObject({ name: 'orders', state: 'running' });
+    });
+
+    it('bad input exits non-zero with a one-line reason', async () => {
+      const id = uniqueId();
+      const badJson = await run(['append', `order-${id}`, 'OrderPlaced', '--data', '{nope', '--url', url]);
+      expect(badJson).toMatchObject({ code: 2, err: 'logfront: --data is not valid JSON' });
+      const noData = await run(['append', `order-${id}`, 'OrderPlaced', '--url', url]);
+      expect(noData.code).toBe(2);
+      const invalid = await run(['append', `order-${id}`, 'OrderPlaced', '--data', '{}', '--url', url]);
+      expect(invalid.code).toBe(1);
+      expect(invalid.err).toMatch(/^logfront: validation_failed: /);
+      expect(invalid.err.split('\n')).toHaveLength(1);
+      await run(['append', `order-${id}`, 'OrderPlaced', '--data', placed(id), '--url', url]);
+      const conflict = await run([
+        'append',
+        `order-${id}`,
+        'OrderShipped',
+        '--data',
+        JSON.stringify({ orderId: id, carrier: 'x' }),
+        '--expected-version',
+        '7',
+        '--url',
+        url,
+      ]);
+      expect(conflict.code).toBe(1);
+      expect(conflict.err).toMatch(/version_conflict: stream order-.* is at version 1, expected 7/);
+      const missing = await run(['get', 'orders', 'no-such-order', '--url', url]);
+      expect(missing.code).toBe(1);
+      expect(missing.err).toMatch(/not_found/);
+      expect((await run(['get', 'orders', '--url', url])).code).toBe(2);
+      expect((await run(['get', 'orders', 'x', '--max-staleness-ms', 'soon', '--url', url])).code).toBe(2);
+      expect((await run(['projections', 'extra', '--url', url])).code).toBe(2);
+    });
+
+    it('client commands say so when no server answers', async () => {
+      const r = await run(['projections', '--url', 'http://127.0.0.1:9']);
+      expect(r.code).toBe(1);
+      expect(r.err).toMatch(/unreachable: no logfront server answers at http:\/\/127.0.0.1:9/);
+    });
+  });
+
+  it('dev keeps its data across restarts and --reset clears it', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'logfront-dev-'));
+    try {
+      const start = async (extra: string[] = []) => {
+        const s = cli(['dev', '--data', dir, '--port', '0', ...extra], { LOGFRONT_LOG_LEVEL: 'warn' });
+        const url = (await s.waitForLine(/^listening on /)).replace('listening on ', '');
+        return { s, url };
+      };
+      const first = await start();
+      const id = uniqueId();
+      const a = await run([
+        'append',
+        `order-${id}`,
+        'OrderPlaced',
+        '--data',
+        placed(id),
+        '--json',
+        '--url',
+        first.url,
+      ]);
+      const position = (JSON.parse(a.out) as { position: string }).position;
+      expect((await run(['get', 'orders', id, '--after', position, '--url', first.url])).code).toBe(0);
+      first.s.stop();
+      expect((await first.s.done).code).toBe(0);
+
+      const second = await start();
+      const kept = await run([
+        'get',
+        'orders',
+        id,
+        '--max-staleness-ms',
+        '5000',
+        '--json',
+        '--url',
+        second.url,
+      ]);
+      expect(kept.code, kept.err).toBe(0);
+      second.s.stop();
+      await second.s.done;
+
+      const third = await start(['--reset']);
+      expect(third.s).toBeDefined();
+      const gone = await run(['get', 'orders', id, '--url', third.url]);
+      expect(gone.code).toBe(1);
+      expect(gone.err).toMatch(/not_found/);
+      third.s.stop();
+      await third.s.done;
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('a wrong configuration stops a command with the variable named', async () => {
+    const r = await run(['serve'], { LOGFRONT_KAFKA_BROKERS: 'nonsense' });
+    expect(r.code).toBe(1);
+    expect(r.err).toMatch(/LOGFRONT_KAFKA_BROKERS/);
+  });
+});

@@ -1,0 +1,45 @@
+import { type Io, main } from '../../app/cli.ts';
+
+export interface CliRun {
+  code: number;
+  out: string;
+  err: string;
+}
+
+/** runs the CLI in-process; `stop` ends a long-running command (dev, serve) */
+export const cli = (argv: string[], env: Record<string, string | undefined> = {}) => {
+  const out: string[] = [];
+  const err: string[] = [];
+  let stop: () => void = () => {};
+  const stopped = new Promise<void>((resolve) => {
+    stop = resolve;
+  });
+  let onLine: ((line: string) => void) | undefined;
+  const io: Io = {
+    out: (line) => {
+      out.push(line);
+      onLine?.(line);
+    },
+    err: (line) => err.push(line),
+    env,
+    untilStopped: () => stopped,
+  };
+  const done = main(argv, io).then((code) => ({ code, out: out.join('\n'), err: err.join('\n') }));
+  /** resolves with the first output line matching `pattern` */
+  const waitForLine = (pattern: RegExp) =>
+    new Promise<string>((resolve, reject) => {
+      const hit = out.find((l) => pattern.test(l));
+      if (hit) return resolve(hit);
+      onLine = (line) => {
+        if (pattern.test(line)) resolve(line);
+      };
+      done.then(
+        (r) => reject(new Error(`command ended (${r.code}) before printing ${pattern}: ${r.err}`)),
+        reject,
+      );
+    });
+  return { done, stop, waitForLine };
+};
+
+export const run = (argv: string[], env: Record<string, string | undefined> = {}): Promise<CliRun> =>
+  cli(argv, env).done;
