@@ -11,7 +11,13 @@ export default defineConfig({
     reporters: ['default', './tests/support/summary-reporter.ts'],
     coverage: {
       provider: 'v8',
-      include: ['core/**/*.ts', 'projections/**/*.ts', 'connectors/**/*.ts', 'app/**/*.ts', 'schemas/**/*.ts'],
+      include: [
+        'core/**/*.ts',
+        'projections/**/*.ts',
+        'connectors/**/*.ts',
+        'app/**/*.ts',
+        'schemas/**/*.ts',
+      ],
       reporter: ['text-summary', 'json-summary', 'text'],
       thresholds: {
         perFile: true,

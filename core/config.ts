@@ -28,6 +28,7 @@ export const ENV_SCHEMA = z.object({
     .default('logfront'),
   LOGFRONT_TOPIC_PARTITIONS: int(1, 1000).default(3),
   LOGFRONT_TOPIC_REPLICATION: int(1, 10).default(1),
+  LOGFRONT_KAFKA_SESSION_TIMEOUT_MS: int(6000, 300_000).default(30_000),
   LOGFRONT_SCHEMA_REGISTRY_URL: z.url().optional(),
   LOGFRONT_DATABASE_URL: z.url().optional(),
   LOGFRONT_DATABASE_SCHEMA: z
@@ -57,7 +58,13 @@ export type Env = z.input<typeof ENV_SCHEMA>;
 
 export interface Config {
   mode: 'embedded' | 'services';
-  kafka: { brokers: string[]; clientId: string; partitions: number; replication: number };
+  kafka: {
+    brokers: string[];
+    clientId: string;
+    partitions: number;
+    replication: number;
+    sessionTimeoutMs: number;
+  };
   topicPrefix: string;
   schemaRegistryUrl: string | undefined;
   database: { url: string | undefined; schema: string };
@@ -108,6 +115,7 @@ export const loadConfig = (env: Record<string, string | undefined> = process.env
       clientId: e.LOGFRONT_KAFKA_CLIENT_ID,
       partitions: e.LOGFRONT_TOPIC_PARTITIONS,
       replication: e.LOGFRONT_TOPIC_REPLICATION,
+      sessionTimeoutMs: e.LOGFRONT_KAFKA_SESSION_TIMEOUT_MS,
     },
     topicPrefix: e.LOGFRONT_TOPIC_PREFIX,
     schemaRegistryUrl: e.LOGFRONT_SCHEMA_REGISTRY_URL,

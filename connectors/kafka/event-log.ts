@@ -29,6 +29,8 @@ export interface KafkaLogOptions {
   topicPrefix: string;
   partitions: number;
   replication: number;
+  /** consumer group session timeout: how soon a dead consumer's partitions move on */
+  sessionTimeoutMs: number;
   codec: EventCodec;
   logger: Logger;
 }
@@ -322,8 +324,8 @@ export const createKafkaEventLog = (options: KafkaLogOptions): EventLog => {
       const consumer = kafka.consumer({
         groupId: sub.groupId,
         maxWaitTimeInMs: 100,
-        sessionTimeout: 30_000,
-        heartbeatInterval: 3_000,
+        sessionTimeout: options.sessionTimeoutMs,
+        heartbeatInterval: Math.max(500, Math.floor(options.sessionTimeoutMs / 10)),
         allowAutoTopicCreation: false,
         readUncommitted: false,
       });
