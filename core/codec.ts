@@ -11,15 +11,25 @@ export interface EventCodec {
 
 export const createCodec = (registry: SchemaRegistry, catalog: EventCatalog): EventCodec => {
   const ids = new Map<string, number>();
+  const pending = new Map<string, Promise<number>>();
   // schema id → 1-based position among the subject's versions we know of (for upcasters)
   const versions = new Map<number, number>();
-  const idFor = async (type: string) => {
-    let id = ids.get(type);
-    if (id === undefined) {
-      id = await registry.register(catalog.subjectOf(type), catalog.jsonSchemaOf(type));
-      ids.set(type, id);
+  // one registration per type, however many encodes wait for it
+  const idFor = (type: string): Promise<number> => {
+    const id = ids.get(type);
+    if (id !== undefined) return Promise.resolve(id);
+    let p = pending.get(type);
+    if (!p) {
+      p = registry
+        .register(catalog.subjectOf(type), catalog.jsonSchemaOf(type))
+        .then((registered) => {
+          ids.set(type, registered);
+          return registered;
+        })
+        .finally(() => pending.delete(type));
+      pending.set(type, p);
     }
-    return id;
+    return p;
   };
   return {
     registerAll: async () => {

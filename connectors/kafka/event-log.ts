@@ -65,8 +65,8 @@ export const partitionOf = (stream: string, partitions: number) =>
   });
 
 const kafkaLogLevel = (logger: Logger) => () => (entry: { level: number; log: { message: string } }) => {
-  if (entry.level <= logLevel.ERROR) logger.error({ kafka: entry.log }, entry.log.message);
-  else if (entry.level === logLevel.WARN) logger.warn({ kafka: entry.log }, entry.log.message);
+  // kafkajs logs at ERROR what it retries (a coordinator not ready yet); failures that matter are thrown
+  if (entry.level <= logLevel.WARN) logger.warn({ kafka: entry.log }, entry.log.message);
 };
 
 /**
