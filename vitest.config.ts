@@ -18,7 +18,7 @@ export default defineConfig({
         'app/**/*.ts',
         'schemas/**/*.ts',
       ],
-      reporter: ['text-summary', 'json-summary', 'text'],
+      reporter: ['text-summary', 'json-summary', 'json', 'text'],
       thresholds: {
         perFile: true,
         lines: 85,

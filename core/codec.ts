@@ -39,7 +39,7 @@ export const createCodec = (registry: SchemaRegistry, catalog: EventCatalog): Ev
     decode: async (type, payload) => {
       const { schemaId, value } = await registry.decode(payload);
       const eventType = catalog.get(type);
-      if (!eventType?.upcast || schemaId === ids.get(type)) return value;
+      if (!eventType?.upcast || schemaId === (await idFor(type))) return value;
       return eventType.upcast(value, versions.get(schemaId) ?? 1);
     },
   };

@@ -2,7 +2,16 @@
 import { z } from 'zod';
 import { ConfigError } from './errors.ts';
 
-const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
+const int = (min: number, max: number) =>
+  z
+    .string()
+    .trim()
+    .regex(/^-?\d+$/, 'expected a whole number')
+    .transform(Number)
+    .pipe(z.number().int().min(min).max(max));
+const url = (protocol: RegExp, example: string) =>
+  z.url({ protocol, error: `expected a URL like ${example}` });
+const HTTP = /^https?$/;
 const list = z
   .string()
   .transform((s) =>
@@ -29,22 +38,22 @@ export const ENV_SCHEMA = z.object({
   LOGFRONT_TOPIC_PARTITIONS: int(1, 1000).default(3),
   LOGFRONT_TOPIC_REPLICATION: int(1, 10).default(1),
   LOGFRONT_KAFKA_SESSION_TIMEOUT_MS: int(6000, 300_000).default(30_000),
-  LOGFRONT_SCHEMA_REGISTRY_URL: z.url().optional(),
-  LOGFRONT_DATABASE_URL: z.url().optional(),
+  LOGFRONT_SCHEMA_REGISTRY_URL: url(HTTP, 'http://host:8081').optional(),
+  LOGFRONT_DATABASE_URL: url(/^postgres(ql)?$/, 'postgres://user:password@host:5432/db').optional(),
   LOGFRONT_DATABASE_SCHEMA: z
     .string()
     .regex(/^[a-z_][a-z0-9_]{0,62}$/, 'a lower-case SQL identifier')
     .default('logfront'),
-  LOGFRONT_REDIS_URL: z.url().optional(),
+  LOGFRONT_REDIS_URL: url(/^rediss?$/, 'redis://host:6379').optional(),
   LOGFRONT_REDIS_PREFIX: z.string().default('logfront:'),
-  LOGFRONT_S3_ENDPOINT: z.url().optional(),
+  LOGFRONT_S3_ENDPOINT: url(HTTP, 'http://host:9000').optional(),
   LOGFRONT_S3_BUCKET: z.string().min(3).max(63).optional(),
   LOGFRONT_S3_REGION: z.string().min(1).default('us-east-1'),
   AWS_ACCESS_KEY_ID: z.string().optional(),
   AWS_SECRET_ACCESS_KEY: z.string().optional(),
   LOGFRONT_HOST: z.string().min(1).default('127.0.0.1'),
   LOGFRONT_PORT: int(0, 65535).default(7070),
-  LOGFRONT_URL: z.url().optional(),
+  LOGFRONT_URL: url(HTTP, 'http://127.0.0.1:7070').optional(),
   LOGFRONT_DATA_DIR: z.string().min(1).default('./.logfront'),
   LOGFRONT_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   LOGFRONT_MAX_APPEND_BYTES: int(1024, 64 * 1024 * 1024).default(1024 * 1024),

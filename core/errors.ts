@@ -86,7 +86,12 @@ export class StalenessBudgetExceeded extends LogfrontError {
     );
   }
   override details() {
-    return { projection: this.projection, stalenessMs: this.stalenessMs, lagEvents: this.lagEvents };
+    return {
+      projection: this.projection,
+      stalenessMs: this.stalenessMs,
+      lagEvents: this.lagEvents,
+      budgetMs: this.budgetMs,
+    };
   }
 }
 
@@ -106,6 +111,9 @@ export class ConfigError extends LogfrontError {
   readonly status = 500;
   constructor(readonly issues: Issue[]) {
     super(`invalid configuration: ${issues.map((i) => `${i.path}: ${i.message}`).join('; ')}`);
+  }
+  override details() {
+    return { issues: this.issues };
   }
 }
 

@@ -41,8 +41,8 @@ export interface SubscribeOptions {
   // at-least-once: after a crash or rebalance a batch may be delivered again; dedupe by offset.
   readonly onBatch: (batch: LogBatch) => Promise<void>;
   readonly maxBatchEvents?: number;
-  /** called with an error the subscription could not recover from; it has stopped */
-  readonly onFatal?: (error: unknown) => void;
+  /** a batch failed (onBatch threw, or the log did); the subscription restarts from `startAt` and redelivers */
+  readonly onError?: (error: unknown) => void;
 }
 
 export interface Subscription {

@@ -12,6 +12,8 @@ export const encodePositions = (positions: readonly Position[]): PositionToken =
 
 export const encodePosition = (position: Position): PositionToken => encodePositions([position]);
 
+const MAX_OFFSET = 2n ** 63n - 1n;
+
 const invalid = (field: string) =>
   new ValidationFailed('invalid position token', [
     { path: field, message: 'not a position token from logfront' },
@@ -32,8 +34,10 @@ export const decodePositions = (token: string, field = 'after'): Position[] => {
       typeof entry[0] !== 'string' ||
       !Number.isInteger(entry[1]) ||
       entry[1] < 0 ||
+      entry[1] > 2 ** 31 - 1 ||
       typeof entry[2] !== 'string' ||
-      !/^\d{1,19}$/.test(entry[2])
+      !/^\d{1,19}$/.test(entry[2]) ||
+      BigInt(entry[2]) > MAX_OFFSET
     ) {
       throw invalid(field);
     }

@@ -30,7 +30,7 @@ export const measure = (
     const next = c?.nextOffset ?? 0n;
     if (next >= end.offset) continue;
     lag += end.offset - next;
-    const lastEventAt = c?.lastEventAt ? Date.parse(c.lastEventAt) : 0;
+    const lastEventAt = (c?.lastEventAt && Date.parse(c.lastEventAt)) || 0;
     const since = Math.max(c?.caughtUpAt ?? 0, lastEventAt);
     staleness = Math.max(staleness, Math.max(0, now - since));
   }

@@ -46,7 +46,7 @@ export const increment = (key: string, by: Record<string, number>): Change => ({
 export const changesFor = (definition: ProjectionDefinition, events: readonly RecordedEvent[]): Change[] => {
   const out: Change[] = [];
   for (const event of events) {
-    const handler = definition.on[event.type];
+    const handler = Object.hasOwn(definition.on, event.type) ? definition.on[event.type] : undefined;
     if (!handler) continue;
     const result = handler(event as RecordedEvent<never>);
     if (!result) continue;

@@ -94,8 +94,11 @@ export const createProjectionRunner = (options: RunnerOptions): ProjectionRunner
         startAt: async (topic, partition) => (await reload(topic, partition))?.nextOffset,
         onBatch: applyBatch,
         maxBatchEvents: options.batchEvents,
-        onFatal: (error) =>
-          logger.error({ projection: definition.name, err: error }, 'projection runner stopped'),
+        onError: (error) =>
+          logger.warn(
+            { projection: definition.name, err: error },
+            'batch failed; retrying from the checkpoint',
+          ),
       });
       heartbeat = setInterval(() => {
         store

@@ -156,53 +156,60 @@ export const createTableEventLog = (
       const next = new Map<string, bigint>();
       for (const topic of sub.topics) next.set(topic, (await sub.startAt(topic, 0)) ?? 0n);
       const max = sub.maxBatchEvents ?? 500;
+      const deliver = async (topic: string) => {
+        const fetchedAt = Date.now();
+        const from = next.get(topic)!;
+        const [rows, end] = await Promise.all([
+          sql.query<EventRow>(
+            `SELECT topic, "offset", id, stream, version, type, data, metadata, recorded_at FROM ${s}.log_events
+             WHERE topic = $1 AND "offset" >= $2 ORDER BY "offset" LIMIT $3`,
+            [topic, from.toString(), max],
+          ),
+          sql.query<{ next_offset: string }>(`SELECT next_offset FROM ${s}.log_topics WHERE topic = $1`, [
+            topic,
+          ]),
+        ]);
+        if (rows.rows.length === 0) return false;
+        const events = rows.rows.map(toEvent);
+        const batch: LogBatch = {
+          topic,
+          partition: 0,
+          events,
+          nextOffset: events.at(-1)!.position.offset + 1n,
+          highWatermark: BigInt(end.rows[0]!.next_offset),
+          fetchedAt,
+        };
+        await sub.onBatch(batch);
+        next.set(topic, batch.nextOffset);
+        return true;
+      };
+      const pause = () =>
+        new Promise<void>((resolve) => {
+          const timer = setTimeout(resolve, pollMs);
+          wake = () => {
+            clearTimeout(timer);
+            resolve();
+          };
+        }).finally(() => {
+          wake = undefined;
+        });
       const loop = (async () => {
         while (running) {
           let delivered = false;
           for (const topic of sub.topics) {
             if (!running) break;
-            const fetchedAt = Date.now();
-            const from = next.get(topic)!;
-            const [rows, end] = await Promise.all([
-              sql.query<EventRow>(
-                `SELECT topic, "offset", id, stream, version, type, data, metadata, recorded_at FROM ${s}.log_events
-                 WHERE topic = $1 AND "offset" >= $2 ORDER BY "offset" LIMIT $3`,
-                [topic, from.toString(), max],
-              ),
-              sql.query<{ next_offset: string }>(`SELECT next_offset FROM ${s}.log_topics WHERE topic = $1`, [
-                topic,
-              ]),
-            ]);
-            if (rows.rows.length === 0) continue;
-            const events = rows.rows.map(toEvent);
-            const batch: LogBatch = {
-              topic,
-              partition: 0,
-              events,
-              nextOffset: events.at(-1)!.position.offset + 1n,
-              highWatermark: BigInt(end.rows[0]?.next_offset ?? '0'),
-              fetchedAt,
-            };
-            await sub.onBatch(batch);
-            next.set(topic, batch.nextOffset);
-            delivered = true;
+            try {
+              delivered = (await deliver(topic)) || delivered;
+            } catch (error) {
+              // at-least-once: restart the topic from where the subscriber says it is, after a pause
+              sub.onError?.(error);
+              await pause();
+              next.set(topic, (await sub.startAt(topic, 0).catch(() => next.get(topic))) ?? 0n);
+            }
           }
-          if (!delivered && running) {
-            await new Promise<void>((resolve) => {
-              const timer = setTimeout(resolve, pollMs);
-              wake = () => {
-                clearTimeout(timer);
-                resolve();
-              };
-            });
-            wake = undefined;
-          }
+          if (!delivered && running) await pause();
         }
       })();
-      loop.catch((error) => {
-        running = false;
-        sub.onFatal?.(error);
-      });
       return {
         stop: async () => {
           running = false;

@@ -10,7 +10,7 @@ export const createPgliteSql = async (dataDir?: string): Promise<Sql> => {
     (q: Pick<PGlite, 'query'>) =>
     async <R>(text: string, params?: readonly unknown[]) => {
       const r = await q.query<R>(text, params as unknown[]);
-      return { rows: r.rows, rowCount: r.affectedRows ?? r.rows.length };
+      return { rows: r.rows, rowCount: r.affectedRows || r.rows.length };
     };
   return {
     query: run(db),

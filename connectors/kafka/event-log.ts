@@ -31,6 +31,8 @@ export interface KafkaLogOptions {
   replication: number;
   /** consumer group session timeout: how soon a dead consumer's partitions move on */
   sessionTimeoutMs: number;
+  /** bound on reading a partition from its start (stream heads, stream reads); default 60 s */
+  readTimeoutMs?: number;
   codec: EventCodec;
   logger: Logger;
 }
@@ -48,6 +50,38 @@ const header = (headers: IHeaders | undefined, name: string) => {
 };
 
 const partitioner = Partitioners.DefaultPartitioner();
+
+/** a value made once on first use; a failed attempt is forgotten so the next call tries again */
+const lazily = <T>(make: () => Promise<T>) => {
+  let value: Promise<T> | undefined;
+  const get = () => {
+    if (!value) {
+      value = make();
+      value.catch(() => {
+        value = undefined;
+      });
+    }
+    return value;
+  };
+  return Object.assign(get, { peek: () => value });
+};
+
+/** per-key memo of a promise; a rejected one is dropped so the key is tried again */
+const memo = <T>(cache: Map<string, Promise<T>>, key: string, make: () => Promise<T>) => {
+  let p = cache.get(key);
+  if (!p) {
+    p = make();
+    cache.set(key, p);
+    p.catch(() => cache.delete(key));
+  }
+  return p;
+};
+
+/** a record logfront wrote: it has a key, a type and a stream version */
+const isLogfrontRecord = (m: KafkaMessage) =>
+  m.key !== null &&
+  header(m.headers, 'ce_type') !== undefined &&
+  header(m.headers, 'lf_stream_version') !== undefined;
 
 /** the partition Kafka's default (murmur2) partitioner gives a stream id */
 export const partitionOf = (stream: string, partitions: number) =>
@@ -83,66 +117,50 @@ export const createKafkaEventLog = (options: KafkaLogOptions): EventLog => {
     logCreator: kafkaLogLevel(logger),
     retry: { retries: 5, initialRetryTime: 100 },
   });
-  let admin: Promise<Admin> | undefined;
-  let producer: Promise<Producer> | undefined;
-  const connectAdmin = () =>
-    (admin ??= (async () => {
-      const a = kafka.admin();
-      await a.connect();
-      return a;
-    })().catch((e) => {
-      admin = undefined;
-      throw e;
-    }));
-  const connectProducer = () =>
-    (producer ??= (async () => {
-      const p = kafka.producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false });
-      await p.connect();
-      return p;
-    })().catch((e) => {
-      producer = undefined;
-      throw e;
-    }));
+  const connectAdmin = lazily(async (): Promise<Admin> => {
+    const a = kafka.admin();
+    await a.connect();
+    return a;
+  });
+  const connectProducer = lazily(async (): Promise<Producer> => {
+    const p = kafka.producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false });
+    await p.connect();
+    return p;
+  });
+  const readTimeoutMs = options.readTimeoutMs ?? 60_000;
 
   const topicOf = (category: string) => topicFor(options.topicPrefix, category);
   const known = new Map<string, Promise<number>>(); // topic → partition count
   const heads = new Map<string, Promise<Map<string, StreamHead>>>(); // topic/partition → stream heads
   const queues = new Map<string, Promise<unknown>>(); // topic/partition → tail of its append queue
 
-  const partitionsOf = (topic: string) => {
-    let p = known.get(topic);
-    if (!p) {
-      p = (async () => {
-        const a = await connectAdmin();
-        const existing = await a.listTopics();
-        if (!existing.includes(topic)) {
-          await a.createTopics({
-            waitForLeaders: true,
-            topics: [
-              {
-                topic,
-                numPartitions: options.partitions,
-                replicationFactor: options.replication,
-                configEntries: [{ name: 'message.timestamp.type', value: 'LogAppendTime' }],
-              },
-            ],
-          });
-        }
-        const meta = await a.fetchTopicMetadata({ topics: [topic] });
-        return meta.topics[0]!.partitions.length;
-      })();
-      p.catch(() => known.delete(topic));
-      known.set(topic, p);
-    }
-    return p;
-  };
+  const partitionsOf = (topic: string) =>
+    memo(known, topic, async () => {
+      const a = await connectAdmin();
+      const existing = await a.listTopics();
+      if (!existing.includes(topic)) {
+        await a.createTopics({
+          waitForLeaders: true,
+          topics: [
+            {
+              topic,
+              numPartitions: options.partitions,
+              replicationFactor: options.replication,
+              configEntries: [{ name: 'message.timestamp.type', value: 'LogAppendTime' }],
+            },
+          ],
+        });
+      }
+      const meta = await a.fetchTopicMetadata({ topics: [topic] });
+      return meta.topics[0]!.partitions.length;
+    });
 
   const toEvent = async (topic: string, partition: number, m: KafkaMessage): Promise<RecordedEvent> => {
-    const type = header(m.headers, 'ce_type') ?? '';
+    const type = header(m.headers, 'ce_type')!;
     const metadata = JSON.parse(header(m.headers, 'lf_metadata') ?? '{}') as EventMetadata;
     return {
-      id: (header(m.headers, 'ce_id') ?? '') as EventId,
-      stream: (m.key?.toString('utf8') ?? '') as StreamId,
+      id: header(m.headers, 'ce_id') as EventId,
+      stream: m.key!.toString('utf8') as StreamId,
       type,
       version: Number(header(m.headers, 'lf_stream_version')),
       data: m.value ? await codec.decode(type, m.value) : null,
@@ -172,14 +190,19 @@ export const createKafkaEventLog = (options: KafkaLogOptions): EventLog => {
     try {
       await consumer.subscribe({ topic, fromBeginning: true });
       await new Promise<void>((resolve, reject) => {
-        const timer = setTimeout(() => reject(new Unavailable(`reading ${topic} took over 60 s`)), 60_000);
+        const timer = setTimeout(
+          () => reject(new Unavailable(`reading ${topic} took over ${readTimeoutMs} ms`)),
+          readTimeoutMs,
+        );
         consumer
           .run({
             autoCommit: false,
             eachBatch: async ({ batch }) => {
               const end = ends.get(batch.partition);
               if (end === undefined) return;
-              for (const m of batch.messages) if (BigInt(m.offset) < end) onMessage(batch.partition, m);
+              for (const m of batch.messages) {
+                if (BigInt(m.offset) < end && isLogfrontRecord(m)) onMessage(batch.partition, m);
+              }
               if (BigInt(batch.lastOffset()) + 1n >= end) ends.delete(batch.partition);
               if (ends.size === 0) {
                 clearTimeout(timer);
@@ -195,31 +218,23 @@ export const createKafkaEventLog = (options: KafkaLogOptions): EventLog => {
     }
   };
 
-  const headsOf = (topic: string, partition: number) => {
-    const key = `${topic}/${partition}`;
-    let h = heads.get(key);
-    if (!h) {
-      h = (async () => {
-        const map = new Map<string, StreamHead>();
-        await readTopic(
-          topic,
-          (_, m) => {
-            const stream = m.key?.toString('utf8') ?? '';
-            const version = Number(header(m.headers, 'lf_stream_version'));
-            const head = map.get(stream) ?? { version: 0, ids: new Map() };
-            head.version = Math.max(head.version, version);
-            head.ids.set(header(m.headers, 'ce_id') ?? '', [version, BigInt(m.offset)]);
-            map.set(stream, head);
-          },
-          partition,
-        );
-        return map;
-      })();
-      h.catch(() => heads.delete(key));
-      heads.set(key, h);
-    }
-    return h;
-  };
+  const headsOf = (topic: string, partition: number) =>
+    memo(heads, `${topic}/${partition}`, async () => {
+      const map = new Map<string, StreamHead>();
+      await readTopic(
+        topic,
+        (_, m) => {
+          const stream = m.key!.toString('utf8');
+          const version = Number(header(m.headers, 'lf_stream_version'));
+          const head = map.get(stream) ?? { version: 0, ids: new Map() };
+          head.version = Math.max(head.version, version);
+          head.ids.set(header(m.headers, 'ce_id')!, [version, BigInt(m.offset)]);
+          map.set(stream, head);
+        },
+        partition,
+      );
+      return map;
+    });
 
   // One append at a time per partition: the head check and the send are not interleaved.
   const serialized = <T>(key: string, work: () => Promise<T>): Promise<T> => {
@@ -346,9 +361,14 @@ export const createKafkaEventLog = (options: KafkaLogOptions): EventLog => {
           }
         }
       });
-      consumer.on(consumer.events.CRASH, ({ payload }) => {
-        if (!payload.restart) sub.onFatal?.(payload.error);
-      });
+      // kafkajs retries a failed batch, and restarts the consumer when retries run out: it rejoins and
+      // seeks to the checkpoints again. Either way the subscriber hears of the failure once.
+      let lastReported: unknown;
+      const report = (error: unknown) => {
+        if (error !== lastReported) sub.onError?.(error);
+        lastReported = error;
+      };
+      consumer.on(consumer.events.CRASH, ({ payload }) => report(payload.error));
       await consumer.connect();
       await consumer.subscribe({ topics: [...sub.topics], fromBeginning: true });
       const max = sub.maxBatchEvents ?? 500;
@@ -359,35 +379,38 @@ export const createKafkaEventLog = (options: KafkaLogOptions): EventLog => {
         eachBatch: async ({ batch, resolveOffset, heartbeat, isRunning, isStale }) => {
           const fetchedAt = fetchStartedAt;
           const highWatermark = BigInt(batch.highWatermark);
+          // kafkajs resolves batches of only control records itself and never hands them here
           const messages = batch.messages;
-          if (messages.length === 0) {
-            await sub.onBatch({
-              topic: batch.topic,
-              partition: batch.partition,
-              events: [],
-              nextOffset: BigInt(batch.lastOffset()) + 1n,
-              highWatermark,
-              fetchedAt,
-            });
-            resolveOffset(batch.lastOffset());
-            return;
-          }
           for (let i = 0; i < messages.length; i += max) {
             if (!isRunning() || isStale()) return;
             const chunk = messages.slice(i, i + max);
-            const events = await Promise.all(chunk.map((m) => toEvent(batch.topic, batch.partition, m)));
+            const foreign = chunk.filter((m) => !isLogfrontRecord(m));
+            if (foreign.length) {
+              logger.warn(
+                { topic: batch.topic, partition: batch.partition, offsets: foreign.map((m) => m.offset) },
+                'skipped records not written by logfront (no key, ce_type or lf_stream_version)',
+              );
+            }
+            const events = await Promise.all(
+              chunk.filter(isLogfrontRecord).map((m) => toEvent(batch.topic, batch.partition, m)),
+            );
             const lastChunk = i + max >= messages.length;
             const nextOffset = lastChunk
               ? BigInt(batch.lastOffset()) + 1n
               : BigInt(chunk.at(-1)!.offset) + 1n;
-            await sub.onBatch({
-              topic: batch.topic,
-              partition: batch.partition,
-              events,
-              nextOffset,
-              highWatermark,
-              fetchedAt,
-            });
+            await sub
+              .onBatch({
+                topic: batch.topic,
+                partition: batch.partition,
+                events,
+                nextOffset,
+                highWatermark,
+                fetchedAt,
+              })
+              .catch((error: unknown) => {
+                report(error);
+                throw error;
+              });
             resolveOffset((nextOffset - 1n).toString());
             await heartbeat();
           }
@@ -418,7 +441,7 @@ export const createKafkaEventLog = (options: KafkaLogOptions): EventLog => {
       await a.describeCluster();
     },
     close: async () => {
-      const [a, p] = await Promise.allSettled([admin, producer]);
+      const [a, p] = await Promise.allSettled([connectAdmin.peek(), connectProducer.peek()]);
       if (a.status === 'fulfilled' && a.value) await a.value.disconnect();
       if (p.status === 'fulfilled' && p.value) await p.value.disconnect();
     },

@@ -1,5 +1,6 @@
 import { SchemaRegistry as Client, COMPATIBILITY, SchemaType } from '@kafkajs/confluent-schema-registry';
 import type { CompatibilityResult, SchemaRegistry } from '../../core/ports.ts';
+import { backwardCompatibility } from './wire.ts';
 
 /**
  * A Confluent-compatible Schema Registry (Confluent, Apicurio's ccompat API, Karapace, Redpanda)
@@ -7,7 +8,12 @@ import type { CompatibilityResult, SchemaRegistry } from '../../core/ports.ts';
  */
 export const createConfluentRegistry = (url: string): SchemaRegistry => {
   const base = url.replace(/\/+$/, '');
-  const client = new Client({ host: base, retry: { retries: 3 } });
+  // Payloads are checked with zod before they are encoded; the client's Ajv re-checks structure and
+  // leaves string formats (email, uuid, date-time) to zod, so schemas keep their formats for other readers.
+  const client = new Client(
+    { host: base, retry: { retries: 3 } },
+    { [SchemaType.JSON]: { strict: false, validateFormats: false, logger: false } },
+  );
   const http = async (path: string, init?: RequestInit) => {
     const response = await fetch(`${base}${path}`, {
       ...init,
@@ -30,11 +36,24 @@ export const createConfluentRegistry = (url: string): SchemaRegistry => {
         `/compatibility/subjects/${encodeURIComponent(subject)}/versions/latest?verbose=true`,
         { method: 'POST', body: JSON.stringify({ schemaType: 'JSON', schema: JSON.stringify(jsonSchema) }) },
       );
-      if (status === 404) return { compatible: true, messages: [] }; // first version of a new subject
-      if (status !== 200)
+      // Confluent answers 404 / 40401 for a subject with no versions yet: anything is compatible with nothing
+      const newSubject = status === 404 && body.error_code === 40401;
+      if (status !== 200 && !newSubject) {
         throw new Error(`schema registry answered ${status} checking ${subject}: ${JSON.stringify(body)}`);
-      const messages = Array.isArray(body.messages) ? body.messages.map(String) : [];
-      return { compatible: body.is_compatible === true, messages };
+      }
+      const compatible = newSubject || body.is_compatible === true;
+      let messages = Array.isArray(body.messages) ? body.messages.map(String) : [];
+      if (!compatible && messages.length === 0) {
+        // some registries (Apicurio) give the verdict without reasons: name them from the latest schema
+        const latest = await http(`/subjects/${encodeURIComponent(subject)}/versions/latest`);
+        const previous =
+          typeof latest.body.schema === 'string' ? (JSON.parse(latest.body.schema) as object) : {};
+        const reasons = backwardCompatibility(previous, jsonSchema).messages;
+        messages = reasons.length
+          ? [...reasons]
+          : [`not BACKWARD compatible with the latest version of ${subject}`];
+      }
+      return { compatible, messages };
     },
     encode: (schemaId, value) => client.encode(schemaId, value),
     decode: async (payload) => ({ schemaId: payload.readUInt32BE(1), value: await client.decode(payload) }),

@@ -8,7 +8,10 @@ import { parse } from 'yaml';
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 
 interface Compose {
-  services: Record<string, { image: string; ports?: string[]; environment?: Record<string, string> | string[] }>;
+  services: Record<
+    string,
+    { image: string; ports?: string[]; environment?: Record<string, string> | string[] }
+  >;
   'x-logfront-env': Record<string, string>;
 }
 
@@ -28,7 +31,14 @@ describe('docker-compose.yml matches the provisioner', () => {
   const env = provisionerEnv();
 
   it('declares the same services', () => {
-    expect(Object.keys(compose.services).sort()).toEqual(['kafka', 'postgres', 'redis', 'registry', 's3', 'toxiproxy']);
+    expect(Object.keys(compose.services).sort()).toEqual([
+      'kafka',
+      'postgres',
+      'redis',
+      'registry',
+      's3',
+      'toxiproxy',
+    ]);
   });
 
   it('declares exactly the variables the provisioner exports, with the same values', () => {

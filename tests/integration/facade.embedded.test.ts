@@ -1,0 +1,112 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createLogfront, type Logfront } from '../../app/compose.ts';
+import { NotFound, StalenessBudgetExceeded, ValidationFailed } from '../../core/errors.ts';
+import { decodePositions } from '../../core/positions.ts';
+import { orderPlaced, orderShipped } from '../support/orders.ts';
+import { embeddedConfig, uniqueId } from '../support/services.ts';
+
+describe('facade reads under a staleness budget (embedded)', () => {
+  let lf: Logfront;
+  beforeAll(async () => {
+    lf = await createLogfront(embeddedConfig({ LOGFRONT_READ_WAIT_MS: '300' }));
+    await lf.startRunners();
+  });
+  afterAll(async () => lf?.close());
+
+  const place = async (id = uniqueId()) => ({
+    id,
+    ...(await lf.append.appendToStream(`order-${id}`, { events: [orderPlaced(id, 2)] })),
+  });
+
+  it('read-your-writes: after= waits for the append, and meta.position covers it', async () => {
+    for (let i = 0; i < 20; i++) {
+      const { id, position } = await place();
+      const r = await lf.facade.get('orders', id, { after: position });
+      expect(r.data.orderId).toBe(id);
+      const reflected = decodePositions(r.meta.position!);
+      const wanted = decodePositions(position)[0]!;
+      expect(reflected.find((p) => p.topic === wanted.topic)!.offset).toBeGreaterThanOrEqual(wanted.offset);
+    }
+  });
+
+  it('consistency=strong waits until the log end as of the read is applied', async () => {
+    const { id } = await place();
+    await lf.append.appendToStream(`order-${id}`, { events: [orderShipped(id)] });
+    const r = await lf.facade.get('orders', id, { consistency: 'strong' });
+    expect(r.data).toMatchObject({ status: 'shipped', version: 2 });
+    expect(r.meta).toMatchObject({ stale: false, lagEvents: 0, stalenessMs: 0 });
+  });
+
+  it('whenApplied resolves once the position is applied, and is false when the budget runs out', async () => {
+    const { position } = await place();
+    expect(await lf.facade.whenApplied('orders', decodePositions(position), 5000)).toBe(true);
+    const far = { topic: decodePositions(position)[0]!.topic, partition: 0, offset: 10_000_000n };
+    expect(await lf.facade.whenApplied('orders', [far], 100)).toBe(false);
+  });
+
+  it('list answers pages with meta, and rejects bad limits', async () => {
+    const page = await lf.facade.list('orders', { limit: 2 });
+    expect(page.items.length).toBeLessThanOrEqual(2);
+    expect(page.meta.source).toBe('store');
+    await expect(lf.facade.list('orders', { limit: 0 })).rejects.toBeInstanceOf(ValidationFailed);
+    await expect(lf.facade.list('orders', { limit: 501 })).rejects.toBeInstanceOf(ValidationFailed);
+    await expect(lf.facade.get('orders', 'x', { maxStalenessMs: -1 })).rejects.toBeInstanceOf(
+      ValidationFailed,
+    );
+    await expect(lf.facade.get('nope', 'x')).rejects.toBeInstanceOf(NotFound);
+  });
+
+  describe('with the runner stopped', () => {
+    beforeAll(async () => {
+      await lf.stopRunners();
+    });
+    afterAll(async () => {
+      await lf.startRunners();
+    });
+
+    it('an event just appended is only as stale as it is old; once older than the budget the read fails', async () => {
+      const { id } = await place();
+      // the unapplied event is milliseconds old: within a 200 ms budget, the store's answer stands
+      await expect(lf.facade.get('orders', id, { maxStalenessMs: 200 })).rejects.toBeInstanceOf(NotFound);
+      await new Promise((r) => setTimeout(r, 250));
+      const started = Date.now();
+      const error = await lf.facade.get('orders', id, { maxStalenessMs: 200 }).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(StalenessBudgetExceeded);
+      expect((error as StalenessBudgetExceeded).stalenessMs).toBeGreaterThanOrEqual(200);
+      expect((error as StalenessBudgetExceeded).lagEvents).toBeGreaterThanOrEqual(1);
+      expect(Date.now() - started).toBeGreaterThanOrEqual(190);
+    });
+
+    it('onStale=serve answers with what the store has, marked stale', async () => {
+      const { id } = await place();
+      const existing = (await lf.facade.list('orders', { limit: 1 })).items[0]!;
+      const r = await lf.facade.get('orders', String(existing.orderId), {
+        maxStalenessMs: 50,
+        onStale: 'serve',
+      });
+      expect(r.meta.stale).toBe(true);
+      expect(r.meta.lagEvents).toBeGreaterThanOrEqual(1);
+      await expect(
+        lf.facade.get('orders', id, { maxStalenessMs: 50, onStale: 'serve' }),
+      ).rejects.toBeInstanceOf(NotFound);
+    });
+
+    it('after= a position not yet applied fails after the default wait', async () => {
+      const { id, position } = await place();
+      const error = await lf.facade.get('orders', id, { after: position }).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(StalenessBudgetExceeded);
+      expect((error as StalenessBudgetExceeded).budgetMs).toBe(300);
+    });
+
+    it('projection status reports the lag while stopped', async () => {
+      const status = await lf.store.status('orders');
+      expect(status?.state).toBe('stopped');
+    });
+  });
+
+  it('once the runner runs again the lag drains and strong reads succeed', async () => {
+    const { id } = await place();
+    const r = await lf.facade.get('orders', id, { consistency: 'strong' });
+    expect(r.meta.lagEvents).toBe(0);
+  });
+});

@@ -1,0 +1,193 @@
+import { Kafka, logLevel } from 'kafkajs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createKafkaEventLog, type KafkaLogOptions } from '../../connectors/kafka/event-log.ts';
+import { createConfluentRegistry } from '../../connectors/registry/confluent.ts';
+import { createCodec } from '../../core/codec.ts';
+import { Unavailable } from '../../core/errors.ts';
+import { createCatalog } from '../../core/event-types.ts';
+import { uuidv7 } from '../../core/ids.ts';
+import { createLogger } from '../../core/logger.ts';
+import type { EventLog } from '../../core/ports.ts';
+import type { RecordedEvent, StreamId } from '../../core/types.ts';
+import { orderEventTypes } from '../../schemas/orders.ts';
+import { services, uniqueId, waitFor } from '../support/services.ts';
+
+const shipped = (orderId: string) => ({
+  id: uuidv7(),
+  type: 'OrderShipped',
+  data: { orderId, carrier: 'DHL' },
+  metadata: {
+    tenant: 'acme',
+    traceparent: '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01',
+    occurredAt: '2026-11-28T10:00:00.000Z',
+  },
+});
+
+describe('Kafka event log', () => {
+  const prefix = `t${uniqueId()}`;
+  const warnings: string[] = [];
+  const logger = createLogger('warn', {
+    write: (line: string) => {
+      warnings.push(line);
+    },
+  });
+  const options = (): KafkaLogOptions => ({
+    brokers: [services().LOGFRONT_KAFKA_BROKERS],
+    clientId: 'test',
+    topicPrefix: prefix,
+    partitions: 3,
+    replication: 1,
+    sessionTimeoutMs: 6000,
+    codec: createCodec(
+      createConfluentRegistry(services().LOGFRONT_SCHEMA_REGISTRY_URL),
+      createCatalog(orderEventTypes, prefix),
+    ),
+    logger,
+  });
+  const kafka = new Kafka({ brokers: [], clientId: 'raw', logLevel: logLevel.NOTHING });
+  let log: EventLog;
+  let raw: Kafka;
+  beforeAll(async () => {
+    log = createKafkaEventLog(options());
+    await log.ensureTopics(['order']);
+    raw = new Kafka({
+      brokers: [services().LOGFRONT_KAFKA_BROKERS],
+      clientId: 'raw',
+      logLevel: logLevel.NOTHING,
+    });
+  });
+  afterAll(async () => log?.close());
+  expect(kafka).toBeDefined();
+
+  const rawRecords = async (topic: string, count: number) => {
+    const consumer = raw.consumer({ groupId: `raw-${uniqueId()}` });
+    await consumer.connect();
+    await consumer.subscribe({ topic, fromBeginning: true });
+    const got: { key: string | null; value: Buffer | null; headers: Record<string, string> }[] = [];
+    await consumer.run({
+      eachMessage: async ({ message }) => {
+        got.push({
+          key: message.key?.toString() ?? null,
+          value: message.value,
+          headers: Object.fromEntries(Object.entries(message.headers ?? {}).map(([k, v]) => [k, String(v)])),
+        });
+      },
+    });
+    try {
+      await waitFor(async () => got.length >= count, 30_000);
+    } finally {
+      await consumer.disconnect();
+    }
+    return got;
+  };
+
+  it('writes one record per event: key = stream, registry wire format, CloudEvents binary headers', async () => {
+    const category = `ce${uniqueId()}`;
+    const stream = `${category}-1` as StreamId;
+    const event = shipped('1');
+    await log.append(stream, [event], 'no_stream');
+    const [record] = await rawRecords(log.topicFor(category), 1);
+    expect(record!.key).toBe(stream);
+    expect(record!.value![0]).toBe(0);
+    const schemaId = record!.value!.readUInt32BE(1);
+    expect(JSON.parse(record!.value!.subarray(5).toString())).toEqual(event.data);
+    const subject = await fetch(`${services().LOGFRONT_SCHEMA_REGISTRY_URL}/schemas/ids/${schemaId}`);
+    expect(subject.status).toBe(200);
+    expect(record!.headers).toMatchObject({
+      ce_specversion: '1.0',
+      ce_id: event.id,
+      ce_type: 'OrderShipped',
+      ce_source: `/logfront/${category}`,
+      ce_subject: stream,
+      ce_time: '2026-11-28T10:00:00.000Z',
+      'content-type': 'application/json',
+      lf_stream_version: '1',
+      lf_tenant: 'acme',
+      traceparent: event.metadata.traceparent,
+    });
+  });
+
+  it('skips records another producer wrote to a logfront topic, and keeps its own order', async () => {
+    const category = `fx${uniqueId()}`;
+    await log.ensureTopics([category]);
+    const topic = log.topicFor(category);
+    const producer = raw.producer();
+    await producer.connect();
+    await producer.send({
+      topic,
+      messages: [0, 1, 2].map((partition) => ({ partition, value: 'not ours' })),
+    });
+    await producer.disconnect();
+    const streams = [0, 1, 2, 3, 4].map((i) => `${category}-${i}` as StreamId);
+    for (const s of streams) await log.append(s, [shipped(s)], 'no_stream');
+    const seen: RecordedEvent[] = [];
+    const sub = await log.subscribe({
+      groupId: `g-${uniqueId()}`,
+      topics: [topic],
+      startAt: async () => undefined,
+      onBatch: async (b) => {
+        seen.push(...b.events);
+      },
+    });
+    try {
+      await waitFor(async () => seen.length >= 5);
+    } finally {
+      await sub.stop();
+    }
+    expect(seen.map((e) => e.stream).sort()).toEqual([...streams].sort());
+    expect(warnings.some((w) => w.includes('skipped records not written by logfront'))).toBe(true);
+    await expect(log.append(streams[0]!, [shipped('x')], 1)).resolves.toMatchObject({ fromVersion: 2 });
+  });
+
+  it('a batch that fails is reported and delivered again; a failing start lookup falls back to the group offset', async () => {
+    const category = `rd${uniqueId()}`;
+    await log.ensureTopics([category]);
+    await log.append(`${category}-1` as StreamId, [shipped('1')], 'no_stream');
+    const errors: unknown[] = [];
+    let calls = 0;
+    const delivered: RecordedEvent[] = [];
+    const sub = await log.subscribe({
+      groupId: `g-${uniqueId()}`,
+      topics: [log.topicFor(category)],
+      startAt: async () => {
+        throw new Error('checkpoint store down');
+      },
+      onBatch: async (b) => {
+        calls++;
+        if (calls === 1) throw new Error('handler failed once');
+        delivered.push(...b.events);
+      },
+      onError: (e) => errors.push(e),
+    });
+    try {
+      await waitFor(async () => delivered.length >= 1, 30_000);
+    } finally {
+      await sub.stop();
+    }
+    expect(errors.map(String)).toContain('Error: handler failed once');
+    expect(warnings.some((w) => w.includes('could not read the stored checkpoint'))).toBe(true);
+  });
+
+  it('a partition read over its time bound fails as unavailable', async () => {
+    const slow = createKafkaEventLog({ ...options(), readTimeoutMs: 1 });
+    try {
+      const stream = `order-${uniqueId()}` as StreamId;
+      await log.append(stream, [shipped('1')], 'no_stream');
+      await expect(slow.readStream(stream, 1, 10)).rejects.toBeInstanceOf(Unavailable);
+    } finally {
+      await slow.close();
+    }
+  });
+
+  it('an unreachable broker fails ping, topic creation and appends, and a later call tries again', async () => {
+    const down = createKafkaEventLog({
+      ...options(),
+      brokers: ['127.0.0.1:9'],
+    });
+    await expect(down.ping()).rejects.toThrow();
+    await expect(down.ensureTopics(['order'])).rejects.toThrow();
+    await expect(down.append('order-1' as StreamId, [shipped('1')], 'any')).rejects.toThrow();
+    await expect(down.ping()).rejects.toThrow();
+    await down.close();
+  }, 120_000);
+});

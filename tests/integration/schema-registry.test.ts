@@ -1,0 +1,24 @@
+import { describe, expect, it } from 'vitest';
+import { createInProcessRegistry } from '../../connectors/embedded/registry.ts';
+import { createConfluentRegistry } from '../../connectors/registry/confluent.ts';
+import { schemaRegistryContract } from '../contract/schema-registry.features.ts';
+import { services } from '../support/services.ts';
+
+schemaRegistryContract('Apicurio (Confluent-compatible API)', () =>
+  createConfluentRegistry(services().LOGFRONT_SCHEMA_REGISTRY_URL),
+);
+schemaRegistryContract('in-process', () => createInProcessRegistry());
+
+describe('Confluent registry adapter failures', () => {
+  it('a registry that does not answer fails the ping with the address', async () => {
+    const registry = createConfluentRegistry('http://127.0.0.1:9/apis/ccompat/v7');
+    await expect(registry.ping()).rejects.toThrow();
+    await expect(registry.check('x.Y', {})).rejects.toThrow();
+  });
+
+  it('a path that is not a registry fails the ping and a check with the status', async () => {
+    const registry = createConfluentRegistry(`${services().LOGFRONT_SCHEMA_REGISTRY_URL}/nope/`);
+    await expect(registry.ping()).rejects.toThrow(/schema registry answered 404/);
+    await expect(registry.check('x.Y', {})).rejects.toThrow(/schema registry answered 404 checking x.Y/);
+  });
+});

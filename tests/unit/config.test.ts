@@ -1,0 +1,305 @@
+import { describe, expect, it } from 'vitest';
+import { loadConfig } from '../../core/config.ts';
+import { ConfigError } from '../../core/errors.ts';
+
+const SERVICES = {
+  LOGFRONT_KAFKA_BROKERS: 'kafka-1:9092,kafka-2:9092',
+  LOGFRONT_SCHEMA_REGISTRY_URL: 'http://registry:8081',
+  LOGFRONT_DATABASE_URL: 'postgres://u:p@db:5432/logfront',
+};
+
+const configError = (env: Record<string, string | undefined>): ConfigError => {
+  try {
+    loadConfig(env);
+  } catch (error) {
+    expect(error).toBeInstanceOf(ConfigError);
+    return error as ConfigError;
+  }
+  throw new Error(`configuration ${JSON.stringify(env)} was accepted`);
+};
+const pathsOf = (error: ConfigError) => error.issues.map((i) => i.path);
+
+describe('loadConfig', () => {
+  describe('with an empty environment', () => {
+    const config = loadConfig({});
+
+    it('runs embedded', () => {
+      expect(config.mode).toBe('embedded');
+      expect(config.kafka.brokers).toEqual([]);
+    });
+
+    it('uses the documented defaults', () => {
+      expect(config).toEqual({
+        mode: 'embedded',
+        kafka: { brokers: [], clientId: 'logfront', partitions: 3, replication: 1, sessionTimeoutMs: 30_000 },
+        topicPrefix: 'logfront',
+        schemaRegistryUrl: undefined,
+        database: { url: undefined, schema: 'logfront' },
+        redis: { url: undefined, prefix: 'logfront:' },
+        s3: {
+          endpoint: undefined,
+          bucket: undefined,
+          region: 'us-east-1',
+          accessKeyId: undefined,
+          secretAccessKey: undefined,
+        },
+        http: { host: '127.0.0.1', port: 7070, url: 'http://127.0.0.1:7070' },
+        dataDir: './.logfront',
+        logLevel: 'info',
+        limits: { maxAppendBytes: 1024 * 1024, maxAppendEvents: 1000, readWaitMs: 5000, batchEvents: 500 },
+        runners: true,
+      });
+    });
+  });
+
+  it('reads process.env when given no environment', () => {
+    expect(loadConfig().topicPrefix).toBe(process.env.LOGFRONT_TOPIC_PREFIX || 'logfront');
+  });
+
+  it('given brokers and no mode, runs against the services', () => {
+    const config = loadConfig(SERVICES);
+
+    expect(config.mode).toBe('services');
+    expect(config.kafka.brokers).toEqual(['kafka-1:9092', 'kafka-2:9092']);
+    expect(config.schemaRegistryUrl).toBe('http://registry:8081');
+    expect(config.database.url).toBe('postgres://u:p@db:5432/logfront');
+  });
+
+  it('an explicit embedded mode wins over brokers being set', () => {
+    expect(loadConfig({ ...SERVICES, LOGFRONT_MODE: 'embedded' }).mode).toBe('embedded');
+  });
+
+  it('an explicit services mode without the services names each missing variable', () => {
+    const error = configError({ LOGFRONT_MODE: 'services' });
+
+    expect(error.issues).toEqual([
+      { path: 'LOGFRONT_KAFKA_BROKERS', message: 'required when LOGFRONT_MODE=services' },
+      { path: 'LOGFRONT_SCHEMA_REGISTRY_URL', message: 'required when LOGFRONT_MODE=services' },
+      { path: 'LOGFRONT_DATABASE_URL', message: 'required when LOGFRONT_MODE=services' },
+    ]);
+    expect(error.code).toBe('config_invalid');
+    expect(error.status).toBe(500);
+  });
+
+  for (const missing of Object.keys(SERVICES)) {
+    it(`services mode without ${missing} is refused, naming only it`, () => {
+      const env: Record<string, string | undefined> = { ...SERVICES, LOGFRONT_MODE: 'services' };
+      delete env[missing];
+
+      const error = configError(env);
+
+      expect(pathsOf(error)).toEqual([missing]);
+      expect(error.message).toBe(`invalid configuration: ${missing}: required when LOGFRONT_MODE=services`);
+    });
+  }
+
+  it('brokers alone switch to services mode, which then asks for the registry and the database', () => {
+    const error = configError({ LOGFRONT_KAFKA_BROKERS: 'k:9092' });
+
+    expect(pathsOf(error)).toEqual(['LOGFRONT_SCHEMA_REGISTRY_URL', 'LOGFRONT_DATABASE_URL']);
+  });
+
+  it('an empty string counts as unset: the default applies', () => {
+    const config = loadConfig({
+      LOGFRONT_PORT: '',
+      LOGFRONT_TOPIC_PREFIX: '',
+      LOGFRONT_LOG_LEVEL: '',
+      LOGFRONT_KAFKA_BROKERS: '',
+      LOGFRONT_MODE: '',
+    });
+
+    expect(config.http.port).toBe(7070);
+    expect(config.topicPrefix).toBe('logfront');
+    expect(config.logLevel).toBe('info');
+    expect(config.mode).toBe('embedded');
+  });
+
+  it('an empty service variable in services mode is reported as missing', () => {
+    const error = configError({ ...SERVICES, LOGFRONT_MODE: 'services', LOGFRONT_DATABASE_URL: '' });
+
+    expect(pathsOf(error)).toEqual(['LOGFRONT_DATABASE_URL']);
+  });
+
+  it('variables logfront does not know are ignored', () => {
+    expect(() => loadConfig({ PATH: '/usr/bin', LOGFRONT_UNKNOWN: '!!!' })).not.toThrow();
+  });
+
+  it('every value is read from its variable', () => {
+    const config = loadConfig({
+      ...SERVICES,
+      LOGFRONT_KAFKA_CLIENT_ID: 'api-7',
+      LOGFRONT_TOPIC_PREFIX: 'shop_v2.eu-1',
+      LOGFRONT_TOPIC_PARTITIONS: '12',
+      LOGFRONT_TOPIC_REPLICATION: '3',
+      LOGFRONT_KAFKA_SESSION_TIMEOUT_MS: '6000',
+      LOGFRONT_DATABASE_SCHEMA: 'shop_1',
+      LOGFRONT_REDIS_URL: 'redis://cache:6379',
+      LOGFRONT_REDIS_PREFIX: 'shop:',
+      LOGFRONT_S3_ENDPOINT: 'http://minio:9000',
+      LOGFRONT_S3_BUCKET: 'blobs',
+      LOGFRONT_S3_REGION: 'eu-west-1',
+      AWS_ACCESS_KEY_ID: 'key',
+      AWS_SECRET_ACCESS_KEY: 'secret',
+      LOGFRONT_HOST: '0.0.0.0',
+      LOGFRONT_PORT: '8080',
+      LOGFRONT_URL: 'https://api.example.com',
+      LOGFRONT_DATA_DIR: '/var/lib/logfront',
+      LOGFRONT_LOG_LEVEL: 'debug',
+      LOGFRONT_MAX_APPEND_BYTES: '2048',
+      LOGFRONT_MAX_APPEND_EVENTS: '10',
+      LOGFRONT_READ_WAIT_MS: '0',
+      LOGFRONT_RUNNERS: 'off',
+      LOGFRONT_BATCH_EVENTS: '50',
+    });
+
+    expect(config).toEqual({
+      mode: 'services',
+      kafka: {
+        brokers: ['kafka-1:9092', 'kafka-2:9092'],
+        clientId: 'api-7',
+        partitions: 12,
+        replication: 3,
+        sessionTimeoutMs: 6000,
+      },
+      topicPrefix: 'shop_v2.eu-1',
+      schemaRegistryUrl: 'http://registry:8081',
+      database: { url: 'postgres://u:p@db:5432/logfront', schema: 'shop_1' },
+      redis: { url: 'redis://cache:6379', prefix: 'shop:' },
+      s3: {
+        endpoint: 'http://minio:9000',
+        bucket: 'blobs',
+        region: 'eu-west-1',
+        accessKeyId: 'key',
+        secretAccessKey: 'secret',
+      },
+      http: { host: '0.0.0.0', port: 8080, url: 'https://api.example.com' },
+      dataDir: '/var/lib/logfront',
+      logLevel: 'debug',
+      limits: { maxAppendBytes: 2048, maxAppendEvents: 10, readWaitMs: 0, batchEvents: 50 },
+      runners: false,
+    });
+  });
+
+  it('without LOGFRONT_URL the url is built from host and port', () => {
+    expect(loadConfig({ LOGFRONT_HOST: 'localhost', LOGFRONT_PORT: '9000' }).http.url).toBe(
+      'http://localhost:9000',
+    );
+  });
+
+  describe('the broker list', () => {
+    it('is split on commas and trimmed, dropping empty entries', () => {
+      expect(
+        loadConfig({ ...SERVICES, LOGFRONT_KAFKA_BROKERS: ' a:1 ,, b.example.com:29092 , ' }).kafka.brokers,
+      ).toEqual(['a:1', 'b.example.com:29092']);
+    });
+
+    it('a single broker is a list of one', () => {
+      expect(loadConfig({ ...SERVICES, LOGFRONT_KAFKA_BROKERS: '10.0.0.1:9092' }).kafka.brokers).toEqual([
+        '10.0.0.1:9092',
+      ]);
+    });
+
+    it('a broker without a port is refused as not host:port', () => {
+      const error = configError({ ...SERVICES, LOGFRONT_KAFKA_BROKERS: 'a:1,kafka' });
+
+      expect(error.issues).toEqual([{ path: 'LOGFRONT_KAFKA_BROKERS.1', message: 'expected host:port' }]);
+    });
+
+    it('a port of more than five digits is refused', () => {
+      expect(pathsOf(configError({ ...SERVICES, LOGFRONT_KAFKA_BROKERS: 'k:123456' }))).toEqual([
+        'LOGFRONT_KAFKA_BROKERS.0',
+      ]);
+    });
+
+    it('only commas and spaces is refused as an empty list', () => {
+      const error = configError({ ...SERVICES, LOGFRONT_KAFKA_BROKERS: ' , ,' });
+
+      expect(error.issues).toEqual([
+        { path: 'LOGFRONT_KAFKA_BROKERS', message: 'expected host:port[,host:port…]' },
+      ]);
+    });
+  });
+
+  describe('a wrong value is a ConfigError naming the variable', () => {
+    const wrong: [string, string][] = [
+      ['LOGFRONT_MODE', 'cloud'],
+      ['LOGFRONT_TOPIC_PREFIX', '.hidden'],
+      ['LOGFRONT_TOPIC_PREFIX', 'has space'],
+      ['LOGFRONT_TOPIC_PREFIX', 'p'.repeat(102)],
+      ['LOGFRONT_TOPIC_PARTITIONS', '0'],
+      ['LOGFRONT_TOPIC_PARTITIONS', '1001'],
+      ['LOGFRONT_TOPIC_PARTITIONS', '2.5'],
+      ['LOGFRONT_TOPIC_PARTITIONS', 'three'],
+      ['LOGFRONT_TOPIC_REPLICATION', '11'],
+      ['LOGFRONT_KAFKA_SESSION_TIMEOUT_MS', '5999'],
+      ['LOGFRONT_KAFKA_SESSION_TIMEOUT_MS', '300001'],
+      ['LOGFRONT_SCHEMA_REGISTRY_URL', 'registry'],
+      ['LOGFRONT_SCHEMA_REGISTRY_URL', 'registry:8081'],
+      ['LOGFRONT_DATABASE_URL', 'localhost:5432'],
+      ['LOGFRONT_DATABASE_URL', 'http://db:5432/x'],
+      ['LOGFRONT_REDIS_URL', 'http://cache:6379'],
+      ['LOGFRONT_PORT', '  7x'],
+      ['LOGFRONT_DATABASE_URL', 'not a url'],
+      ['LOGFRONT_DATABASE_SCHEMA', 'Logfront'],
+      ['LOGFRONT_DATABASE_SCHEMA', '1st'],
+      ['LOGFRONT_REDIS_URL', 'localhost'],
+      ['LOGFRONT_S3_ENDPOINT', 'minio'],
+      ['LOGFRONT_S3_BUCKET', 'ab'],
+      ['LOGFRONT_S3_BUCKET', 'b'.repeat(64)],
+      ['LOGFRONT_PORT', '-1'],
+      ['LOGFRONT_PORT', '65536'],
+      ['LOGFRONT_URL', 'example.com'],
+      ['LOGFRONT_LOG_LEVEL', 'verbose'],
+      ['LOGFRONT_MAX_APPEND_BYTES', '1023'],
+      ['LOGFRONT_MAX_APPEND_BYTES', String(64 * 1024 * 1024 + 1)],
+      ['LOGFRONT_MAX_APPEND_EVENTS', '0'],
+      ['LOGFRONT_MAX_APPEND_EVENTS', '100001'],
+      ['LOGFRONT_READ_WAIT_MS', '600001'],
+      ['LOGFRONT_RUNNERS', 'yes'],
+      ['LOGFRONT_BATCH_EVENTS', '0'],
+    ];
+    for (const [variable, value] of wrong) {
+      it(`${variable}=${value.length > 20 ? `${value.slice(0, 12)}…` : value}`, () => {
+        const error = configError({ [variable]: value });
+
+        expect(pathsOf(error)).toEqual([variable]);
+        expect(error.issues[0]?.message).not.toBe('');
+        expect(error.message).toContain(`invalid configuration: ${variable}: `);
+      });
+    }
+  });
+
+  it('every wrong variable is reported at once', () => {
+    const error = configError({ LOGFRONT_PORT: 'http', LOGFRONT_LOG_LEVEL: 'loud', LOGFRONT_RUNNERS: '1' });
+
+    expect(pathsOf(error).sort()).toEqual(['LOGFRONT_LOG_LEVEL', 'LOGFRONT_PORT', 'LOGFRONT_RUNNERS']);
+  });
+
+  it('the bounds of the numeric ranges are accepted', () => {
+    const low = loadConfig({
+      LOGFRONT_TOPIC_PARTITIONS: '1',
+      LOGFRONT_PORT: '0',
+      LOGFRONT_KAFKA_SESSION_TIMEOUT_MS: '6000',
+      LOGFRONT_MAX_APPEND_BYTES: '1024',
+    });
+    const high = loadConfig({
+      LOGFRONT_TOPIC_PARTITIONS: '1000',
+      LOGFRONT_PORT: '65535',
+      LOGFRONT_KAFKA_SESSION_TIMEOUT_MS: '300000',
+      LOGFRONT_MAX_APPEND_BYTES: String(64 * 1024 * 1024),
+    });
+
+    expect([
+      low.kafka.partitions,
+      low.http.port,
+      low.kafka.sessionTimeoutMs,
+      low.limits.maxAppendBytes,
+    ]).toEqual([1, 0, 6000, 1024]);
+    expect([
+      high.kafka.partitions,
+      high.http.port,
+      high.kafka.sessionTimeoutMs,
+      high.limits.maxAppendBytes,
+    ]).toEqual([1000, 65535, 300_000, 64 * 1024 * 1024]);
+  });
+});
