@@ -2,6 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { TestProject } from 'vitest/node';
+import { startComposeServices } from './containers.ts';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 
@@ -39,11 +40,16 @@ const parseExports = (text: string) =>
  * Uses the services named by the environment when all are given; otherwise starts them with
  * infra/ (installing what is missing). A service that cannot be had fails the run: nothing is skipped.
  */
-export default function setup(project: TestProject) {
+export default async function setup(project: TestProject) {
   if (process.env.LOGFRONT_TEST_NO_SERVICES === '1' && process.env.CI !== 'true') {
     // local runs of unit tests only; a test that needs a service then fails on inject('services')
     process.stdout.write('[services] LOGFRONT_TEST_NO_SERVICES=1: no services started\n');
     return;
+  }
+  let teardown: (() => Promise<void>) | undefined;
+  if (process.env.LOGFRONT_TEST_SERVICES === 'docker') {
+    process.stdout.write('[services] starting docker-compose.yml with testcontainers …\n');
+    teardown = await startComposeServices(ROOT);
   }
   const given = SERVICE_VARIABLES.every((v) => process.env[v]);
   let services: Record<string, string>;
@@ -60,4 +66,5 @@ export default function setup(project: TestProject) {
   const missing = SERVICE_VARIABLES.filter((v) => !services[v]);
   if (missing.length) throw new Error(`services not available: ${missing.join(', ')}`);
   project.provide('services', services as Services);
+  return teardown;
 }
