@@ -344,6 +344,13 @@ export const main = async (argv: string[], io: Io): Promise<number> => {
 };
 
 export const runCli = async () => {
+  // a reader that stops early (`| head`) is not an error
+  for (const stream of [process.stdout, process.stderr]) {
+    stream.on('error', (error: NodeJS.ErrnoException) => {
+      if (error.code === 'EPIPE') process.exit(0);
+      throw error;
+    });
+  }
   let stop: () => void = () => {};
   const stopped = new Promise<void>((resolve) => {
     stop = resolve;
