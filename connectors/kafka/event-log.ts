@@ -1,16 +1,7 @@
 import { randomUUID } from 'node:crypto';
-import {
-  type Admin,
-  type IHeaders,
-  Kafka,
-  type KafkaMessage,
-  logLevel,
-  Partitioners,
-  type Producer,
-} from 'kafkajs';
+import { type Admin, type IHeaders, Kafka, type KafkaMessage, logLevel, Partitioners } from 'kafkajs';
 import type { EventCodec } from '../../core/codec.ts';
-import { Conflict, Unavailable, VersionConflict } from '../../core/errors.ts';
-import { expectedMatches } from '../../core/expected-version.ts';
+import { Unavailable } from '../../core/errors.ts';
 import type { Logger } from '../../core/logger.ts';
 import type { EventLog, SubscribeOptions, Subscription } from '../../core/ports.ts';
 import { categoryOf, topicFor } from '../../core/streams.ts';
@@ -22,6 +13,7 @@ import type {
   RecordedEvent,
   StreamId,
 } from '../../core/types.ts';
+import { createPartitionSequencer, type PartitionSequencer } from './sequencer.ts';
 
 export interface KafkaLogOptions {
   brokers: string[];
@@ -35,12 +27,6 @@ export interface KafkaLogOptions {
   readTimeoutMs?: number;
   codec: EventCodec;
   logger: Logger;
-}
-
-interface StreamHead {
-  version: number;
-  /** event id → [version, offset] of every event in the stream, for idempotent retries */
-  ids: Map<string, [number, bigint]>;
 }
 
 const header = (headers: IHeaders | undefined, name: string) => {
@@ -122,17 +108,12 @@ export const createKafkaEventLog = (options: KafkaLogOptions): EventLog => {
     await a.connect();
     return a;
   });
-  const connectProducer = lazily(async (): Promise<Producer> => {
-    const p = kafka.producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false });
-    await p.connect();
-    return p;
-  });
   const readTimeoutMs = options.readTimeoutMs ?? 60_000;
 
   const topicOf = (category: string) => topicFor(options.topicPrefix, category);
   const known = new Map<string, Promise<number>>(); // topic → partition count
-  const heads = new Map<string, Promise<Map<string, StreamHead>>>(); // topic/partition → stream heads
-  const queues = new Map<string, Promise<unknown>>(); // topic/partition → tail of its append queue
+  const sequencers = new Map<string, PartitionSequencer>(); // topic/partition → its writer here
+  let closed = false;
 
   const partitionsOf = (topic: string) =>
     memo(known, topic, async () => {
@@ -170,20 +151,30 @@ export const createKafkaEventLog = (options: KafkaLogOptions): EventLog => {
     };
   };
 
-  // Reads partitions of a topic from their start to the offsets they had when called.
-  const readTopic = async (
-    topic: string,
-    onMessage: (partition: number, m: KafkaMessage) => void,
-    only?: number,
-  ) => {
+  // The committed end of a partition (its last stable offset), once it is at least `atLeast`: a
+  // transaction's markers are written just after its commit returns.
+  const committedEnd = async (topic: string, partition: number, atLeast: bigint) => {
     const a = await connectAdmin();
-    const offsets = await a.fetchTopicOffsets(topic);
-    const ends = new Map(
-      offsets
-        .filter((o) => (only === undefined || o.partition === only) && BigInt(o.high) > BigInt(o.low))
-        .map((o) => [o.partition, BigInt(o.high)]),
-    );
-    if (ends.size === 0) return;
+    const deadline = Date.now() + readTimeoutMs;
+    for (;;) {
+      const o = (await a.fetchTopicOffsets(topic)).find((x) => x.partition === partition)!;
+      if (BigInt(o.high) >= atLeast) return { end: BigInt(o.high), start: BigInt(o.low) };
+      if (Date.now() > deadline)
+        throw new Unavailable(`${topic}/${partition} did not reach offset ${atLeast}`);
+      await new Promise((r) => setTimeout(r, 5));
+    }
+  };
+
+  // Reads a partition (read_committed) from the start to its committed end; returns that end.
+  const readPartition = async (
+    topic: string,
+    partition: number,
+    onMessage: (m: KafkaMessage) => void,
+    atLeast = 0n,
+  ): Promise<bigint> => {
+    const a = await connectAdmin();
+    const { end, start } = await committedEnd(topic, partition, atLeast);
+    if (end <= start) return end;
     const groupId = `${options.topicPrefix}.reader.${randomUUID()}`;
     const consumer = kafka.consumer({ groupId, maxWaitTimeInMs: 50, allowAutoTopicCreation: false });
     await consumer.connect();
@@ -191,22 +182,23 @@ export const createKafkaEventLog = (options: KafkaLogOptions): EventLog => {
       await consumer.subscribe({ topic, fromBeginning: true });
       await new Promise<void>((resolve, reject) => {
         const timer = setTimeout(
-          () => reject(new Unavailable(`reading ${topic} took over ${readTimeoutMs} ms`)),
+          () => reject(new Unavailable(`reading ${topic}/${partition} took over ${readTimeoutMs} ms`)),
           readTimeoutMs,
         );
+        // batches of only transaction markers never reach eachBatch; their end shows here
+        consumer.on(consumer.events.END_BATCH_PROCESS, ({ payload }) => {
+          if (payload.partition === partition && BigInt(payload.lastOffset) + 1n >= end) {
+            clearTimeout(timer);
+            resolve();
+          }
+        });
         consumer
           .run({
             autoCommit: false,
             eachBatch: async ({ batch }) => {
-              const end = ends.get(batch.partition);
-              if (end === undefined) return;
+              if (batch.partition !== partition) return;
               for (const m of batch.messages) {
-                if (BigInt(m.offset) < end && isLogfrontRecord(m)) onMessage(batch.partition, m);
-              }
-              if (BigInt(batch.lastOffset()) + 1n >= end) ends.delete(batch.partition);
-              if (ends.size === 0) {
-                clearTimeout(timer);
-                resolve();
+                if (BigInt(m.offset) < end && isLogfrontRecord(m)) onMessage(m);
               }
             },
           })
@@ -216,36 +208,33 @@ export const createKafkaEventLog = (options: KafkaLogOptions): EventLog => {
       await consumer.disconnect();
       await a.deleteGroups([groupId]).catch(() => {});
     }
+    return end;
   };
 
-  const headsOf = (topic: string, partition: number) =>
-    memo(heads, `${topic}/${partition}`, async () => {
-      const map = new Map<string, StreamHead>();
-      await readTopic(
+  const sequencerOf = (topic: string, partition: number) => {
+    const key = `${topic}/${partition}`;
+    let sequencer = sequencers.get(key);
+    if (!sequencer) {
+      sequencer = createPartitionSequencer({
+        kafka,
         topic,
-        (_, m) => {
-          const stream = m.key!.toString('utf8');
-          const version = Number(header(m.headers, 'lf_stream_version'));
-          const head = map.get(stream) ?? { version: 0, ids: new Map() };
-          head.version = Math.max(head.version, version);
-          head.ids.set(header(m.headers, 'ce_id')!, [version, BigInt(m.offset)]);
-          map.set(stream, head);
-        },
         partition,
-      );
-      return map;
-    });
-
-  // One append at a time per partition: the head check and the send are not interleaved.
-  const serialized = <T>(key: string, work: () => Promise<T>): Promise<T> => {
-    const previous = queues.get(key) ?? Promise.resolve();
-    const run = previous.then(work, work);
-    const tail = run.catch(() => {});
-    queues.set(key, tail);
-    void tail.then(() => {
-      if (queues.get(key) === tail) queues.delete(key);
-    });
-    return run;
+        transactionalId: `${options.topicPrefix}.sequencer.${topic}.${partition}`,
+        logger,
+        catchUp: (from, into) =>
+          readPartition(topic, partition, (m) => {
+            if (BigInt(m.offset) < from) return;
+            const stream = m.key!.toString('utf8');
+            const version = Number(header(m.headers, 'lf_stream_version'));
+            const head = into.get(stream) ?? { version: 0, ids: new Map() };
+            head.version = Math.max(head.version, version);
+            head.ids.set(header(m.headers, 'ce_id')!, [version, BigInt(m.offset)]);
+            into.set(stream, head);
+          }),
+      });
+      sequencers.set(key, sequencer);
+    }
+    return sequencer;
   };
 
   return {
@@ -255,81 +244,53 @@ export const createKafkaEventLog = (options: KafkaLogOptions): EventLog => {
       await Promise.all(categories.map((c) => partitionsOf(topicOf(c))));
     },
     append: async (stream, events, expected: ExpectedVersion): Promise<AppendResult> => {
+      if (closed) throw new Unavailable('the event log is closed');
       const category = categoryOf(stream);
       const topic = topicOf(category);
       const partition = partitionOf(stream, await partitionsOf(topic));
-      const streamHeads = await headsOf(topic, partition);
-      return serialized(`${topic}/${partition}`, async () => {
-        const head = streamHeads.get(stream) ?? { version: 0, ids: new Map<string, [number, bigint]>() };
-        const seen = events.map((e) => head.ids.get(e.id)).filter((x) => x !== undefined);
-        if (seen.length === events.length) {
-          const last = seen.reduce((a, b) => (b[0] > a[0] ? b : a));
-          return {
-            stream,
-            fromVersion: Math.min(...seen.map((s) => s[0])),
-            toVersion: last[0],
-            position: { topic, partition, offset: last[1] },
+      const values = await Promise.all(events.map((e) => codec.encode(e.type, e.data)));
+      const now = new Date().toISOString();
+      return sequencerOf(topic, partition).append({
+        stream,
+        events,
+        values,
+        expected,
+        headers: (e, version) => {
+          const headers: IHeaders = {
+            ce_specversion: '1.0',
+            ce_id: e.id,
+            ce_type: e.type,
+            ce_source: `/logfront/${category}`,
+            ce_subject: stream,
+            ce_time: e.metadata.occurredAt ?? now,
+            'content-type': 'application/json',
+            lf_stream_version: String(version),
+            lf_metadata: JSON.stringify(e.metadata),
           };
-        }
-        if (seen.length > 0) {
-          throw new Conflict(
-            `${seen.length} of ${events.length} event ids were already appended to ${stream}`,
-          );
-        }
-        if (!expectedMatches(expected, head.version))
-          throw new VersionConflict(stream, expected, head.version);
-        const now = new Date().toISOString();
-        const messages = await Promise.all(
-          events.map(async (e, i) => {
-            const version = head.version + i + 1;
-            const headers: IHeaders = {
-              ce_specversion: '1.0',
-              ce_id: e.id,
-              ce_type: e.type,
-              ce_source: `/logfront/${category}`,
-              ce_subject: stream,
-              ce_time: e.metadata.occurredAt ?? now,
-              'content-type': 'application/json',
-              lf_stream_version: String(version),
-              lf_metadata: JSON.stringify(e.metadata),
-            };
-            if (e.metadata.tenant) headers.lf_tenant = e.metadata.tenant;
-            if (e.metadata.traceparent) headers.traceparent = e.metadata.traceparent;
-            return { key: stream, value: await codec.encode(e.type, e.data), headers, partition };
-          }),
-        );
-        const p = await connectProducer();
-        const [meta] = await p.send({ topic, acks: -1, messages });
-        const base = BigInt(meta!.baseOffset ?? '0');
-        events.forEach((e, i) => {
-          head.ids.set(e.id, [head.version + i + 1, base + BigInt(i)]);
-        });
-        const fromVersion = head.version + 1;
-        head.version += events.length;
-        streamHeads.set(stream, head);
-        return {
-          stream,
-          fromVersion,
-          toVersion: head.version,
-          position: { topic, partition, offset: base + BigInt(events.length - 1) },
-        };
+          if (e.metadata.tenant) headers.lf_tenant = e.metadata.tenant;
+          if (e.metadata.traceparent) headers.traceparent = e.metadata.traceparent;
+          return headers;
+        },
       });
     },
     readStream: async (stream, fromVersion, limit) => {
       const topic = topicOf(categoryOf(stream));
       const partition = partitionOf(stream, await partitionsOf(topic));
       const found: KafkaMessage[] = [];
-      await readTopic(
+      // read-your-writes: what this process appended to the stream is included
+      const known = sequencers.get(`${topic}/${partition}`)?.lastOffsetOf(stream);
+      await readPartition(
         topic,
-        (_, m) => {
+        partition,
+        (m) => {
           if (
-            m.key?.toString('utf8') === stream &&
+            m.key!.toString('utf8') === stream &&
             Number(header(m.headers, 'lf_stream_version')) >= fromVersion
           ) {
             found.push(m);
           }
         },
-        partition,
+        known === undefined ? 0n : known + 1n,
       );
       const events = await Promise.all(found.slice(0, limit).map((m) => toEvent(topic, partition, m)));
       return events.sort((a, b) => a.version - b.version);
@@ -441,9 +402,11 @@ export const createKafkaEventLog = (options: KafkaLogOptions): EventLog => {
       await a.describeCluster();
     },
     close: async () => {
-      const [a, p] = await Promise.allSettled([connectAdmin.peek(), connectProducer.peek()]);
-      if (a.status === 'fulfilled' && a.value) await a.value.disconnect();
-      if (p.status === 'fulfilled' && p.value) await p.value.disconnect();
+      closed = true;
+      await Promise.all([...sequencers.values()].map((q) => q.close()));
+      sequencers.clear();
+      const a = await connectAdmin.peek()?.catch(() => undefined);
+      await a?.disconnect();
     },
   };
 };
