@@ -115,7 +115,10 @@ describe('Kafka event log', () => {
     await producer.connect();
     await producer.send({
       topic,
-      messages: [0, 1, 2].map((partition) => ({ partition, value: 'not ours' })),
+      messages: [0, 1, 2].flatMap((partition) => [
+        { partition, value: 'not ours' },
+        { partition, key: `${category}-x`, value: 'keyed, but no headers' },
+      ]),
     });
     await producer.disconnect();
     const streams = [0, 1, 2, 3, 4].map((i) => `${category}-${i}` as StreamId);
