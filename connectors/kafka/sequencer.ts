@@ -82,7 +82,15 @@ export const createPartitionSequencer = (deps: {
       createPartitioner: Partitioners.DefaultPartitioner,
       // kafkajs retries inside a transaction for up to 30 s; past that the sequencer takes the
       // partition again and retries the batch, with event ids keeping it from appending twice
-      retry: { retries: Number.MAX_SAFE_INTEGER, maxRetryTime: 30_000 },
+      // (the next transaction often meets CONCURRENT_TRANSACTIONS while the last one's markers are
+      // written: retry it within milliseconds, not kafkajs's default 300 ms)
+      retry: {
+        retries: Number.MAX_SAFE_INTEGER,
+        maxRetryTime: 30_000,
+        initialRetryTime: 5,
+        factor: 0.2,
+        multiplier: 2,
+      },
     });
     await p.connect();
     const init = await p.transaction(); // InitProducerId: epoch + 1, the old owner's open transaction aborted

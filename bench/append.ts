@@ -1,0 +1,119 @@
+// Append throughput and latency: the SDK and HTTP (with concurrency control) next to a raw kafkajs
+// producer sending the same records with the same batch size and acks, in one run.
+import { Kafka, logLevel, Partitioners } from 'kafkajs';
+import { createLogfront } from '../app/compose.ts';
+import { createHttpServer } from '../app/http.ts';
+import { loadConfig } from '../core/config.ts';
+import { drive, type Figures, report, round, servicesEnv } from './harness.ts';
+
+const EVENTS = Number(process.env.BENCH_EVENTS ?? 60_000);
+const BATCH = Number(process.env.BENCH_BATCH ?? 10);
+const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 64);
+const STREAMS = 2000;
+
+const event = (orderId: string) => ({
+  type: 'OrderShipped',
+  data: { orderId, carrier: 'DHL' },
+});
+
+export const run = async () => {
+  const env = servicesEnv();
+  const id = Date.now().toString(36);
+  const config = loadConfig({
+    ...env,
+    LOGFRONT_MODE: 'services',
+    LOGFRONT_TOPIC_PREFIX: `bench${id}`,
+    LOGFRONT_DATABASE_SCHEMA: `bench_${id}`,
+    LOGFRONT_LOG_LEVEL: 'error',
+    LOGFRONT_PORT: '0',
+  });
+  const lf = await createLogfront(config);
+  await lf.log.ensureTopics(['order']);
+  const appends = EVENTS / BATCH;
+  const batchOf = (i: number) => Array.from({ length: BATCH }, () => event(String(i % STREAMS)));
+  const figures = (r: { seconds: number; p50: number; p99: number }): Figures => ({
+    'events/s': Math.round(EVENTS / r.seconds),
+    'p50 ms': round(r.p50, 2),
+    'p99 ms': round(r.p99, 2),
+  });
+
+  // warm up: registry subjects, sequencer ownership of every partition, connections
+  await drive(200, 16, (i) => lf.append.appendToStream(`order-w${i}`, { events: batchOf(i) }).then(() => {}));
+
+  // raw kafkajs: same topic layout, same batch size, acks=-1, idempotent producer, no concurrency control
+  const kafka = new Kafka({
+    brokers: config.kafka.brokers,
+    clientId: 'bench-raw',
+    logLevel: logLevel.NOTHING,
+  });
+  const raw = kafka.producer({
+    idempotent: true,
+    maxInFlightRequests: 5,
+    createPartitioner: Partitioners.DefaultPartitioner,
+  });
+  await raw.connect();
+  const topic = lf.log.topicFor('order');
+  const value = await (async () => {
+    const r = lf.registry;
+    const schemaId = await r.register(
+      lf.catalog.subjectOf('OrderShipped'),
+      lf.catalog.jsonSchemaOf('OrderShipped'),
+    );
+    return (orderId: string) => r.encode(schemaId, { orderId, carrier: 'DHL' });
+  })();
+  await drive(200, 16, async (i) => {
+    await raw.send({ topic, acks: -1, messages: [{ key: `order-w${i}`, value: await value('w') }] });
+  });
+  const rawRun = await drive(appends, CONCURRENCY, async (i) => {
+    const key = `order-r${i % STREAMS}`;
+    const messages = await Promise.all(
+      Array.from({ length: BATCH }, async () => ({
+        key,
+        value: await value(String(i)),
+        headers: { ce_type: 'OrderShipped' },
+      })),
+    );
+    await raw.send({ topic, acks: -1, messages });
+  });
+  await raw.disconnect();
+
+  const sdkRun = await drive(appends, CONCURRENCY, async (i) => {
+    await lf.append.appendToStream(`order-s${i % STREAMS}`, { expectedVersion: 'any', events: batchOf(i) });
+  });
+
+  const app = createHttpServer(lf);
+  const url = await app.listen({ host: '127.0.0.1', port: 0 });
+  const httpRun = await drive(appends, CONCURRENCY, async (i) => {
+    const r = await fetch(`${url}/v1/streams/order-h${i % STREAMS}/events`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ events: batchOf(i) }),
+    });
+    if (r.status !== 201) throw new Error(`HTTP ${r.status}: ${await r.text()}`);
+  });
+  await app.close();
+  await lf.close();
+
+  const ours = figures(sdkRun);
+  const baseline = figures(rawRun);
+  const http = figures(httpRun);
+  report(
+    'append',
+    [
+      { label: 'sdk', figures: ours },
+      { label: 'http', figures: http },
+      { label: 'raw kafkajs', figures: baseline },
+    ],
+    {
+      params: { events: EVENTS, batch: BATCH, concurrency: CONCURRENCY, streams: STREAMS, acks: 'all' },
+      ours: {
+        ...ours,
+        'http events/s': http['events/s']!,
+        'http p50 ms': http['p50 ms']!,
+        'http p99 ms': http['p99 ms']!,
+      },
+      baseline,
+      ratio: Number(ours['events/s']) / Number(baseline['events/s']),
+    },
+  );
+};

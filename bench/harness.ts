@@ -1,0 +1,86 @@
+// Benchmark harness: real services through infra/ (as the tests), results as JSON plus a table.
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { cpus } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
+
+/** the services' variables: from the environment when given, else started with infra/infra.sh */
+export const servicesEnv = (): Record<string, string> => {
+  if (process.env.LOGFRONT_KAFKA_BROKERS && process.env.LOGFRONT_DATABASE_URL) {
+    return Object.fromEntries(
+      Object.entries(process.env).filter((e): e is [string, string] => e[1] !== undefined),
+    );
+  }
+  const infra = join(ROOT, 'infra', 'infra.sh');
+  execFileSync('bash', [infra, 'up'], { stdio: ['ignore', 'inherit', 'inherit'] });
+  const exported = execFileSync('bash', [infra, 'env'], { encoding: 'utf8' });
+  return Object.fromEntries(
+    exported
+      .split('\n')
+      .map((l) => /^export ([A-Z0-9_]+)=(.*)$/.exec(l.trim()))
+      .filter((m): m is RegExpExecArray => m !== null)
+      .map((m) => [m[1]!, m[2]!]),
+  );
+};
+
+export interface Figures {
+  [key: string]: number | string;
+}
+
+export const percentile = (sorted: readonly number[], p: number) =>
+  sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]! : 0;
+
+/** runs `task` `total` times with `concurrency` in flight; returns wall time and per-call latencies */
+export const drive = async (total: number, concurrency: number, task: (i: number) => Promise<void>) => {
+  const latencies: number[] = [];
+  let next = 0;
+  const started = performance.now();
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      for (;;) {
+        const i = next++;
+        if (i >= total) return;
+        const t = performance.now();
+        await task(i);
+        latencies.push(performance.now() - t);
+      }
+    }),
+  );
+  const seconds = (performance.now() - started) / 1000;
+  latencies.sort((a, b) => a - b);
+  return { seconds, p50: percentile(latencies, 50), p99: percentile(latencies, 99) };
+};
+
+export const round = (n: number, digits = 1) => Math.round(n * 10 ** digits) / 10 ** digits;
+
+/** writes bench/results/<name>.json and prints a table */
+export const report = (
+  name: string,
+  rows: { label: string; figures: Figures }[],
+  result: { ours: Figures; baseline: Figures; ratio: number; params: Figures },
+) => {
+  const out = {
+    name,
+    date: new Date().toISOString(),
+    machine: { cpus: cpus().length, node: process.version },
+    params: result.params,
+    ours: result.ours,
+    baseline: result.baseline,
+    ratio: round(result.ratio, 3),
+  };
+  mkdirSync(join(ROOT, 'bench', 'results'), { recursive: true });
+  writeFileSync(join(ROOT, 'bench', 'results', `${name}.json`), `${JSON.stringify(out, null, 2)}\n`);
+  const columns = [...new Set(rows.flatMap((r) => Object.keys(r.figures)))];
+  const widths = [
+    Math.max(5, ...rows.map((r) => r.label.length)),
+    ...columns.map((c) => Math.max(c.length, 10)),
+  ];
+  const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i]!)).join('  ');
+  console.log(`\n${name} — ${out.date}, ${out.machine.cpus} cpus, node ${out.machine.node}`);
+  console.log(line(['', ...columns]));
+  for (const r of rows) console.log(line([r.label, ...columns.map((c) => String(r.figures[c] ?? ''))]));
+  console.log(`ratio (ours ÷ baseline): ${out.ratio}   → bench/results/${name}.json\n`);
+};

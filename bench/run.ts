@@ -1,0 +1,13 @@
+// npm run bench -- <name>: runs one benchmark against real services. Benchmarks never gate CI.
+const BENCHES: Record<string, () => Promise<{ run: () => Promise<void> }>> = {
+  append: () => import('./append.ts'),
+};
+
+const name = process.argv[2];
+if (!name || !(name in BENCHES)) {
+  console.error(`usage: npm run bench -- <${Object.keys(BENCHES).join('|')}>`);
+  process.exit(2);
+}
+const { run } = await BENCHES[name]!();
+await run();
+process.exit(0);
