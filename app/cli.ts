@@ -3,10 +3,13 @@ import { rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { createConfluentRegistry } from '../connectors/registry/confluent.ts';
 import { type Config, loadConfig } from '../core/config.ts';
 import { isLogfrontError } from '../core/errors.ts';
+import { createCatalog } from '../core/event-types.ts';
 import { ApiError, createClient } from './client.ts';
 import { createLogfront } from './compose.ts';
+import { type Domain, sampleDomain } from './domain.ts';
 import { createHttpServer } from './http.ts';
 import { formatTable } from './table.ts';
 
@@ -16,6 +19,8 @@ export interface Io {
   env: Record<string, string | undefined>;
   /** resolves when the process is asked to stop (SIGINT/SIGTERM); long-running commands await it */
   untilStopped: () => Promise<void>;
+  /** the event types and projections (default: the sample domain) */
+  domain?: Domain;
 }
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -35,6 +40,7 @@ Commands:
   append <stream> <type> --data <json> [--expected-version N] [--id UUID]
   get <projection> <key> [--max-staleness-ms N] [--after TOKEN] [--consistency strong] [--on-stale serve]
   projections               projection status: generation, state, lag, staleness, dead letters
+  schemas register|check    register the event schemas / check their compatibility without registering
   infra up|down|status      start, stop, show the local real services (no Docker)
 
 Every command takes --help; append, get, projections and infra status take --json.
@@ -46,6 +52,8 @@ Client commands talk to LOGFRONT_URL (default http://127.0.0.1:7070).`,
   append:
     'Usage: logfront append <stream> <type> --data <json> [--expected-version N|no_stream|stream_exists|any] [--id UUID] [--json]\n\nAppends one event to a stream.',
   get: 'Usage: logfront get <projection> <key> [--max-staleness-ms N] [--after TOKEN] [--consistency strong] [--on-stale error|serve] [--json]\n\nReads one row through the facade.',
+  schemas:
+    "Usage: logfront schemas register|check [--json]\n\nregister: registers every event type's JSON Schema under <prefix>.<EventType>, BACKWARD compatibility.\ncheck: asks the registry whether each schema is BACKWARD compatible with the registered one, without\nregistering; exits 1 naming each incompatible subject and why. Needs LOGFRONT_SCHEMA_REGISTRY_URL.",
   projections:
     'Usage: logfront projections [--json]\n\nShows every projection with its generation, state, lag, staleness and dead letters.',
   infra:
@@ -316,6 +324,30 @@ export const main = async (argv: string[], io: Io): Promise<number> => {
               ]),
         );
         return 0;
+      }
+      case 'schemas': {
+        const [verb] = positionals;
+        if (positionals.length !== 1 || (verb !== 'register' && verb !== 'check')) {
+          throw new UsageError('schemas takes register or check');
+        }
+        const cfg = config();
+        if (!cfg.schemaRegistryUrl) throw new UsageError('schemas needs LOGFRONT_SCHEMA_REGISTRY_URL');
+        const registry = createConfluentRegistry(cfg.schemaRegistryUrl);
+        const catalog = createCatalog((io.domain ?? sampleDomain).eventTypes, cfg.topicPrefix);
+        const rows: Record<string, unknown>[] = [];
+        for (const type of catalog.types.keys()) {
+          const subject = catalog.subjectOf(type);
+          const schema = catalog.jsonSchemaOf(type);
+          if (verb === 'register') rows.push({ subject, id: await registry.register(subject, schema) });
+          else {
+            const r = await registry.check(subject, schema);
+            rows.push({ subject, compatible: r.compatible, reasons: r.messages.join('; ') });
+          }
+        }
+        io.out(json ? JSON.stringify({ subjects: rows }) : formatTable(rows));
+        const broken = rows.filter((r) => r.compatible === false);
+        for (const b of broken) io.err(`logfront: ${b.subject} is not BACKWARD compatible: ${b.reasons}`);
+        return broken.length ? 1 : 0;
       }
       case 'infra': {
         const [verb, ...services] = positionals;

@@ -1,4 +1,5 @@
 import { type Io, main } from '../../app/cli.ts';
+import type { Domain } from '../../app/domain.ts';
 
 export interface CliRun {
   code: number;
@@ -7,7 +8,7 @@ export interface CliRun {
 }
 
 /** runs the CLI in-process; `stop` ends a long-running command (dev, serve) */
-export const cli = (argv: string[], env: Record<string, string | undefined> = {}) => {
+export const cli = (argv: string[], env: Record<string, string | undefined> = {}, domain?: Domain) => {
   const out: string[] = [];
   const err: string[] = [];
   let stop: () => void = () => {};
@@ -23,6 +24,7 @@ export const cli = (argv: string[], env: Record<string, string | undefined> = {}
     err: (line) => err.push(line),
     env,
     untilStopped: () => stopped,
+    ...(domain ? { domain } : {}),
   };
   const done = main(argv, io).then((code) => ({ code, out: out.join('\n'), err: err.join('\n') }));
   /** resolves with the first output line matching `pattern` */
