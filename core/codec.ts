@@ -12,8 +12,17 @@ export interface EventCodec {
 export const createCodec = (registry: SchemaRegistry, catalog: EventCatalog): EventCodec => {
   const ids = new Map<string, number>();
   const pending = new Map<string, Promise<number>>();
-  // schema id → 1-based position among the subject's versions we know of (for upcasters)
-  const versions = new Map<number, number>();
+  // schema id → the subject version it is, for upcasters
+  const versions = new Map<number, Promise<number>>();
+  const versionOf = (type: string, schemaId: number) => {
+    let v = versions.get(schemaId);
+    if (!v) {
+      v = registry.versionOf(catalog.subjectOf(type), schemaId);
+      v.catch(() => versions.delete(schemaId));
+      versions.set(schemaId, v);
+    }
+    return v;
+  };
   // one registration per type, however many encodes wait for it
   const idFor = (type: string): Promise<number> => {
     const id = ids.get(type);
@@ -40,7 +49,7 @@ export const createCodec = (registry: SchemaRegistry, catalog: EventCatalog): Ev
       const { schemaId, value } = await registry.decode(payload);
       const eventType = catalog.get(type);
       if (!eventType?.upcast || schemaId === (await idFor(type))) return value;
-      return eventType.upcast(value, versions.get(schemaId) ?? 1);
+      return eventType.upcast(value, await versionOf(type, schemaId));
     },
   };
 };

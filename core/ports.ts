@@ -100,6 +100,8 @@ export interface SchemaRegistry {
   /** register (idempotent) and return the schema id */
   register(subject: string, jsonSchema: object): Promise<number>;
   check(subject: string, jsonSchema: object): Promise<CompatibilityResult>;
+  /** the 1-based version of `subject` that `schemaId` is */
+  versionOf(subject: string, schemaId: number): Promise<number>;
   encode(schemaId: number, value: unknown): Promise<Buffer>;
   decode(payload: Buffer): Promise<{ schemaId: number; value: unknown }>;
   ping(): Promise<void>;

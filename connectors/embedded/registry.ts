@@ -30,6 +30,11 @@ export const createInProcessRegistry = (): SchemaRegistry => {
       const previous = latest(subject);
       return previous ? backwardCompatibility(previous, jsonSchema) : { compatible: true, messages: [] };
     },
+    versionOf: async (subject, schemaId) => {
+      const version = (subjects.get(subject) ?? []).indexOf(schemaId) + 1;
+      if (version === 0) throw new Error(`schema ${schemaId} is not a version of ${subject}`);
+      return version;
+    },
     encode: async (schemaId, value) => frame(schemaId, value),
     decode: async (payload) => unframe(payload),
     ping: async () => {},

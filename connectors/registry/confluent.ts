@@ -55,6 +55,15 @@ export const createConfluentRegistry = (url: string): SchemaRegistry => {
       }
       return { compatible, messages };
     },
+    versionOf: async (subject, schemaId) => {
+      const path = `/subjects/${encodeURIComponent(subject)}/versions`;
+      const { body } = await http(path);
+      for (const version of Array.isArray(body) ? (body as number[]) : []) {
+        const v = await http(`${path}/${version}`);
+        if (v.body.id === schemaId) return version;
+      }
+      throw new Error(`schema ${schemaId} is not a version of ${subject}`);
+    },
     encode: (schemaId, value) => client.encode(schemaId, value),
     decode: async (payload) => ({ schemaId: payload.readUInt32BE(1), value: await client.decode(payload) }),
     ping: async () => {

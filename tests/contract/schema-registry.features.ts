@@ -30,6 +30,16 @@ export const schemaRegistryContract = (name: string, open: () => SchemaRegistry)
       expect(next).not.toBe(id);
     });
 
+    it('names the subject version a schema id is, and refuses an id of another subject', async () => {
+      const s = subject();
+      const first = await registry.register(s, v1);
+      const second = await registry.register(s, optionalAdded);
+      expect(await registry.versionOf(s, first)).toBe(1);
+      expect(await registry.versionOf(s, second)).toBe(2);
+      const other = await registry.register(subject(), requiredAdded);
+      await expect(registry.versionOf(s, other)).rejects.toThrow(/is not a version of/);
+    });
+
     it('a new subject is compatible with anything', async () => {
       expect(await registry.check(subject(), v1)).toEqual({ compatible: true, messages: [] });
     });
