@@ -57,7 +57,7 @@ export const createPartitionSequencer = (deps: {
 }): PartitionSequencer => {
   const { topic, partition, logger } = deps;
   const maxBatchEvents = deps.maxBatchEvents ?? 2000;
-  const maxAttempts = deps.maxAttempts ?? 5;
+  const maxAttempts = deps.maxAttempts ?? 10;
   const heads = new Map<string, StreamHead>();
   let readTo = 0n; // heads reflect every record below this offset
   let producer: Producer | undefined;
@@ -261,6 +261,9 @@ export const createPartitionSequencer = (deps: {
               break;
             }
             logger.debug({ err: error, topic, partition, attempt }, 'lost the partition; taking it again');
+            // two writers taking the partition from each other would fence each other forever: back off
+            // with full jitter so one of them gets a transaction through
+            await new Promise((r) => setTimeout(r, Math.random() * Math.min(1000, 20 * 2 ** attempt)));
           }
         }
       }
