@@ -1,7 +1,7 @@
 import { NotFound, StalenessBudgetExceeded, ValidationFailed } from './errors.ts';
 import type { EventLog, ProjectionStore } from './ports.ts';
 import { covers, decodePositions, encodePositions, type PositionToken } from './positions.ts';
-import type { Checkpoint, ProjectionSpec, Row } from './projection.ts';
+import type { Checkpoint, Liveness, ProjectionSpec, Row } from './projection.ts';
 import type { Position } from './types.ts';
 import { measure, reflectedPositions } from './watermarks.ts';
 
@@ -96,7 +96,12 @@ export const createFacade = (deps: {
   const readFresh = async <T>(
     spec: ReadableProjection,
     options: ReadOptions,
-    read: () => Promise<{ value: T; checkpoints: readonly Checkpoint[]; generation: number }>,
+    read: () => Promise<{
+      value: T;
+      checkpoints: readonly Checkpoint[];
+      generation: number;
+      liveness: Liveness;
+    }>,
   ) => {
     const budget = options.maxStalenessMs;
     if (budget !== undefined && (!Number.isFinite(budget) || budget < 0)) {
@@ -115,7 +120,7 @@ export const createFacade = (deps: {
     for (;;) {
       const [result, ends] = await Promise.all([read(), deps.log.endOffsets(topics)]);
       const t = now();
-      const freshness = measure(result.checkpoints, ends, t);
+      const freshness = measure(result.checkpoints, ends, t, result.liveness);
       const reached = !target || covers(freshness.applied, target);
       const fresh = budget === undefined || freshness.stalenessMs <= budget;
       const meta = (stale: boolean): ReadMeta => {
@@ -148,7 +153,7 @@ export const createFacade = (deps: {
       const spec = specOf(name);
       const { value, meta } = await readFresh(spec, options, async () => {
         const r = await deps.store.get(spec, key);
-        return { value: r.row, checkpoints: r.checkpoints, generation: r.generation };
+        return { value: r.row, checkpoints: r.checkpoints, generation: r.generation, liveness: r.liveness };
       });
       if (!value) throw new NotFound(`no row "${key.slice(0, 200)}" in projection ${name}`);
       return { data: value, meta };
@@ -173,7 +178,7 @@ export const createFacade = (deps: {
       const afterKey = options.cursor ? decodeCursor(options.cursor) : null;
       const { value, meta } = await readFresh(spec, options, async () => {
         const r = await deps.store.list(spec, { filters, limit: limit + 1, afterKey });
-        return { value: r.rows, checkpoints: r.checkpoints, generation: r.generation };
+        return { value: r.rows, checkpoints: r.checkpoints, generation: r.generation, liveness: r.liveness };
       });
       const items = value.slice(0, limit);
       const last = items.at(-1);

@@ -54,10 +54,17 @@ export interface ProjectionStatus {
   readonly deadLettered: number;
 }
 
+/** whether a runner is applying the projection: its state and last heartbeat (ms epoch) */
+export interface Liveness {
+  readonly state: ProjectionState;
+  readonly heartbeatAt: number | null;
+}
+
 export interface RowRead {
   readonly row: Row | null;
   readonly generation: number;
   readonly checkpoints: readonly Checkpoint[];
+  readonly liveness: Liveness;
 }
 
 export interface ListQuery {
@@ -71,4 +78,5 @@ export interface ListRead {
   readonly rows: Row[];
   readonly generation: number;
   readonly checkpoints: readonly Checkpoint[];
+  readonly liveness: Liveness;
 }

@@ -1,7 +1,7 @@
 import type { ReadableProjection } from './facade.ts';
 import type { EventLog, ProjectionStore } from './ports.ts';
 import type { ProjectionState } from './projection.ts';
-import { measure } from './watermarks.ts';
+import { HEARTBEAT_TIMEOUT_MS, measure } from './watermarks.ts';
 
 export interface ProjectionSummary {
   name: string;
@@ -12,9 +12,6 @@ export interface ProjectionSummary {
   deadLettered: number;
   heartbeatAt: string | null;
 }
-
-/** A runner whose heartbeat is older than this is reported unresponsive. */
-export const HEARTBEAT_TIMEOUT_MS = 10_000;
 
 export const projectionSummaries = async (
   store: ProjectionStore,
@@ -28,7 +25,10 @@ export const projectionSummaries = async (
         store.status(p.name),
         log.endOffsets(p.categories.map((c) => log.topicFor(c))),
       ]);
-      const freshness = measure(status?.checkpoints ?? [], ends, now);
+      const freshness = measure(status?.checkpoints ?? [], ends, now, {
+        state: status?.state ?? 'idle',
+        heartbeatAt: status?.heartbeatAt ?? null,
+      });
       let state: ProjectionSummary['state'] = status?.state ?? 'idle';
       if (state === 'running' && (status?.heartbeatAt ?? 0) < now - HEARTBEAT_TIMEOUT_MS)
         state = 'unresponsive';

@@ -1,5 +1,9 @@
 import { partitionKey } from './positions.ts';
-import type { Checkpoint } from './projection.ts';
+import type { Checkpoint, Liveness } from './projection.ts';
+
+/** A runner whose heartbeat is older than this counts as not running. */
+export const HEARTBEAT_TIMEOUT_MS = 10_000;
+
 import type { Position } from './types.ts';
 
 export interface Freshness {
@@ -15,10 +19,16 @@ export interface Freshness {
   readonly applied: ReadonlyMap<string, bigint>;
 }
 
+/**
+ * How far a projection is behind the log. A projection that no runner applies (never started,
+ * stopped, halted, or silent for HEARTBEAT_TIMEOUT_MS) counts as stale even when it has applied the
+ * end: its staleness is at least the time since its last heartbeat (since the epoch when it never had one).
+ */
 export const measure = (
   checkpoints: readonly Checkpoint[],
   ends: readonly Position[],
   now: number,
+  liveness?: Liveness,
 ): Freshness => {
   const byPartition = new Map(checkpoints.map((c) => [partitionKey(c.topic, c.partition), c]));
   const applied = new Map<string, bigint>();
@@ -33,6 +43,12 @@ export const measure = (
     const lastEventAt = (c?.lastEventAt && Date.parse(c.lastEventAt)) || 0;
     const since = Math.max(c?.caughtUpAt ?? 0, lastEventAt);
     staleness = Math.max(staleness, Math.max(0, now - since));
+  }
+  if (liveness) {
+    const heartbeat = liveness.heartbeatAt ?? 0;
+    if (liveness.state !== 'running' || heartbeat < now - HEARTBEAT_TIMEOUT_MS) {
+      staleness = Math.max(staleness, now - heartbeat);
+    }
   }
   return { lagEvents: Number(lag), stalenessMs: staleness, applied };
 };

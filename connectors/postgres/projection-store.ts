@@ -6,6 +6,7 @@ import type {
   Checkpoint,
   CheckpointAdvance,
   ColumnType,
+  Liveness,
   ProjectionSpec,
   ProjectionState,
   Row,
@@ -79,13 +80,24 @@ export const createPostgresProjectionStore = (sql: Sql, schema: string): Project
         throw error;
       }));
 
-  const activeGeneration = async (db: SqlQueryable, name: string) => {
-    const r = await db.query<{ active_generation: number }>(
-      `SELECT active_generation FROM ${s}.projections WHERE name = $1`,
-      [name],
-    );
-    return r.rows[0]?.active_generation ?? null;
+  // the active generation and whether a runner applies it, read inside the caller's snapshot
+  const activeOf = async (db: SqlQueryable, name: string) => {
+    const r = await db.query<{
+      active_generation: number;
+      state: ProjectionState;
+      heartbeat_at: Date | null;
+    }>(`SELECT active_generation, state, heartbeat_at FROM ${s}.projections WHERE name = $1`, [name]);
+    const p = r.rows[0];
+    if (!p) return null;
+    const liveness: Liveness = {
+      state: p.state,
+      heartbeatAt: p.heartbeat_at ? new Date(p.heartbeat_at).getTime() : null,
+    };
+    return { generation: p.active_generation, liveness };
   };
+  const activeGeneration = async (db: SqlQueryable, name: string) =>
+    (await activeOf(db, name))?.generation ?? null;
+  const NEVER: Liveness = { state: 'idle', heartbeatAt: null };
 
   const checkpointsOf = async (db: SqlQueryable, name: string, generation: number) =>
     (
@@ -244,8 +256,9 @@ export const createPostgresProjectionStore = (sql: Sql, schema: string): Project
     get: async (spec, key) => {
       await migrate();
       return snapshot(async (tx) => {
-        const generation = await activeGeneration(tx, spec.name);
-        if (generation === null) return { row: null, generation: 0, checkpoints: [] };
+        const active = await activeOf(tx, spec.name);
+        if (active === null) return { row: null, generation: 0, checkpoints: [], liveness: NEVER };
+        const { generation, liveness } = active;
         const r = await tx.query<Row>(
           `SELECT * FROM ${tableOf(spec.name, generation)} WHERE ${q(spec.key)} = $1`,
           [key],
@@ -255,14 +268,16 @@ export const createPostgresProjectionStore = (sql: Sql, schema: string): Project
           row: row ? plain(row) : null,
           generation,
           checkpoints: await checkpointsOf(tx, spec.name, generation),
+          liveness,
         };
       });
     },
     list: async (spec, query) => {
       await migrate();
       return snapshot(async (tx) => {
-        const generation = await activeGeneration(tx, spec.name);
-        if (generation === null) return { rows: [], generation: 0, checkpoints: [] };
+        const active = await activeOf(tx, spec.name);
+        if (active === null) return { rows: [], generation: 0, checkpoints: [], liveness: NEVER };
+        const { generation, liveness } = active;
         const params: unknown[] = [];
         const where: string[] = [];
         for (const [column, value] of Object.entries(query.filters)) {
@@ -283,6 +298,7 @@ export const createPostgresProjectionStore = (sql: Sql, schema: string): Project
           rows: r.rows.map(plain),
           generation,
           checkpoints: await checkpointsOf(tx, spec.name, generation),
+          liveness,
         };
       });
     },

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { partitionKey } from '../../core/positions.ts';
 import type { Checkpoint } from '../../core/projection.ts';
 import type { Position } from '../../core/types.ts';
-import { measure, reflectedPositions } from '../../core/watermarks.ts';
+import { HEARTBEAT_TIMEOUT_MS, measure, reflectedPositions } from '../../core/watermarks.ts';
 
 const T = 'shop.events.order';
 const NOW = Date.parse('2025-06-01T12:00:00.000Z');
@@ -145,5 +145,35 @@ describe('reflectedPositions', () => {
 
   it('offsets above 2^53 are kept exact', () => {
     expect(reflectedPositions([checkpoint(0, 2n ** 53n + 2n)])[0]!.offset).toBe(2n ** 53n + 1n);
+  });
+});
+
+describe('liveness', () => {
+  const end = [{ topic: 't', partition: 0, offset: 10n }];
+  const caughtUp = [{ topic: 't', partition: 0, nextOffset: 10n, lastEventAt: null, caughtUpAt: 1_000 }];
+
+  it('a running projection with a fresh heartbeat that has applied the end is not stale', () => {
+    expect(measure(caughtUp, end, 50_000, { state: 'running', heartbeatAt: 49_000 }).stalenessMs).toBe(0);
+  });
+
+  it('a stopped projection is stale by the age of its last heartbeat, even when caught up', () => {
+    expect(measure(caughtUp, end, 50_000, { state: 'stopped', heartbeatAt: 40_000 }).stalenessMs).toBe(
+      10_000,
+    );
+  });
+
+  it('a running projection whose heartbeat is older than the timeout counts as not running', () => {
+    const silent = measure(caughtUp, end, 50_000, {
+      state: 'running',
+      heartbeatAt: 50_000 - HEARTBEAT_TIMEOUT_MS - 1,
+    });
+    expect(silent.stalenessMs).toBe(HEARTBEAT_TIMEOUT_MS + 1);
+  });
+
+  it('a projection that never ran is stale since the epoch', () => {
+    expect(
+      measure([], [{ topic: 't', partition: 0, offset: 0n }], 50_000, { state: 'idle', heartbeatAt: null })
+        .stalenessMs,
+    ).toBe(50_000);
   });
 });
