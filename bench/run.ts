@@ -1,6 +1,7 @@
 // npm run bench -- <name>: runs one benchmark against real services. Benchmarks never gate CI.
 const BENCHES: Record<string, () => Promise<{ run: () => Promise<void> }>> = {
   append: () => import('./append.ts'),
+  project: () => import('./project.ts'),
 };
 
 const name = process.argv[2];

@@ -117,6 +117,21 @@ export class ConfigError extends LogfrontError {
   }
 }
 
+/** A projection stopped on an event its handler cannot apply (onError: 'halt'). */
+export class ProjectionHalted extends LogfrontError {
+  readonly code = 'projection_halted';
+  readonly status = 503;
+  constructor(
+    readonly projection: string,
+    readonly reason: string,
+  ) {
+    super(`projection ${projection} is halted: ${reason}`);
+  }
+  override details() {
+    return { projection: this.projection, reason: this.reason };
+  }
+}
+
 /** A checkpoint moved under a runner's feet: another runner owns the partition now. */
 export class CheckpointFenced extends LogfrontError {
   readonly code = 'checkpoint_fenced';

@@ -49,6 +49,12 @@ export interface Subscription {
   stop(): Promise<void>;
 }
 
+export interface DeadLetter {
+  readonly projection: string;
+  readonly reason: string;
+  readonly event: RecordedEvent;
+}
+
 export interface EventLog {
   readonly kind: 'kafka' | 'embedded';
   topicFor(category: string): string;
@@ -62,6 +68,10 @@ export interface EventLog {
   /** events of one stream from `fromVersion`, contiguous, at most `limit` */
   readStream(stream: StreamId, fromVersion: number, limit: number): Promise<RecordedEvent[]>;
   subscribe(options: SubscribeOptions): Promise<Subscription>;
+  /** records an event a projection could not apply, with the reason; at-least-once */
+  deadLetter(projection: string, event: RecordedEvent, reason: string): Promise<void>;
+  /** the dead letters of a projection, oldest first */
+  deadLetters(projection: string, limit: number): Promise<DeadLetter[]>;
   /** per partition of each topic, the next offset to be written (the end a reader can reach) */
   endOffsets(topics: readonly string[]): Promise<Position[]>;
   ping(): Promise<void>;
@@ -81,6 +91,11 @@ export interface ProjectionStore {
     advance: CheckpointAdvance,
   ): Promise<void>;
   setState(name: string, generation: number, state: ProjectionState, heartbeatAt?: number): Promise<void>;
+  /**
+   * counts a dead letter; with an advance (onError: skip) moves the checkpoint past the event in the
+   * same transaction, without one (halt) marks the projection halted with the reason
+   */
+  recordDeadLetter(name: string, generation: number, reason: string, advance: CheckpointAdvance | null): Promise<void>;
   status(name: string): Promise<ProjectionStatus | null>;
   /** the row and the checkpoints of the active generation, read in one snapshot */
   get(spec: ProjectionSpec, key: string): Promise<RowRead>;

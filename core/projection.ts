@@ -52,6 +52,7 @@ export interface ProjectionStatus {
   readonly heartbeatAt: number | null;
   readonly checkpoints: readonly Checkpoint[];
   readonly deadLettered: number;
+  readonly lastError: string | null;
 }
 
 /** whether a runner is applying the projection: its state and last heartbeat (ms epoch) */

@@ -11,6 +11,8 @@ export interface ProjectionSummary {
   stalenessMs: number;
   deadLettered: number;
   heartbeatAt: string | null;
+  /** the reason of the last dead letter (why a halted projection stopped) */
+  lastError: string | null;
 }
 
 export const projectionSummaries = async (
@@ -40,6 +42,7 @@ export const projectionSummaries = async (
         stalenessMs: freshness.stalenessMs,
         deadLettered: status?.deadLettered ?? 0,
         heartbeatAt: status?.heartbeatAt ? new Date(status.heartbeatAt).toISOString() : null,
+        lastError: status?.lastError ?? null,
       };
     }),
   );

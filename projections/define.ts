@@ -10,6 +10,12 @@ export interface ProjectionDefinition extends ProjectionSpec {
   /** stream categories whose topics feed the projection */
   readonly categories: readonly string[];
   readonly on: Readonly<Record<string, Handler>>;
+  /**
+   * what to do with an event whose handler (or whose rows) still fail after `retries`: send it to the
+   * dead-letter topic and stop (`halt`, the default) or go on past it (`skip`)
+   */
+  readonly onError: 'halt' | 'skip';
+  readonly retries: number;
 }
 
 const NAME = /^[a-z][a-z0-9_]{0,39}$/;
@@ -21,6 +27,8 @@ export const defineProjection = <H extends Record<string, Handler>>(definition: 
   columns: Record<string, ColumnType>;
   categories: readonly string[];
   on: H;
+  onError?: 'halt' | 'skip';
+  retries?: number;
 }): ProjectionDefinition => {
   if (!NAME.test(definition.name)) throw new Error(`projection name "${definition.name}" must match ${NAME}`);
   for (const column of Object.keys(definition.columns)) {
@@ -31,7 +39,7 @@ export const defineProjection = <H extends Record<string, Handler>>(definition: 
     throw new Error(`key column "${definition.key}" of ${definition.name} must be declared as text`);
   }
   if (definition.categories.length === 0) throw new Error(`projection ${definition.name} reads no category`);
-  return Object.freeze({ ...definition });
+  return Object.freeze({ onError: 'halt', retries: 3, ...definition });
 };
 
 export const upsert = (row: Row): Change => ({ kind: 'upsert', row });

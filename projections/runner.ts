@@ -1,16 +1,19 @@
-import { CheckpointFenced } from '../core/errors.ts';
+import { CheckpointFenced, ProjectionHalted } from '../core/errors.ts';
 import type { Logger } from '../core/logger.ts';
 import type { EventLog, LogBatch, ProjectionStore, Subscription } from '../core/ports.ts';
 import { partitionKey } from '../core/positions.ts';
-import type { Checkpoint } from '../core/projection.ts';
+import type { Change, Checkpoint, CheckpointAdvance } from '../core/projection.ts';
+import type { RecordedEvent } from '../core/types.ts';
 import { changesFor, type ProjectionDefinition } from './define.ts';
 
 export interface ProjectionRunner {
   readonly name: string;
   start(): Promise<void>;
   stop(): Promise<void>;
-  /** generation being built (the active one for a plain runner) */
+  /** the generation this runner applies */
   readonly generation: number;
+  /** true once the projection halted on an event it could not apply */
+  readonly halted: boolean;
 }
 
 export interface RunnerOptions {
@@ -21,8 +24,26 @@ export interface RunnerOptions {
   groupPrefix: string;
   batchEvents: number;
   logger: Logger;
+  /** build this generation (a rebuild); default: the active one */
+  generation?: number;
   heartbeatMs?: number;
   now?: () => number;
+}
+
+const reasonOf = (error: unknown) =>
+  error instanceof Error ? `${error.name}: ${error.message}` : `thrown: ${String(error)}`;
+
+/** SQLSTATE class 22 (data exception) or 23 (integrity constraint violation) */
+const refusedRows = (error: unknown) => /^2[23]/.test(String((error as { code?: unknown }).code ?? ''));
+
+/** an event the projection cannot apply, after its retries */
+class Poison extends Error {
+  constructor(
+    readonly event: RecordedEvent,
+    cause: unknown,
+  ) {
+    super(reasonOf(cause), { cause });
+  }
 }
 
 // exactly-once effects: rows and checkpoint commit together; a batch below the checkpoint is skipped.
@@ -30,9 +51,11 @@ export const createProjectionRunner = (options: RunnerOptions): ProjectionRunner
   const { log, store, definition, logger } = options;
   const now = options.now ?? Date.now;
   const checkpoints = new Map<string, Checkpoint>();
-  let generation = 0;
+  const building = options.generation !== undefined;
+  let generation = options.generation ?? 0;
   let subscription: Subscription | undefined;
   let heartbeat: NodeJS.Timeout | undefined;
+  let halted: ProjectionHalted | undefined;
 
   const reload = async (topic: string, partition: number) => {
     const all = await store.checkpoints(definition.name, generation);
@@ -40,31 +63,61 @@ export const createProjectionRunner = (options: RunnerOptions): ProjectionRunner
     return checkpoints.get(partitionKey(topic, partition));
   };
 
-  const applyBatch = async (batch: LogBatch) => {
+  // the changes of one event; a handler that throws is tried `retries` more times
+  const changesOf = (event: RecordedEvent): Change[] => {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return changesFor(definition, [event]);
+      } catch (error) {
+        if (attempt >= definition.retries) throw new Poison(event, error);
+      }
+    }
+  };
+
+  // commits `events` (all below `to`) and advances the partition's checkpoint to `to`
+  const commit = async (
+    batch: LogBatch,
+    events: readonly RecordedEvent[],
+    changes: Change[],
+    to: bigint,
+    caughtUp: boolean,
+  ) => {
     const key = partitionKey(batch.topic, batch.partition);
-    const current = checkpoints.get(key) ?? (await reload(batch.topic, batch.partition));
-    const from = current?.nextOffset ?? null;
-    if (from !== null && batch.nextOffset <= from) return; // all of it applied already
-    const events = from === null ? batch.events : batch.events.filter((e) => e.position.offset >= from);
-    const caughtUp = batch.nextOffset >= batch.highWatermark;
-    const last = events.at(-1);
-    const advance = {
+    const current = checkpoints.get(key);
+    const advance: CheckpointAdvance = {
       topic: batch.topic,
       partition: batch.partition,
-      from,
-      to: batch.nextOffset,
-      lastEventAt: last?.recordedAt ?? current?.lastEventAt ?? null,
+      from: current?.nextOffset ?? null,
+      to,
+      lastEventAt: events.at(-1)?.recordedAt ?? current?.lastEventAt ?? null,
       caughtUpAt: caughtUp ? batch.fetchedAt : (current?.caughtUpAt ?? null),
     };
-    try {
-      await store.applyBatch(definition, generation, changesFor(definition, events), advance);
-    } catch (error) {
-      if (error instanceof CheckpointFenced) {
-        // another runner advanced this partition: take its checkpoint and let the log redeliver
-        await reload(batch.topic, batch.partition);
-        logger.warn({ projection: definition.name, partition: key }, 'checkpoint moved; reloaded');
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await store.applyBatch(definition, generation, changes, advance);
+        break;
+      } catch (error) {
+        if (error instanceof CheckpointFenced) {
+          // another runner advanced this partition: take its checkpoint and let the log redeliver
+          await reload(batch.topic, batch.partition);
+          logger.warn({ projection: definition.name, partition: key }, 'checkpoint moved; reloaded');
+          throw error;
+        }
+        // only rows Postgres refuses (data exceptions, constraint violations) make an event poison;
+        // a database that does not answer is retried by redelivery, never dead-lettered
+        if (!refusedRows(error)) throw error;
+        if (attempt < definition.retries) continue;
+        // the rows of one of these events are refused: apply them one by one to find it
+        if (events.length === 1) throw new Poison(events[0]!, error);
+        if (events.length > 1) {
+          for (const [i, e] of events.entries()) {
+            const next = events[i + 1]?.position.offset ?? to;
+            await commitOrDeadLetter(batch, [e], changesOf(e), next, caughtUp && i === events.length - 1);
+          }
+          return;
+        }
+        throw error; // nothing to blame: an advance over transaction markers only
       }
-      throw error;
     }
     checkpoints.set(key, {
       topic: batch.topic,
@@ -75,45 +128,134 @@ export const createProjectionRunner = (options: RunnerOptions): ProjectionRunner
     });
   };
 
+  // commits, or dead-letters the one event whose rows are refused and (skip) moves on to `to`
+  const commitOrDeadLetter = async (
+    batch: LogBatch,
+    events: readonly RecordedEvent[],
+    changes: Change[],
+    to: bigint,
+    caughtUp: boolean,
+  ): Promise<void> => {
+    try {
+      await commit(batch, events, changes, to, caughtUp);
+    } catch (error) {
+      if (!(error instanceof Poison)) throw error;
+      await deadLetter(batch, error);
+      if (checkpoints.get(partitionKey(batch.topic, batch.partition))!.nextOffset < to) {
+        await commit(batch, [], [], to, caughtUp);
+      }
+    }
+  };
+
+  // A poison event goes to the dead letters with its reason and position; then on (skip) or stop (halt).
+  const deadLetter = async (batch: LogBatch, poison: Poison) => {
+    const { event } = poison;
+    const where = `${event.position.topic}/${event.position.partition}@${event.position.offset}`;
+    const reason = `${poison.message} (event ${event.id} ${event.type} at ${where})`;
+    await log.deadLetter(definition.name, event, reason);
+    if (definition.onError === 'skip') {
+      const key = partitionKey(batch.topic, batch.partition);
+      const current = checkpoints.get(key);
+      const to = event.position.offset + 1n;
+      await store.recordDeadLetter(definition.name, generation, reason, {
+        topic: batch.topic,
+        partition: batch.partition,
+        from: current?.nextOffset ?? null,
+        to,
+        lastEventAt: event.recordedAt,
+        caughtUpAt: current?.caughtUpAt ?? null,
+      });
+      checkpoints.set(key, {
+        ...(current ?? { topic: batch.topic, partition: batch.partition, caughtUpAt: null }),
+        nextOffset: to,
+        lastEventAt: event.recordedAt,
+      });
+      logger.warn({ projection: definition.name, reason }, 'skipped an event it cannot apply');
+      return;
+    }
+    await store.recordDeadLetter(definition.name, generation, reason, null);
+    halted = new ProjectionHalted(definition.name, reason);
+    stopHeartbeat();
+    logger.error({ projection: definition.name, reason }, 'projection halted');
+    // stopping waits for the batch in flight, which is this one: stop once it has returned
+    setImmediate(() => void subscription?.stop().catch(() => {}));
+    throw halted;
+  };
+
+  const applyBatch = async (batch: LogBatch) => {
+    if (halted) throw halted;
+    const key = partitionKey(batch.topic, batch.partition);
+    const current = checkpoints.get(key) ?? (await reload(batch.topic, batch.partition));
+    const from = current?.nextOffset ?? null;
+    if (from !== null && batch.nextOffset <= from) return; // all of it applied already
+    const events = from === null ? batch.events : batch.events.filter((e) => e.position.offset >= from);
+    const caughtUp = batch.nextOffset >= batch.highWatermark;
+    let pending: RecordedEvent[] = [];
+    let changes: Change[] = [];
+    for (const e of events) {
+      try {
+        changes.push(...changesOf(e));
+        pending.push(e);
+      } catch (error) {
+        if (!(error instanceof Poison)) throw error;
+        if (pending.length) await commitOrDeadLetter(batch, pending, changes, e.position.offset, false);
+        pending = [];
+        changes = [];
+        await deadLetter(batch, error);
+      }
+    }
+    await commitOrDeadLetter(batch, pending, changes, batch.nextOffset, caughtUp);
+  };
+
+  const stopHeartbeat = () => {
+    if (heartbeat) clearInterval(heartbeat);
+    heartbeat = undefined;
+  };
+
   return {
     name: definition.name,
     get generation() {
       return generation;
     },
+    get halted() {
+      return halted !== undefined;
+    },
     start: async () => {
-      generation = (await store.activeGeneration(definition.name)) ?? 1;
+      if (!building) generation = (await store.activeGeneration(definition.name)) ?? 1;
       await store.prepare(definition, generation);
       await log.ensureTopics(definition.categories);
       for (const c of await store.checkpoints(definition.name, generation)) {
         checkpoints.set(partitionKey(c.topic, c.partition), c);
       }
-      await store.setState(definition.name, generation, 'running', now());
+      const beat = () =>
+        building ? Promise.resolve() : store.setState(definition.name, generation, 'running', now());
+      await beat();
       subscription = await log.subscribe({
         groupId: `${options.groupPrefix}.projection.${definition.name}.g${generation}`,
         topics: definition.categories.map((c) => log.topicFor(c)),
         startAt: async (topic, partition) => (await reload(topic, partition))?.nextOffset,
         onBatch: applyBatch,
         maxBatchEvents: options.batchEvents,
-        onError: (error) =>
-          logger.warn(
-            { projection: definition.name, err: error },
-            'batch failed; retrying from the checkpoint',
-          ),
+        onError: (error) => {
+          if (!(error instanceof ProjectionHalted)) {
+            logger.warn(
+              { projection: definition.name, err: error },
+              'batch failed; retrying from the checkpoint',
+            );
+          }
+        },
       });
       heartbeat = setInterval(() => {
-        store
-          .setState(definition.name, generation, 'running', now())
-          .catch((err) => logger.warn({ err, projection: definition.name }, 'heartbeat failed'));
+        beat().catch((err) => logger.warn({ err, projection: definition.name }, 'heartbeat failed'));
       }, options.heartbeatMs ?? 1000);
       heartbeat.unref();
       logger.info({ projection: definition.name, generation }, 'projection runner started');
     },
     stop: async () => {
-      if (heartbeat) clearInterval(heartbeat);
-      heartbeat = undefined;
+      stopHeartbeat();
       await subscription?.stop();
       subscription = undefined;
-      await store.setState(definition.name, generation, 'stopped').catch(() => {});
+      if (!halted && !building) await store.setState(definition.name, generation, 'stopped').catch(() => {});
     },
   };
 };

@@ -58,6 +58,9 @@ export const createTableEventLog = (
         version integer NOT NULL, type text NOT NULL, data jsonb NOT NULL, metadata jsonb NOT NULL,
         recorded_at timestamptz NOT NULL DEFAULT clock_timestamp(),
         PRIMARY KEY (topic, "offset"), UNIQUE (stream, version), UNIQUE (stream, id))`);
+      await tx.query(`CREATE TABLE IF NOT EXISTS ${s}.log_dead_letters (
+        seq bigserial PRIMARY KEY, projection text NOT NULL, reason text NOT NULL, event jsonb NOT NULL,
+        recorded_at timestamptz NOT NULL DEFAULT now())`);
     }));
 
   const ensure = async (db: SqlQueryable, topics: readonly string[]) => {
@@ -218,6 +221,26 @@ export const createTableEventLog = (
           await unlisten();
         },
       };
+    },
+    deadLetter: async (projection, event, reason) => {
+      await migrate();
+      await sql.query(`INSERT INTO ${s}.log_dead_letters (projection, reason, event) VALUES ($1, $2, $3)`, [
+        projection,
+        reason,
+        JSON.stringify({ ...event, position: { ...event.position, offset: event.position.offset.toString() } }),
+      ]);
+    },
+    deadLetters: async (projection, limit) => {
+      await migrate();
+      const r = await sql.query<{ reason: string; event: RecordedEvent & { position: { offset: string } } }>(
+        `SELECT reason, event FROM ${s}.log_dead_letters WHERE projection = $1 ORDER BY seq LIMIT $2`,
+        [projection, limit],
+      );
+      return r.rows.map((x) => ({
+        projection,
+        reason: x.reason,
+        event: { ...x.event, position: { ...x.event.position, offset: BigInt(x.event.position.offset) } },
+      }));
     },
     endOffsets: async (topics) => {
       await migrate();

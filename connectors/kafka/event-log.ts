@@ -3,7 +3,7 @@ import { type Admin, type IHeaders, Kafka, type KafkaMessage, logLevel, Partitio
 import type { EventCodec } from '../../core/codec.ts';
 import { Unavailable } from '../../core/errors.ts';
 import type { Logger } from '../../core/logger.ts';
-import type { EventLog, SubscribeOptions, Subscription } from '../../core/ports.ts';
+import type { DeadLetter, EventLog, SubscribeOptions, Subscription } from '../../core/ports.ts';
 import { categoryOf, topicFor } from '../../core/streams.ts';
 import type {
   AppendResult,
@@ -109,13 +109,26 @@ export const createKafkaEventLog = (options: KafkaLogOptions): EventLog => {
     return a;
   });
   const readTimeoutMs = options.readTimeoutMs ?? 60_000;
+  const connectProducer = lazily(async () => {
+    const p = kafka.producer({
+      idempotent: true,
+      maxInFlightRequests: 1,
+      allowAutoTopicCreation: false,
+      createPartitioner: Partitioners.DefaultPartitioner,
+      retry: { retries: Number.MAX_SAFE_INTEGER, maxRetryTime: 30_000 },
+    });
+    await p.connect();
+    return p;
+  });
 
   const topicOf = (category: string) => topicFor(options.topicPrefix, category);
+  const deadLetterTopic = (projection: string) => `${options.topicPrefix}.deadletters.${projection}`;
+  const positionJson = (e: RecordedEvent) => ({ ...e.position, offset: e.position.offset.toString() });
   const known = new Map<string, Promise<number>>(); // topic → partition count
   const sequencers = new Map<string, PartitionSequencer>(); // topic/partition → its writer here
   let closed = false;
 
-  const partitionsOf = (topic: string) =>
+  const partitionsOf = (topic: string, partitions = options.partitions) =>
     memo(known, topic, async () => {
       const a = await connectAdmin();
       const existing = await a.listTopics();
@@ -125,7 +138,7 @@ export const createKafkaEventLog = (options: KafkaLogOptions): EventLog => {
           topics: [
             {
               topic,
-              numPartitions: options.partitions,
+              numPartitions: partitions,
               replicationFactor: options.replication,
               configEntries: [{ name: 'message.timestamp.type', value: 'LogAppendTime' }],
             },
@@ -171,6 +184,7 @@ export const createKafkaEventLog = (options: KafkaLogOptions): EventLog => {
     partition: number,
     onMessage: (m: KafkaMessage) => void,
     atLeast = 0n,
+    accept: (m: KafkaMessage) => boolean = isLogfrontRecord,
   ): Promise<bigint> => {
     const a = await connectAdmin();
     const { end, start } = await committedEnd(topic, partition, atLeast);
@@ -198,7 +212,7 @@ export const createKafkaEventLog = (options: KafkaLogOptions): EventLog => {
             eachBatch: async ({ batch }) => {
               if (batch.partition !== partition) return;
               for (const m of batch.messages) {
-                if (BigInt(m.offset) < end && isLogfrontRecord(m)) onMessage(m);
+                if (BigInt(m.offset) < end && accept(m)) onMessage(m);
               }
             },
           })
@@ -383,6 +397,40 @@ export const createKafkaEventLog = (options: KafkaLogOptions): EventLog => {
         },
       };
     },
+    deadLetter: async (projection, event, reason) => {
+      const topic = deadLetterTopic(projection);
+      await partitionsOf(topic, 1);
+      const p = await connectProducer();
+      await p.send({
+        topic,
+        acks: -1,
+        messages: [
+          {
+            key: event.stream,
+            value: JSON.stringify({ projection, reason, event: { ...event, position: positionJson(event) } }),
+            headers: {
+              ce_id: event.id,
+              ce_type: event.type,
+              lf_dlq_reason: reason.slice(0, 1000),
+              lf_source_topic: event.position.topic,
+              lf_source_partition: String(event.position.partition),
+              lf_source_offset: event.position.offset.toString(),
+            },
+          },
+        ],
+      });
+    },
+    deadLetters: async (projection, limit) => {
+      const topic = deadLetterTopic(projection);
+      await partitionsOf(topic, 1);
+      const found: DeadLetter[] = [];
+      const parse = (m: KafkaMessage) => {
+        const v = JSON.parse(m.value!.toString('utf8')) as DeadLetter & { event: { position: { offset: string } } };
+        found.push({ ...v, event: { ...v.event, position: { ...v.event.position, offset: BigInt(v.event.position.offset) } } });
+      };
+      await readPartition(topic, 0, parse, 0n, () => true);
+      return found.slice(0, limit);
+    },
     endOffsets: async (topics) => {
       const a = await connectAdmin();
       const all = await Promise.all(
@@ -405,6 +453,8 @@ export const createKafkaEventLog = (options: KafkaLogOptions): EventLog => {
       closed = true;
       await Promise.all([...sequencers.values()].map((q) => q.close()));
       sequencers.clear();
+      const p = await connectProducer.peek()?.catch(() => undefined);
+      await p?.disconnect();
       const a = await connectAdmin.peek()?.catch(() => undefined);
       await a?.disconnect();
     },

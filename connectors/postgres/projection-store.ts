@@ -64,6 +64,7 @@ export const createPostgresProjectionStore = (sql: Sql, schema: string): Project
           heartbeat_at timestamptz,
           dead_lettered bigint NOT NULL DEFAULT 0,
           created_at timestamptz NOT NULL DEFAULT now())`);
+        await tx.query(`ALTER TABLE ${s}.projections ADD COLUMN IF NOT EXISTS last_error text`);
         await tx.query(`CREATE TABLE IF NOT EXISTS ${s}.checkpoints (
           projection text NOT NULL,
           generation integer NOT NULL,
@@ -229,6 +230,17 @@ export const createPostgresProjectionStore = (sql: Sql, schema: string): Project
         [name, generation, state, heartbeatAt === undefined ? null : new Date(heartbeatAt).toISOString()],
       );
     },
+    recordDeadLetter: (name, generation, reason, advance) =>
+      sql.transaction(async (tx) => {
+        if (advance) await advanceCheckpoint(tx, name, generation, advance);
+        await tx.query(
+          `UPDATE ${s}.projections SET dead_lettered = dead_lettered + 1, last_error = $3,
+             state = CASE WHEN $4 AND active_generation = $2 THEN 'halted' ELSE state END
+           WHERE name = $1`,
+          [name, generation, reason.slice(0, 2000), advance === null],
+        );
+        await tx.query('SELECT pg_notify($1, $2)', [channel, name]);
+      }),
     status: async (name) => {
       await migrate();
       return snapshot(async (tx) => {
@@ -237,8 +249,9 @@ export const createPostgresProjectionStore = (sql: Sql, schema: string): Project
           state: ProjectionState;
           heartbeat_at: Date | null;
           dead_lettered: string;
+          last_error: string | null;
         }>(
-          `SELECT active_generation, state, heartbeat_at, dead_lettered FROM ${s}.projections WHERE name = $1`,
+          `SELECT active_generation, state, heartbeat_at, dead_lettered, last_error FROM ${s}.projections WHERE name = $1`,
           [name],
         );
         const p = r.rows[0];
@@ -250,6 +263,7 @@ export const createPostgresProjectionStore = (sql: Sql, schema: string): Project
           heartbeatAt: p.heartbeat_at ? new Date(p.heartbeat_at).getTime() : null,
           checkpoints: await checkpointsOf(tx, name, p.active_generation),
           deadLettered: Number(p.dead_lettered),
+          lastError: p.last_error,
         };
       });
     },

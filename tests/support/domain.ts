@@ -1,6 +1,6 @@
 import { type Domain, sampleDomain } from '../../app/domain.ts';
 import type { RecordedEvent } from '../../core/types.ts';
-import { defineProjection, increment } from '../../projections/define.ts';
+import { defineProjection, increment, patch, upsert } from '../../projections/define.ts';
 import type { OrderPlacedData } from '../../schemas/orders.ts';
 
 /**
@@ -41,3 +41,27 @@ export const foldCustomerTotals = (events: readonly RecordedEvent[]) => {
   }
   return rows;
 };
+
+/**
+ * A projection with two kinds of poison: a handler that throws (an OrderCancelled whose reason is
+ * "poison") and rows Postgres refuses (an OrderShipped by carrier "bad-row" writes text into an integer).
+ */
+export const poisonable = (name: string, onError: 'halt' | 'skip') =>
+  defineProjection({
+    name,
+    key: 'orderId',
+    categories: ['order'],
+    onError,
+    retries: 1,
+    columns: { orderId: 'text', status: 'text', qty: 'integer' },
+    on: {
+      OrderPlaced: (e: RecordedEvent<OrderPlacedData>) =>
+        upsert({ orderId: e.data.orderId, status: 'placed', qty: e.data.items[0]!.qty }),
+      OrderCancelled: (e: RecordedEvent<{ orderId: string; reason: string }>) => {
+        if (e.data.reason === 'poison') throw new Error('cannot cancel: poison');
+        return patch(e.data.orderId, { status: 'cancelled' });
+      },
+      OrderShipped: (e: RecordedEvent<{ orderId: string; carrier: string }>) =>
+        patch(e.data.orderId, e.data.carrier === 'bad-row' ? { qty: 'not a number' } : { status: 'shipped' }),
+    },
+  });

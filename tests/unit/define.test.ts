@@ -32,11 +32,15 @@ const base = {
 };
 
 describe('defineProjection', () => {
-  it('returns the definition, frozen', () => {
+  it('returns the definition, frozen, halting on poison events after 3 retries unless told otherwise', () => {
     const definition = defineProjection(base);
 
-    expect(definition).toEqual(base);
+    expect(definition).toEqual({ ...base, onError: 'halt', retries: 3 });
     expect(Object.isFrozen(definition)).toBe(true);
+    expect(defineProjection({ ...base, onError: 'skip', retries: 0 })).toMatchObject({
+      onError: 'skip',
+      retries: 0,
+    });
   });
 
   const badNames = ['Items', '1items', '_items', 'items-list', '', 'i'.repeat(41)];
