@@ -88,6 +88,11 @@ export const createClient = (baseUrl: string) => {
       );
     },
     projections: () => call<{ projections: Record<string, unknown>[] }>('GET', '/v1/projections'),
+    rebuild: (projection: string) =>
+      call<{ name: string; generation: number }>(
+        'POST',
+        `/v1/projections/${encodeURIComponent(projection)}/rebuild`,
+      ),
     ready: () => call<Record<string, unknown>>('GET', '/readyz'),
   };
 };

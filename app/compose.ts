@@ -14,10 +14,12 @@ import { createS3Probe } from '../connectors/s3/client.ts';
 import { type AppendService, createAppendService } from '../core/append.ts';
 import { createCodec } from '../core/codec.ts';
 import type { Config } from '../core/config.ts';
+import { NotFound } from '../core/errors.ts';
 import { createCatalog, type EventCatalog } from '../core/event-types.ts';
 import { createFacade, type Facade } from '../core/facade.ts';
 import { createLogger, type Logger } from '../core/logger.ts';
 import type { EventLog, Probe, ProjectionStore, SchemaRegistry } from '../core/ports.ts';
+import { type Rebuild, startRebuild } from '../projections/rebuild.ts';
 import { createProjectionRunner, type ProjectionRunner } from '../projections/runner.ts';
 import { type Domain, sampleDomain } from './domain.ts';
 
@@ -32,6 +34,8 @@ export interface Logfront {
   readonly append: AppendService;
   readonly facade: Facade;
   readonly probes: readonly Probe[];
+  /** starts a blue/green rebuild of a projection; 404 for an unknown one, 409 when one is running */
+  rebuild(name: string): Promise<Rebuild>;
   /** start a runner for every projection of the domain (idempotent) */
   startRunners(): Promise<void>;
   stopRunners(): Promise<void>;
@@ -94,6 +98,7 @@ export const createLogfront = async (config: Config, options: ComposeOptions = {
     defaultWaitMs: config.limits.readWaitMs,
   });
   let runners: ProjectionRunner[] = [];
+  const rebuilds = new Set<Rebuild>();
 
   const stopRunners = async () => {
     const running = runners;
@@ -126,8 +131,26 @@ export const createLogfront = async (config: Config, options: ComposeOptions = {
       );
       await Promise.all(runners.map((r) => r.start()));
     },
+    rebuild: async (name) => {
+      const definition = domain.projections.find((p) => p.name === name);
+      if (!definition) throw new NotFound(`no projection named "${name.slice(0, 100)}"`);
+      const r = await startRebuild({
+        log,
+        store,
+        definition,
+        groupPrefix: config.topicPrefix,
+        batchEvents: config.limits.batchEvents,
+        logger,
+      });
+      rebuilds.add(r);
+      r.done
+        .catch((err) => logger.error({ err, projection: name }, 'rebuild failed'))
+        .finally(() => rebuilds.delete(r));
+      return r;
+    },
     stopRunners,
     close: async () => {
+      await Promise.all([...rebuilds].map((r) => r.cancel()));
       await stopRunners();
       await facade.close();
       await log.close();

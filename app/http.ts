@@ -125,6 +125,11 @@ export const createHttpServer = (lf: Logfront): FastifyInstance => {
     projections: await projectionSummaries(lf.store, lf.log, lf.domain.projections),
   }));
 
+  app.post<{ Params: { name: string } }>('/v1/projections/:name/rebuild', async (request, reply) => {
+    const r = await lf.rebuild(request.params.name);
+    return reply.status(202).send({ name: request.params.name, generation: r.generation });
+  });
+
   app.get<{ Params: { name: string; key: string } }>('/v1/projections/:name/rows/:key', async (request) => {
     const options = cleanReadOptions(parse(readOptions, request.query, 'query'));
     return lf.facade.get(request.params.name, request.params.key, options);

@@ -82,6 +82,19 @@ export interface ProjectionStore {
   /** create the projection's bookkeeping and the tables of this generation */
   prepare(spec: ProjectionSpec, generation: number): Promise<void>;
   activeGeneration(name: string): Promise<number | null>;
+  /**
+   * starts a blue/green rebuild: a new generation with empty tables, marked as building.
+   * Conflict when another rebuild of the projection is alive (its heartbeat is under 30 s old).
+   */
+  beginRebuild(spec: ProjectionSpec): Promise<number>;
+  /** keeps a rebuild marked alive */
+  rebuildHeartbeat(name: string, generation: number): Promise<void>;
+  /** makes the building generation the active one, atomically; returns the generation it replaced */
+  switchGeneration(name: string, generation: number): Promise<number>;
+  /** gives up a rebuild: the building mark is cleared (its tables are dropped with dropGeneration) */
+  abandonRebuild(name: string, generation: number): Promise<void>;
+  /** drops a generation's tables and checkpoints */
+  dropGeneration(spec: ProjectionSpec, generation: number): Promise<void>;
   checkpoints(name: string, generation: number): Promise<Checkpoint[]>;
   /** row changes and checkpoint advance in one transaction; CheckpointFenced if the checkpoint moved */
   applyBatch(
@@ -95,7 +108,12 @@ export interface ProjectionStore {
    * counts a dead letter; with an advance (onError: skip) moves the checkpoint past the event in the
    * same transaction, without one (halt) marks the projection halted with the reason
    */
-  recordDeadLetter(name: string, generation: number, reason: string, advance: CheckpointAdvance | null): Promise<void>;
+  recordDeadLetter(
+    name: string,
+    generation: number,
+    reason: string,
+    advance: CheckpointAdvance | null,
+  ): Promise<void>;
   status(name: string): Promise<ProjectionStatus | null>;
   /** the row and the checkpoints of the active generation, read in one snapshot */
   get(spec: ProjectionSpec, key: string): Promise<RowRead>;

@@ -53,6 +53,8 @@ export interface ProjectionStatus {
   readonly checkpoints: readonly Checkpoint[];
   readonly deadLettered: number;
   readonly lastError: string | null;
+  /** a generation being rebuilt, with its checkpoints */
+  readonly building: { readonly generation: number; readonly checkpoints: readonly Checkpoint[] } | null;
 }
 
 /** whether a runner is applying the projection: its state and last heartbeat (ms epoch) */

@@ -13,6 +13,8 @@ export interface ProjectionSummary {
   heartbeatAt: string | null;
   /** the reason of the last dead letter (why a halted projection stopped) */
   lastError: string | null;
+  /** a blue/green rebuild under way: its generation and how far it has come */
+  rebuilding: { generation: number; appliedEvents: number; totalEvents: number; lagEvents: number } | null;
 }
 
 export const projectionSummaries = async (
@@ -43,6 +45,14 @@ export const projectionSummaries = async (
         deadLettered: status?.deadLettered ?? 0,
         heartbeatAt: status?.heartbeatAt ? new Date(status.heartbeatAt).toISOString() : null,
         lastError: status?.lastError ?? null,
+        rebuilding: status?.building
+          ? {
+              generation: status.building.generation,
+              appliedEvents: status.building.checkpoints.reduce((n, c) => n + Number(c.nextOffset), 0),
+              totalEvents: ends.reduce((n, e) => n + Number(e.offset), 0),
+              lagEvents: measure(status.building.checkpoints, ends, now).lagEvents,
+            }
+          : null,
       };
     }),
   );

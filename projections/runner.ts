@@ -207,6 +207,37 @@ export const createProjectionRunner = (options: RunnerOptions): ProjectionRunner
     await commitOrDeadLetter(batch, pending, changes, batch.nextOffset, caughtUp);
   };
 
+  // A plain runner follows the active generation: after a rebuild switched it (here or in another
+  // process), the runner restarts on the new one.
+  const follow = async () => {
+    const active = await store.activeGeneration(definition.name);
+    if (building || halted || active === null || active === generation) return;
+    logger.info({ projection: definition.name, from: generation, to: active }, 'active generation switched');
+    await subscription?.stop();
+    subscription = undefined;
+    checkpoints.clear();
+    generation = active;
+    await subscribe();
+  };
+
+  const subscribe = async () => {
+    subscription = await log.subscribe({
+      groupId: `${options.groupPrefix}.projection.${definition.name}.g${generation}`,
+      topics: definition.categories.map((c) => log.topicFor(c)),
+      startAt: async (topic, partition) => (await reload(topic, partition))?.nextOffset,
+      onBatch: applyBatch,
+      maxBatchEvents: options.batchEvents,
+      onError: (error) => {
+        if (!(error instanceof ProjectionHalted)) {
+          logger.warn(
+            { projection: definition.name, err: error },
+            'batch failed; retrying from the checkpoint',
+          );
+        }
+      },
+    });
+  };
+
   const stopHeartbeat = () => {
     if (heartbeat) clearInterval(heartbeat);
     heartbeat = undefined;
@@ -230,23 +261,17 @@ export const createProjectionRunner = (options: RunnerOptions): ProjectionRunner
       const beat = () =>
         building ? Promise.resolve() : store.setState(definition.name, generation, 'running', now());
       await beat();
-      subscription = await log.subscribe({
-        groupId: `${options.groupPrefix}.projection.${definition.name}.g${generation}`,
-        topics: definition.categories.map((c) => log.topicFor(c)),
-        startAt: async (topic, partition) => (await reload(topic, partition))?.nextOffset,
-        onBatch: applyBatch,
-        maxBatchEvents: options.batchEvents,
-        onError: (error) => {
-          if (!(error instanceof ProjectionHalted)) {
-            logger.warn(
-              { projection: definition.name, err: error },
-              'batch failed; retrying from the checkpoint',
-            );
-          }
-        },
-      });
+      await subscribe();
+      let beating = false;
       heartbeat = setInterval(() => {
-        beat().catch((err) => logger.warn({ err, projection: definition.name }, 'heartbeat failed'));
+        if (beating) return;
+        beating = true;
+        beat()
+          .then(follow)
+          .catch((err) => logger.warn({ err, projection: definition.name }, 'heartbeat failed'))
+          .finally(() => {
+            beating = false;
+          });
       }, options.heartbeatMs ?? 1000);
       heartbeat.unref();
       logger.info({ projection: definition.name, generation }, 'projection runner started');

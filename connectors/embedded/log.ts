@@ -227,7 +227,10 @@ export const createTableEventLog = (
       await sql.query(`INSERT INTO ${s}.log_dead_letters (projection, reason, event) VALUES ($1, $2, $3)`, [
         projection,
         reason,
-        JSON.stringify({ ...event, position: { ...event.position, offset: event.position.offset.toString() } }),
+        JSON.stringify({
+          ...event,
+          position: { ...event.position, offset: event.position.offset.toString() },
+        }),
       ]);
     },
     deadLetters: async (projection, limit) => {

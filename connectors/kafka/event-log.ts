@@ -425,8 +425,13 @@ export const createKafkaEventLog = (options: KafkaLogOptions): EventLog => {
       await partitionsOf(topic, 1);
       const found: DeadLetter[] = [];
       const parse = (m: KafkaMessage) => {
-        const v = JSON.parse(m.value!.toString('utf8')) as DeadLetter & { event: { position: { offset: string } } };
-        found.push({ ...v, event: { ...v.event, position: { ...v.event.position, offset: BigInt(v.event.position.offset) } } });
+        const v = JSON.parse(m.value!.toString('utf8')) as DeadLetter & {
+          event: { position: { offset: string } };
+        };
+        found.push({
+          ...v,
+          event: { ...v.event, position: { ...v.event.position, offset: BigInt(v.event.position.offset) } },
+        });
       };
       await readPartition(topic, 0, parse, 0n, () => true);
       return found.slice(0, limit);

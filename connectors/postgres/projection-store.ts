@@ -1,4 +1,4 @@
-import { CheckpointFenced } from '../../core/errors.ts';
+import { CheckpointFenced, Conflict, NotFound } from '../../core/errors.ts';
 import { DELETED, foldChanges } from '../../core/fold.ts';
 import type { ProjectionStore } from '../../core/ports.ts';
 import type {
@@ -65,6 +65,8 @@ export const createPostgresProjectionStore = (sql: Sql, schema: string): Project
           dead_lettered bigint NOT NULL DEFAULT 0,
           created_at timestamptz NOT NULL DEFAULT now())`);
         await tx.query(`ALTER TABLE ${s}.projections ADD COLUMN IF NOT EXISTS last_error text`);
+        await tx.query(`ALTER TABLE ${s}.projections ADD COLUMN IF NOT EXISTS building_generation integer`);
+        await tx.query(`ALTER TABLE ${s}.projections ADD COLUMN IF NOT EXISTS building_at timestamptz`);
         await tx.query(`CREATE TABLE IF NOT EXISTS ${s}.checkpoints (
           projection text NOT NULL,
           generation integer NOT NULL,
@@ -191,18 +193,87 @@ export const createPostgresProjectionStore = (sql: Sql, schema: string): Project
     if (deletes.length) await db.query(`DELETE FROM ${table} WHERE ${key} = ANY($1::text[])`, [deletes]);
   };
 
+  const lockProjection = (tx: SqlQueryable, name: string) =>
+    tx.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`logfront:${schema}:${name}`]);
+
+  const createTable = async (tx: SqlQueryable, spec: ProjectionSpec, generation: number) => {
+    const columns = Object.entries(spec.columns)
+      .map(([c, t]) => `${q(c)} ${SQL_TYPES[t]}${c === spec.key ? ' PRIMARY KEY' : ''}`)
+      .join(', ');
+    await tx.query(`CREATE TABLE IF NOT EXISTS ${tableOf(spec.name, generation)} (${columns})`);
+  };
+
   const snapshot = <T>(fn: (tx: SqlQueryable) => Promise<T>) =>
     sql.transaction(fn, { isolation: 'repeatable read', readOnly: true });
 
   return {
+    beginRebuild: async (spec) => {
+      await migrate();
+      return sql.transaction(async (tx) => {
+        await lockProjection(tx, spec.name);
+        const r = await tx.query<{
+          active_generation: number;
+          building_generation: number | null;
+          alive: boolean;
+        }>(
+          `SELECT active_generation, building_generation, building_at > now() - interval '30 seconds' AS alive
+           FROM ${s}.projections WHERE name = $1`,
+          [spec.name],
+        );
+        const p = r.rows[0];
+        if (!p) throw new NotFound(`projection ${spec.name} has never run`);
+        if (p.building_generation !== null && p.alive) {
+          throw new Conflict(`a rebuild of ${spec.name} (generation ${p.building_generation}) is running`);
+        }
+        const generation = Math.max(p.active_generation, p.building_generation ?? 0) + 1;
+        await createTable(tx, spec, generation);
+        await tx.query(
+          `UPDATE ${s}.projections SET building_generation = $2, building_at = now() WHERE name = $1`,
+          [spec.name, generation],
+        );
+        return generation;
+      });
+    },
+    rebuildHeartbeat: async (name, generation) => {
+      await sql.query(
+        `UPDATE ${s}.projections SET building_at = now() WHERE name = $1 AND building_generation = $2`,
+        [name, generation],
+      );
+    },
+    switchGeneration: (name, generation) =>
+      sql.transaction(async (tx) => {
+        await lockProjection(tx, name);
+        const r = await tx.query<{ previous: number }>(
+          `UPDATE ${s}.projections p SET active_generation = $2, building_generation = NULL, building_at = NULL
+           FROM (SELECT active_generation AS previous FROM ${s}.projections WHERE name = $1) old
+           WHERE p.name = $1 AND p.building_generation = $2 RETURNING old.previous`,
+          [name, generation],
+        );
+        if (!r.rows[0]) throw new Conflict(`generation ${generation} of ${name} is not being built`);
+        await tx.query('SELECT pg_notify($1, $2)', [channel, name]);
+        return r.rows[0].previous;
+      }),
+    abandonRebuild: async (name, generation) => {
+      await sql.query(
+        `UPDATE ${s}.projections SET building_generation = NULL, building_at = NULL
+         WHERE name = $1 AND building_generation = $2`,
+        [name, generation],
+      );
+    },
+    dropGeneration: async (spec, generation) => {
+      await sql.transaction(async (tx) => {
+        await tx.query(`DROP TABLE IF EXISTS ${tableOf(spec.name, generation)}`);
+        await tx.query(`DELETE FROM ${s}.checkpoints WHERE projection = $1 AND generation = $2`, [
+          spec.name,
+          generation,
+        ]);
+      });
+    },
     prepare: async (spec, generation) => {
       await migrate();
       await sql.transaction(async (tx) => {
-        await tx.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`logfront:${schema}:${spec.name}`]);
-        const columns = Object.entries(spec.columns)
-          .map(([c, t]) => `${q(c)} ${SQL_TYPES[t]}${c === spec.key ? ' PRIMARY KEY' : ''}`)
-          .join(', ');
-        await tx.query(`CREATE TABLE IF NOT EXISTS ${tableOf(spec.name, generation)} (${columns})`);
+        await lockProjection(tx, spec.name);
+        await createTable(tx, spec, generation);
         await tx.query(
           `INSERT INTO ${s}.projections (name, active_generation) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING`,
           [spec.name, generation],
@@ -250,8 +321,9 @@ export const createPostgresProjectionStore = (sql: Sql, schema: string): Project
           heartbeat_at: Date | null;
           dead_lettered: string;
           last_error: string | null;
+          building_generation: number | null;
         }>(
-          `SELECT active_generation, state, heartbeat_at, dead_lettered, last_error FROM ${s}.projections WHERE name = $1`,
+          `SELECT active_generation, state, heartbeat_at, dead_lettered, last_error, building_generation FROM ${s}.projections WHERE name = $1`,
           [name],
         );
         const p = r.rows[0];
@@ -264,6 +336,13 @@ export const createPostgresProjectionStore = (sql: Sql, schema: string): Project
           checkpoints: await checkpointsOf(tx, name, p.active_generation),
           deadLettered: Number(p.dead_lettered),
           lastError: p.last_error,
+          building:
+            p.building_generation === null
+              ? null
+              : {
+                  generation: p.building_generation,
+                  checkpoints: await checkpointsOf(tx, name, p.building_generation),
+                },
         };
       });
     },

@@ -151,6 +151,18 @@ describe('CLI', () => {
       expect((await run(['projections', 'extra', '--url', url])).code).toBe(2);
     });
 
+    it('rebuild follows a blue/green rebuild to the switch', async () => {
+      const r = await run(['rebuild', 'orders', '--url', url]);
+      expect(r.code, r.err).toBe(0);
+      expect(r.out).toMatch(/orders: generation \d+ is active/);
+      const p = await run(['projections', '--json', '--url', url]);
+      expect(JSON.parse(p.out).projections[0]).toMatchObject({ name: 'orders', rebuilding: null });
+      const bad = await run(['rebuild', 'nope', '--url', url]);
+      expect(bad).toMatchObject({ code: 1 });
+      expect(bad.err).toMatch(/not_found/);
+      expect((await run(['rebuild', '--url', url])).code).toBe(2);
+    });
+
     it('client commands say so when no server answers', async () => {
       const r = await run(['projections', '--url', 'http://127.0.0.1:9']);
       expect(r.code).toBe(1);

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Api, startApi } from '../support/api.ts';
 import { orderCancelled, orderPlaced, orderShipped } from '../support/orders.ts';
-import { embeddedConfig, uniqueId } from '../support/services.ts';
+import { embeddedConfig, uniqueId, waitFor } from '../support/services.ts';
 
 describe('HTTP API on the embedded default', () => {
   let api: Api;
@@ -242,11 +242,24 @@ describe('HTTP API on the embedded default', () => {
     expect(badCursor.status).toBe(400);
   });
 
+  it('POST rebuild answers 202 with the new generation, 409 while it runs, 404 for an unknown projection', async () => {
+    const first = await api.request('POST', '/v1/projections/orders/rebuild');
+    expect(first.status).toBe(202);
+    expect(first.body).toMatchObject({ name: 'orders', generation: expect.any(Number) });
+    const second = await api.request('POST', '/v1/projections/orders/rebuild');
+    expect(second).toMatchObject({ status: 409, body: { error: 'conflict' } });
+    expect((await api.request('POST', '/v1/projections/nope/rebuild')).status).toBe(404);
+    await waitFor(
+      async () => (await api.lf.store.status('orders'))?.generation === first.body.generation,
+      20_000,
+    );
+  });
+
   it('reports projections, health and readiness', async () => {
     const p = await api.request('GET', '/v1/projections');
     expect(p.status).toBe(200);
     expect(p.body.projections).toEqual([
-      expect.objectContaining({ name: 'orders', generation: 1, state: 'running', deadLettered: 0 }),
+      expect.objectContaining({ name: 'orders', state: 'running', deadLettered: 0, rebuilding: null }),
     ]);
     expect((await api.request('GET', '/healthz')).status).toBe(200);
     const ready = await api.request('GET', '/readyz');
