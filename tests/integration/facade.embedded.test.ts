@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLogfront, type Logfront } from '../../app/compose.ts';
 import { NotFound, StalenessBudgetExceeded, ValidationFailed } from '../../core/errors.ts';
 import { decodePositions } from '../../core/positions.ts';
+import { projectionSummaries } from '../../core/status.ts';
 import { orderPlaced, orderShipped } from '../support/orders.ts';
 import { embeddedConfig, uniqueId } from '../support/services.ts';
 
@@ -96,6 +97,14 @@ describe('facade reads under a staleness budget (embedded)', () => {
       expect((error as StalenessBudgetExceeded).budgetMs).toBe(300);
     });
 
+    it('while stopped, the staleness GET /v1/projections reports grows', async () => {
+      const first = (await projectionSummaries(lf.store, lf.log, lf.domain.projections))[0]!;
+      await new Promise((r) => setTimeout(r, 300));
+      const second = (await projectionSummaries(lf.store, lf.log, lf.domain.projections))[0]!;
+      expect(first.state).toBe('stopped');
+      expect(second.stalenessMs).toBeGreaterThanOrEqual(first.stalenessMs + 250);
+    });
+
     it('projection status reports the lag while stopped', async () => {
       const status = await lf.store.status('orders');
       expect(status?.state).toBe('stopped');
@@ -106,5 +115,18 @@ describe('facade reads under a staleness budget (embedded)', () => {
     const { id } = await place();
     const r = await lf.facade.get('orders', id, { consistency: 'strong' });
     expect(r.meta.lagEvents).toBe(0);
+  });
+});
+
+describe('a projection that never started', () => {
+  it('reports stale, not caught up', async () => {
+    const idle = await createLogfront(embeddedConfig());
+    try {
+      const [summary] = await projectionSummaries(idle.store, idle.log, idle.domain.projections);
+      expect(summary).toMatchObject({ name: 'orders', state: 'idle', generation: 0 });
+      expect(summary!.stalenessMs).toBeGreaterThan(Date.now() - 1000);
+    } finally {
+      await idle.close();
+    }
   });
 });

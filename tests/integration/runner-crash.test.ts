@@ -23,7 +23,7 @@ const envOf = (config: Config, prefix: string, schema: string) => ({
   LOGFRONT_TOPIC_PARTITIONS: String(config.kafka.partitions),
 });
 
-const startRunner = (env: NodeJS.ProcessEnv) =>
+const startRunner = (env: NodeJS.ProcessEnv, batches?: string[]) =>
   new Promise<ChildProcess>((resolve, reject) => {
     const child = spawn(
       process.execPath,
@@ -35,7 +35,9 @@ const startRunner = (env: NodeJS.ProcessEnv) =>
       },
     );
     child.stdout!.on('data', (d: Buffer) => {
-      if (d.toString().includes('runner ready')) resolve(child);
+      const text = d.toString();
+      if (batches) batches.push(...text.split('\n').filter((l) => l.startsWith('applied ')));
+      if (text.includes('runner ready')) resolve(child);
     });
     child.once('exit', (code) => reject(new Error(`runner exited early with ${code}`)));
   });
@@ -57,60 +59,21 @@ describe('projection runner crash', () => {
   });
   afterAll(async () => lf?.close());
 
-  it('a runner SIGKILLed between batches and restarted leaves rows equal to a fold of the log, nothing applied twice', async () => {
-    // given 1,500 events over 300 streams
-    for (let i = 0; i < 300; i++) {
-      const id = `k${i}`;
-      await lf.append.appendToStream(`order-${id}`, { events: [orderPlaced(id, (i % 5) + 1)] });
-    }
-    await Promise.all(
-      Array.from({ length: 300 }, (_, i) =>
-        lf.append.appendToStream(`order-k${i}`, {
-          events: [
-            orderPlaced(`k${i}x`, 2),
-            orderShipped(`k${i}`),
-            orderPlaced(`k${i}y`, 1),
-            orderShipped(`k${i}y`),
-          ],
-        }),
-      ),
-    );
-    const env = envOf(config, config.topicPrefix, config.database.schema);
-    const topics = [lf.log.topicFor('order')];
-    const applied = async () => {
-      const status = await lf.store.status('customer_totals');
-      return (status?.checkpoints ?? []).reduce((n, c) => n + Number(c.nextOffset), 0);
-    };
-    // when the runner is killed three times while it works through the log
-    let kills = 0;
-    for (const threshold of [200, 600, 1000]) {
-      const child = await startRunner(env);
-      await waitFor(async () => (await applied()) >= threshold, 60_000, 5);
-      await kill(child);
-      kills++;
-    }
-    const child = await startRunner(env);
-    try {
-      const ends = await lf.log.endOffsets(topics);
-      const total = ends.reduce((n, e) => n + Number(e.offset), 0);
-      expect(await applied()).toBeLessThan(total); // the last runner had work left
-      await waitFor(async () => (await applied()) >= total, 60_000);
-      await waitFor(async () => {
-        const s = await lf.store.status('orders');
-        return (s?.checkpoints ?? []).reduce((n, c) => n + Number(c.nextOffset), 0) >= total;
-      }, 60_000);
-    } finally {
-      child.kill('SIGTERM');
-    }
-    expect(kills).toBe(3);
+  const totalOf = async (projection: string) => {
+    const status = await lf.store.status(projection);
+    return (status?.checkpoints ?? []).reduce((n, c) => n + Number(c.nextOffset), 0);
+  };
+  const logEnd = async () =>
+    (await lf.log.endOffsets([lf.log.topicFor('order')])).reduce((n, e) => n + Number(e.offset), 0);
 
-    // then both projections equal folds of the log computed here
-    const events = await readAll(lf.log, topics);
-    expect(events).toHaveLength(1500);
+  // then both projections equal folds of the log computed here
+  const expectFolds = async (count: number) => {
+    const events = await readAll(lf.log, [lf.log.topicFor('order')]);
+    expect(events).toHaveLength(count);
     const expectedOrders = foldOrders(events);
     const ordersRows = await lf.store.list(testDomain.projections[0]!, {
       filters: {},
-      limit: 10_000,
+      limit: 100_000,
       afterKey: null,
     });
     expect(ordersRows.rows).toHaveLength(expectedOrders.size);
@@ -118,7 +81,117 @@ describe('projection runner crash', () => {
       const { updatedAt: _u, ...rest } = row;
       expect(rest).toEqual(expectedOrders.get(String(row.orderId)));
     }
-    const totals = await lf.store.list(customerTotals, { filters: {}, limit: 10_000, afterKey: null });
+    const totals = await lf.store.list(customerTotals, { filters: {}, limit: 100_000, afterKey: null });
     expect(new Map(totals.rows.map((r) => [String(r.customerId), r]))).toEqual(foldCustomerTotals(events));
+  };
+
+  // 10,000 events over 2,000 streams, appended with concurrency
+  const appendEvents = async (tag: string) => {
+    const streams = Array.from({ length: 2000 }, (_, i) => `${tag}${i}`);
+    await Promise.all(
+      streams.map((id, i) =>
+        lf.append.appendToStream(`order-${id}`, {
+          events: [
+            orderPlaced(id, (i % 5) + 1),
+            orderShipped(id),
+            orderPlaced(`${id}x`, 2),
+            orderPlaced(`${id}y`, 1),
+            orderShipped(`${id}y`),
+          ],
+        }),
+      ),
+    );
+  };
+
+  it('10,000 events, the runner SIGKILLed at 5 random moments and restarted: the tables equal a fold of the log', async () => {
+    await appendEvents('k');
+    const env = envOf(config, config.topicPrefix, config.database.schema);
+    const total = await logEnd();
+    const marks = Array.from({ length: 5 }, () => 0.1 + Math.random() * 0.8)
+      .sort()
+      .map((f) => Math.floor(f * total));
+    for (const mark of marks) {
+      const child = await startRunner(env);
+      await waitFor(async () => (await totalOf('customer_totals')) >= mark, 90_000, 5);
+      await kill(child);
+    }
+    const child = await startRunner(env);
+    try {
+      expect(await totalOf('customer_totals')).toBeLessThan(total); // the last runner had work left
+      await waitFor(
+        async () => (await totalOf('customer_totals')) >= total && (await totalOf('orders')) >= total,
+        90_000,
+      );
+    } finally {
+      child.kill('SIGTERM');
+    }
+    await expectFolds(10_000);
+  }, 300_000);
+});
+
+describe('two runner processes and a rebalance', () => {
+  let lf2: Logfront;
+  let config2: Config;
+  beforeAll(async () => {
+    config2 = servicesConfig();
+    lf2 = await createLogfront(config2, { domain: testDomain });
+    await lf2.log.ensureTopics(['order']);
   });
+  afterAll(async () => lf2?.close());
+
+  it('a second runner joining and the first leaving mid-way neither skip nor repeat an event', async () => {
+    const tag = 'r';
+    const streams = Array.from({ length: 2000 }, (_, i) => `${tag}${i}`);
+    await Promise.all(
+      streams.map((id, i) =>
+        lf2.append.appendToStream(`order-${id}`, {
+          events: [
+            orderPlaced(id, (i % 5) + 1),
+            orderShipped(id),
+            orderPlaced(`${id}x`, 2),
+            orderPlaced(`${id}y`, 1),
+            orderShipped(`${id}y`),
+          ],
+        }),
+      ),
+    );
+    const total = (await lf2.log.endOffsets([lf2.log.topicFor('order')])).reduce(
+      (n, e) => n + Number(e.offset),
+      0,
+    );
+    const applied = async () =>
+      ((await lf2.store.status('customer_totals'))?.checkpoints ?? []).reduce(
+        (n, c) => n + Number(c.nextOffset),
+        0,
+      );
+    const env = {
+      ...envOf(config2, config2.topicPrefix, config2.database.schema),
+      LOGFRONT_TEST_BATCH_DELAY_MS: '15',
+    };
+    const byFirst: string[] = [];
+    const bySecond: string[] = [];
+    const first = await startRunner(env, byFirst);
+    await waitFor(async () => (await applied()) >= total * 0.2, 90_000, 5);
+    const second = await startRunner(env, bySecond); // joins the group: partitions are shared out again
+    await waitFor(async () => (await applied()) >= total * 0.6, 90_000, 5);
+    const secondBeforeLeave = bySecond.length;
+    await new Promise<void>((resolve) => {
+      first.removeAllListeners('exit');
+      first.once('exit', () => resolve());
+      first.kill('SIGTERM'); // leaves the group: its partitions move to the second runner
+    });
+    try {
+      await waitFor(async () => (await applied()) >= total, 90_000);
+    } finally {
+      second.kill('SIGTERM');
+    }
+    // both runners applied batches while both were in the group, and the second took over the rest
+    expect(byFirst.length).toBeGreaterThan(0);
+    expect(secondBeforeLeave).toBeGreaterThan(0);
+    expect(bySecond.length).toBeGreaterThan(secondBeforeLeave);
+    const events = await readAll(lf2.log, [lf2.log.topicFor('order')]);
+    expect(events).toHaveLength(10_000);
+    const totals = await lf2.store.list(customerTotals, { filters: {}, limit: 100_000, afterKey: null });
+    expect(new Map(totals.rows.map((r) => [String(r.customerId), r]))).toEqual(foldCustomerTotals(events));
+  }, 300_000);
 });
