@@ -324,14 +324,27 @@ export const createKafkaEventLog = (options: KafkaLogOptions): EventLog => {
         fetchStartedAt = Date.now();
       });
       // The stored checkpoints are the truth; Kafka's committed offsets are only a hint.
+      // where a partition must be read from: the subscriber's position, or the start of the log
+      const startOf = async (topic: string, partition: number) => {
+        const stored = await sub.startAt(topic, partition);
+        const a = await connectAdmin();
+        const low = BigInt((await a.fetchTopicOffsets(topic)).find((o) => o.partition === partition)!.low);
+        if (stored !== undefined && stored < low) {
+          logger.warn(
+            { topic, partition, stored: stored.toString(), low: low.toString() },
+            'records below the stored position are gone from Kafka (retention): reading from the log start',
+          );
+        }
+        return stored === undefined || stored < low ? low : stored;
+      };
+      // partitions whose first batch since the last join started where the subscriber wants it
+      const verified = new Set<string>();
       consumer.on(consumer.events.GROUP_JOIN, ({ payload }) => {
+        verified.clear();
         for (const [topic, partitions] of Object.entries(payload.memberAssignment)) {
           for (const partition of partitions) {
-            sub
-              .startAt(topic, partition)
-              .then((offset) => {
-                if (offset !== undefined) consumer.seek({ topic, partition, offset: offset.toString() });
-              })
+            startOf(topic, partition)
+              .then((offset) => consumer.seek({ topic, partition, offset: offset.toString() }))
               .catch((err) => logger.warn({ err, topic, partition }, 'could not read the stored checkpoint'));
           }
         }
@@ -348,11 +361,27 @@ export const createKafkaEventLog = (options: KafkaLogOptions): EventLog => {
       await consumer.subscribe({ topics: [...sub.topics], fromBeginning: true });
       const max = sub.maxBatchEvents ?? 500;
       await consumer.run({
+        // partitions are applied side by side; order within a partition is kept
+        partitionsConsumedConcurrently: Math.max(1, options.partitions),
         autoCommit: true,
         autoCommitInterval: 1000,
         eachBatchAutoResolve: false,
         eachBatch: async ({ batch, resolveOffset, heartbeat, isRunning, isStale }) => {
           const fetchedAt = fetchStartedAt;
+          // The seek on join races the first fetch, which starts at the group's committed offset: a hint
+          // that can be ahead of the subscriber's own position (a new checkpoint store, a new schema).
+          // So the first batch of a partition after a join must start where the subscriber says.
+          const key = `${batch.topic}/${batch.partition}`;
+          if (!verified.has(key)) {
+            const want = await startOf(batch.topic, batch.partition);
+            // kafkajs keeps the offset it fetched from on the batch, untyped
+            const fetchedFrom = BigInt((batch as typeof batch & { fetchedOffset: string }).fetchedOffset);
+            if (fetchedFrom !== want) {
+              consumer.seek({ topic: batch.topic, partition: batch.partition, offset: want.toString() });
+              return;
+            }
+            verified.add(key);
+          }
           const highWatermark = BigInt(batch.highWatermark);
           // kafkajs resolves batches of only control records itself and never hands them here
           const messages = batch.messages;

@@ -123,12 +123,13 @@ export const createPostgresProjectionStore = (sql: Sql, schema: string): Project
       a.from === null
         ? await db.query(
             `INSERT INTO ${s}.checkpoints (projection, generation, topic, partition, next_offset, last_event_at, caught_up_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING`,
-            [name, generation, a.topic, a.partition, a.to.toString(), lastEventAt, caughtUpAt],
+             VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING RETURNING pg_notify($8, $1)`,
+            [name, generation, a.topic, a.partition, a.to.toString(), lastEventAt, caughtUpAt, channel],
           )
         : await db.query(
             `UPDATE ${s}.checkpoints SET next_offset = $5, last_event_at = $6, caught_up_at = $7, updated_at = now()
-             WHERE projection = $1 AND generation = $2 AND topic = $3 AND partition = $4 AND next_offset = $8`,
+             WHERE projection = $1 AND generation = $2 AND topic = $3 AND partition = $4 AND next_offset = $8
+             RETURNING pg_notify($9, $1)`,
             [
               name,
               generation,
@@ -138,6 +139,7 @@ export const createPostgresProjectionStore = (sql: Sql, schema: string): Project
               lastEventAt,
               caughtUpAt,
               a.from.toString(),
+              channel,
             ],
           );
     if (r.rowCount !== 1) {
@@ -290,9 +292,9 @@ export const createPostgresProjectionStore = (sql: Sql, schema: string): Project
     },
     applyBatch: (spec, generation, changes, advance) =>
       sql.transaction(async (tx) => {
+        // the checkpoint statement also queues the notification, delivered when the transaction commits
         await advanceCheckpoint(tx, spec.name, generation, advance);
         await writeChanges(tx, spec, generation, changes);
-        await tx.query('SELECT pg_notify($1, $2)', [channel, spec.name]);
       }),
     setState: async (name, generation, state: ProjectionState, heartbeatAt) => {
       await sql.query(
@@ -304,13 +306,13 @@ export const createPostgresProjectionStore = (sql: Sql, schema: string): Project
     recordDeadLetter: (name, generation, reason, advance) =>
       sql.transaction(async (tx) => {
         if (advance) await advanceCheckpoint(tx, name, generation, advance);
+        else await tx.query('SELECT pg_notify($1, $2)', [channel, name]);
         await tx.query(
           `UPDATE ${s}.projections SET dead_lettered = dead_lettered + 1, last_error = $3,
              state = CASE WHEN $4 AND active_generation = $2 THEN 'halted' ELSE state END
            WHERE name = $1`,
           [name, generation, reason.slice(0, 2000), advance === null],
         );
-        await tx.query('SELECT pg_notify($1, $2)', [channel, name]);
       }),
     status: async (name) => {
       await migrate();

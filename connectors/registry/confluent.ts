@@ -1,6 +1,6 @@
 import { SchemaRegistry as Client, COMPATIBILITY, SchemaType } from '@kafkajs/confluent-schema-registry';
 import type { CompatibilityResult, SchemaRegistry } from '../../core/ports.ts';
-import { backwardCompatibility } from './wire.ts';
+import { backwardCompatibility, unframe } from './wire.ts';
 
 /**
  * A Confluent-compatible Schema Registry (Confluent, Apicurio's ccompat API, Karapace, Redpanda)
@@ -65,7 +65,9 @@ export const createConfluentRegistry = (url: string): SchemaRegistry => {
       throw new Error(`schema ${schemaId} is not a version of ${subject}`);
     },
     encode: (schemaId, value) => client.encode(schemaId, value),
-    decode: async (payload) => ({ schemaId: payload.readUInt32BE(1), value: await client.decode(payload) }),
+    // Payloads were validated when they were written: reading them back is the wire format's JSON,
+    // with no schema fetch and no Ajv compile per process.
+    decode: async (payload) => unframe(payload),
     ping: async () => {
       const { status } = await http('/subjects');
       if (status !== 200) throw new Error(`schema registry answered ${status}`);

@@ -142,18 +142,21 @@ describe('Kafka event log', () => {
     await expect(log.append(streams[0]!, [shipped('x')], 1)).resolves.toMatchObject({ fromVersion: 2 });
   });
 
-  it('a batch that fails is reported and delivered again; a failing start lookup falls back to the group offset', async () => {
+  it('a batch that fails is reported and delivered again; nothing is delivered before the start position is known', async () => {
     const category = `rd${uniqueId()}`;
     await log.ensureTopics([category]);
     await log.append(`${category}-1` as StreamId, [shipped('1')], 'no_stream');
     const errors: unknown[] = [];
     let calls = 0;
+    let starts = 0;
     const delivered: RecordedEvent[] = [];
     const sub = await log.subscribe({
       groupId: `g-${uniqueId()}`,
       topics: [log.topicFor(category)],
       startAt: async () => {
-        throw new Error('checkpoint store down');
+        starts++;
+        if (starts === 1) throw new Error('checkpoint store down');
+        return undefined;
       },
       onBatch: async (b) => {
         calls++;
