@@ -165,10 +165,14 @@ export const createPostgresProjectionStore = (sql: Sql, schema: string): Project
     ];
     const rows = new Map<string, Row>();
     if (read.length) {
-      const existing = await db.query<Row>(
-        `SELECT * FROM ${table} WHERE ${key} = ANY($1::text[]) FOR UPDATE`,
-        [read],
+      // Rows this batch reads to change (patch, increment) are locked by key first, in key order: a
+      // row lock cannot cover a row that does not exist yet, and two partitions applied at once (here
+      // or in another process) must not both start an increment from nothing.
+      await db.query(
+        'SELECT pg_advisory_xact_lock(hashtextextended($1 || k, 0)) FROM unnest($2::text[]) AS k ORDER BY k COLLATE "C"',
+        [`${table}:`, read],
       );
+      const existing = await db.query<Row>(`SELECT * FROM ${table} WHERE ${key} = ANY($1::text[])`, [read]);
       for (const r of existing.rows) rows.set(String(r[spec.key]), plain(r));
     }
     foldChanges(spec, rows, changes);

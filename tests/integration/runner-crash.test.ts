@@ -166,7 +166,7 @@ describe('two runner processes and a rebalance', () => {
       );
     const env = {
       ...envOf(config2, config2.topicPrefix, config2.database.schema),
-      LOGFRONT_TEST_BATCH_DELAY_MS: '15',
+      LOGFRONT_TEST_BATCH_DELAY_MS: '40',
     };
     const byFirst: string[] = [];
     const bySecond: string[] = [];
