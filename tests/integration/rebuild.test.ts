@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLogfront, type Logfront } from '../../app/compose.ts';
 import { sampleDomain } from '../../app/domain.ts';
 import { Conflict, NotFound } from '../../core/errors.ts';
+import { projectionSummaries } from '../../core/status.ts';
 import { poisonable } from '../support/domain.ts';
 import { readAll } from '../support/log-reader.ts';
 import { foldOrders, orderPlaced, orderShipped } from '../support/orders.ts';
@@ -50,6 +51,10 @@ describe('blue/green rebuild (Kafka)', () => {
     const rebuild = await lf.rebuild('orders');
     expect(rebuild.generation).toBe(2);
     await expect(lf.rebuild('orders')).rejects.toBeInstanceOf(Conflict);
+    const [during] = await projectionSummaries(lf.store, lf.log, lf.domain.projections);
+    expect(during!.generation).toBe(1);
+    expect(during!.rebuilding).toMatchObject({ generation: 2, totalEvents: expect.any(Number) });
+    expect(during!.rebuilding!.appliedEvents).toBeLessThanOrEqual(during!.rebuilding!.totalEvents);
     await rebuild.done;
     // keep reading across the followers' switch and the old generation's drop
     await new Promise((r) => setTimeout(r, 6000));
