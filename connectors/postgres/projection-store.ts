@@ -150,15 +150,17 @@ export const createPostgresProjectionStore = (sql: Sql, schema: string): Project
   };
 
   // Folds the batch's changes per key in memory (rows it patches read first), then writes them in two statements.
-  const writeChanges = async (
+  // Folds the batch's changes per key in memory: the rows it must write and the keys it must delete.
+  const planChanges = async (
     db: SqlQueryable,
     spec: ProjectionSpec,
     generation: number,
     changes: readonly Change[],
   ) => {
-    if (changes.length === 0) return;
+    const upserts: Row[] = [];
+    const deletes: string[] = [];
+    if (changes.length === 0) return { upserts, deletes };
     const table = tableOf(spec.name, generation);
-    const key = q(spec.key);
     const touched = new Set(changes.map((c) => (c.kind === 'upsert' ? String(c.row[spec.key]) : c.key)));
     const read = [
       ...new Set(changes.filter((c) => c.kind === 'patch' || c.kind === 'increment').map((c) => c.key)),
@@ -172,31 +174,74 @@ export const createPostgresProjectionStore = (sql: Sql, schema: string): Project
         'SELECT pg_advisory_xact_lock(hashtextextended($1 || k, 0)) FROM unnest($2::text[]) AS k ORDER BY k COLLATE "C"',
         [`${table}:`, read],
       );
-      const existing = await db.query<Row>(`SELECT * FROM ${table} WHERE ${key} = ANY($1::text[])`, [read]);
+      const existing = await db.query<Row>(`SELECT * FROM ${table} WHERE ${q(spec.key)} = ANY($1::text[])`, [
+        read,
+      ]);
       for (const r of existing.rows) rows.set(String(r[spec.key]), plain(r));
     }
     foldChanges(spec, rows, changes);
-    const upserts: Row[] = [];
-    const deletes: string[] = [];
     for (const k of touched) {
       const row = rows.get(k);
       if (row === DELETED) deletes.push(k);
       else if (row) upserts.push(row);
     }
-    const columns = Object.keys(spec.columns);
-    if (upserts.length) {
+    return { upserts, deletes };
+  };
+
+  // The checkpoint advance, the upserts and the deletes in one statement (one round trip); the
+  // checkpoint's condition failing means another runner owns the partition now.
+  const writeBatch = async (
+    db: SqlQueryable,
+    spec: ProjectionSpec,
+    generation: number,
+    plan: { upserts: Row[]; deletes: string[] },
+    a: CheckpointAdvance,
+  ) => {
+    const table = tableOf(spec.name, generation);
+    const key = q(spec.key);
+    const params: unknown[] = [
+      spec.name,
+      generation,
+      a.topic,
+      a.partition,
+      a.to.toString(),
+      a.lastEventAt,
+      a.caughtUpAt === null ? null : new Date(a.caughtUpAt).toISOString(),
+      channel,
+    ];
+    const checkpoint =
+      a.from === null
+        ? `INSERT INTO ${s}.checkpoints (projection, generation, topic, partition, next_offset, last_event_at, caught_up_at)
+           VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING RETURNING pg_notify($8, $1)`
+        : `UPDATE ${s}.checkpoints SET next_offset = $5, last_event_at = $6, caught_up_at = $7, updated_at = now()
+           WHERE projection = $1 AND generation = $2 AND topic = $3 AND partition = $4 AND next_offset = $${params.push(a.from.toString())}
+           RETURNING pg_notify($8, $1)`;
+    const parts = [`cp AS (${checkpoint})`];
+    if (plan.upserts.length) {
+      const columns = Object.keys(spec.columns);
       const list = columns.map(q).join(', ');
       const updates = columns
         .filter((c) => c !== spec.key)
         .map((c) => `${q(c)} = EXCLUDED.${q(c)}`)
         .join(', ');
-      await db.query(
-        `INSERT INTO ${table} (${list}) SELECT ${list} FROM jsonb_populate_recordset(NULL::${table}, $1::jsonb)
-         ON CONFLICT (${key}) DO ${updates ? `UPDATE SET ${updates}` : 'NOTHING'}`,
-        [JSON.stringify(upserts)],
+      parts.push(`ins AS (INSERT INTO ${table} (${list})
+        SELECT ${list} FROM jsonb_populate_recordset(NULL::${table}, $${params.push(JSON.stringify(plan.upserts))}::jsonb)
+        ON CONFLICT (${key}) DO ${updates ? `UPDATE SET ${updates}` : 'NOTHING'} RETURNING 1)`);
+    }
+    if (plan.deletes.length) {
+      parts.push(
+        `del AS (DELETE FROM ${table} WHERE ${key} = ANY($${params.push(plan.deletes)}::text[]) RETURNING 1)`,
       );
     }
-    if (deletes.length) await db.query(`DELETE FROM ${table} WHERE ${key} = ANY($1::text[])`, [deletes]);
+    const r = await db.query<{ n: number }>(
+      `WITH ${parts.join(', ')} SELECT count(*)::int AS n FROM cp`,
+      params,
+    );
+    if (r.rows[0]?.n !== 1) {
+      throw new CheckpointFenced(
+        `checkpoint of ${spec.name} g${generation} ${a.topic}/${a.partition} is no longer at ${a.from ?? 'none'}`,
+      );
+    }
   };
 
   const lockProjection = (tx: SqlQueryable, name: string) =>
@@ -297,8 +342,7 @@ export const createPostgresProjectionStore = (sql: Sql, schema: string): Project
     applyBatch: (spec, generation, changes, advance) =>
       sql.transaction(async (tx) => {
         // the checkpoint statement also queues the notification, delivered when the transaction commits
-        await advanceCheckpoint(tx, spec.name, generation, advance);
-        await writeChanges(tx, spec, generation, changes);
+        await writeBatch(tx, spec, generation, await planChanges(tx, spec, generation, changes), advance);
       }),
     setState: async (name, generation, state: ProjectionState, heartbeatAt) => {
       await sql.query(
