@@ -98,6 +98,13 @@ export const createLogfront = async (config: Config, options: ComposeOptions = {
     defaultWaitMs: config.limits.readWaitMs,
   });
   let runners: ProjectionRunner[] = [];
+  const runnerDeps = {
+    log,
+    store,
+    groupPrefix: config.topicPrefix,
+    batchEvents: config.limits.batchEvents,
+    logger,
+  };
   const rebuilds = new Set<Rebuild>();
 
   const stopRunners = async () => {
@@ -119,29 +126,13 @@ export const createLogfront = async (config: Config, options: ComposeOptions = {
     probes,
     startRunners: async () => {
       if (runners.length) return;
-      runners = domain.projections.map((definition) =>
-        createProjectionRunner({
-          log,
-          store,
-          definition,
-          groupPrefix: config.topicPrefix,
-          batchEvents: config.limits.batchEvents,
-          logger,
-        }),
-      );
+      runners = domain.projections.map((definition) => createProjectionRunner({ ...runnerDeps, definition }));
       await Promise.all(runners.map((r) => r.start()));
     },
     rebuild: async (name) => {
       const definition = domain.projections.find((p) => p.name === name);
       if (!definition) throw new NotFound(`no projection named "${name.slice(0, 100)}"`);
-      const r = await startRebuild({
-        log,
-        store,
-        definition,
-        groupPrefix: config.topicPrefix,
-        batchEvents: config.limits.batchEvents,
-        logger,
-      });
+      const r = await startRebuild({ ...runnerDeps, definition });
       rebuilds.add(r);
       r.done
         .catch((err) => logger.error({ err, projection: name }, 'rebuild failed'))

@@ -1,8 +1,5 @@
-import type { Logger } from '../core/logger.ts';
-import type { EventLog, ProjectionStore } from '../core/ports.ts';
 import { partitionKey } from '../core/positions.ts';
-import type { ProjectionDefinition } from './define.ts';
-import { createProjectionRunner } from './runner.ts';
+import { createProjectionRunner, type RunnerOptions } from './runner.ts';
 
 export interface Rebuild {
   readonly generation: number;
@@ -18,16 +15,9 @@ export interface Rebuild {
  * old generation's tables are dropped after `dropAfterMs` (reads already under way finish on them).
  * Runners of the old generation, in any process, follow the switch on their next heartbeat.
  */
-export const startRebuild = async (deps: {
-  log: EventLog;
-  store: ProjectionStore;
-  definition: ProjectionDefinition;
-  groupPrefix: string;
-  batchEvents: number;
-  logger: Logger;
-  pollMs?: number;
-  dropAfterMs?: number;
-}): Promise<Rebuild> => {
+export const startRebuild = async (
+  deps: Omit<RunnerOptions, 'generation'> & { pollMs?: number; dropAfterMs?: number },
+): Promise<Rebuild> => {
   const { log, store, definition, logger } = deps;
   const topics = definition.categories.map((c) => log.topicFor(c));
   await store.prepare(definition, (await store.activeGeneration(definition.name)) ?? 1);

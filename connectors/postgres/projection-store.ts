@@ -111,44 +111,6 @@ export const createPostgresProjectionStore = (sql: Sql, schema: string): Project
       )
     ).rows.map(toCheckpoint);
 
-  const advanceCheckpoint = async (
-    db: SqlQueryable,
-    name: string,
-    generation: number,
-    a: CheckpointAdvance,
-  ) => {
-    const lastEventAt = a.lastEventAt;
-    const caughtUpAt = a.caughtUpAt === null ? null : new Date(a.caughtUpAt).toISOString();
-    const r =
-      a.from === null
-        ? await db.query(
-            `INSERT INTO ${s}.checkpoints (projection, generation, topic, partition, next_offset, last_event_at, caught_up_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING RETURNING pg_notify($8, $1)`,
-            [name, generation, a.topic, a.partition, a.to.toString(), lastEventAt, caughtUpAt, channel],
-          )
-        : await db.query(
-            `UPDATE ${s}.checkpoints SET next_offset = $5, last_event_at = $6, caught_up_at = $7, updated_at = now()
-             WHERE projection = $1 AND generation = $2 AND topic = $3 AND partition = $4 AND next_offset = $8
-             RETURNING pg_notify($9, $1)`,
-            [
-              name,
-              generation,
-              a.topic,
-              a.partition,
-              a.to.toString(),
-              lastEventAt,
-              caughtUpAt,
-              a.from.toString(),
-              channel,
-            ],
-          );
-    if (r.rowCount !== 1) {
-      throw new CheckpointFenced(
-        `checkpoint of ${name} g${generation} ${a.topic}/${a.partition} is no longer at ${a.from ?? 'none'}`,
-      );
-    }
-  };
-
   // Folds the batch's changes per key in memory (rows it patches read first), then writes them in two statements.
   // Folds the batch's changes per key in memory: the rows it must write and the keys it must delete.
   const planChanges = async (
@@ -187,6 +149,8 @@ export const createPostgresProjectionStore = (sql: Sql, schema: string): Project
     }
     return { upserts, deletes };
   };
+
+  const NOTHING = { upserts: [], deletes: [] };
 
   // The checkpoint advance, the upserts and the deletes in one statement (one round trip); the
   // checkpoint's condition failing means another runner owns the partition now.
@@ -353,7 +317,7 @@ export const createPostgresProjectionStore = (sql: Sql, schema: string): Project
     },
     recordDeadLetter: (name, generation, reason, advance) =>
       sql.transaction(async (tx) => {
-        if (advance) await advanceCheckpoint(tx, name, generation, advance);
+        if (advance) await writeBatch(tx, { name, key: '', columns: {} }, generation, NOTHING, advance);
         else await tx.query('SELECT pg_notify($1, $2)', [channel, name]);
         await tx.query(
           `UPDATE ${s}.projections SET dead_lettered = dead_lettered + 1, last_error = $3,

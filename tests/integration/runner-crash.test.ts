@@ -49,6 +49,24 @@ const kill = (child: ChildProcess) =>
     child.kill('SIGKILL');
   });
 
+// 10,000 events over 2,000 streams, appended with concurrency; counters in customer_totals
+const appendEvents = async (lf: Logfront, tag: string) => {
+  const streams = Array.from({ length: 2000 }, (_, i) => `${tag}${i}`);
+  await Promise.all(
+    streams.map((id, i) =>
+      lf.append.appendToStream(`order-${id}`, {
+        events: [
+          orderPlaced(id, (i % 5) + 1),
+          orderShipped(id),
+          orderPlaced(`${id}x`, 2),
+          orderPlaced(`${id}y`, 1),
+          orderShipped(`${id}y`),
+        ],
+      }),
+    ),
+  );
+};
+
 describe('projection runner crash', () => {
   let lf: Logfront;
   let config: Config;
@@ -85,26 +103,8 @@ describe('projection runner crash', () => {
     expect(new Map(totals.rows.map((r) => [String(r.customerId), r]))).toEqual(foldCustomerTotals(events));
   };
 
-  // 10,000 events over 2,000 streams, appended with concurrency
-  const appendEvents = async (tag: string) => {
-    const streams = Array.from({ length: 2000 }, (_, i) => `${tag}${i}`);
-    await Promise.all(
-      streams.map((id, i) =>
-        lf.append.appendToStream(`order-${id}`, {
-          events: [
-            orderPlaced(id, (i % 5) + 1),
-            orderShipped(id),
-            orderPlaced(`${id}x`, 2),
-            orderPlaced(`${id}y`, 1),
-            orderShipped(`${id}y`),
-          ],
-        }),
-      ),
-    );
-  };
-
   it('10,000 events, the runner SIGKILLed at 5 random moments and restarted: the tables equal a fold of the log', async () => {
-    await appendEvents('k');
+    await appendEvents(lf, 'k');
     const env = envOf(config, config.topicPrefix, config.database.schema);
     const total = await logEnd();
     const marks = Array.from({ length: 5 }, () => 0.1 + Math.random() * 0.8)
@@ -140,21 +140,7 @@ describe('two runner processes and a rebalance', () => {
   afterAll(async () => lf2?.close());
 
   it('a second runner joining and the first leaving mid-way neither skip nor repeat an event', async () => {
-    const tag = 'r';
-    const streams = Array.from({ length: 2000 }, (_, i) => `${tag}${i}`);
-    await Promise.all(
-      streams.map((id, i) =>
-        lf2.append.appendToStream(`order-${id}`, {
-          events: [
-            orderPlaced(id, (i % 5) + 1),
-            orderShipped(id),
-            orderPlaced(`${id}x`, 2),
-            orderPlaced(`${id}y`, 1),
-            orderShipped(`${id}y`),
-          ],
-        }),
-      ),
-    );
+    await appendEvents(lf2, 'r');
     const total = (await lf2.log.endOffsets([lf2.log.topicFor('order')])).reduce(
       (n, e) => n + Number(e.offset),
       0,
