@@ -11,6 +11,8 @@ import { projectionSummaries } from '../core/status.ts';
 import { parseStreamId } from '../core/streams.ts';
 import type { RecordedEvent } from '../core/types.ts';
 import type { Logfront } from './compose.ts';
+import { installMetrics } from './metrics.ts';
+import { openApiDocument } from './openapi.ts';
 
 const readOptions = z
   .object({
@@ -72,6 +74,8 @@ export const createHttpServer = (lf: Logfront): FastifyInstance => {
     bodyLimit: lf.config.limits.maxAppendBytes * 2 + 64 * 1024,
     return503OnClosing: true,
   });
+
+  installMetrics(app, lf);
 
   app.setErrorHandler((error: FastifyError, request, reply) => {
     if (isLogfrontError(error)) {
@@ -163,6 +167,7 @@ export const createHttpServer = (lf: Logfront): FastifyInstance => {
     },
   );
 
+  app.get('/openapi.json', async () => openApiDocument(lf.domain));
   app.get('/healthz', async () => ({ status: 'ok' }));
   app.get('/readyz', async (_request, reply) => {
     const results = await Promise.all(

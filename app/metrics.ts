@@ -1,0 +1,55 @@
+import type { FastifyInstance } from 'fastify';
+import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { projectionSummaries } from '../core/status.ts';
+import type { Logfront } from './compose.ts';
+
+/**
+ * Prometheus metrics of one process, served at GET /metrics. Names are what dashboards and alert
+ * rules use: logfront_http_requests_total, logfront_http_request_duration_seconds,
+ * logfront_projection_lag_events, logfront_projection_staleness_seconds,
+ * logfront_projection_dead_letters, logfront_projection_running.
+ */
+export const installMetrics = (app: FastifyInstance, lf: Logfront) => {
+  const registry = new Registry();
+  const requests = new Counter({
+    name: 'logfront_http_requests_total',
+    help: 'HTTP requests answered, by method, route and status',
+    labelNames: ['method', 'route', 'status'] as const,
+    registers: [registry],
+  });
+  const latency = new Histogram({
+    name: 'logfront_http_request_duration_seconds',
+    help: 'HTTP request latency, by method and route',
+    labelNames: ['method', 'route'] as const,
+    buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+    registers: [registry],
+  });
+  const gauge = (name: string, help: string) =>
+    new Gauge({ name, help, labelNames: ['projection'] as const, registers: [registry] });
+  const lag = gauge('logfront_projection_lag_events', 'records in the log the projection has not applied');
+  const staleness = gauge(
+    'logfront_projection_staleness_seconds',
+    'upper bound of the age of the oldest unapplied event',
+  );
+  const deadLetters = gauge(
+    'logfront_projection_dead_letters',
+    'events the projection sent to its dead-letter topic',
+  );
+  const running = gauge('logfront_projection_running', '1 when a runner applies the projection, 0 otherwise');
+
+  app.addHook('onResponse', async (request, reply) => {
+    const route = request.routeOptions.url ?? 'unmatched';
+    requests.inc({ method: request.method, route, status: String(reply.statusCode) });
+    latency.observe({ method: request.method, route }, reply.elapsedTime / 1000);
+  });
+
+  app.get('/metrics', async (_request, reply) => {
+    for (const p of await projectionSummaries(lf.store, lf.log, lf.domain.projections)) {
+      lag.set({ projection: p.name }, p.lagEvents);
+      staleness.set({ projection: p.name }, p.stalenessMs / 1000);
+      deadLetters.set({ projection: p.name }, p.deadLettered);
+      running.set({ projection: p.name }, p.state === 'running' ? 1 : 0);
+    }
+    return reply.header('content-type', registry.contentType).send(await registry.metrics());
+  });
+};

@@ -1,0 +1,274 @@
+import { z } from 'zod';
+import type { Domain } from './domain.ts';
+
+const json = (schema: object, description = 'OK') => ({
+  description,
+  content: { 'application/json': { schema } },
+});
+const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` });
+const error = (description: string) => json(ref('Error'), description);
+const readParams = [
+  {
+    name: 'maxStalenessMs',
+    in: 'query',
+    schema: { type: 'integer', minimum: 0 },
+    description: 'staleness budget',
+  },
+  { name: 'after', in: 'query', schema: { type: 'string' }, description: 'position token to wait for' },
+  { name: 'consistency', in: 'query', schema: { type: 'string', enum: ['eventual', 'strong'] } },
+  { name: 'onStale', in: 'query', schema: { type: 'string', enum: ['error', 'serve'] } },
+];
+const path = (name: string, description: string) => ({
+  name,
+  in: 'path',
+  required: true,
+  description,
+  schema: { type: 'string' },
+});
+
+/** The OpenAPI 3 document of the HTTP API (docs/http-api.md), with the domain's event schemas. */
+export const openApiDocument = (domain: Domain) => {
+  const events = Object.fromEntries(
+    domain.eventTypes.map((t) => [
+      `Event_${t.name}`,
+      {
+        type: 'object',
+        required: ['type', 'data'],
+        properties: {
+          id: { type: 'string', format: 'uuid' },
+          type: { type: 'string', enum: [t.name] },
+          data: z.toJSONSchema(t.schema, { target: 'openapi-3.0', io: 'input' }),
+          metadata: ref('Metadata'),
+        },
+      },
+    ]),
+  );
+  return {
+    openapi: '3.0.3',
+    info: {
+      title: 'logfront',
+      version: '0.1.0',
+      description: 'Append events, read projections under a staleness budget.',
+    },
+    paths: {
+      '/v1/streams/{stream}/events': {
+        post: {
+          summary: 'Append events to a stream',
+          parameters: [path('stream', '<category>-<id>')],
+          requestBody: {
+            required: true,
+            content: {
+              'application/json': {
+                schema: {
+                  type: 'object',
+                  required: ['events'],
+                  properties: {
+                    expectedVersion: {
+                      oneOf: [
+                        { type: 'integer', minimum: 0 },
+                        { type: 'string', enum: ['no_stream', 'stream_exists', 'any'] },
+                      ],
+                    },
+                    events: { type: 'array', minItems: 1, items: { oneOf: Object.keys(events).map(ref) } },
+                  },
+                },
+              },
+            },
+          },
+          responses: {
+            '201': json(ref('AppendResult'), 'Appended'),
+            '400': error('validation_failed or invalid_json'),
+            '409': error('version_conflict or conflict'),
+            '413': error('too_large'),
+            '503': error('unavailable'),
+          },
+        },
+        get: {
+          summary: 'Read a stream',
+          parameters: [
+            path('stream', '<category>-<id>'),
+            { name: 'fromVersion', in: 'query', schema: { type: 'integer', minimum: 1, default: 1 } },
+            {
+              name: 'limit',
+              in: 'query',
+              schema: { type: 'integer', minimum: 1, maximum: 1000, default: 100 },
+            },
+          ],
+          responses: {
+            '200': json({
+              type: 'object',
+              properties: {
+                events: { type: 'array', items: ref('Envelope') },
+                nextVersion: { type: 'integer', nullable: true },
+              },
+            }),
+            '400': error('validation_failed'),
+            '404': error('not_found'),
+          },
+        },
+      },
+      '/v1/projections': {
+        get: {
+          summary: 'Projection status',
+          responses: {
+            '200': json({
+              type: 'object',
+              properties: { projections: { type: 'array', items: ref('ProjectionStatus') } },
+            }),
+          },
+        },
+      },
+      '/v1/projections/{name}/rows/{key}': {
+        get: {
+          summary: 'Read one row through the facade',
+          parameters: [path('name', 'projection'), path('key', 'row key'), ...readParams],
+          responses: {
+            '200': json({ type: 'object', properties: { data: { type: 'object' }, meta: ref('ReadMeta') } }),
+            '400': error('validation_failed'),
+            '404': error('not_found'),
+            '503': error('staleness_budget_exceeded'),
+          },
+        },
+      },
+      '/v1/projections/{name}/rows': {
+        get: {
+          summary: 'List rows, keyset-paged, with equality filters on columns (?column=value)',
+          parameters: [
+            path('name', 'projection'),
+            {
+              name: 'limit',
+              in: 'query',
+              schema: { type: 'integer', minimum: 1, maximum: 500, default: 50 },
+            },
+            { name: 'cursor', in: 'query', schema: { type: 'string' } },
+            ...readParams,
+          ],
+          responses: {
+            '200': json({
+              type: 'object',
+              properties: {
+                items: { type: 'array', items: { type: 'object' } },
+                next: { type: 'string', nullable: true },
+                meta: ref('ReadMeta'),
+              },
+            }),
+            '400': error('validation_failed (unknown filter, bad cursor)'),
+            '404': error('not_found'),
+            '503': error('staleness_budget_exceeded'),
+          },
+        },
+      },
+      '/v1/projections/{name}/rebuild': {
+        post: {
+          summary: 'Start a blue/green rebuild',
+          parameters: [path('name', 'projection')],
+          responses: {
+            '202': json(
+              { type: 'object', properties: { name: { type: 'string' }, generation: { type: 'integer' } } },
+              'Started',
+            ),
+            '404': error('not_found'),
+            '409': error('conflict: a rebuild is running'),
+          },
+        },
+      },
+      '/healthz': { get: { summary: 'The process runs', responses: { '200': json({ type: 'object' }) } } },
+      '/readyz': {
+        get: {
+          summary: 'Dependencies answer',
+          responses: { '200': json({ type: 'object' }), '503': json({ type: 'object' }, 'Not ready') },
+        },
+      },
+      '/metrics': {
+        get: {
+          summary: 'Prometheus metrics',
+          responses: {
+            '200': {
+              description: 'text/plain; version=0.0.4',
+              content: { 'text/plain': { schema: { type: 'string' } } },
+            },
+          },
+        },
+      },
+      '/openapi.json': { get: { summary: 'This document', responses: { '200': json({ type: 'object' }) } } },
+    },
+    components: {
+      schemas: {
+        ...events,
+        Metadata: {
+          type: 'object',
+          additionalProperties: false,
+          properties: Object.fromEntries(
+            ['tenant', 'actor', 'subject', 'correlationId', 'causationId', 'traceparent', 'occurredAt'].map(
+              (k) => [k, { type: 'string' }],
+            ),
+          ),
+        },
+        AppendResult: {
+          type: 'object',
+          required: ['stream', 'fromVersion', 'toVersion', 'position'],
+          properties: {
+            stream: { type: 'string' },
+            fromVersion: { type: 'integer' },
+            toVersion: { type: 'integer' },
+            position: { type: 'string' },
+          },
+        },
+        Envelope: {
+          type: 'object',
+          properties: {
+            id: { type: 'string' },
+            stream: { type: 'string' },
+            type: { type: 'string' },
+            version: { type: 'integer' },
+            data: { type: 'object' },
+            metadata: ref('Metadata'),
+            position: {
+              type: 'object',
+              properties: {
+                topic: { type: 'string' },
+                partition: { type: 'integer' },
+                offset: { type: 'string' },
+              },
+            },
+            recordedAt: { type: 'string', format: 'date-time' },
+          },
+        },
+        ReadMeta: {
+          type: 'object',
+          properties: {
+            position: { type: 'string', nullable: true },
+            stalenessMs: { type: 'number' },
+            lagEvents: { type: 'integer' },
+            source: { type: 'string', enum: ['cache', 'store'] },
+            stale: { type: 'boolean' },
+            generation: { type: 'integer' },
+          },
+        },
+        ProjectionStatus: {
+          type: 'object',
+          properties: {
+            name: { type: 'string' },
+            generation: { type: 'integer' },
+            state: {
+              type: 'string',
+              enum: ['idle', 'running', 'stopped', 'halted', 'rebuilding', 'unresponsive'],
+            },
+            lagEvents: { type: 'integer' },
+            stalenessMs: { type: 'number' },
+            deadLettered: { type: 'integer' },
+            heartbeatAt: { type: 'string', nullable: true },
+            lastError: { type: 'string', nullable: true },
+            rebuilding: { type: 'object', nullable: true },
+          },
+        },
+        Error: {
+          type: 'object',
+          required: ['error', 'message'],
+          properties: { error: { type: 'string' }, message: { type: 'string' } },
+          additionalProperties: true,
+        },
+      },
+    },
+  };
+};
