@@ -4,7 +4,10 @@ import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { ENV_SCHEMA } from '../../core/config.ts';
 
-const docs = readFileSync(join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'docs', 'configuration.md'), 'utf8');
+const docs = readFileSync(
+  join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'docs', 'configuration.md'),
+  'utf8',
+);
 
 describe('docs/configuration.md', () => {
   it('documents every variable the config accepts', () => {
