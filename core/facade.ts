@@ -111,10 +111,13 @@ export const createFacade = (deps: {
     }
     const topics = topicsOf(spec);
     let target: Position[] | undefined = options.after ? decodePositions(options.after) : undefined;
-    if (options.consistency === 'strong')
-      target = [...(target ?? []), ...(await deps.log.endOffsets(topics))]
-        .map((p) => (p.offset > 0n ? { ...p, offset: p.offset - 1n } : p))
-        .filter((p) => p.offset >= 0n);
+    if (options.consistency === 'strong') {
+      // the last record of each partition as of now (ends are next offsets; an empty partition has none)
+      const ends = (await deps.log.endOffsets(topics))
+        .filter((p) => p.offset > 0n)
+        .map((p) => ({ ...p, offset: p.offset - 1n }));
+      target = [...(target ?? []), ...ends];
+    }
     const waitMs = budget ?? (target ? deps.defaultWaitMs : 0);
     const deadline = now() + waitMs;
     for (;;) {

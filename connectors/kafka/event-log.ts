@@ -357,6 +357,32 @@ export const createKafkaEventLog = (options: KafkaLogOptions): EventLog => {
         lastReported = error;
       };
       consumer.on(consumer.events.CRASH, ({ payload }) => report(payload.error));
+      // one batch at a time per partition, whichever path it comes by
+      const tails = new Map<string, Promise<unknown>>();
+      const inOrder = <T>(key: string, work: () => Promise<T>): Promise<T> => {
+        const run = (tails.get(key) ?? Promise.resolve()).then(work);
+        tails.set(
+          key,
+          run.catch(() => {}),
+        );
+        return run;
+      };
+      // kafkajs resolves a batch of only transaction markers (or aborted records) itself and never hands
+      // it to eachBatch; without this the subscriber's position would stay below the partition's end
+      consumer.on(consumer.events.END_BATCH_PROCESS, ({ payload }) => {
+        const key = `${payload.topic}/${payload.partition}`;
+        if (payload.batchSize !== 0 || !verified.has(key)) return;
+        inOrder(key, () =>
+          sub.onBatch({
+            topic: payload.topic,
+            partition: payload.partition,
+            events: [],
+            nextOffset: BigInt(payload.lastOffset) + 1n,
+            highWatermark: BigInt(payload.highWatermark),
+            fetchedAt: fetchStartedAt,
+          }),
+        ).catch(report);
+      });
       await consumer.connect();
       await consumer.subscribe({ topics: [...sub.topics], fromBeginning: true });
       const max = sub.maxBatchEvents ?? 500;
@@ -366,59 +392,59 @@ export const createKafkaEventLog = (options: KafkaLogOptions): EventLog => {
         autoCommit: true,
         autoCommitInterval: 1000,
         eachBatchAutoResolve: false,
-        eachBatch: async ({ batch, resolveOffset, heartbeat, isRunning, isStale }) => {
-          const fetchedAt = fetchStartedAt;
-          // The seek on join races the first fetch, which starts at the group's committed offset: a hint
-          // that can be ahead of the subscriber's own position (a new checkpoint store, a new schema).
-          // So the first batch of a partition after a join must start where the subscriber says.
-          const key = `${batch.topic}/${batch.partition}`;
-          if (!verified.has(key)) {
-            const want = await startOf(batch.topic, batch.partition);
-            // kafkajs keeps the offset it fetched from on the batch, untyped
-            const fetchedFrom = BigInt((batch as typeof batch & { fetchedOffset: string }).fetchedOffset);
-            if (fetchedFrom !== want) {
-              consumer.seek({ topic: batch.topic, partition: batch.partition, offset: want.toString() });
-              return;
+        eachBatch: async ({ batch, resolveOffset, heartbeat, isRunning, isStale }) =>
+          inOrder(`${batch.topic}/${batch.partition}`, async () => {
+            const fetchedAt = fetchStartedAt;
+            // The seek on join races the first fetch, which starts at the group's committed offset: a hint
+            // that can be ahead of the subscriber's own position (a new checkpoint store, a new schema).
+            // So the first batch of a partition after a join must start where the subscriber says.
+            const key = `${batch.topic}/${batch.partition}`;
+            if (!verified.has(key)) {
+              const want = await startOf(batch.topic, batch.partition);
+              // kafkajs keeps the offset it fetched from on the batch, untyped
+              const fetchedFrom = BigInt((batch as typeof batch & { fetchedOffset: string }).fetchedOffset);
+              if (fetchedFrom !== want) {
+                consumer.seek({ topic: batch.topic, partition: batch.partition, offset: want.toString() });
+                return;
+              }
+              verified.add(key);
             }
-            verified.add(key);
-          }
-          const highWatermark = BigInt(batch.highWatermark);
-          // kafkajs resolves batches of only control records itself and never hands them here
-          const messages = batch.messages;
-          for (let i = 0; i < messages.length; i += max) {
-            if (!isRunning() || isStale()) return;
-            const chunk = messages.slice(i, i + max);
-            const foreign = chunk.filter((m) => !isLogfrontRecord(m));
-            if (foreign.length) {
-              logger.warn(
-                { topic: batch.topic, partition: batch.partition, offsets: foreign.map((m) => m.offset) },
-                'skipped records not written by logfront (no key, ce_type or lf_stream_version)',
+            const highWatermark = BigInt(batch.highWatermark);
+            const messages = batch.messages;
+            for (let i = 0; i < messages.length; i += max) {
+              if (!isRunning() || isStale()) return;
+              const chunk = messages.slice(i, i + max);
+              const foreign = chunk.filter((m) => !isLogfrontRecord(m));
+              if (foreign.length) {
+                logger.warn(
+                  { topic: batch.topic, partition: batch.partition, offsets: foreign.map((m) => m.offset) },
+                  'skipped records not written by logfront (no key, ce_type or lf_stream_version)',
+                );
+              }
+              const events = await Promise.all(
+                chunk.filter(isLogfrontRecord).map((m) => toEvent(batch.topic, batch.partition, m)),
               );
+              const lastChunk = i + max >= messages.length;
+              const nextOffset = lastChunk
+                ? BigInt(batch.lastOffset()) + 1n
+                : BigInt(chunk.at(-1)!.offset) + 1n;
+              await sub
+                .onBatch({
+                  topic: batch.topic,
+                  partition: batch.partition,
+                  events,
+                  nextOffset,
+                  highWatermark,
+                  fetchedAt,
+                })
+                .catch((error: unknown) => {
+                  report(error);
+                  throw error;
+                });
+              resolveOffset((nextOffset - 1n).toString());
+              await heartbeat();
             }
-            const events = await Promise.all(
-              chunk.filter(isLogfrontRecord).map((m) => toEvent(batch.topic, batch.partition, m)),
-            );
-            const lastChunk = i + max >= messages.length;
-            const nextOffset = lastChunk
-              ? BigInt(batch.lastOffset()) + 1n
-              : BigInt(chunk.at(-1)!.offset) + 1n;
-            await sub
-              .onBatch({
-                topic: batch.topic,
-                partition: batch.partition,
-                events,
-                nextOffset,
-                highWatermark,
-                fetchedAt,
-              })
-              .catch((error: unknown) => {
-                report(error);
-                throw error;
-              });
-            resolveOffset((nextOffset - 1n).toString());
-            await heartbeat();
-          }
-        },
+          }),
       });
       return {
         stop: async () => {

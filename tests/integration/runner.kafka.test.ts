@@ -1,7 +1,10 @@
+import { Kafka, logLevel } from 'kafkajs';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createLogfront, type Logfront } from '../../app/compose.ts';
+import { partitionOf } from '../../connectors/kafka/event-log.ts';
+import { projectionSummaries } from '../../core/status.ts';
 import { orderPlaced } from '../support/orders.ts';
-import { servicesConfig, uniqueId } from '../support/services.ts';
+import { servicesConfig, uniqueId, waitFor } from '../support/services.ts';
 
 describe('projection runner on Kafka', () => {
   const opened: Logfront[] = [];
@@ -29,5 +32,39 @@ describe('projection runner on Kafka', () => {
     expect(row.data.orderId).toBe(ids[0]);
     const all = await b.facade.list('orders', { limit: 500 });
     expect(all.items).toHaveLength(50);
+  });
+
+  it('an aborted transaction at the end of a partition does not leave the projection behind', async () => {
+    const lf = await createLogfront(servicesConfig());
+    opened.push(lf);
+    await lf.startRunners();
+    const id = uniqueId();
+    const stream = `order-${id}`;
+    const r = await lf.append.appendToStream(stream, { events: [orderPlaced(id)] });
+    await lf.facade.get('orders', id, { after: r.position, maxStalenessMs: 20_000 });
+    const topic = lf.log.topicFor('order');
+    const partition = partitionOf(stream, lf.config.kafka.partitions);
+    const kafka = new Kafka({
+      brokers: lf.config.kafka.brokers,
+      clientId: 'aborter',
+      logLevel: logLevel.NOTHING,
+    });
+    const producer = kafka.producer({
+      transactionalId: `aborter-${uniqueId()}`,
+      idempotent: true,
+      maxInFlightRequests: 1,
+    });
+    await producer.connect();
+    const txn = await producer.transaction();
+    await txn.send({ topic, messages: [{ key: stream, value: 'never committed', partition }] });
+    await txn.abort();
+    await producer.disconnect();
+    // the partition now ends with an aborted record and its marker: nothing a runner is handed
+    await waitFor(async () => {
+      const [summary] = await projectionSummaries(lf.store, lf.log, lf.domain.projections);
+      return summary!.lagEvents === 0;
+    }, 20_000);
+    const row = await lf.facade.get('orders', id, { consistency: 'strong', maxStalenessMs: 5000 });
+    expect(row.meta.lagEvents).toBe(0);
   });
 });
