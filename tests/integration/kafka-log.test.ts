@@ -179,6 +179,8 @@ describe('Kafka event log', () => {
     try {
       const stream = `order-${uniqueId()}` as StreamId;
       await log.append(stream, [shipped('1')], 'no_stream');
+      // committed and visible (its transaction markers written) before the slow reader looks
+      expect(await log.readStream(stream, 1, 10)).toHaveLength(1);
       await expect(slow.readStream(stream, 1, 10)).rejects.toBeInstanceOf(Unavailable);
     } finally {
       await slow.close();
