@@ -1,8 +1,8 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { cli, run } from '../support/cli.ts';
+import { describe, expect, it } from 'vitest';
+import { run, startDev, useDevServer } from '../support/cli.ts';
 import { uniqueId } from '../support/services.ts';
 
 const placed = (id: string) =>
@@ -54,19 +54,7 @@ describe('CLI', () => {
   });
 
   describe('against a dev server', () => {
-    let dir: string;
-    let server: ReturnType<typeof cli>;
-    let url: string;
-    beforeAll(async () => {
-      dir = mkdtempSync(join(tmpdir(), 'logfront-dev-'));
-      server = cli(['dev', '--data', dir, '--port', '0'], { LOGFRONT_LOG_LEVEL: 'warn' });
-      url = (await server.waitForLine(/^listening on /)).replace('listening on ', '');
-    });
-    afterAll(async () => {
-      server?.stop();
-      await server?.done;
-      rmSync(dir, { recursive: true, force: true });
-    });
+    const dev = useDevServer('logfront-dev-');
 
     it('append, get and projections work and speak JSON on request', async () => {
       const id = uniqueId();
@@ -79,7 +67,7 @@ describe('CLI', () => {
         '--expected-version',
         'no_stream',
         '--url',
-        url,
+        dev.url,
       ]);
       expect(a.code, a.err).toBe(0);
       expect(a.out).toMatch(new RegExp(`appended order-${id} v1..v1 at `));
@@ -93,7 +81,7 @@ describe('CLI', () => {
         '1',
         '--json',
         '--url',
-        url,
+        dev.url,
       ]);
       const position = (JSON.parse(aj.out) as { position: string }).position;
       const g = await run([
@@ -106,30 +94,38 @@ describe('CLI', () => {
         '5000',
         '--json',
         '--url',
-        url,
+        dev.url,
       ]);
       expect(g.code, g.err).toBe(0);
       expect(JSON.parse(g.out).data).toMatchObject({ orderId: id, status: 'shipped', itemCount: 2 });
-      const table = await run(['get', 'orders', id, '--url', url]);
+      const table = await run(['get', 'orders', id, '--url', dev.url]);
       expect(table.out).toMatch(/orderId\s+customerId\s+status/);
       expect(table.out).toMatch(/source store/);
-      const p = await run(['projections', '--url', url]);
+      const p = await run(['projections', '--url', dev.url]);
       expect(p.out).toMatch(/orders\s+1\s+running/);
-      const pj = await run(['projections', '--json', '--url', url]);
+      const pj = await run(['projections', '--json', '--url', dev.url]);
       expect(JSON.parse(pj.out).projections[0]).toMatchObject({ name: 'orders', state: 'running' });
     });
 
     it('bad input exits non-zero with a one-line reason', async () => {
       const id = uniqueId();
-      const badJson = await run(['append', `order-${id}`, 'OrderPlaced', '--data', '{nope', '--url', url]);
+      const badJson = await run([
+        'append',
+        `order-${id}`,
+        'OrderPlaced',
+        '--data',
+        '{nope',
+        '--url',
+        dev.url,
+      ]);
       expect(badJson).toMatchObject({ code: 2, err: 'logfront: --data is not valid JSON' });
-      const noData = await run(['append', `order-${id}`, 'OrderPlaced', '--url', url]);
+      const noData = await run(['append', `order-${id}`, 'OrderPlaced', '--url', dev.url]);
       expect(noData.code).toBe(2);
-      const invalid = await run(['append', `order-${id}`, 'OrderPlaced', '--data', '{}', '--url', url]);
+      const invalid = await run(['append', `order-${id}`, 'OrderPlaced', '--data', '{}', '--url', dev.url]);
       expect(invalid.code).toBe(1);
       expect(invalid.err).toMatch(/^logfront: validation_failed: /);
       expect(invalid.err.split('\n')).toHaveLength(1);
-      await run(['append', `order-${id}`, 'OrderPlaced', '--data', placed(id), '--url', url]);
+      await run(['append', `order-${id}`, 'OrderPlaced', '--data', placed(id), '--url', dev.url]);
       const conflict = await run([
         'append',
         `order-${id}`,
@@ -139,28 +135,30 @@ describe('CLI', () => {
         '--expected-version',
         '7',
         '--url',
-        url,
+        dev.url,
       ]);
       expect(conflict.code).toBe(1);
       expect(conflict.err).toMatch(/version_conflict: stream order-.* is at version 1, expected 7/);
-      const missing = await run(['get', 'orders', 'no-such-order', '--url', url]);
+      const missing = await run(['get', 'orders', 'no-such-order', '--url', dev.url]);
       expect(missing.code).toBe(1);
       expect(missing.err).toMatch(/not_found/);
-      expect((await run(['get', 'orders', '--url', url])).code).toBe(2);
-      expect((await run(['get', 'orders', 'x', '--max-staleness-ms', 'soon', '--url', url])).code).toBe(2);
-      expect((await run(['projections', 'extra', '--url', url])).code).toBe(2);
+      expect((await run(['get', 'orders', '--url', dev.url])).code).toBe(2);
+      expect((await run(['get', 'orders', 'x', '--max-staleness-ms', 'soon', '--url', dev.url])).code).toBe(
+        2,
+      );
+      expect((await run(['projections', 'extra', '--url', dev.url])).code).toBe(2);
     });
 
     it('rebuild follows a blue/green rebuild to the switch', async () => {
-      const r = await run(['rebuild', 'orders', '--url', url]);
+      const r = await run(['rebuild', 'orders', '--url', dev.url]);
       expect(r.code, r.err).toBe(0);
       expect(r.out).toMatch(/orders: generation \d+ is active/);
-      const p = await run(['projections', '--json', '--url', url]);
+      const p = await run(['projections', '--json', '--url', dev.url]);
       expect(JSON.parse(p.out).projections[0]).toMatchObject({ name: 'orders', rebuilding: null });
-      const bad = await run(['rebuild', 'nope', '--url', url]);
+      const bad = await run(['rebuild', 'nope', '--url', dev.url]);
       expect(bad).toMatchObject({ code: 1 });
       expect(bad.err).toMatch(/not_found/);
-      expect((await run(['rebuild', '--url', url])).code).toBe(2);
+      expect((await run(['rebuild', '--url', dev.url])).code).toBe(2);
     });
 
     it('client commands say so when no server answers', async () => {
@@ -173,11 +171,7 @@ describe('CLI', () => {
   it('dev keeps its data across restarts and --reset clears it', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'logfront-dev-'));
     try {
-      const start = async (extra: string[] = []) => {
-        const s = cli(['dev', '--data', dir, '--port', '0', ...extra], { LOGFRONT_LOG_LEVEL: 'warn' });
-        const url = (await s.waitForLine(/^listening on /)).replace('listening on ', '');
-        return { s, url };
-      };
+      const start = (extra: string[] = []) => startDev(dir, extra);
       const first = await start();
       const id = uniqueId();
       const a = await run([
@@ -192,8 +186,7 @@ describe('CLI', () => {
       ]);
       const position = (JSON.parse(a.out) as { position: string }).position;
       expect((await run(['get', 'orders', id, '--after', position, '--url', first.url])).code).toBe(0);
-      first.s.stop();
-      expect((await first.s.done).code).toBe(0);
+      expect(await first.stop()).toBe(0);
 
       const second = await start();
       const kept = await run([
@@ -207,16 +200,14 @@ describe('CLI', () => {
         second.url,
       ]);
       expect(kept.code, kept.err).toBe(0);
-      second.s.stop();
-      await second.s.done;
+      expect(await second.stop()).toBe(0);
 
       const third = await start(['--reset']);
-      expect(third.s).toBeDefined();
+      expect(third.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
       const gone = await run(['get', 'orders', id, '--url', third.url]);
       expect(gone.code).toBe(1);
       expect(gone.err).toMatch(/not_found/);
-      third.s.stop();
-      await third.s.done;
+      expect(await third.stop()).toBe(0);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

@@ -1,38 +1,24 @@
 import { execFile } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { createClient } from '../../app/client.ts';
-import { cli } from '../support/cli.ts';
+import { useDevServer } from '../support/cli.ts';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 
 describe('examples/ against a dev server', () => {
-  let dir: string;
-  let server: ReturnType<typeof cli>;
-  let url: string;
+  const dev = useDevServer('logfront-ex-');
   const run = (args: string[], input?: string) =>
     new Promise<{ code: number; out: string; err: string }>((resolve) => {
       const child = execFile(
         process.execPath,
         args,
-        { cwd: ROOT, env: { ...process.env, LOGFRONT_URL: url } },
+        { cwd: ROOT, env: { ...process.env, LOGFRONT_URL: dev.url } },
         (error, out, err) => resolve({ code: error ? Number(error.code ?? 1) : 0, out, err }),
       );
       child.stdin?.end(input ?? '');
     });
-  beforeAll(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'logfront-ex-'));
-    server = cli(['dev', '--data', dir, '--port', '0'], { LOGFRONT_LOG_LEVEL: 'warn' });
-    url = (await server.waitForLine(/^listening on /)).replace('listening on ', '');
-  });
-  afterAll(async () => {
-    server?.stop();
-    await server?.done;
-    rmSync(dir, { recursive: true, force: true });
-  });
 
   it('the order service places and ships orders through the SDK', async () => {
     const r = await run(['--import', 'tsx', 'examples/order-service.ts', '2']);
@@ -42,7 +28,7 @@ describe('examples/ against a dev server', () => {
       .split('\n')
       .map((l) => JSON.parse(l) as { orderId: string; version: number; position: string });
     expect(orders).toHaveLength(2);
-    const row = await createClient(url).get('orders', orders[1]!.orderId, { after: orders[1]!.position });
+    const row = await createClient(dev.url).get('orders', orders[1]!.orderId, { after: orders[1]!.position });
     expect(row.data).toMatchObject({ status: 'shipped', version: 2, itemCount: 2 });
   });
 

@@ -1,11 +1,10 @@
 import { execFile } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { cli } from '../support/cli.ts';
+import { describe, expect, it } from 'vitest';
+import { useDevServer } from '../support/cli.ts';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const run = promisify(execFile);
@@ -26,24 +25,12 @@ const commands = () => {
 const SETUP = /^(npm ci|npm run demo|npx logfront dev)\b/;
 
 describe('docs/getting-started.md', () => {
-  let dir: string;
-  let server: ReturnType<typeof cli>;
-  let url: string;
-  beforeAll(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'logfront-gs-'));
-    server = cli(['dev', '--data', dir, '--port', '0'], { LOGFRONT_LOG_LEVEL: 'warn' });
-    url = (await server.waitForLine(/^listening on /)).replace('listening on ', '');
-  });
-  afterAll(async () => {
-    server?.stop();
-    await server?.done;
-    rmSync(dir, { recursive: true, force: true });
-  });
+  const dev = useDevServer('logfront-gs-');
 
   it('every command runs as written against a dev server (state carried from one to the next)', async () => {
     const all = commands();
     expect(all.length).toBeGreaterThan(8);
-    const port = new URL(url).port;
+    const port = new URL(dev.url).port;
     let state = '';
     for (const line of all.filter((l) => !SETUP.test(l))) {
       const expectFailure = /#\s*exits 1\s*$/.test(line);
@@ -56,7 +43,7 @@ describe('docs/getting-started.md', () => {
       const script = `${state}\n${command}${assigned ? `\necho "$${assigned}"` : ''}`;
       const result = await run('bash', ['-c', script], {
         cwd: ROOT,
-        env: { ...process.env, LOGFRONT_URL: url, LOGFRONT_LOG_LEVEL: 'warn' },
+        env: { ...process.env, LOGFRONT_URL: dev.url, LOGFRONT_LOG_LEVEL: 'warn' },
       }).then(
         (r) => ({ code: 0, out: r.stdout, err: r.stderr }),
         (e: { code: number; stdout: string; stderr: string }) => ({

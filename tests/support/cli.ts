@@ -1,3 +1,7 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll } from 'vitest';
 import { type Io, main } from '../../app/cli.ts';
 import type { Domain } from '../../app/domain.ts';
 
@@ -45,3 +49,31 @@ export const cli = (argv: string[], env: Record<string, string | undefined> = {}
 
 export const run = (argv: string[], env: Record<string, string | undefined> = {}): Promise<CliRun> =>
   cli(argv, env).done;
+
+/** `logfront dev` in-process on a free port with its data in `dir`; resolves once it listens */
+export const startDev = async (dir: string, extra: string[] = []) => {
+  const server = cli(['dev', '--data', dir, '--port', '0', ...extra], { LOGFRONT_LOG_LEVEL: 'warn' });
+  const url = (await server.waitForLine(/^listening on /)).replace('listening on ', '');
+  return {
+    url,
+    /** stops the server; resolves with its exit code */
+    stop: async () => {
+      server.stop();
+      return (await server.done).code;
+    },
+  };
+};
+
+/** a dev server in a fresh temp dir for the enclosing describe block: started before, removed after */
+export const useDevServer = (prefix: string) => {
+  const state = { url: '', dir: '', stop: async () => 0 };
+  beforeAll(async () => {
+    state.dir = mkdtempSync(join(tmpdir(), prefix));
+    Object.assign(state, await startDev(state.dir));
+  });
+  afterAll(async () => {
+    await state.stop();
+    if (state.dir) rmSync(state.dir, { recursive: true, force: true });
+  });
+  return state;
+};
