@@ -3,15 +3,18 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { createTableEventLog } from '../connectors/embedded/log.ts';
+import { createMemoryCache } from '../connectors/embedded/memory-cache.ts';
 import { createPgliteSql } from '../connectors/embedded/pglite-sql.ts';
 import { createInProcessRegistry } from '../connectors/embedded/registry.ts';
 import { createKafkaEventLog } from '../connectors/kafka/event-log.ts';
 import { createPostgresProjectionStore } from '../connectors/postgres/projection-store.ts';
 import { createPgSql } from '../connectors/postgres/sql.ts';
+import { createRedisCache } from '../connectors/redis/cache.ts';
 import { createRedisProbe } from '../connectors/redis/probe.ts';
 import { createConfluentRegistry } from '../connectors/registry/confluent.ts';
 import { createS3Probe } from '../connectors/s3/client.ts';
 import { type AppendService, createAppendService } from '../core/append.ts';
+import { type CacheTier, createRowCache, type SharedCache } from '../core/cache.ts';
 import { createCodec } from '../core/codec.ts';
 import type { Config } from '../core/config.ts';
 import { NotFound } from '../core/errors.ts';
@@ -19,6 +22,7 @@ import { createCatalog, type EventCatalog } from '../core/event-types.ts';
 import { createFacade, type Facade } from '../core/facade.ts';
 import { createLogger, type Logger } from '../core/logger.ts';
 import type { EventLog, Probe, ProjectionStore, SchemaRegistry } from '../core/ports.ts';
+import { createInvalidator, type Invalidator } from '../projections/invalidator.ts';
 import { type Rebuild, startRebuild } from '../projections/rebuild.ts';
 import { createProjectionRunner, type ProjectionRunner } from '../projections/runner.ts';
 import { type Domain, sampleDomain } from './domain.ts';
@@ -34,12 +38,23 @@ export interface Logfront {
   readonly append: AppendService;
   readonly facade: Facade;
   readonly probes: readonly Probe[];
+  /** the shared read cache (Redis, or memory when embedded); undefined when the cache is off */
+  readonly cache: SharedCache | undefined;
+  /** counts of cache hits, misses, errors and strong-read mismatches since start */
+  readonly cacheCounts: CacheCounts;
   /** starts a blue/green rebuild of a projection; 404 for an unknown one, 409 when one is running */
   rebuild(name: string): Promise<Rebuild>;
   /** start a runner for every projection of the domain (idempotent) */
   startRunners(): Promise<void>;
   stopRunners(): Promise<void>;
   close(): Promise<void>;
+}
+
+export interface CacheCounts {
+  hits: Record<CacheTier, number>;
+  misses: number;
+  errors: Record<string, number>;
+  mismatches: number;
 }
 
 export interface ComposeOptions {
@@ -90,14 +105,56 @@ export const createLogfront = async (config: Config, options: ComposeOptions = {
     }
   }
 
+  let shared: SharedCache | undefined;
+  if (config.cache.enabled) {
+    if (config.mode === 'embedded') {
+      shared = createMemoryCache({ ttlMs: config.cache.ttlMs, markTtlMs: config.cache.markTtlMs });
+    } else if (config.redis.url) {
+      shared = await createRedisCache({
+        url: config.redis.url,
+        prefix: config.redis.prefix,
+        ttlMs: config.cache.ttlMs,
+        markTtlMs: config.cache.markTtlMs,
+        logger,
+      });
+    }
+  }
+  const cacheCounts: CacheCounts = { hits: { memory: 0, shared: 0 }, misses: 0, errors: {}, mismatches: 0 };
+  const rowCache = shared
+    ? await createRowCache({
+        shared,
+        lruEntries: config.cache.lruEntries,
+        lruTtlMs: config.cache.lruTtlMs,
+        stats: {
+          hit: (tier) => {
+            cacheCounts.hits[tier] += 1;
+          },
+          miss: () => {
+            cacheCounts.misses += 1;
+          },
+          error: (operation) => {
+            cacheCounts.errors[operation] = (cacheCounts.errors[operation] ?? 0) + 1;
+          },
+        },
+      })
+    : undefined;
+
   const append = createAppendService({ log, catalog, limits: config.limits });
   const facade = createFacade({
     store,
     log,
     projections: domain.projections,
     defaultWaitMs: config.limits.readWaitMs,
+    cache: rowCache,
+    logger,
+    events: {
+      cacheMismatch: () => {
+        cacheCounts.mismatches += 1;
+      },
+    },
   });
   let runners: ProjectionRunner[] = [];
+  let invalidators: Invalidator[] = [];
   const runnerDeps = {
     log,
     store,
@@ -109,8 +166,10 @@ export const createLogfront = async (config: Config, options: ComposeOptions = {
 
   const stopRunners = async () => {
     const running = runners;
+    const invalidating = invalidators;
     runners = [];
-    await Promise.all(running.map((r) => r.stop()));
+    invalidators = [];
+    await Promise.all([...running.map((r) => r.stop()), ...invalidating.map((i) => i.stop())]);
   };
 
   return {
@@ -124,10 +183,19 @@ export const createLogfront = async (config: Config, options: ComposeOptions = {
     append,
     facade,
     probes,
+    cache: shared,
+    cacheCounts,
     startRunners: async () => {
       if (runners.length) return;
       runners = domain.projections.map((definition) => createProjectionRunner({ ...runnerDeps, definition }));
-      await Promise.all(runners.map((r) => r.start()));
+      // the cache's invalidation consumers run where the runners run (a consumer group per projection)
+      if (shared) {
+        const cache = shared;
+        invalidators = domain.projections.map((definition) =>
+          createInvalidator({ ...runnerDeps, cache, definition }),
+        );
+      }
+      await Promise.all([...runners.map((r) => r.start()), ...invalidators.map((i) => i.start())]);
     },
     rebuild: async (name) => {
       const definition = domain.projections.find((p) => p.name === name);
@@ -144,6 +212,8 @@ export const createLogfront = async (config: Config, options: ComposeOptions = {
       await Promise.all([...rebuilds].map((r) => r.cancel()));
       await stopRunners();
       await facade.close();
+      await rowCache?.close();
+      await shared?.close();
       await log.close();
       await store.close();
     },

@@ -7,7 +7,8 @@ import type { Logfront } from './compose.ts';
  * Prometheus metrics of one process, served at GET /metrics. Names are what dashboards and alert
  * rules use: logfront_http_requests_total, logfront_http_request_duration_seconds,
  * logfront_projection_lag_events, logfront_projection_staleness_seconds,
- * logfront_projection_dead_letters, logfront_projection_running.
+ * logfront_projection_dead_letters, logfront_projection_running, logfront_cache_hits_total,
+ * logfront_cache_misses_total, logfront_cache_errors_total, logfront_cache_probe_mismatches_total.
  */
 export const installMetrics = (app: FastifyInstance, lf: Logfront) => {
   const registry = new Registry();
@@ -36,6 +37,43 @@ export const installMetrics = (app: FastifyInstance, lf: Logfront) => {
     'events the projection sent to its dead-letter topic',
   );
   const running = gauge('logfront_projection_running', '1 when a runner applies the projection, 0 otherwise');
+
+  const counts = lf.cacheCounts;
+  const total = (
+    name: string,
+    help: string,
+    labelNames: string[],
+    read: () => [Record<string, string>, number][],
+  ) =>
+    new Counter({
+      name,
+      help,
+      labelNames,
+      registers: [registry],
+      collect() {
+        this.reset();
+        for (const [labels, value] of read()) this.inc(labels, value);
+      },
+    });
+  total(
+    'logfront_cache_hits_total',
+    'reads answered from the cache, by tier (memory: the process LRU; shared: Redis)',
+    ['tier'],
+    () => Object.entries(counts.hits).map(([tier, n]) => [{ tier }, n]),
+  );
+  total('logfront_cache_misses_total', 'reads the cache could not answer', [], () => [[{}, counts.misses]]);
+  total(
+    'logfront_cache_errors_total',
+    'cache operations that failed (the read went to the store)',
+    ['operation'],
+    () => Object.entries(counts.errors).map(([operation, n]) => [{ operation }, n]),
+  );
+  total(
+    'logfront_cache_probe_mismatches_total',
+    'strong reads that found a cached row different from the store (repaired, never returned)',
+    [],
+    () => [[{}, counts.mismatches]],
+  );
 
   app.addHook('onResponse', async (request, reply) => {
     const route = request.routeOptions.url ?? 'unmatched';

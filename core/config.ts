@@ -46,6 +46,11 @@ export const ENV_SCHEMA = z.object({
     .default('logfront'),
   LOGFRONT_REDIS_URL: url(/^rediss?$/, 'redis://host:6379').optional(),
   LOGFRONT_REDIS_PREFIX: z.string().default('logfront:'),
+  LOGFRONT_CACHE: z.enum(['on', 'off']).default('on'),
+  LOGFRONT_CACHE_TTL_MS: int(100, 86_400_000).default(60_000),
+  LOGFRONT_CACHE_MARK_TTL_MS: int(1000, 86_400_000).default(600_000),
+  LOGFRONT_CACHE_LRU_ENTRIES: int(0, 10_000_000).default(10_000),
+  LOGFRONT_CACHE_LRU_TTL_MS: int(1, 3_600_000).default(5_000),
   LOGFRONT_S3_ENDPOINT: url(HTTP, 'http://host:9000').optional(),
   LOGFRONT_S3_BUCKET: z.string().min(3).max(63).optional(),
   LOGFRONT_S3_REGION: z.string().min(1).default('us-east-1'),
@@ -78,6 +83,8 @@ export interface Config {
   schemaRegistryUrl: string | undefined;
   database: { url: string | undefined; schema: string };
   redis: { url: string | undefined; prefix: string };
+  /** the read cache: Redis (services) or memory (embedded) plus a per-process LRU */
+  cache: { enabled: boolean; ttlMs: number; markTtlMs: number; lruEntries: number; lruTtlMs: number };
   s3: {
     endpoint: string | undefined;
     bucket: string | undefined;
@@ -130,6 +137,13 @@ export const loadConfig = (env: Record<string, string | undefined> = process.env
     schemaRegistryUrl: e.LOGFRONT_SCHEMA_REGISTRY_URL,
     database: { url: e.LOGFRONT_DATABASE_URL, schema: e.LOGFRONT_DATABASE_SCHEMA },
     redis: { url: e.LOGFRONT_REDIS_URL, prefix: e.LOGFRONT_REDIS_PREFIX },
+    cache: {
+      enabled: e.LOGFRONT_CACHE === 'on',
+      ttlMs: e.LOGFRONT_CACHE_TTL_MS,
+      markTtlMs: e.LOGFRONT_CACHE_MARK_TTL_MS,
+      lruEntries: e.LOGFRONT_CACHE_LRU_ENTRIES,
+      lruTtlMs: e.LOGFRONT_CACHE_LRU_TTL_MS,
+    },
     s3: {
       endpoint: e.LOGFRONT_S3_ENDPOINT,
       bucket: e.LOGFRONT_S3_BUCKET,

@@ -1,4 +1,6 @@
+import { type RowCache, rowChecksum } from './cache.ts';
 import { NotFound, StalenessBudgetExceeded, ValidationFailed } from './errors.ts';
+import type { Logger } from './logger.ts';
 import type { EventLog, ProjectionStore } from './ports.ts';
 import { covers, decodePositions, encodePositions, type PositionToken } from './positions.ts';
 import type { Checkpoint, Liveness, ProjectionSpec, Row } from './projection.ts';
@@ -57,15 +59,74 @@ const decodeCursor = (cursor: string): string => {
   ]);
 };
 
+/** the log's end as known to this process, and when the request for it was sent */
+interface KnownEnds {
+  readonly ends: readonly Position[];
+  readonly sentAt: number;
+}
+
+/** log ends older than this are fetched again for a read that has no budget */
+const ENDS_MAX_AGE_MS = 50;
+/** the projection's status (generation, liveness) is refreshed when older than this */
+const STATUS_MAX_AGE_MS = 250;
+
+/** One request in flight per key; answers younger than the caller's maximum age are reused. */
+const singleFlight = <T>(now: () => number, load: (key: string) => Promise<T>) => {
+  const known = new Map<string, { value: T; sentAt: number }>();
+  const pending = new Map<string, Promise<{ value: T; sentAt: number }>>();
+  return async (key: string, maxAgeMs: number, notBefore = 0) => {
+    const k = known.get(key);
+    const t = now();
+    if (k && k.sentAt >= notBefore && t - k.sentAt <= maxAgeMs) return k;
+    let p = pending.get(key);
+    if (!p) {
+      const sentAt = now();
+      p = load(key)
+        .then((value) => {
+          const r = { value, sentAt };
+          const prev = known.get(key);
+          if (!prev || prev.sentAt <= sentAt) known.set(key, r);
+          return r;
+        })
+        .finally(() => pending.delete(key));
+      pending.set(key, p);
+    }
+    const r = await p;
+    // a request sent before `notBefore` does not do: ask again
+    if (r.sentAt < notBefore) {
+      const sentAt = now();
+      return load(key).then((value) => ({ value, sentAt }));
+    }
+    return r;
+  };
+};
+
+export interface FacadeEvents {
+  /** a strong read found the cached row different from the store's (the store wins) */
+  cacheMismatch?(projection: string, key: string): void;
+}
+
+interface Candidate<T> {
+  readonly value: T;
+  readonly checkpoints: readonly Checkpoint[];
+  readonly generation: number;
+  readonly liveness: Liveness;
+  readonly source: 'cache' | 'store';
+}
+
 export const createFacade = (deps: {
   store: ProjectionStore;
   log: EventLog;
   projections: readonly ReadableProjection[];
   /** how long `after` and `consistency=strong` wait when no budget is given */
   defaultWaitMs: number;
+  cache?: RowCache | undefined;
+  events?: FacadeEvents;
+  logger?: Logger;
   now?: () => number;
 }): Facade => {
   const now = deps.now ?? Date.now;
+  const cache = deps.cache;
   const specs = new Map(deps.projections.map((p) => [p.name, p]));
   const waiters = new Set<() => void>();
   let unlisten: Promise<() => Promise<void>> | undefined;
@@ -76,6 +137,12 @@ export const createFacade = (deps: {
     return spec;
   };
   const topicsOf = (spec: ReadableProjection) => spec.categories.map((c) => deps.log.topicFor(c));
+  const endsOf = singleFlight(now, (name) => deps.log.endOffsets(topicsOf(specOf(name))));
+  const statusOf = singleFlight(now, (name) => deps.store.status(name));
+  const knownEnds = async (spec: ReadableProjection, maxAgeMs: number, notBefore = 0): Promise<KnownEnds> => {
+    const r = await endsOf(spec.name, maxAgeMs, notBefore);
+    return { ends: r.value, sentAt: r.sentAt };
+  };
 
   const nextCheckpoint = (timeoutMs: number) =>
     new Promise<void>((resolve) => {
@@ -92,54 +159,72 @@ export const createFacade = (deps: {
       waiters.add(done);
     });
 
-  // Reads until the answer meets the options, waiting for checkpoints in between.
-  const readFresh = async <T>(
-    spec: ReadableProjection,
-    options: ReadOptions,
-    read: () => Promise<{
-      value: T;
-      checkpoints: readonly Checkpoint[];
-      generation: number;
-      liveness: Liveness;
-    }>,
-  ) => {
+  const budgetOf = (options: ReadOptions) => {
     const budget = options.maxStalenessMs;
     if (budget !== undefined && (!Number.isFinite(budget) || budget < 0)) {
       throw new ValidationFailed('invalid maxStalenessMs', [
         { path: 'maxStalenessMs', message: 'expected ms ≥ 0' },
       ]);
     }
-    const topics = topicsOf(spec);
+    return budget;
+  };
+
+  // Reads until the answer meets the options, waiting for checkpoints in between. `read(true)` asks
+  // the cache (null: a miss); a cached candidate that does not meet the options sends it to the store.
+  const readFresh = async <T>(
+    spec: ReadableProjection,
+    options: ReadOptions,
+    read: (fromCache: boolean) => Promise<Candidate<T> | null>,
+  ): Promise<{ value: T; meta: ReadMeta; candidate: Candidate<T> }> => {
+    const budget = budgetOf(options);
+    const begunAt = now();
     let target: Position[] | undefined = options.after ? decodePositions(options.after) : undefined;
     if (options.consistency === 'strong') {
       // the last record of each partition as of now (ends are next offsets; an empty partition has none)
-      const ends = (await deps.log.endOffsets(topics))
-        .filter((p) => p.offset > 0n)
-        .map((p) => ({ ...p, offset: p.offset - 1n }));
-      target = [...(target ?? []), ...ends];
+      const { ends } = await knownEnds(spec, 0, begunAt);
+      target = [
+        ...(target ?? []),
+        ...ends.filter((p) => p.offset > 0n).map((p) => ({ ...p, offset: p.offset - 1n })),
+      ];
     }
     const waitMs = budget ?? (target ? deps.defaultWaitMs : 0);
-    const deadline = now() + waitMs;
+    const deadline = begunAt + waitMs;
+    // the log's end must be known as of the read's start, less what the budget allows
+    const endsMaxAge = budget === undefined ? ENDS_MAX_AGE_MS : Math.min(ENDS_MAX_AGE_MS, budget);
+    let fromCache = cache !== undefined;
     for (;;) {
-      const [result, ends] = await Promise.all([read(), deps.log.endOffsets(topics)]);
+      const [candidate, known] = await Promise.all([
+        read(fromCache),
+        knownEnds(spec, endsMaxAge, begunAt - endsMaxAge),
+      ]);
+      if (candidate === null) {
+        fromCache = false; // a miss: the store answers
+        continue;
+      }
       const t = now();
-      const freshness = measure(result.checkpoints, ends, t, result.liveness);
+      const freshness = measure(candidate.checkpoints, known.ends, t, candidate.liveness);
       const reached = !target || covers(freshness.applied, target);
-      const fresh = budget === undefined || freshness.stalenessMs <= budget;
+      // unknown records were appended after the ends were asked for
+      const unknownAge = Math.max(0, begunAt - known.sentAt);
+      const fresh = budget === undefined || Math.max(freshness.stalenessMs, unknownAge) <= budget;
       const meta = (stale: boolean): ReadMeta => {
-        const reflected = reflectedPositions(result.checkpoints);
+        const reflected = reflectedPositions(candidate.checkpoints);
         return {
           position: reflected.length ? encodePositions(reflected) : null,
           stalenessMs: freshness.stalenessMs,
           lagEvents: freshness.lagEvents,
-          source: 'store',
+          source: candidate.source,
           stale,
-          generation: result.generation,
+          generation: candidate.generation,
         };
       };
-      if (reached && fresh) return { value: result.value, meta: meta(false) };
+      if (reached && fresh) return { value: candidate.value, meta: meta(false), candidate };
+      if (candidate.source === 'cache') {
+        fromCache = false; // the store may be further along than the cached copy
+        continue;
+      }
       if (t >= deadline) {
-        if (options.onStale === 'serve') return { value: result.value, meta: meta(true) };
+        if (options.onStale === 'serve') return { value: candidate.value, meta: meta(true), candidate };
         throw new StalenessBudgetExceeded(
           spec.name,
           Math.max(freshness.stalenessMs, reached ? 0 : waitMs),
@@ -151,15 +236,81 @@ export const createFacade = (deps: {
     }
   };
 
+  // a strong read served from the cache: the store's row must be the same, or the store wins
+  const probe = async (spec: ReadableProjection, key: string, cached: Candidate<Row | null>) => {
+    const begun = cache!.begin();
+    const r = await deps.store.get(spec, key);
+    const same = r.row !== null && cached.value !== null && rowChecksum(r.row) === rowChecksum(cached.value);
+    if (same) return cached;
+    deps.events?.cacheMismatch?.(spec.name, key);
+    deps.logger?.warn(
+      { projection: spec.name, generation: cached.generation },
+      'cache: a strong read found a cached row that differs from the store; repaired',
+    );
+    await cache!.repair(
+      spec.name,
+      key,
+      r.row ? { row: r.row, generation: r.generation, checkpoints: r.checkpoints } : null,
+      begun,
+    );
+    return {
+      value: r.row,
+      checkpoints: r.checkpoints,
+      generation: r.generation,
+      liveness: r.liveness,
+      source: 'store' as const,
+    };
+  };
+
   return {
     get: async (name, key, options = {}) => {
       const spec = specOf(name);
-      const { value, meta } = await readFresh(spec, options, async () => {
+      const { value, meta, candidate } = await readFresh<Row | null>(spec, options, async (fromCache) => {
+        if (fromCache && cache) {
+          const status = (await statusOf(name, STATUS_MAX_AGE_MS)).value;
+          if (status) {
+            const hit = await cache.lookup(name, key, status.generation);
+            if (hit) {
+              return {
+                value: hit.entry.row,
+                checkpoints: hit.entry.checkpoints,
+                generation: hit.entry.generation,
+                liveness: { state: status.state, heartbeatAt: status.heartbeatAt },
+                source: 'cache',
+              };
+            }
+          }
+          return null;
+        }
+        const begun = cache?.begin() ?? 0;
         const r = await deps.store.get(spec, key);
-        return { value: r.row, checkpoints: r.checkpoints, generation: r.generation, liveness: r.liveness };
+        if (cache && r.row) {
+          await cache.store(
+            name,
+            key,
+            { row: r.row, generation: r.generation, checkpoints: r.checkpoints },
+            begun,
+          );
+        }
+        return {
+          value: r.row,
+          checkpoints: r.checkpoints,
+          generation: r.generation,
+          liveness: r.liveness,
+          source: 'store',
+        };
       });
-      if (!value) throw new NotFound(`no row "${key.slice(0, 200)}" in projection ${name}`);
-      return { data: value, meta };
+      let data = value;
+      let answer = meta;
+      if (candidate.source === 'cache' && options.consistency === 'strong') {
+        const checked = await probe(spec, key, candidate);
+        if (checked !== candidate) {
+          data = checked.value;
+          answer = { ...meta, source: 'store', generation: checked.generation };
+        }
+      }
+      if (!data) throw new NotFound(`no row "${key.slice(0, 200)}" in projection ${name}`);
+      return { data, meta: answer };
     },
     list: async (name, options = {}) => {
       const spec = specOf(name);
@@ -181,7 +332,13 @@ export const createFacade = (deps: {
       const afterKey = options.cursor ? decodeCursor(options.cursor) : null;
       const { value, meta } = await readFresh(spec, options, async () => {
         const r = await deps.store.list(spec, { filters, limit: limit + 1, afterKey });
-        return { value: r.rows, checkpoints: r.checkpoints, generation: r.generation, liveness: r.liveness };
+        return {
+          value: r.rows,
+          checkpoints: r.checkpoints,
+          generation: r.generation,
+          liveness: r.liveness,
+          source: 'store' as const,
+        };
       });
       const items = value.slice(0, limit);
       const last = items.at(-1);

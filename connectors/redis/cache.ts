@@ -1,0 +1,246 @@
+import { Redis } from 'ioredis';
+import {
+  type CacheEntry,
+  decodeEntry,
+  encodeEntry,
+  type InvalidationListener,
+  type KeyTouch,
+  type SharedCache,
+} from '../../core/cache.ts';
+import type { Logger } from '../../core/logger.ts';
+import type { Position } from '../../core/types.ts';
+
+// Keys, with a hash tag per row so one row's keys share a cluster slot:
+//   <prefix>{<projection>:<key>}:c   hash: v (entry JSON), g (generation), e (epoch), p:<topic/partition> (next offset)
+//   <prefix>{<projection>:<key>}:m   hash: <topic/partition> → offset of the newest event that touched the row
+//   <prefix>{<projection>}:epoch     bumped when marks may have been lost; older entries are not served
+//   <prefix>{<projection>}:progress  hash: <topic/partition> → next offset the invalidation consumer reads
+//   channel <prefix>invalidations    {"p": projection, "k": [keys]}
+
+/** returns the entry's JSON unless a mark is at or past its position, the generation differs or the epoch moved */
+const GET = `
+local v = redis.call('HMGET', KEYS[1], 'v', 'g', 'e')
+if not v[1] then return false end
+if v[2] ~= ARGV[1] or v[3] ~= (redis.call('GET', KEYS[3]) or '0') then return false end
+local marks = redis.call('HGETALL', KEYS[2])
+for i = 1, #marks, 2 do
+  local n = redis.call('HGET', KEYS[1], 'p:' .. marks[i])
+  if (not n) or tonumber(n) <= tonumber(marks[i + 1]) then
+    redis.call('DEL', KEYS[1])
+    return false
+  end
+end
+return v[1]`;
+
+/** stores the entry unless a mark is at or past its position, or the stored entry is newer; 1 when stored */
+const PUT = `
+local applied = {}
+for i = 4, #ARGV, 2 do applied[ARGV[i]] = tonumber(ARGV[i + 1]) end
+local marks = redis.call('HGETALL', KEYS[2])
+for i = 1, #marks, 2 do
+  local n = applied[marks[i]]
+  if (not n) or n <= tonumber(marks[i + 1]) then return 0 end
+end
+local epoch = redis.call('GET', KEYS[3]) or '0'
+local current = redis.call('HMGET', KEYS[1], 'g', 'e')
+if current[1] == ARGV[2] and current[2] == epoch then
+  local newer = false
+  local older = false
+  for i = 4, #ARGV, 2 do
+    local n = tonumber(redis.call('HGET', KEYS[1], 'p:' .. ARGV[i]) or '-1')
+    if n > applied[ARGV[i]] then newer = true elseif n < applied[ARGV[i]] then older = true end
+  end
+  if newer and not older then return 0 end
+end
+redis.call('DEL', KEYS[1])
+local fields = {'v', ARGV[1], 'g', ARGV[2], 'e', epoch}
+for i = 4, #ARGV, 2 do
+  fields[#fields + 1] = 'p:' .. ARGV[i]
+  fields[#fields + 1] = ARGV[i + 1]
+end
+redis.call('HSET', KEYS[1], unpack(fields))
+redis.call('PEXPIRE', KEYS[1], ARGV[3])
+return 1`;
+
+/** raises the row's marks (never lowers them) and drops the entry when a mark supersedes it */
+const MARK = `
+for i = 2, #ARGV, 2 do
+  local cur = redis.call('HGET', KEYS[2], ARGV[i])
+  if (not cur) or tonumber(cur) < tonumber(ARGV[i + 1]) then redis.call('HSET', KEYS[2], ARGV[i], ARGV[i + 1]) end
+end
+redis.call('PEXPIRE', KEYS[2], ARGV[1])
+for i = 2, #ARGV, 2 do
+  local n = redis.call('HGET', KEYS[1], 'p:' .. ARGV[i])
+  if (not n) or tonumber(n) <= tonumber(ARGV[i + 1]) then
+    redis.call('DEL', KEYS[1])
+    return 1
+  end
+end
+return 0`;
+
+interface ScriptedRedis extends Redis {
+  lfGet(entry: string, mark: string, epoch: string, generation: string): Promise<string | null>;
+  lfPut(entry: string, mark: string, epoch: string, ...args: string[]): Promise<number>;
+  lfMark(entry: string, mark: string, ...args: string[]): Promise<number>;
+}
+
+export interface RedisCacheOptions {
+  url: string;
+  prefix: string;
+  /** time to live of a cached row */
+  ttlMs: number;
+  /** how long a mark outlives the event that set it */
+  markTtlMs: number;
+  /** a command not answered within this counts as failed (the read goes to the store) */
+  commandTimeoutMs?: number;
+  logger: Logger;
+}
+
+const partitionOf = (topic: string, partition: number) => `${topic}/${partition}`;
+
+export const createRedisCache = async (options: RedisCacheOptions): Promise<SharedCache> => {
+  const { prefix, logger } = options;
+  const connection = {
+    // no queue while disconnected: a read must not wait for Redis, it goes to the store
+    enableOfflineQueue: false,
+    maxRetriesPerRequest: 0,
+    connectTimeout: 2000,
+    commandTimeout: options.commandTimeoutMs ?? 1000,
+    retryStrategy: (attempt: number) => Math.min(100 * attempt, 1000),
+  };
+  const redis = new Redis(options.url, connection) as ScriptedRedis;
+  redis.defineCommand('lfGet', { numberOfKeys: 3, lua: GET });
+  redis.defineCommand('lfPut', { numberOfKeys: 3, lua: PUT });
+  redis.defineCommand('lfMark', { numberOfKeys: 2, lua: MARK });
+  let lastError = '';
+  redis.on('error', (error: Error) => {
+    if (error.message !== lastError) logger.warn({ err: error }, 'redis cache: connection error');
+    lastError = error.message;
+  });
+  redis.on('ready', () => {
+    lastError = '';
+  });
+  // the cache works without Redis (reads go to the store); give it a moment to connect first
+  await new Promise<void>((resolve) => {
+    const done = () => {
+      clearTimeout(timer);
+      redis.off('ready', done);
+      resolve();
+    };
+    const timer = setTimeout(done, 2000);
+    redis.once('ready', done);
+  });
+
+  const rowKeys = (projection: string, key: string) => {
+    const tag = `${prefix}{${projection}:${key}}`;
+    return { entry: `${tag}:c`, mark: `${tag}:m` };
+  };
+  const epochKey = (projection: string) => `${prefix}{${projection}}:epoch`;
+  const progressKey = (projection: string) => `${prefix}{${projection}}:progress`;
+  const channel = `${prefix}invalidations`;
+  const subscribers = new Set<Redis>();
+
+  return {
+    kind: 'redis',
+    get: async (projection, key, generation) => {
+      const k = rowKeys(projection, key);
+      const text = await redis.lfGet(k.entry, k.mark, epochKey(projection), String(generation));
+      return text ? decodeEntry(text) : null;
+    },
+    put: async (projection, key, entry: CacheEntry) => {
+      const k = rowKeys(projection, key);
+      const applied = entry.checkpoints.flatMap((c) => [
+        partitionOf(c.topic, c.partition),
+        c.nextOffset.toString(),
+      ]);
+      const stored = await redis.lfPut(
+        k.entry,
+        k.mark,
+        epochKey(projection),
+        encodeEntry(entry),
+        String(entry.generation),
+        String(options.ttlMs),
+        ...applied,
+      );
+      return stored === 1;
+    },
+    drop: async (projection, key) => {
+      await redis.del(rowKeys(projection, key).entry);
+    },
+    invalidate: async (projection, touches: readonly KeyTouch[], progress: readonly Position[]) => {
+      // per row, the newest touching offset per partition
+      const byKey = new Map<string, Map<string, bigint>>();
+      for (const t of touches) {
+        const marks = byKey.get(t.key) ?? new Map<string, bigint>();
+        const p = partitionOf(t.topic, t.partition);
+        if ((marks.get(p) ?? -1n) < t.offset) marks.set(p, t.offset);
+        byKey.set(t.key, marks);
+      }
+      const pipeline = redis.pipeline() as unknown as ScriptedRedis & { exec(): Promise<unknown> };
+      for (const [key, marks] of byKey) {
+        const k = rowKeys(projection, key);
+        const args = [...marks].flatMap(([p, offset]) => [p, offset.toString()]);
+        pipeline.lfMark(k.entry, k.mark, String(options.markTtlMs), ...args);
+      }
+      if (progress.length) {
+        pipeline.hset(
+          progressKey(projection),
+          ...progress.flatMap((p) => [partitionOf(p.topic, p.partition), p.offset.toString()]),
+        );
+      }
+      if (byKey.size) pipeline.publish(channel, JSON.stringify({ p: projection, k: [...byKey.keys()] }));
+      const results = (await pipeline.exec()) as [Error | null, unknown][] | null;
+      const failed = results?.find(([error]) => error);
+      if (failed) throw failed[0];
+    },
+    bumpEpoch: async (projection) => {
+      await redis.incr(epochKey(projection));
+    },
+    progress: async (projection) => {
+      const all = await redis.hgetall(progressKey(projection));
+      return Object.entries(all).map(([p, offset]) => {
+        const slash = p.lastIndexOf('/');
+        return { topic: p.slice(0, slash), partition: Number(p.slice(slash + 1)), offset: BigInt(offset) };
+      });
+    },
+    subscribe: async (listener: InvalidationListener) => {
+      const sub = new Redis(options.url, {
+        ...connection,
+        enableOfflineQueue: true,
+        commandTimeout: undefined,
+      });
+      subscribers.add(sub);
+      sub.on('error', () => {}); // reported by the command connection
+      const down = () => listener.live(false);
+      sub.on('close', down);
+      sub.on('ready', () => {
+        sub.subscribe(channel).then(
+          () => listener.live(true),
+          () => listener.live(false),
+        );
+      });
+      sub.on('message', (_channel: string, message: string) => {
+        try {
+          const { p, k } = JSON.parse(message) as { p: string; k: string[] };
+          listener.invalidated(p, k);
+        } catch {
+          listener.live(false);
+          listener.live(true);
+        }
+      });
+      return async () => {
+        subscribers.delete(sub);
+        sub.off('close', down);
+        sub.disconnect();
+      };
+    },
+    ping: async () => {
+      await redis.ping();
+    },
+    close: async () => {
+      for (const sub of subscribers) sub.disconnect();
+      subscribers.clear();
+      redis.disconnect();
+    },
+  };
+};
