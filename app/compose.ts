@@ -124,7 +124,8 @@ export const createLogfront = async (config: Config, options: ComposeOptions = {
     ? await createRowCache({
         shared,
         lruEntries: config.cache.lruEntries,
-        lruTtlMs: config.cache.lruTtlMs,
+        // a process copy never outlives the shared entry it mirrors
+        lruTtlMs: Math.min(config.cache.lruTtlMs, config.cache.ttlMs),
         stats: {
           hit: (tier) => {
             cacheCounts.hits[tier] += 1;
