@@ -16,7 +16,7 @@ import { servicesConfig, uniqueId, waitFor } from '../support/services.ts';
 import { createProxy, type Proxy, throughProxy } from '../support/toxiproxy.ts';
 
 const BUDGET_MS = 400;
-const RUN_MS = 8000;
+const RUN_MS = 10_000;
 /** clock granularity: log append times are whole milliseconds */
 const TOLERANCE_MS = 2;
 
@@ -152,8 +152,8 @@ describe('cache race: writers, readers and slow connections', () => {
     console.log(
       `cache race: ${answers.length} answers (${servedFromCache} from cache), ${refusals} refused over budget, ${events.length} events`,
     );
-    expect(answers.length).toBeGreaterThan(300);
-    expect(servedFromCache).toBeGreaterThan(30);
+    expect(answers.length).toBeGreaterThan(150);
+    expect(servedFromCache).toBeGreaterThan(15);
 
     // 1. every answer is the fold of the log at the position it claims
     // 2. no answer misses an event appended more than BUDGET_MS before the read began

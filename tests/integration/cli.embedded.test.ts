@@ -100,7 +100,7 @@ describe('CLI', () => {
       expect(JSON.parse(g.out).data).toMatchObject({ orderId: id, status: 'shipped', itemCount: 2 });
       const table = await run(['get', 'orders', id, '--url', dev.url]);
       expect(table.out).toMatch(/orderId\s+customerId\s+status/);
-      expect(table.out).toMatch(/source store/);
+      expect(table.out).toMatch(/source cache/); // the read before filled the cache
       const p = await run(['projections', '--url', dev.url]);
       expect(p.out).toMatch(/orders\s+1\s+running/);
       const pj = await run(['projections', '--json', '--url', dev.url]);

@@ -107,7 +107,7 @@ describe('projection runner crash', () => {
     await appendEvents(lf, 'k');
     const env = envOf(config, config.topicPrefix, config.database.schema);
     const total = await logEnd();
-    const marks = Array.from({ length: 5 }, () => 0.1 + Math.random() * 0.8)
+    const marks = Array.from({ length: 5 }, () => 0.1 + Math.random() * 0.6)
       .sort()
       .map((f) => Math.floor(f * total));
     for (const mark of marks) {

@@ -36,6 +36,7 @@ describe('loadConfig', () => {
         schemaRegistryUrl: undefined,
         database: { url: undefined, schema: 'logfront' },
         redis: { url: undefined, prefix: 'logfront:' },
+        cache: { enabled: true, ttlMs: 60_000, markTtlMs: 600_000, lruEntries: 10_000, lruTtlMs: 5000 },
         s3: {
           endpoint: undefined,
           bucket: undefined,
@@ -135,6 +136,11 @@ describe('loadConfig', () => {
       LOGFRONT_DATABASE_SCHEMA: 'shop_1',
       LOGFRONT_REDIS_URL: 'redis://cache:6379',
       LOGFRONT_REDIS_PREFIX: 'shop:',
+      LOGFRONT_CACHE: 'off',
+      LOGFRONT_CACHE_TTL_MS: '1000',
+      LOGFRONT_CACHE_MARK_TTL_MS: '2000',
+      LOGFRONT_CACHE_LRU_ENTRIES: '0',
+      LOGFRONT_CACHE_LRU_TTL_MS: '300',
       LOGFRONT_S3_ENDPOINT: 'http://minio:9000',
       LOGFRONT_S3_BUCKET: 'blobs',
       LOGFRONT_S3_REGION: 'eu-west-1',
@@ -165,6 +171,7 @@ describe('loadConfig', () => {
       schemaRegistryUrl: 'http://registry:8081',
       database: { url: 'postgres://u:p@db:5432/logfront', schema: 'shop_1' },
       redis: { url: 'redis://cache:6379', prefix: 'shop:' },
+      cache: { enabled: false, ttlMs: 1000, markTtlMs: 2000, lruEntries: 0, lruTtlMs: 300 },
       s3: {
         endpoint: 'http://minio:9000',
         bucket: 'blobs',
