@@ -13,7 +13,7 @@ import { foldCustomerTotals, testDomain } from '../support/domain.ts';
 import { readAll } from '../support/log-reader.ts';
 import { foldOrders, orderPlaced, orderShipped } from '../support/orders.ts';
 import { servicesConfig, uniqueId, waitFor } from '../support/services.ts';
-import { createProxy, type Proxy, throughProxy } from '../support/toxiproxy.ts';
+import { createProxy, type ToxicProxy, throughProxy } from '../support/toxiproxy.ts';
 
 const BUDGET_MS = 400;
 const RUN_MS = 10_000;
@@ -33,7 +33,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const pick = <T>(items: readonly T[]) => items[Math.floor(Math.random() * items.length)]!;
 
 describe('cache race: writers, readers and slow connections', () => {
-  const proxies: Proxy[] = [];
+  const proxies: ToxicProxy[] = [];
   let writer: Logfront;
   let reader: Logfront;
 

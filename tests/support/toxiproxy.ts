@@ -1,7 +1,7 @@
 import { services, uniqueId } from './services.ts';
 
 /** A Toxiproxy proxy in front of a real service: connect to `url` instead of the service's own. */
-export interface Proxy {
+export interface ToxicProxy {
   readonly name: string;
   /** host:port the proxy listens on */
   readonly listen: string;
@@ -22,7 +22,7 @@ const api = async (method: string, path: string, body?: unknown) => {
 };
 
 /** a proxy on a free loopback port in front of `upstream` (host:port) */
-export const createProxy = async (upstream: string): Promise<Proxy> => {
+export const createProxy = async (upstream: string): Promise<ToxicProxy> => {
   const name = `p${uniqueId()}`;
   const created = await api('POST', '/proxies', { name, listen: '127.0.0.1:0', upstream, enabled: true });
   const listen = String(created.listen);
@@ -45,7 +45,7 @@ export const createProxy = async (upstream: string): Promise<Proxy> => {
 };
 
 /** `url` with its host:port replaced by the proxy's */
-export const throughProxy = (url: string, proxy: Proxy) => {
+export const throughProxy = (url: string, proxy: ToxicProxy) => {
   const u = new URL(url);
   u.host = proxy.listen;
   return u.toString();
