@@ -9,9 +9,10 @@ import { isLogfrontError } from '../core/errors.ts';
 import { createCatalog } from '../core/event-types.ts';
 import { ApiError, createClient } from './client.ts';
 import { createLogfront } from './compose.ts';
-import { type Domain, sampleDomain } from './domain.ts';
+import type { Domain } from './domain.ts';
 import { createHttpServer } from './http.ts';
 import { formatTable } from './table.ts';
+import { loadDomain } from './user-config.ts';
 
 export interface Io {
   out: (line: string) => void;
@@ -19,8 +20,10 @@ export interface Io {
   env: Record<string, string | undefined>;
   /** resolves when the process is asked to stop (SIGINT/SIGTERM); long-running commands await it */
   untilStopped: () => Promise<void>;
-  /** the event types and projections (default: the sample domain) */
+  /** the event types and projections (default: logfront.config.ts in `cwd`, else the sample domain) */
   domain?: Domain;
+  /** where logfront.config.ts is looked for (default: process.cwd()) */
+  cwd?: string;
 }
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -34,9 +37,9 @@ Usage: logfront <command> [options]
 
 Commands:
   demo                      run the embedded demo: append sample orders, read them back, exit
-  dev [--data DIR] [--reset] [--port N]
+  dev [--data DIR] [--reset] [--port N] [--config FILE]
                             the embedded default as a server (no services needed)
-  serve                     the HTTP API and projection runners against real services
+  serve [--config FILE]     the HTTP API and projection runners against real services
   append <stream> <type> --data <json> [--expected-version N] [--id UUID]
   get <projection> <key> [--max-staleness-ms N] [--after TOKEN] [--consistency strong] [--on-stale serve]
   projections               projection status: generation, state, lag, staleness, dead letters
@@ -45,26 +48,33 @@ Commands:
   infra up|down|status      start, stop, show the local real services (no Docker)
 
 Every command takes --help; append, get, projections and infra status take --json.
-Client commands talk to LOGFRONT_URL (default http://127.0.0.1:7070).`,
+Client commands talk to LOGFRONT_URL (default http://127.0.0.1:7070).
+dev, serve and schemas load your event types and projections from ./logfront.config.ts (or --config FILE,
+LOGFRONT_CONFIG); without one they use the sample order domain. See docs/writing-projections.md.`,
   demo: 'Usage: logfront demo [--json]\n\nStarts logfront embedded (PGlite, in-process registry) on a free port, appends sample orders over HTTP,\nreads them back through the facade, prints them and exits 0.',
-  dev: 'Usage: logfront dev [--data DIR] [--reset] [--port N]\n\nRuns the embedded default as a long-running server. Data is kept in DIR (default ./.logfront);\n--reset deletes it first.',
+  dev: 'Usage: logfront dev [--data DIR] [--reset] [--port N] [--config FILE]\n\nRuns the embedded default as a long-running server. Data is kept in DIR (default ./.logfront);\n--reset deletes it first. Event types and projections come from ./logfront.config.ts (or --config FILE,\nLOGFRONT_CONFIG); without one, the sample order domain.',
   serve:
-    'Usage: logfront serve\n\nRuns the HTTP API and the projection runners against the services named by the environment\n(LOGFRONT_KAFKA_BROKERS, LOGFRONT_SCHEMA_REGISTRY_URL, LOGFRONT_DATABASE_URL, …). See docs/configuration.md.',
+    'Usage: logfront serve [--config FILE]\n\nRuns the HTTP API and the projection runners against the services named by the environment\n(LOGFRONT_KAFKA_BROKERS, LOGFRONT_SCHEMA_REGISTRY_URL, LOGFRONT_DATABASE_URL, …). See docs/configuration.md.\nEvent types and projections come from ./logfront.config.ts (or --config FILE); see docs/writing-projections.md.',
   append:
     'Usage: logfront append <stream> <type> --data <json> [--expected-version N|no_stream|stream_exists|any] [--id UUID] [--json]\n\nAppends one event to a stream.',
   get: 'Usage: logfront get <projection> <key> [--max-staleness-ms N] [--after TOKEN] [--consistency strong] [--on-stale error|serve] [--json]\n\nReads one row through the facade.',
   rebuild:
     'Usage: logfront rebuild <projection> [--json]\n\nStarts a blue/green rebuild on the server and follows it with a progress bar (events/s, ETA) until\nthe new generation is active. The old generation serves reads until the switch.',
   schemas:
-    "Usage: logfront schemas register|check [--json]\n\nregister: registers every event type's JSON Schema under <prefix>.<EventType>, BACKWARD compatibility.\ncheck: asks the registry whether each schema is BACKWARD compatible with the registered one, without\nregistering; exits 1 naming each incompatible subject and why. Needs LOGFRONT_SCHEMA_REGISTRY_URL.",
+    "Usage: logfront schemas register|check [--json] [--config FILE]\n\nregister: registers every event type's JSON Schema under <prefix>.<EventType>, BACKWARD compatibility.\ncheck: asks the registry whether each schema is BACKWARD compatible with the registered one, without\nregistering; exits 1 naming each incompatible subject and why. Needs LOGFRONT_SCHEMA_REGISTRY_URL.",
   projections:
     'Usage: logfront projections [--json]\n\nShows every projection with its generation, state, lag, staleness and dead letters.',
   infra:
     'Usage: logfront infra up|down|status [service…] [--json]\n\nStarts, stops or shows the local real services (Kafka, Schema Registry, Postgres, Redis, S3, Toxiproxy),\ninstalled from package registries, on 127.0.0.1. See docs/infra.md.',
 };
 
-const serveUntilStopped = async (config: Config, io: Io, banner: (url: string) => string[]) => {
-  const lf = await createLogfront(config);
+const serveUntilStopped = async (
+  config: Config,
+  domain: Domain,
+  io: Io,
+  banner: (url: string) => string[],
+) => {
+  const lf = await createLogfront(config, { domain });
   if (config.runners) await lf.startRunners();
   const app = createHttpServer(lf);
   await app.listen({ host: config.http.host, port: config.http.port });
@@ -209,6 +219,20 @@ export const progressLine = (
   return `${name} → g${generation} [${bar}] ${Math.floor(share * 100)}% ${n(applied)}/${n(total)} events, ${n(rate)} events/s, ETA ${eta}`;
 };
 
+const sampleHints = (url: string) => [
+  'try:',
+  `  curl -X POST ${url}/v1/streams/order-1/events -H 'content-type: application/json' \\`,
+  `    -d '{"events":[{"type":"OrderPlaced","data":{"orderId":"1","customerId":"c1","customerEmail":"c1@example.com","items":[{"sku":"book","qty":1,"priceCents":1500}],"totalCents":1500}}]}'`,
+  `  curl '${url}/v1/projections/orders/rows/1?maxStalenessMs=1000'`,
+];
+
+const userDomainHints = (file: string, d: Domain, url: string) => [
+  `config: ${file}`,
+  `event types: ${d.eventTypes.map((t) => t.name).join(', ')}`,
+  `projections: ${d.projections.map((p) => p.name).join(', ') || '(none)'}`,
+  `try: curl ${url}/v1/projections`,
+];
+
 const parseValue = (raw: string) => {
   if (/^\d+$/.test(raw)) return Number(raw);
   return raw;
@@ -242,6 +266,7 @@ export const main = async (argv: string[], io: Io): Promise<number> => {
         consistency: { type: 'string' },
         'on-stale': { type: 'string' },
         url: { type: 'string' },
+        config: { type: 'string' },
       },
     });
     if (values.help) {
@@ -251,6 +276,11 @@ export const main = async (argv: string[], io: Io): Promise<number> => {
     const json = values.json === true;
     const config = () => loadConfig({ ...io.env, ...(values.url ? { LOGFRONT_URL: values.url } : {}) });
     const client = () => createClient(config().http.url);
+    // the user's logfront.config.ts (--config, LOGFRONT_CONFIG), else the sample domain
+    const domain = async (cfg: Config) =>
+      io.domain
+        ? { domain: io.domain, file: null }
+        : await loadDomain(io.cwd ?? process.cwd(), values.config ?? cfg.configFile);
     const need = (n: number, what: string) => {
       if (positionals.length !== n)
         throw new UsageError(`${command} takes ${what}; see logfront ${command} --help`);
@@ -269,19 +299,20 @@ export const main = async (argv: string[], io: Io): Promise<number> => {
           LOGFRONT_DATA_DIR: dataDir,
           ...(values.port ? { LOGFRONT_PORT: values.port } : {}),
         });
-        return await serveUntilStopped(cfg, io, (url) => [
+        const user = await domain(cfg);
+        return await serveUntilStopped(cfg, user.domain, io, (url) => [
           `logfront dev — embedded, data in ${dataDir}${values.reset ? ' (reset)' : ''}`,
           `listening on ${url}`,
-          'try:',
-          `  curl -X POST ${url}/v1/streams/order-1/events -H 'content-type: application/json' \\`,
-          `    -d '{"events":[{"type":"OrderPlaced","data":{"orderId":"1","customerId":"c1","customerEmail":"c1@example.com","items":[{"sku":"book","qty":1,"priceCents":1500}],"totalCents":1500}}]}'`,
-          `  curl '${url}/v1/projections/orders/rows/1?maxStalenessMs=1000'`,
+          ...(user.file ? userDomainHints(user.file, user.domain, url) : sampleHints(url)),
         ]);
       }
       case 'serve': {
         need(0, 'no arguments');
         const cfg = loadConfig({ ...io.env, LOGFRONT_MODE: 'services' });
-        return await serveUntilStopped(cfg, io, (url) => [`logfront serving on ${url}`]);
+        const user = await domain(cfg);
+        return await serveUntilStopped(cfg, user.domain, io, (url) => [
+          `logfront serving on ${url}${user.file ? ` with ${user.file}` : ''}`,
+        ]);
       }
       case 'append': {
         need(2, '<stream> <type>');
@@ -381,7 +412,7 @@ export const main = async (argv: string[], io: Io): Promise<number> => {
         const cfg = config();
         if (!cfg.schemaRegistryUrl) throw new UsageError('schemas needs LOGFRONT_SCHEMA_REGISTRY_URL');
         const registry = createConfluentRegistry(cfg.schemaRegistryUrl);
-        const catalog = createCatalog((io.domain ?? sampleDomain).eventTypes, cfg.topicPrefix);
+        const catalog = createCatalog((await domain(cfg)).domain.eventTypes, cfg.topicPrefix);
         const rows: Record<string, unknown>[] = [];
         for (const type of catalog.types.keys()) {
           const subject = catalog.subjectOf(type);

@@ -61,6 +61,7 @@ export const ENV_SCHEMA = z.object({
   LOGFRONT_READ_WAIT_MS: int(0, 600_000).default(5000),
   LOGFRONT_RUNNERS: z.enum(['on', 'off']).default('on'),
   LOGFRONT_BATCH_EVENTS: int(1, 100_000).default(500),
+  LOGFRONT_CONFIG: z.string().min(1).optional(),
 });
 
 export type Env = z.input<typeof ENV_SCHEMA>;
@@ -90,6 +91,8 @@ export interface Config {
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
   limits: { maxAppendBytes: number; maxAppendEvents: number; readWaitMs: number; batchEvents: number };
   runners: boolean;
+  /** the user's logfront.config.ts (default: looked for in the working directory) */
+  configFile: string | undefined;
 }
 
 const REQUIRED_FOR_SERVICES = [
@@ -151,5 +154,6 @@ export const loadConfig = (env: Record<string, string | undefined> = process.env
       batchEvents: e.LOGFRONT_BATCH_EVENTS,
     },
     runners: e.LOGFRONT_RUNNERS === 'on',
+    configFile: e.LOGFRONT_CONFIG,
   };
 };
