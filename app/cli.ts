@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { rmSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -7,10 +7,12 @@ import { createConfluentRegistry } from '../connectors/registry/confluent.ts';
 import { type Config, loadConfig } from '../core/config.ts';
 import { isLogfrontError } from '../core/errors.ts';
 import { createCatalog } from '../core/event-types.ts';
+import { BulkAppendFailed, bulkAppend, parseNdjson } from './bulk-append.ts';
 import { ApiError, createClient } from './client.ts';
 import { createLogfront } from './compose.ts';
 import type { Domain } from './domain.ts';
 import { createHttpServer } from './http.ts';
+import { createProgress, type ProgressSink, renderProgress } from './progress.ts';
 import { formatTable } from './table.ts';
 import { loadDomain } from './user-config.ts';
 
@@ -24,6 +26,10 @@ export interface Io {
   domain?: Domain;
   /** where logfront.config.ts is looked for (default: process.cwd()) */
   cwd?: string;
+  /** all of standard input (append --file -) */
+  stdin?: () => Promise<string>;
+  /** stderr when it is a terminal: progress bars are redrawn there */
+  tty?: ProgressSink['tty'];
 }
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -41,6 +47,8 @@ Commands:
                             the embedded default as a server (no services needed)
   serve [--config FILE]     the HTTP API and projection runners against real services
   append <stream> <type> --data <json> [--expected-version N] [--id UUID]
+  append [<stream>] --file FILE|- [--batch N]
+                            bulk append of NDJSON events, with a progress bar
   get <projection> <key> [--max-staleness-ms N] [--after TOKEN] [--consistency strong] [--on-stale serve]
   projections               projection status: generation, state, lag, staleness, dead letters
   rebuild <projection>      blue/green rebuild with a progress bar
@@ -56,7 +64,7 @@ LOGFRONT_CONFIG); without one they use the sample order domain. See docs/writing
   serve:
     'Usage: logfront serve [--config FILE]\n\nRuns the HTTP API and the projection runners against the services named by the environment\n(LOGFRONT_KAFKA_BROKERS, LOGFRONT_SCHEMA_REGISTRY_URL, LOGFRONT_DATABASE_URL, …). See docs/configuration.md.\nEvent types and projections come from ./logfront.config.ts (or --config FILE); see docs/writing-projections.md.',
   append:
-    'Usage: logfront append <stream> <type> --data <json> [--expected-version N|no_stream|stream_exists|any] [--id UUID] [--json]\n\nAppends one event to a stream.',
+    'Usage: logfront append <stream> <type> --data <json> [--expected-version N|no_stream|stream_exists|any] [--id UUID] [--json]\n       logfront append [<stream>] --file FILE|- [--batch N] [--json]\n\nAppends one event to a stream. With --file, appends NDJSON events from FILE (- for stdin), one\n{"stream", "type", "data", "id"?, "metadata"?} per line (lines without "stream" go to <stream>), in batches of\nat most N events per stream (default 100), four streams at a time, each stream in file order. Every line is\nparsed before anything is sent. A progress bar is drawn on a terminal (plain lines every 2 s otherwise, none\nwith --json). A refused batch stops the run, naming its line; batches before it stay appended. Give lines an\n"id" to make a re-run append nothing twice.',
   get: 'Usage: logfront get <projection> <key> [--max-staleness-ms N] [--after TOKEN] [--consistency strong] [--on-stale error|serve] [--json]\n\nReads one row through the facade.',
   rebuild:
     'Usage: logfront rebuild <projection> [--json]\n\nStarts a blue/green rebuild on the server and follows it with a progress bar (events/s, ETA) until\nthe new generation is active. The old generation serves reads until the switch.',
@@ -210,13 +218,49 @@ export const progressLine = (
   applied: number,
   total: number,
   elapsedMs: number,
+) => renderProgress({ label: `${name} → g${generation}`, done: applied, total, elapsedMs });
+
+const BULK_BATCH_BYTES = 512 * 1024;
+
+/** append --file: NDJSON events from a file or stdin, in batches per stream, with a progress bar */
+const appendFile = async (
+  io: Io,
+  url: string,
+  file: string,
+  stream: string | undefined,
+  options: { json: boolean; batch: number },
 ) => {
-  const share = total > 0 ? Math.min(1, applied / total) : 1;
-  const bar = '#'.repeat(Math.round(share * 20)).padEnd(20, '-');
-  const rate = elapsedMs > 0 ? Math.round((applied / elapsedMs) * 1000) : 0;
-  const eta = rate > 0 ? `${Math.ceil((total - applied) / rate)} s` : '?';
-  const n = (x: number) => x.toLocaleString('en-US');
-  return `${name} → g${generation} [${bar}] ${Math.floor(share * 100)}% ${n(applied)}/${n(total)} events, ${n(rate)} events/s, ETA ${eta}`;
+  const source = file === '-' ? 'stdin' : file;
+  let text: string;
+  try {
+    text = file === '-' ? await (io.stdin ?? (() => Promise.resolve('')))() : readFileSync(file, 'utf8');
+  } catch (error) {
+    throw new BulkAppendFailed(`cannot read ${file}: ${(error as NodeJS.ErrnoException).code ?? error}`);
+  }
+  const events = parseNdjson(text, source, stream);
+  const progress = createProgress(options.json ? {} : { tty: io.tty, line: io.err }, {
+    label: source,
+    total: events.length,
+  });
+  let r: Awaited<ReturnType<typeof bulkAppend>>;
+  try {
+    r = await bulkAppend(createClient(url), events, {
+      batchEvents: options.batch,
+      batchBytes: BULK_BATCH_BYTES,
+      concurrency: 4,
+      progress,
+    });
+  } catch (error) {
+    if (error instanceof BulkAppendFailed) throw new BulkAppendFailed(`${source}: ${error.message}`);
+    throw error;
+  }
+  const rate = r.seconds > 0 ? Math.round(r.events / r.seconds) : r.events;
+  io.out(
+    options.json
+      ? JSON.stringify(r)
+      : `appended ${r.events.toLocaleString('en-US')} events to ${r.streams} streams in ${r.batches} batches, ${r.seconds} s (${rate.toLocaleString('en-US')} events/s)`,
+  );
+  return 0;
 };
 
 const sampleHints = (url: string) => [
@@ -267,6 +311,8 @@ export const main = async (argv: string[], io: Io): Promise<number> => {
         'on-stale': { type: 'string' },
         url: { type: 'string' },
         config: { type: 'string' },
+        file: { type: 'string', short: 'f' },
+        batch: { type: 'string' },
       },
     });
     if (values.help) {
@@ -315,6 +361,19 @@ export const main = async (argv: string[], io: Io): Promise<number> => {
         ]);
       }
       case 'append': {
+        if (values.file !== undefined) {
+          if (positionals.length > 1 || values.data !== undefined || values['expected-version'] || values.id)
+            throw new UsageError(
+              'append --file takes at most a <stream> (the default for lines without one)',
+            );
+          const batch = values.batch ?? '100';
+          if (!/^\d+$/.test(batch) || Number(batch) < 1 || Number(batch) > 100_000)
+            throw new UsageError('--batch takes a whole number of events from 1 to 100000');
+          return await appendFile(io, config().http.url, values.file, positionals[0], {
+            json,
+            batch: Number(batch),
+          });
+        }
         need(2, '<stream> <type>');
         if (values.data === undefined) throw new UsageError('append needs --data <json>');
         let data: unknown;
@@ -381,15 +440,21 @@ export const main = async (argv: string[], io: Io): Promise<number> => {
         const name = positionals[0]!;
         const started = await api.rebuild(name);
         const t0 = Date.now();
+        // a bar redrawn on a terminal, a line per poll otherwise, nothing with --json
+        const progress = createProgress(json ? {} : { tty: io.tty, line: io.out }, {
+          label: `${name} → g${started.generation}`,
+          total: 0,
+          everyMs: 0,
+        });
         for (;;) {
           await new Promise((r) => setTimeout(r, 500));
           const p = (await api.projections()).projections.find((x) => x.name === name)!;
           const r = p.rebuilding as { generation: number; appliedEvents: number; totalEvents: number } | null;
           if (r && r.generation === started.generation) {
-            if (!json)
-              io.out(progressLine(name, r.generation, r.appliedEvents, r.totalEvents, Date.now() - t0));
+            progress.update(r.appliedEvents, r.totalEvents);
             continue;
           }
+          progress.finish();
           if (p.generation === started.generation) {
             const seconds = ((Date.now() - t0) / 1000).toFixed(1);
             io.out(
@@ -445,6 +510,10 @@ export const main = async (argv: string[], io: Io): Promise<number> => {
       io.err(`logfront: ${error.code}: ${error.message}`);
       return 1;
     }
+    if (error instanceof BulkAppendFailed) {
+      io.err(`logfront: ${error.message}`);
+      return 1;
+    }
     if (isLogfrontError(error)) {
       io.err(`logfront: ${error.code}: ${error.message}`);
       return 1;
@@ -473,6 +542,14 @@ export const runCli = async () => {
     err: (line) => process.stderr.write(`${line}\n`),
     env: process.env,
     untilStopped: () => stopped,
+    stdin: async () => {
+      const chunks: Buffer[] = [];
+      for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+      return Buffer.concat(chunks).toString('utf8');
+    },
+    tty: process.stderr.isTTY
+      ? { write: (text) => process.stderr.write(text), columns: process.stderr.columns }
+      : undefined,
   });
   process.exit(code);
 };
