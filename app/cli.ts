@@ -53,6 +53,8 @@ Commands:
   projections               projection status: generation, state, lag, staleness, dead letters
   rebuild <projection>      blue/green rebuild with a progress bar
   schemas register|check    register the event schemas / check their compatibility without registering
+  erase <subjectId> [--tenant T]
+                            GDPR erase of a data subject: its sensitive fields become unreadable, its rows go
   infra up|down|status      start, stop, show the local real services (no Docker)
 
 Every command takes --help; append, get, projections and infra status take --json.
@@ -70,6 +72,8 @@ LOGFRONT_CONFIG); without one they use the sample order domain. See docs/writing
     'Usage: logfront rebuild <projection> [--json]\n\nStarts a blue/green rebuild on the server and follows it with a progress bar (events/s, ETA) until\nthe new generation is active. The old generation serves reads until the switch.',
   schemas:
     "Usage: logfront schemas register|check [--json] [--config FILE]\n\nregister: registers every event type's JSON Schema under <prefix>.<EventType>, BACKWARD compatibility.\ncheck: asks the registry whether each schema is BACKWARD compatible with the registered one, without\nregistering; exits 1 naming each incompatible subject and why. Needs LOGFRONT_SCHEMA_REGISTRY_URL.",
+  erase:
+    'Usage: logfront erase <subjectId> [--tenant T] [--json]\n\nErases a data subject (GDPR) on the server: its data keys are destroyed, so the sensitive fields of its\nevents read as null everywhere (the log, dead letters, rebuilds), and the rows of projections that declare a\nsubject column are deleted. Written to the audit log as object.deleted. Tenant default: default. See docs/erasure.md.',
   projections:
     'Usage: logfront projections [--json]\n\nShows every projection with its generation, state, lag, staleness and dead letters.',
   infra:
@@ -312,6 +316,7 @@ export const main = async (argv: string[], io: Io): Promise<number> => {
         url: { type: 'string' },
         config: { type: 'string' },
         file: { type: 'string', short: 'f' },
+        tenant: { type: 'string' },
         batch: { type: 'string' },
       },
     });
@@ -468,6 +473,19 @@ export const main = async (argv: string[], io: Io): Promise<number> => {
             `the rebuild of ${name} stopped before the switch${p.lastError ? `: ${p.lastError}` : ''}`,
           );
         }
+      }
+      case 'erase': {
+        need(1, '<subjectId>');
+        const r = await client().erase(positionals[0]!, values.tenant);
+        const rows = Object.entries(r.rowsDeleted)
+          .map(([p, n]) => `${n} ${p} rows`)
+          .join(', ');
+        io.out(
+          json
+            ? JSON.stringify(r)
+            : `erased subject ${r.subjectId} (tenant ${r.tenant}): ${r.keysDestroyed} data keys destroyed${rows ? `, ${rows} deleted` : ''}`,
+        );
+        return 0;
       }
       case 'schemas': {
         const [verb] = positionals;

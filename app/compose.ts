@@ -6,14 +6,17 @@ import { createTableEventLog } from '../connectors/embedded/log.ts';
 import { createPgliteSql } from '../connectors/embedded/pglite-sql.ts';
 import { createInProcessRegistry } from '../connectors/embedded/registry.ts';
 import { createKafkaEventLog } from '../connectors/kafka/event-log.ts';
+import { createPostgresDataKeyStore, createPostgresRowEraser } from '../connectors/postgres/erasure.ts';
 import { createPostgresProjectionStore } from '../connectors/postgres/projection-store.ts';
-import { createPgSql } from '../connectors/postgres/sql.ts';
+import { createPgSql, type Sql } from '../connectors/postgres/sql.ts';
 import { createRedisProbe } from '../connectors/redis/probe.ts';
 import { createConfluentRegistry } from '../connectors/registry/confluent.ts';
 import { createS3Probe } from '../connectors/s3/client.ts';
 import { type AppendService, createAppendService } from '../core/append.ts';
 import { createCodec } from '../core/codec.ts';
 import type { Config } from '../core/config.ts';
+import { createFieldCipher, type FieldCipher, withFieldEncryption } from '../core/crypto.ts';
+import { createErasure, type Erasure } from '../core/erasure.ts';
 import { NotFound } from '../core/errors.ts';
 import { createCatalog, type EventCatalog } from '../core/event-types.ts';
 import { createFacade, type Facade } from '../core/facade.ts';
@@ -22,6 +25,7 @@ import type { EventLog, Probe, ProjectionStore, SchemaRegistry } from '../core/p
 import { type Rebuild, startRebuild } from '../projections/rebuild.ts';
 import { createProjectionRunner, type ProjectionRunner } from '../projections/runner.ts';
 import { type Domain, sampleDomain } from './domain.ts';
+import { resolveKek } from './kek.ts';
 
 export interface Logfront {
   readonly config: Config;
@@ -34,6 +38,8 @@ export interface Logfront {
   readonly append: AppendService;
   readonly facade: Facade;
   readonly probes: readonly Probe[];
+  /** GDPR erasure of a data subject (crypto-shredding); see docs/erasure.md */
+  readonly erasure: Erasure;
   /** starts a blue/green rebuild of a projection; 404 for an unknown one, 409 when one is running */
   rebuild(name: string): Promise<Rebuild>;
   /** start a runner for every projection of the domain (idempotent) */
@@ -56,11 +62,12 @@ export const createLogfront = async (config: Config, options: ComposeOptions = {
   let log: EventLog;
   let store: ProjectionStore;
   let registry: SchemaRegistry;
+  let sql: Sql;
   const probes: Probe[] = [];
   if (config.mode === 'embedded') {
     const inMemory = config.dataDir === ':memory:';
     if (!inMemory) mkdirSync(config.dataDir, { recursive: true });
-    const sql = await createPgliteSql(inMemory ? undefined : join(config.dataDir, 'pg'));
+    sql = await createPgliteSql(inMemory ? undefined : join(config.dataDir, 'pg'));
     registry = createInProcessRegistry();
     log = createTableEventLog(sql, { schema, topicPrefix: config.topicPrefix });
     store = createPostgresProjectionStore(sql, schema);
@@ -78,7 +85,8 @@ export const createLogfront = async (config: Config, options: ComposeOptions = {
       codec,
       logger,
     });
-    store = createPostgresProjectionStore(createPgSql(config.database.url!), schema);
+    sql = createPgSql(config.database.url!);
+    store = createPostgresProjectionStore(sql, schema);
     probes.push(
       { name: 'kafka', ping: () => log.ping() },
       { name: 'postgres', ping: () => store.ping() },
@@ -89,6 +97,24 @@ export const createLogfront = async (config: Config, options: ComposeOptions = {
       probes.push(createS3Probe({ ...config.s3, endpoint: config.s3.endpoint, bucket: config.s3.bucket }));
     }
   }
+
+  // sensitive fields are encrypted under per-subject data keys; the log below sees ciphertext only
+  const kek = resolveKek(config);
+  let cipher: FieldCipher | null = null;
+  if (kek) {
+    cipher = createFieldCipher({ kek, keys: createPostgresDataKeyStore(sql, schema), catalog });
+    log = withFieldEncryption(log, cipher);
+  } else if (domain.eventTypes.some((t) => t.sensitive.length > 0)) {
+    logger.warn(
+      'LOGFRONT_KEK is not set: sensitive fields are stored unencrypted and erasure is unavailable',
+    );
+  }
+  const erasure = createErasure({
+    cipher,
+    projections: domain.projections,
+    deleteRows: createPostgresRowEraser(sql, schema),
+    logger,
+  });
 
   const append = createAppendService({ log, catalog, limits: config.limits });
   const facade = createFacade({
@@ -124,6 +150,7 @@ export const createLogfront = async (config: Config, options: ComposeOptions = {
     append,
     facade,
     probes,
+    erasure,
     startRunners: async () => {
       if (runners.length) return;
       runners = domain.projections.map((definition) => createProjectionRunner({ ...runnerDeps, definition }));
