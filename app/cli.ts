@@ -57,7 +57,7 @@ Commands:
                             GDPR erase of a data subject: its sensitive fields become unreadable, its rows go
   infra up|down|status      start, stop, show the local real services (no Docker)
 
-Every command takes --help; append, get, projections and infra status take --json.
+Every command takes --help; demo, append, get, projections, rebuild, erase, schemas and infra status take --json.
 Client commands talk to LOGFRONT_URL (default http://127.0.0.1:7070).
 dev, serve and schemas load your event types and projections from ./logfront.config.ts (or --config FILE,
 LOGFRONT_CONFIG); without one they use the sample order domain. See docs/writing-projections.md.`,

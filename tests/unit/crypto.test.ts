@@ -3,7 +3,6 @@ import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import {
   createFieldCipher,
-  type DataKeyRecord,
   type DataKeyStore,
   decryptValue,
   encryptValue,
