@@ -204,6 +204,16 @@ export default defineConfig({
     expect(missing.err).toMatch(/nope\.ts: no such file/);
   });
 
+  it('serve refuses a broken config before it connects to anything', async () => {
+    const file = join(dir, 'serve.config.ts');
+    writeFileSync(file, 'export default 42;\n');
+    const r = await cli(['serve', '--config', file], { ...services(), LOGFRONT_LOG_LEVEL: 'warn' }).done;
+    expect(r.code).toBe(1);
+    expect(r.err).toBe(
+      'logfront: config_invalid: invalid configuration: serve.config.ts: the default export must be defineConfig({ eventTypes, projections })',
+    );
+  });
+
   it("schemas register reads the config's event types too", async () => {
     const cfg = join(dir, 'schemas');
     mkdirSync(cfg, { recursive: true });
