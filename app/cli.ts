@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { rmSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -7,11 +7,14 @@ import { createConfluentRegistry } from '../connectors/registry/confluent.ts';
 import { type Config, loadConfig } from '../core/config.ts';
 import { isLogfrontError } from '../core/errors.ts';
 import { createCatalog } from '../core/event-types.ts';
+import { BulkAppendFailed, bulkAppend, parseNdjson } from './bulk-append.ts';
 import { ApiError, createClient } from './client.ts';
 import { createLogfront } from './compose.ts';
-import { type Domain, sampleDomain } from './domain.ts';
+import type { Domain } from './domain.ts';
 import { createHttpServer } from './http.ts';
+import { createProgress, type ProgressSink, renderProgress } from './progress.ts';
 import { formatTable } from './table.ts';
+import { loadDomain } from './user-config.ts';
 
 export interface Io {
   out: (line: string) => void;
@@ -19,8 +22,14 @@ export interface Io {
   env: Record<string, string | undefined>;
   /** resolves when the process is asked to stop (SIGINT/SIGTERM); long-running commands await it */
   untilStopped: () => Promise<void>;
-  /** the event types and projections (default: the sample domain) */
+  /** the event types and projections (default: logfront.config.ts in `cwd`, else the sample domain) */
   domain?: Domain;
+  /** where logfront.config.ts is looked for (default: process.cwd()) */
+  cwd?: string;
+  /** all of standard input (append --file -) */
+  stdin?: () => Promise<string>;
+  /** stderr when it is a terminal: progress bars are redrawn there */
+  tty?: ProgressSink['tty'];
 }
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -34,37 +43,50 @@ Usage: logfront <command> [options]
 
 Commands:
   demo                      run the embedded demo: append sample orders, read them back, exit
-  dev [--data DIR] [--reset] [--port N]
+  dev [--data DIR] [--reset] [--port N] [--config FILE]
                             the embedded default as a server (no services needed)
-  serve                     the HTTP API and projection runners against real services
+  serve [--config FILE]     the HTTP API and projection runners against real services
   append <stream> <type> --data <json> [--expected-version N] [--id UUID]
+  append [<stream>] --file FILE|- [--batch N]
+                            bulk append of NDJSON events, with a progress bar
   get <projection> <key> [--max-staleness-ms N] [--after TOKEN] [--consistency strong] [--on-stale serve]
   projections               projection status: generation, state, lag, staleness, dead letters
   rebuild <projection>      blue/green rebuild with a progress bar
   schemas register|check    register the event schemas / check their compatibility without registering
+  erase <subjectId> [--tenant T]
+                            GDPR erase of a data subject: its sensitive fields become unreadable, its rows go
   infra up|down|status      start, stop, show the local real services (no Docker)
 
-Every command takes --help; append, get, projections and infra status take --json.
-Client commands talk to LOGFRONT_URL (default http://127.0.0.1:7070).`,
+Every command takes --help; demo, append, get, projections, rebuild, erase, schemas and infra status take --json.
+Client commands talk to LOGFRONT_URL (default http://127.0.0.1:7070).
+dev, serve and schemas load your event types and projections from ./logfront.config.ts (or --config FILE,
+LOGFRONT_CONFIG); without one they use the sample order domain. See docs/writing-projections.md.`,
   demo: 'Usage: logfront demo [--json]\n\nStarts logfront embedded (PGlite, in-process registry) on a free port, appends sample orders over HTTP,\nreads them back through the facade, prints them and exits 0.',
-  dev: 'Usage: logfront dev [--data DIR] [--reset] [--port N]\n\nRuns the embedded default as a long-running server. Data is kept in DIR (default ./.logfront);\n--reset deletes it first.',
+  dev: 'Usage: logfront dev [--data DIR] [--reset] [--port N] [--config FILE]\n\nRuns the embedded default as a long-running server. Data is kept in DIR (default ./.logfront);\n--reset deletes it first. Event types and projections come from ./logfront.config.ts (or --config FILE,\nLOGFRONT_CONFIG); without one, the sample order domain.',
   serve:
-    'Usage: logfront serve\n\nRuns the HTTP API and the projection runners against the services named by the environment\n(LOGFRONT_KAFKA_BROKERS, LOGFRONT_SCHEMA_REGISTRY_URL, LOGFRONT_DATABASE_URL, …). See docs/configuration.md.',
+    'Usage: logfront serve [--config FILE]\n\nRuns the HTTP API and the projection runners against the services named by the environment\n(LOGFRONT_KAFKA_BROKERS, LOGFRONT_SCHEMA_REGISTRY_URL, LOGFRONT_DATABASE_URL, …). See docs/configuration.md.\nEvent types and projections come from ./logfront.config.ts (or --config FILE); see docs/writing-projections.md.',
   append:
-    'Usage: logfront append <stream> <type> --data <json> [--expected-version N|no_stream|stream_exists|any] [--id UUID] [--json]\n\nAppends one event to a stream.',
+    'Usage: logfront append <stream> <type> --data <json> [--expected-version N|no_stream|stream_exists|any] [--id UUID] [--json]\n       logfront append [<stream>] --file FILE|- [--batch N] [--json]\n\nAppends one event to a stream. With --file, appends NDJSON events from FILE (- for stdin), one\n{"stream", "type", "data", "id"?, "metadata"?} per line (lines without "stream" go to <stream>), in batches of\nat most N events per stream (default 100), four streams at a time, each stream in file order. Every line is\nparsed before anything is sent. A progress bar is drawn on a terminal (plain lines every 2 s otherwise, none\nwith --json). A refused batch stops the run, naming its line; batches before it stay appended. Give lines an\n"id" to make a re-run append nothing twice.',
   get: 'Usage: logfront get <projection> <key> [--max-staleness-ms N] [--after TOKEN] [--consistency strong] [--on-stale error|serve] [--json]\n\nReads one row through the facade.',
   rebuild:
     'Usage: logfront rebuild <projection> [--json]\n\nStarts a blue/green rebuild on the server and follows it with a progress bar (events/s, ETA) until\nthe new generation is active. The old generation serves reads until the switch.',
   schemas:
-    "Usage: logfront schemas register|check [--json]\n\nregister: registers every event type's JSON Schema under <prefix>.<EventType>, BACKWARD compatibility.\ncheck: asks the registry whether each schema is BACKWARD compatible with the registered one, without\nregistering; exits 1 naming each incompatible subject and why. Needs LOGFRONT_SCHEMA_REGISTRY_URL.",
+    "Usage: logfront schemas register|check [--json] [--config FILE]\n\nregister: registers every event type's JSON Schema under <prefix>.<EventType>, BACKWARD compatibility.\ncheck: asks the registry whether each schema is BACKWARD compatible with the registered one, without\nregistering; exits 1 naming each incompatible subject and why. Needs LOGFRONT_SCHEMA_REGISTRY_URL.",
+  erase:
+    'Usage: logfront erase <subjectId> [--tenant T] [--json]\n\nErases a data subject (GDPR) on the server: its data keys are destroyed, so the sensitive fields of its\nevents read as null everywhere (the log, dead letters, rebuilds), and the rows of projections that declare a\nsubject column are deleted. Written to the audit log as object.deleted. Tenant default: default. See docs/erasure.md.',
   projections:
     'Usage: logfront projections [--json]\n\nShows every projection with its generation, state, lag, staleness and dead letters.',
   infra:
     'Usage: logfront infra up|down|status [service…] [--json]\n\nStarts, stops or shows the local real services (Kafka, Schema Registry, Postgres, Redis, S3, Toxiproxy),\ninstalled from package registries, on 127.0.0.1. See docs/infra.md.',
 };
 
-const serveUntilStopped = async (config: Config, io: Io, banner: (url: string) => string[]) => {
-  const lf = await createLogfront(config);
+const serveUntilStopped = async (
+  config: Config,
+  domain: Domain,
+  io: Io,
+  banner: (url: string) => string[],
+) => {
+  const lf = await createLogfront(config, { domain });
   if (config.runners) await lf.startRunners();
   const app = createHttpServer(lf);
   await app.listen({ host: config.http.host, port: config.http.port });
@@ -200,14 +222,64 @@ export const progressLine = (
   applied: number,
   total: number,
   elapsedMs: number,
+) => renderProgress({ label: `${name} → g${generation}`, done: applied, total, elapsedMs });
+
+const BULK_BATCH_BYTES = 512 * 1024;
+
+/** append --file: NDJSON events from a file or stdin, in batches per stream, with a progress bar */
+const appendFile = async (
+  io: Io,
+  url: string,
+  file: string,
+  stream: string | undefined,
+  options: { json: boolean; batch: number },
 ) => {
-  const share = total > 0 ? Math.min(1, applied / total) : 1;
-  const bar = '#'.repeat(Math.round(share * 20)).padEnd(20, '-');
-  const rate = elapsedMs > 0 ? Math.round((applied / elapsedMs) * 1000) : 0;
-  const eta = rate > 0 ? `${Math.ceil((total - applied) / rate)} s` : '?';
-  const n = (x: number) => x.toLocaleString('en-US');
-  return `${name} → g${generation} [${bar}] ${Math.floor(share * 100)}% ${n(applied)}/${n(total)} events, ${n(rate)} events/s, ETA ${eta}`;
+  const source = file === '-' ? 'stdin' : file;
+  let text: string;
+  try {
+    text = file === '-' ? await (io.stdin ?? (() => Promise.resolve('')))() : readFileSync(file, 'utf8');
+  } catch (error) {
+    throw new BulkAppendFailed(`cannot read ${file}: ${(error as NodeJS.ErrnoException).code ?? error}`);
+  }
+  const events = parseNdjson(text, source, stream);
+  const progress = createProgress(options.json ? {} : { tty: io.tty, line: io.err }, {
+    label: source,
+    total: events.length,
+  });
+  let r: Awaited<ReturnType<typeof bulkAppend>>;
+  try {
+    r = await bulkAppend(createClient(url), events, {
+      batchEvents: options.batch,
+      batchBytes: BULK_BATCH_BYTES,
+      concurrency: 4,
+      progress,
+    });
+  } catch (error) {
+    if (error instanceof BulkAppendFailed) throw new BulkAppendFailed(`${source}: ${error.message}`);
+    throw error;
+  }
+  const rate = r.seconds > 0 ? Math.round(r.events / r.seconds) : r.events;
+  io.out(
+    options.json
+      ? JSON.stringify(r)
+      : `appended ${r.events.toLocaleString('en-US')} events to ${r.streams} streams in ${r.batches} batches, ${r.seconds} s (${rate.toLocaleString('en-US')} events/s)`,
+  );
+  return 0;
 };
+
+const sampleHints = (url: string) => [
+  'try:',
+  `  curl -X POST ${url}/v1/streams/order-1/events -H 'content-type: application/json' \\`,
+  `    -d '{"events":[{"type":"OrderPlaced","data":{"orderId":"1","customerId":"c1","customerEmail":"c1@example.com","items":[{"sku":"book","qty":1,"priceCents":1500}],"totalCents":1500}}]}'`,
+  `  curl '${url}/v1/projections/orders/rows/1?maxStalenessMs=1000'`,
+];
+
+const userDomainHints = (file: string, d: Domain, url: string) => [
+  `config: ${file}`,
+  `event types: ${d.eventTypes.map((t) => t.name).join(', ')}`,
+  `projections: ${d.projections.map((p) => p.name).join(', ') || '(none)'}`,
+  `try: curl ${url}/v1/projections`,
+];
 
 const parseValue = (raw: string) => {
   if (/^\d+$/.test(raw)) return Number(raw);
@@ -242,6 +314,10 @@ export const main = async (argv: string[], io: Io): Promise<number> => {
         consistency: { type: 'string' },
         'on-stale': { type: 'string' },
         url: { type: 'string' },
+        config: { type: 'string' },
+        file: { type: 'string', short: 'f' },
+        tenant: { type: 'string' },
+        batch: { type: 'string' },
       },
     });
     if (values.help) {
@@ -251,6 +327,11 @@ export const main = async (argv: string[], io: Io): Promise<number> => {
     const json = values.json === true;
     const config = () => loadConfig({ ...io.env, ...(values.url ? { LOGFRONT_URL: values.url } : {}) });
     const client = () => createClient(config().http.url);
+    // the user's logfront.config.ts (--config, LOGFRONT_CONFIG), else the sample domain
+    const domain = async (cfg: Config) =>
+      io.domain
+        ? { domain: io.domain, file: null }
+        : await loadDomain(io.cwd ?? process.cwd(), values.config ?? cfg.configFile);
     const need = (n: number, what: string) => {
       if (positionals.length !== n)
         throw new UsageError(`${command} takes ${what}; see logfront ${command} --help`);
@@ -269,21 +350,35 @@ export const main = async (argv: string[], io: Io): Promise<number> => {
           LOGFRONT_DATA_DIR: dataDir,
           ...(values.port ? { LOGFRONT_PORT: values.port } : {}),
         });
-        return await serveUntilStopped(cfg, io, (url) => [
+        const user = await domain(cfg);
+        return await serveUntilStopped(cfg, user.domain, io, (url) => [
           `logfront dev — embedded, data in ${dataDir}${values.reset ? ' (reset)' : ''}`,
           `listening on ${url}`,
-          'try:',
-          `  curl -X POST ${url}/v1/streams/order-1/events -H 'content-type: application/json' \\`,
-          `    -d '{"events":[{"type":"OrderPlaced","data":{"orderId":"1","customerId":"c1","customerEmail":"c1@example.com","items":[{"sku":"book","qty":1,"priceCents":1500}],"totalCents":1500}}]}'`,
-          `  curl '${url}/v1/projections/orders/rows/1?maxStalenessMs=1000'`,
+          ...(user.file ? userDomainHints(user.file, user.domain, url) : sampleHints(url)),
         ]);
       }
       case 'serve': {
         need(0, 'no arguments');
         const cfg = loadConfig({ ...io.env, LOGFRONT_MODE: 'services' });
-        return await serveUntilStopped(cfg, io, (url) => [`logfront serving on ${url}`]);
+        const user = await domain(cfg);
+        return await serveUntilStopped(cfg, user.domain, io, (url) => [
+          `logfront serving on ${url}${user.file ? ` with ${user.file}` : ''}`,
+        ]);
       }
       case 'append': {
+        if (values.file !== undefined) {
+          if (positionals.length > 1 || values.data !== undefined || values['expected-version'] || values.id)
+            throw new UsageError(
+              'append --file takes at most a <stream> (the default for lines without one)',
+            );
+          const batch = values.batch ?? '100';
+          if (!/^\d+$/.test(batch) || Number(batch) < 1 || Number(batch) > 100_000)
+            throw new UsageError('--batch takes a whole number of events from 1 to 100000');
+          return await appendFile(io, config().http.url, values.file, positionals[0], {
+            json,
+            batch: Number(batch),
+          });
+        }
         need(2, '<stream> <type>');
         if (values.data === undefined) throw new UsageError('append needs --data <json>');
         let data: unknown;
@@ -350,15 +445,21 @@ export const main = async (argv: string[], io: Io): Promise<number> => {
         const name = positionals[0]!;
         const started = await api.rebuild(name);
         const t0 = Date.now();
+        // a bar redrawn on a terminal, a line per poll otherwise, nothing with --json
+        const progress = createProgress(json ? {} : { tty: io.tty, line: io.out }, {
+          label: `${name} → g${started.generation}`,
+          total: 0,
+          everyMs: 0,
+        });
         for (;;) {
           await new Promise((r) => setTimeout(r, 500));
           const p = (await api.projections()).projections.find((x) => x.name === name)!;
           const r = p.rebuilding as { generation: number; appliedEvents: number; totalEvents: number } | null;
           if (r && r.generation === started.generation) {
-            if (!json)
-              io.out(progressLine(name, r.generation, r.appliedEvents, r.totalEvents, Date.now() - t0));
+            progress.update(r.appliedEvents, r.totalEvents);
             continue;
           }
+          progress.finish();
           if (p.generation === started.generation) {
             const seconds = ((Date.now() - t0) / 1000).toFixed(1);
             io.out(
@@ -373,6 +474,19 @@ export const main = async (argv: string[], io: Io): Promise<number> => {
           );
         }
       }
+      case 'erase': {
+        need(1, '<subjectId>');
+        const r = await client().erase(positionals[0]!, values.tenant);
+        const rows = Object.entries(r.rowsDeleted)
+          .map(([p, n]) => `${n} ${p} rows`)
+          .join(', ');
+        io.out(
+          json
+            ? JSON.stringify(r)
+            : `erased subject ${r.subjectId} (tenant ${r.tenant}): ${r.keysDestroyed} data keys destroyed${rows ? `, ${rows} deleted` : ''}`,
+        );
+        return 0;
+      }
       case 'schemas': {
         const [verb] = positionals;
         if (positionals.length !== 1 || (verb !== 'register' && verb !== 'check')) {
@@ -381,7 +495,7 @@ export const main = async (argv: string[], io: Io): Promise<number> => {
         const cfg = config();
         if (!cfg.schemaRegistryUrl) throw new UsageError('schemas needs LOGFRONT_SCHEMA_REGISTRY_URL');
         const registry = createConfluentRegistry(cfg.schemaRegistryUrl);
-        const catalog = createCatalog((io.domain ?? sampleDomain).eventTypes, cfg.topicPrefix);
+        const catalog = createCatalog((await domain(cfg)).domain.eventTypes, cfg.topicPrefix);
         const rows: Record<string, unknown>[] = [];
         for (const type of catalog.types.keys()) {
           const subject = catalog.subjectOf(type);
@@ -414,6 +528,10 @@ export const main = async (argv: string[], io: Io): Promise<number> => {
       io.err(`logfront: ${error.code}: ${error.message}`);
       return 1;
     }
+    if (error instanceof BulkAppendFailed) {
+      io.err(`logfront: ${error.message}`);
+      return 1;
+    }
     if (isLogfrontError(error)) {
       io.err(`logfront: ${error.code}: ${error.message}`);
       return 1;
@@ -442,6 +560,14 @@ export const runCli = async () => {
     err: (line) => process.stderr.write(`${line}\n`),
     env: process.env,
     untilStopped: () => stopped,
+    stdin: async () => {
+      const chunks: Buffer[] = [];
+      for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+      return Buffer.concat(chunks).toString('utf8');
+    },
+    tty: process.stderr.isTTY
+      ? { write: (text) => process.stderr.write(text), columns: process.stderr.columns }
+      : undefined,
   });
   process.exit(code);
 };

@@ -94,6 +94,14 @@ export const createClient = (baseUrl: string) => {
         `/v1/projections/${encodeURIComponent(projection)}/rebuild`,
       ),
     ready: () => call<Record<string, unknown>>('GET', '/readyz'),
+    erase: (subjectId: string, tenant?: string) =>
+      call<{
+        subjectId: string;
+        tenant: string;
+        erased: true;
+        keysDestroyed: number;
+        rowsDeleted: Record<string, number>;
+      }>('DELETE', `/v1/subjects/${encodeURIComponent(subjectId)}${query({ tenant })}`),
   };
 };
 

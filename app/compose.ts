@@ -7,8 +7,9 @@ import { createMemoryCache } from '../connectors/embedded/memory-cache.ts';
 import { createPgliteSql } from '../connectors/embedded/pglite-sql.ts';
 import { createInProcessRegistry } from '../connectors/embedded/registry.ts';
 import { createKafkaEventLog } from '../connectors/kafka/event-log.ts';
+import { createPostgresDataKeyStore, createPostgresRowEraser } from '../connectors/postgres/erasure.ts';
 import { createPostgresProjectionStore } from '../connectors/postgres/projection-store.ts';
-import { createPgSql } from '../connectors/postgres/sql.ts';
+import { createPgSql, type Sql } from '../connectors/postgres/sql.ts';
 import { createRedisCache } from '../connectors/redis/cache.ts';
 import { createRedisProbe } from '../connectors/redis/probe.ts';
 import { createConfluentRegistry } from '../connectors/registry/confluent.ts';
@@ -17,6 +18,8 @@ import { type AppendService, createAppendService } from '../core/append.ts';
 import { type CacheTier, createRowCache, type SharedCache } from '../core/cache.ts';
 import { createCodec } from '../core/codec.ts';
 import type { Config } from '../core/config.ts';
+import { createFieldCipher, type FieldCipher, withFieldEncryption } from '../core/crypto.ts';
+import { createErasure, type Erasure } from '../core/erasure.ts';
 import { NotFound } from '../core/errors.ts';
 import { createCatalog, type EventCatalog } from '../core/event-types.ts';
 import { createFacade, type Facade } from '../core/facade.ts';
@@ -26,6 +29,7 @@ import { createInvalidator, type Invalidator } from '../projections/invalidator.
 import { type Rebuild, startRebuild } from '../projections/rebuild.ts';
 import { createProjectionRunner, type ProjectionRunner } from '../projections/runner.ts';
 import { type Domain, sampleDomain } from './domain.ts';
+import { resolveKek } from './kek.ts';
 
 export interface Logfront {
   readonly config: Config;
@@ -42,6 +46,8 @@ export interface Logfront {
   readonly cache: SharedCache | undefined;
   /** counts of cache hits, misses, errors and strong-read mismatches since start */
   readonly cacheCounts: CacheCounts;
+  /** GDPR erasure of a data subject (crypto-shredding); see docs/erasure.md */
+  readonly erasure: Erasure;
   /** starts a blue/green rebuild of a projection; 404 for an unknown one, 409 when one is running */
   rebuild(name: string): Promise<Rebuild>;
   /** start a runner for every projection of the domain (idempotent) */
@@ -49,6 +55,9 @@ export interface Logfront {
   stopRunners(): Promise<void>;
   close(): Promise<void>;
 }
+
+/** the mark an erasure leaves on a row: a position no cached entry has applied */
+const ERASED = { topic: '\u0000erased', partition: 0, offset: 0n } as const;
 
 export interface CacheCounts {
   hits: Record<CacheTier, number>;
@@ -71,11 +80,12 @@ export const createLogfront = async (config: Config, options: ComposeOptions = {
   let log: EventLog;
   let store: ProjectionStore;
   let registry: SchemaRegistry;
+  let sql: Sql;
   const probes: Probe[] = [];
   if (config.mode === 'embedded') {
     const inMemory = config.dataDir === ':memory:';
     if (!inMemory) mkdirSync(config.dataDir, { recursive: true });
-    const sql = await createPgliteSql(inMemory ? undefined : join(config.dataDir, 'pg'));
+    sql = await createPgliteSql(inMemory ? undefined : join(config.dataDir, 'pg'));
     registry = createInProcessRegistry();
     log = createTableEventLog(sql, { schema, topicPrefix: config.topicPrefix });
     store = createPostgresProjectionStore(sql, schema);
@@ -93,7 +103,8 @@ export const createLogfront = async (config: Config, options: ComposeOptions = {
       codec,
       logger,
     });
-    store = createPostgresProjectionStore(createPgSql(config.database.url!), schema);
+    sql = createPgSql(config.database.url!);
+    store = createPostgresProjectionStore(sql, schema);
     probes.push(
       { name: 'kafka', ping: () => log.ping() },
       { name: 'postgres', ping: () => store.ping() },
@@ -139,6 +150,29 @@ export const createLogfront = async (config: Config, options: ComposeOptions = {
         },
       })
     : undefined;
+  // sensitive fields are encrypted under per-subject data keys; the log below sees ciphertext only
+  const kek = resolveKek(config);
+  let cipher: FieldCipher | null = null;
+  if (kek) {
+    cipher = createFieldCipher({ kek, keys: createPostgresDataKeyStore(sql, schema), catalog });
+    log = withFieldEncryption(log, cipher);
+  } else if (domain.eventTypes.some((t) => t.sensitive.length > 0)) {
+    logger.warn(
+      'LOGFRONT_KEK is not set: sensitive fields are stored unencrypted and erasure is unavailable',
+    );
+  }
+  const erasure = createErasure({
+    cipher,
+    projections: domain.projections,
+    // erased rows leave the read cache too: a mark no entry can pass refuses them, every LRU hears of it
+    deleteRows: createPostgresRowEraser(sql, schema, async (projection, rows) => {
+      const spec = domain.projections.find((p) => p.name === projection);
+      if (!shared || !spec) return;
+      const touches = rows.map((row) => ({ key: String(row[spec.key]), ...ERASED }));
+      await shared.invalidate(projection, touches, []);
+    }),
+    logger,
+  });
 
   const append = createAppendService({ log, catalog, limits: config.limits });
   const facade = createFacade({
@@ -186,6 +220,7 @@ export const createLogfront = async (config: Config, options: ComposeOptions = {
     probes,
     cache: shared,
     cacheCounts,
+    erasure,
     startRunners: async () => {
       if (runners.length) return;
       runners = domain.projections.map((definition) => createProjectionRunner({ ...runnerDeps, definition }));

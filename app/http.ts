@@ -134,6 +134,20 @@ export const createHttpServer = (lf: Logfront): FastifyInstance => {
     return reply.status(202).send({ name: request.params.name, generation: r.generation });
   });
 
+  // GDPR erasure (docs/erasure.md): the subject's data keys are destroyed, its projection rows deleted
+  app.delete<{ Params: { subjectId: string }; Querystring: { tenant?: string } }>(
+    '/v1/subjects/:subjectId',
+    async (request, reply) => {
+      const traceparent = request.headers.traceparent;
+      const r = await lf.erasure.erase(request.params.subjectId, {
+        tenant: typeof request.query.tenant === 'string' ? request.query.tenant : undefined,
+        actor: 'anonymous',
+        traceId: typeof traceparent === 'string' ? traceparent.split('-')[1] : undefined,
+      });
+      return reply.status(202).send(r);
+    },
+  );
+
   app.get<{ Params: { name: string; key: string } }>('/v1/projections/:name/rows/:key', async (request) => {
     const options = cleanReadOptions(parse(readOptions, request.query, 'query'));
     return lf.facade.get(request.params.name, request.params.key, options);

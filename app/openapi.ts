@@ -172,6 +172,33 @@ export const openApiDocument = (domain: Domain) => {
           },
         },
       },
+      '/v1/subjects/{subjectId}': {
+        delete: {
+          summary: 'Erase a data subject (GDPR): destroy its data keys, delete its projection rows',
+          parameters: [
+            path('subjectId', 'data subject id (metadata.subject, or the event type’s subject field)'),
+            { name: 'tenant', in: 'query', schema: { type: 'string' }, description: 'default: default' },
+          ],
+          responses: {
+            '202': json(
+              {
+                type: 'object',
+                properties: {
+                  subjectId: { type: 'string' },
+                  tenant: { type: 'string' },
+                  erased: { type: 'boolean' },
+                  keysDestroyed: { type: 'integer' },
+                  rowsDeleted: { type: 'object', additionalProperties: { type: 'integer' } },
+                },
+              },
+              'Erased',
+            ),
+            '400': error('validation_failed'),
+            '403': error('forbidden'),
+            '409': error('erasure_unavailable: no key-encryption key'),
+          },
+        },
+      },
       '/healthz': { get: { summary: 'The process runs', responses: { '200': json({ type: 'object' }) } } },
       '/readyz': {
         get: {

@@ -1,4 +1,6 @@
 // The SDK: logfront in-process (append, read, run projections) and a client for a running server.
+
+export { z } from 'zod';
 export type { AppendResponse, AppendService } from '../core/append.ts';
 export { type Config, loadConfig } from '../core/config.ts';
 export * from '../core/errors.ts';
@@ -10,3 +12,4 @@ export { ApiError, createClient } from './client.ts';
 export { createLogfront, type Logfront } from './compose.ts';
 export { type Domain, sampleDomain } from './domain.ts';
 export { createHttpServer } from './http.ts';
+export { CONFIG_FILES, defineConfig, type LogfrontConfig } from './user-config.ts';

@@ -66,6 +66,17 @@ export const ENV_SCHEMA = z.object({
   LOGFRONT_READ_WAIT_MS: int(0, 600_000).default(5000),
   LOGFRONT_RUNNERS: z.enum(['on', 'off']).default('on'),
   LOGFRONT_BATCH_EVENTS: int(1, 100_000).default(500),
+  LOGFRONT_CONFIG: z.string().min(1).optional(),
+  LOGFRONT_KEK: z
+    .string()
+    .trim()
+    .refine(
+      (s) => Buffer.from(s, 'base64').length === 32 && Buffer.from(s, 'base64').toString('base64') === s,
+      {
+        message: '32 bytes, base64 (openssl rand -base64 32)',
+      },
+    )
+    .optional(),
 });
 
 export type Env = z.input<typeof ENV_SCHEMA>;
@@ -97,6 +108,10 @@ export interface Config {
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
   limits: { maxAppendBytes: number; maxAppendEvents: number; readWaitMs: number; batchEvents: number };
   runners: boolean;
+  /** the user's logfront.config.ts (default: looked for in the working directory) */
+  configFile: string | undefined;
+  /** base64 key-encryption key of the data keys; embedded mode keeps one in the data dir when unset */
+  kek: string | undefined;
 }
 
 const REQUIRED_FOR_SERVICES = [
@@ -165,5 +180,7 @@ export const loadConfig = (env: Record<string, string | undefined> = process.env
       batchEvents: e.LOGFRONT_BATCH_EVENTS,
     },
     runners: e.LOGFRONT_RUNNERS === 'on',
+    configFile: e.LOGFRONT_CONFIG,
+    kek: e.LOGFRONT_KEK,
   };
 };

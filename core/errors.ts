@@ -139,3 +139,9 @@ export class CheckpointFenced extends LogfrontError {
 }
 
 export const isLogfrontError = (e: unknown): e is LogfrontError => e instanceof LogfrontError;
+
+/** Erasure needs encrypted sensitive fields, which need a key-encryption key (LOGFRONT_KEK). */
+export class ErasureUnavailable extends LogfrontError {
+  readonly code = 'erasure_unavailable';
+  readonly status = 409;
+}

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { withSealedFields } from './crypto.ts';
 import { type Issue, ValidationFailed } from './errors.ts';
 import { UUID, uuidv7 } from './ids.ts';
 import type { EventId, EventMetadata, PreparedEvent } from './types.ts';
@@ -8,6 +9,8 @@ export interface EventType<T = unknown> {
   readonly schema: z.ZodType<T>;
   /** data paths holding personal data (encrypted at rest once keys are configured) */
   readonly sensitive: readonly string[];
+  /** data path naming the event's data subject when metadata.subject is absent (e.g. `customerId`) */
+  readonly subject?: string;
   /**
    * Reads an older payload as the current shape. `schemaVersion` is the registry's version of
    * the subject the payload was written with (1 = first). Must be pure.
@@ -18,11 +21,16 @@ export interface EventType<T = unknown> {
 export const defineEventType = <T>(
   name: string,
   schema: z.ZodType<T>,
-  options: { sensitive?: readonly string[]; upcast?: (data: unknown, schemaVersion: number) => unknown } = {},
+  options: {
+    sensitive?: readonly string[];
+    subject?: string;
+    upcast?: (data: unknown, schemaVersion: number) => unknown;
+  } = {},
 ): EventType<T> => ({
   name,
   schema,
   sensitive: options.sensitive ?? [],
+  ...(options.subject ? { subject: options.subject } : {}),
   ...(options.upcast ? { upcast: options.upcast } : {}),
 });
 
@@ -65,7 +73,10 @@ export const createCatalog = (types: readonly EventType[], subjectPrefix: string
       if (!type) throw new Error(`unknown event type ${name}`);
       let schema = jsonSchemas.get(name);
       if (!schema) {
-        schema = z.toJSONSchema(type.schema, { target: 'draft-7', io: 'input' }) as object;
+        schema = withSealedFields(
+          z.toJSONSchema(type.schema, { target: 'draft-7', io: 'input' }) as object,
+          type.sensitive,
+        );
         jsonSchemas.set(name, schema);
       }
       return schema;

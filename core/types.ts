@@ -17,6 +17,8 @@ export interface EventMetadata {
   causationId?: string;
   traceparent?: string;
   occurredAt?: string;
+  /** set on read: sensitive fields (`data.<path>`) whose data subject was erased; they read as null */
+  erased?: readonly string[];
 }
 
 /** Where one record sits in the log. `offset` is a bigint: Kafka offsets are int64. */

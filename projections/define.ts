@@ -16,6 +16,8 @@ export interface ProjectionDefinition extends ProjectionSpec {
    */
   readonly onError: 'halt' | 'skip';
   readonly retries: number;
+  /** the text column naming a row's data subject: erasing the subject deletes its rows */
+  readonly subject?: string;
 }
 
 const NAME = /^[a-z][a-z0-9_]{0,39}$/;
@@ -29,6 +31,7 @@ export const defineProjection = <H extends Record<string, Handler>>(definition: 
   on: H;
   onError?: 'halt' | 'skip';
   retries?: number;
+  subject?: string;
 }): ProjectionDefinition => {
   if (!NAME.test(definition.name)) throw new Error(`projection name "${definition.name}" must match ${NAME}`);
   for (const column of Object.keys(definition.columns)) {
@@ -37,6 +40,9 @@ export const defineProjection = <H extends Record<string, Handler>>(definition: 
   }
   if (definition.columns[definition.key] !== 'text') {
     throw new Error(`key column "${definition.key}" of ${definition.name} must be declared as text`);
+  }
+  if (definition.subject !== undefined && definition.columns[definition.subject] !== 'text') {
+    throw new Error(`subject column "${definition.subject}" of ${definition.name} must be declared as text`);
   }
   if (definition.categories.length === 0) throw new Error(`projection ${definition.name} reads no category`);
   return Object.freeze({ onError: 'halt', retries: 3, ...definition });

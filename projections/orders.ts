@@ -9,6 +9,8 @@ export const orders = defineProjection({
   name: 'orders',
   key: 'orderId',
   categories: ['order'],
+  // erasing a customer (DELETE /v1/subjects/{customerId}) deletes their orders' rows
+  subject: 'customerId',
   columns: {
     orderId: 'text',
     customerId: 'text',

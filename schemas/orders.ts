@@ -22,7 +22,8 @@ export const OrderPlaced = defineEventType(
       totalCents: z.int().min(0),
     })
     .strict(),
-  { sensitive: ['customerEmail'] },
+  // the customer is the data subject unless metadata.subject names one; erasing it shreds the email
+  { sensitive: ['customerEmail'], subject: 'customerId' },
 );
 
 export const OrderShipped = defineEventType(

@@ -19,7 +19,18 @@ describe('CLI', () => {
     const top = await run(['--help']);
     expect(top.code).toBe(0);
     expect(top.out).toMatch(/Usage: logfront <command>/);
-    for (const command of ['demo', 'dev', 'serve', 'append', 'get', 'projections', 'infra']) {
+    for (const command of [
+      'demo',
+      'dev',
+      'serve',
+      'append',
+      'get',
+      'projections',
+      'rebuild',
+      'schemas',
+      'erase',
+      'infra',
+    ]) {
       const r = await run([command, '--help']);
       expect(r.code, command).toBe(0);
       expect(r.out, command).toMatch(new RegExp(`Usage: logfront ${command}`));

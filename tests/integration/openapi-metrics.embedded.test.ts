@@ -33,6 +33,7 @@ describe('OpenAPI document and metrics', () => {
       'GET /v1/projections/{name}/rows/{key}',
       'GET /v1/projections/{name}/rows',
       'POST /v1/projections/{name}/rebuild',
+      'DELETE /v1/subjects/{subjectId}',
       'GET /healthz',
       'GET /readyz',
       'GET /metrics',
@@ -43,7 +44,7 @@ describe('OpenAPI document and metrics', () => {
       const fastifyPath = path!.replace(/\{(\w+)\}/g, ':$1');
       expect(api.app.hasRoute({ method: method as 'GET', url: fastifyPath }), route).toBe(true);
     }
-    expect(documented.size).toBe(10);
+    expect(documented.size).toBe(11);
   });
 
   it('/metrics speaks Prometheus text with request, latency and projection series', async () => {

@@ -75,6 +75,13 @@ describe('defineProjection', () => {
     );
   });
 
+  it('a subject column must be a declared text column', () => {
+    expect(() => defineProjection({ ...base, subject: 'count' })).toThrow(
+      'subject column "count" of items must be declared as text',
+    );
+    expect(() => defineProjection({ ...base, subject: 'owner' })).toThrow(/subject column "owner"/);
+  });
+
   it('a projection that reads no category is refused', () => {
     expect(() => defineProjection({ ...base, categories: [] })).toThrow('projection items reads no category');
   });

@@ -1,0 +1,138 @@
+import { describe, expect, it } from 'vitest';
+import { createPgliteSql } from '../../connectors/embedded/pglite-sql.ts';
+import { createPostgresDataKeyStore, createPostgresRowEraser } from '../../connectors/postgres/erasure.ts';
+import { createPostgresProjectionStore } from '../../connectors/postgres/projection-store.ts';
+import { createPgSql, type Sql } from '../../connectors/postgres/sql.ts';
+import type { ProjectionSpec } from '../../core/projection.ts';
+import { services, uniqueId } from '../support/services.ts';
+
+const spec: ProjectionSpec = {
+  name: 'purchases',
+  key: 'id',
+  columns: { id: 'text', customer: 'text', total: 'integer' },
+};
+const advance = (to: bigint, from: bigint | null) => ({
+  topic: 't',
+  partition: 0,
+  from,
+  to,
+  lastEventAt: null,
+  caughtUpAt: null,
+});
+
+const erasureSuite = (name: string, open: () => Promise<Sql>) => {
+  describe(`data keys and row erasure: ${name}`, () => {
+    it('stores one key per (tenant, subject): the first wins, later callers get it; destroy removes it', async () => {
+      const sql = await open();
+      const keys = createPostgresDataKeyStore(sql, `t_${uniqueId()}`);
+      try {
+        const [a, b] = await Promise.all([
+          keys.keyFor('acme', 'ada', { keyId: 'k1', wrapped: 'w1' }),
+          keys.keyFor('acme', 'ada', { keyId: 'k2', wrapped: 'w2' }),
+        ]);
+        expect(a).toEqual(b);
+        expect(await keys.keyFor('other', 'ada', { keyId: 'k3', wrapped: 'w3' })).toEqual({
+          keyId: 'k3',
+          wrapped: 'w3',
+        });
+        const found = await keys.byIds([a.keyId, 'k3', 'nope']);
+        expect([...found.entries()].sort()).toEqual(
+          [
+            [a.keyId, a.wrapped],
+            ['k3', 'w3'],
+          ].sort(),
+        );
+        expect((await keys.byIds([])).size).toBe(0);
+        expect(await keys.destroy('acme', 'ada')).toBe(1);
+        expect(await keys.destroy('acme', 'ada')).toBe(0);
+        expect((await keys.byIds([a.keyId, 'k3'])).has(a.keyId)).toBe(false);
+        // a new key for an erased subject
+        expect(await keys.keyFor('acme', 'ada', { keyId: 'k4', wrapped: 'w4' })).toEqual({
+          keyId: 'k4',
+          wrapped: 'w4',
+        });
+      } finally {
+        await sql.close();
+      }
+    });
+
+    it('a key destroyed between its insert and its read answers the fresh one; a failed migration is tried again', async () => {
+      const sql = await open();
+      const schema = `t_${uniqueId()}`;
+      let race = true;
+      let failMigration = true;
+      const racing: Sql = {
+        ...sql,
+        query: async (text, params) => {
+          if (race && text.startsWith('SELECT key_id, wrapped FROM') && params?.[1] === 'racer') {
+            race = false;
+            await sql.query(`DELETE FROM "${schema}".data_keys WHERE subject = 'racer'`);
+          }
+          return sql.query(text, params);
+        },
+        transaction: (fn, options) => {
+          if (failMigration) {
+            failMigration = false;
+            return Promise.reject(new Error('connection reset'));
+          }
+          return sql.transaction(fn, options);
+        },
+      };
+      const keys = createPostgresDataKeyStore(racing, schema);
+      try {
+        await expect(keys.byIds(['x'])).rejects.toThrow('connection reset');
+        expect(await keys.keyFor('t', 'racer', { keyId: 'r1', wrapped: 'w' })).toEqual({
+          keyId: 'r1',
+          wrapped: 'w',
+        });
+      } finally {
+        await sql.close();
+      }
+    });
+
+    it("deletes the subject's rows from the active and the building generation, nobody else's", async () => {
+      const sql = await open();
+      const schema = `t_${uniqueId()}`;
+      const store = createPostgresProjectionStore(sql, schema);
+      const erase = createPostgresRowEraser(sql, schema);
+      try {
+        expect(await erase('purchases', 'customer', 'ada')).toBe(0); // nothing prepared yet
+        await store.prepare(spec, 1);
+        await store.applyBatch(
+          spec,
+          1,
+          [
+            { kind: 'upsert', row: { id: 'p1', customer: 'ada', total: 1 } },
+            { kind: 'upsert', row: { id: 'p2', customer: 'ada', total: 2 } },
+            { kind: 'upsert', row: { id: 'p3', customer: 'bob', total: 3 } },
+          ],
+          advance(3n, null),
+        );
+        const building = await store.beginRebuild(spec);
+        await store.applyBatch(
+          spec,
+          building,
+          [{ kind: 'upsert', row: { id: 'p1', customer: 'ada', total: 1 } }],
+          advance(1n, null),
+        );
+        expect(await erase('purchases', 'customer', 'ada')).toBe(3);
+        expect((await store.get(spec, 'p1')).row).toBeNull();
+        expect((await store.get(spec, 'p3')).row).toMatchObject({ customer: 'bob' });
+        expect(await erase('unknown', 'customer', 'ada')).toBe(0);
+        await sql.query(`DROP TABLE "${schema}"."proj_purchases_g${building}"`);
+        expect(await erase('purchases', 'customer', 'bob')).toBe(1);
+      } finally {
+        await store.close();
+      }
+    });
+
+    it('a database that fails is an error, not "nothing to erase"', async () => {
+      const sql = await open();
+      await sql.close();
+      await expect(createPostgresRowEraser(sql, 'x')('purchases', 'customer', 'ada')).rejects.toThrow();
+    });
+  });
+};
+
+erasureSuite('pg on PostgreSQL', async () => createPgSql(services().LOGFRONT_DATABASE_URL));
+erasureSuite('PGlite', () => createPgliteSql());

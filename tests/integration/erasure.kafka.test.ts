@@ -1,0 +1,104 @@
+import { randomBytes } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createKafkaEventLog } from '../../connectors/kafka/event-log.ts';
+import { createConfluentRegistry } from '../../connectors/registry/confluent.ts';
+import { createCodec } from '../../core/codec.ts';
+import type { Config } from '../../core/config.ts';
+import { createCatalog } from '../../core/event-types.ts';
+import { createLogger } from '../../core/logger.ts';
+import { orderEventTypes } from '../../schemas/orders.ts';
+import { type Api, startApi } from '../support/api.ts';
+import { readAll } from '../support/log-reader.ts';
+import { servicesConfig, uniqueId } from '../support/services.ts';
+
+const placed = (orderId: string, customerId: string) => ({
+  type: 'OrderPlaced',
+  data: {
+    orderId,
+    customerId,
+    customerEmail: `${customerId}@example.com`,
+    items: [{ sku: 'book', qty: 1, priceCents: 500 }],
+    totalCents: 500,
+  },
+});
+
+/** the records of the order topic as Kafka holds them, without decryption */
+const rawOrders = async (config: Config) => {
+  const raw = createKafkaEventLog({
+    brokers: config.kafka.brokers,
+    clientId: 'raw-reader',
+    topicPrefix: config.topicPrefix,
+    partitions: config.kafka.partitions,
+    replication: config.kafka.replication,
+    sessionTimeoutMs: 6000,
+    codec: createCodec(
+      createConfluentRegistry(config.schemaRegistryUrl!),
+      createCatalog(orderEventTypes, config.topicPrefix),
+    ),
+    logger: createLogger('silent'),
+  });
+  try {
+    return await readAll(raw, [raw.topicFor('order')]);
+  } finally {
+    await raw.close();
+  }
+};
+
+describe('erasure on Kafka and Postgres, with LOGFRONT_KEK', () => {
+  let api: Api;
+  beforeAll(async () => {
+    api = await startApi(servicesConfig({ LOGFRONT_KEK: randomBytes(32).toString('base64') }));
+  });
+  afterAll(async () => api?.close());
+
+  it('Kafka holds ciphertext only; erasing the subject shreds it there and deletes its row', async () => {
+    const customer = `c-${uniqueId()}`;
+    const o = uniqueId();
+    const r = await api.request('POST', `/v1/streams/order-${o}/events`, { events: [placed(o, customer)] });
+    expect(r.status).toBe(201);
+    const row = await api.request(
+      'GET',
+      `/v1/projections/orders/rows/${o}?after=${r.body.position}&maxStalenessMs=15000`,
+    );
+    expect(row.status).toBe(200);
+
+    const records = await rawOrders(api.lf.config);
+    const record = records.find((e) => (e.data as { orderId: string }).orderId === o)!;
+    const email = (record.data as { customerEmail: string }).customerEmail;
+    expect(email).toMatch(/^lf:v1:[A-Za-z0-9_-]+:[A-Za-z0-9_-]+$/);
+    expect(JSON.stringify(records.map((e) => e.data))).not.toContain(`${customer}@example.com`);
+    const read = await api.request('GET', `/v1/streams/order-${o}/events`);
+    expect((read.body.events as { data: { customerEmail: string } }[])[0]!.data.customerEmail).toBe(
+      `${customer}@example.com`,
+    );
+
+    const erased = await api.request('DELETE', `/v1/subjects/${customer}`);
+    expect(erased).toMatchObject({
+      status: 202,
+      body: { erased: true, keysDestroyed: 1, rowsDeleted: { orders: 1 } },
+    });
+    const after = await api.request('GET', `/v1/streams/order-${o}/events`);
+    expect((after.body.events as { data: unknown; metadata: unknown }[])[0]).toMatchObject({
+      data: { orderId: o, customerEmail: null },
+      metadata: { erased: ['data.customerEmail'] },
+    });
+    expect((await api.request('GET', `/v1/projections/orders/rows/${o}`)).status).toBe(404);
+  });
+});
+
+describe('erasure with real services and no LOGFRONT_KEK', () => {
+  let api: Api;
+  beforeAll(async () => {
+    api = await startApi(servicesConfig(), { runners: false });
+  });
+  afterAll(async () => api?.close());
+
+  it('answers 409 erasure_unavailable, naming the missing key', async () => {
+    const r = await api.request('DELETE', '/v1/subjects/c-1');
+    expect(r.status).toBe(409);
+    expect(r.body).toMatchObject({
+      error: 'erasure_unavailable',
+      message: expect.stringMatching(/LOGFRONT_KEK/),
+    });
+  });
+});
