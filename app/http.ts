@@ -191,13 +191,19 @@ export const createHttpServer = (lf: Logfront): FastifyInstance => {
             p.ping(),
             new Promise((_, reject) => setTimeout(() => reject(new Error('no answer in 3 s')), 3000).unref()),
           ]);
-          return { name: p.name, ok: true };
+          return { name: p.name, ok: true, ...(p.optional ? { optional: true } : {}) };
         } catch (error) {
-          return { name: p.name, ok: false, error: error instanceof Error ? error.message : String(error) };
+          return {
+            name: p.name,
+            ok: false,
+            ...(p.optional ? { optional: true } : {}),
+            error: error instanceof Error ? error.message : String(error),
+          };
         }
       }),
     );
-    const failing = results.filter((r) => !r.ok);
+    // an optional dependency (the Redis cache) is reported, but logfront serves without it
+    const failing = results.filter((r) => !r.ok && !r.optional);
     return reply.status(failing.length ? 503 : 200).send({
       status: failing.length ? 'unavailable' : 'ready',
       dependencies: results,

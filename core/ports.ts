@@ -143,5 +143,7 @@ export interface SchemaRegistry {
 /** A dependency /readyz asks. */
 export interface Probe {
   readonly name: string;
+  /** a dependency logfront degrades without (the cache): reported by /readyz, never makes it fail */
+  readonly optional?: boolean;
   ping(): Promise<void>;
 }

@@ -4,6 +4,8 @@ import type { Probe } from '../../core/ports.ts';
 /** Readiness of the Redis cache: a PING on a short-lived connection. */
 export const createRedisProbe = (url: string): Probe => ({
   name: 'redis',
+  // reads fall back to Postgres without Redis: not a reason to take a process out of service
+  optional: true,
   ping: async () => {
     const client = new Redis(url, {
       lazyConnect: true,

@@ -2,6 +2,7 @@
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLogfront, type Logfront } from '../../app/compose.ts';
+import { createHttpServer } from '../../app/http.ts';
 import { StalenessBudgetExceeded } from '../../core/errors.ts';
 import { type Api, startApi } from '../support/api.ts';
 import { orderPlaced, orderShipped } from '../support/orders.ts';
@@ -154,6 +155,20 @@ describe('Redis stopped and started again mid-run', () => {
       await reader;
       expect(failures).toBe(0);
       expect(sources.slice(-10)).toContain('cache');
+
+      // /readyz lists Redis as optional: down, it does not make the process unready
+      const app = createHttpServer(lf);
+      try {
+        const url = await app.listen({ host: '127.0.0.1', port: 0 });
+        await redis.stop();
+        const down = await fetch(`${url}/readyz`);
+        expect(down.status).toBe(200);
+        expect(((await down.json()) as { dependencies: unknown[] }).dependencies).toContainEqual(
+          expect.objectContaining({ name: 'redis', ok: false, optional: true }),
+        );
+      } finally {
+        await app.close();
+      }
     } finally {
       await lf.close();
       await redis.stop();

@@ -29,7 +29,7 @@ describe('the docs', () => {
     const emitted = new Set(
       [...read('app/metrics.ts').matchAll(/name: '(logfront_[a-z_]+)'/g)].map((m) => m[1]),
     );
-    for (const [, name] of read('app/metrics.ts').matchAll(/gauge\(\s*'(logfront_[a-z_]+)'/g))
+    for (const [, name] of read('app/metrics.ts').matchAll(/(?:gauge|total)\(\s*'(logfront_[a-z_]+)'/g))
       emitted.add(name);
     const named = new Set([...read('docs/runbooks.md').matchAll(/`(logfront_[a-z_]+)/g)].map((m) => m[1]));
     expect(emitted.size).toBeGreaterThanOrEqual(6);
