@@ -1,0 +1,115 @@
+import type { Readable } from 'node:stream';
+import {
+  AbortMultipartUploadCommand,
+  CompleteMultipartUploadCommand,
+  CreateMultipartUploadCommand,
+  DeleteObjectCommand,
+  GetObjectCommand,
+  HeadObjectCommand,
+  ListMultipartUploadsCommand,
+  ListObjectsV2Command,
+  PutObjectCommand,
+  type S3Client,
+  UploadPartCommand,
+} from '@aws-sdk/client-s3';
+import type { BlobStore, StoredObject } from '../../core/blobs.ts';
+import { createS3Client, type S3Options } from './client.ts';
+
+const missing = (error: unknown) => {
+  const e = error as { name?: string; $metadata?: { httpStatusCode?: number } };
+  return e.name === 'NoSuchKey' || e.name === 'NotFound' || e.$metadata?.httpStatusCode === 404;
+};
+
+/** The blob store on S3 (path-style, SigV4): blobs, multipart uploads, the archive. */
+export const createS3BlobStore = (options: S3Options, client: S3Client = createS3Client(options)): BlobStore => {
+  const Bucket = options.bucket;
+  return {
+    kind: 's3',
+    put: async (key, body, contentType) => {
+      await client.send(new PutObjectCommand({ Bucket, Key: key, Body: body, ContentType: contentType }));
+    },
+    get: async (key) => {
+      try {
+        const r = await client.send(new GetObjectCommand({ Bucket, Key: key }));
+        return { body: r.Body as Readable, size: Number(r.ContentLength ?? 0) };
+      } catch (error) {
+        if (missing(error)) return null;
+        throw error;
+      }
+    },
+    head: async (key) => {
+      try {
+        const r = await client.send(new HeadObjectCommand({ Bucket, Key: key }));
+        return { size: Number(r.ContentLength ?? 0) };
+      } catch (error) {
+        if (missing(error)) return null;
+        throw error;
+      }
+    },
+    delete: async (key) => {
+      await client.send(new DeleteObjectCommand({ Bucket, Key: key }));
+    },
+    list: async (prefix) => {
+      const out: StoredObject[] = [];
+      let token: string | undefined;
+      do {
+        const r = await client.send(
+          new ListObjectsV2Command({ Bucket, Prefix: prefix, ContinuationToken: token }),
+        );
+        for (const o of r.Contents ?? []) out.push({ key: o.Key!, size: Number(o.Size ?? 0) });
+        token = r.IsTruncated ? r.NextContinuationToken : undefined;
+      } while (token);
+      return out.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+    },
+    createMultipart: async (key, contentType) => {
+      const r = await client.send(new CreateMultipartUploadCommand({ Bucket, Key: key, ContentType: contentType }));
+      return r.UploadId!;
+    },
+    uploadPart: async (key, uploadId, partNumber, body) => {
+      const r = await client.send(
+        new UploadPartCommand({ Bucket, Key: key, UploadId: uploadId, PartNumber: partNumber, Body: body }),
+      );
+      return r.ETag!;
+    },
+    completeMultipart: async (key, uploadId, parts) => {
+      await client.send(
+        new CompleteMultipartUploadCommand({
+          Bucket,
+          Key: key,
+          UploadId: uploadId,
+          // S3 wants the parts in ascending order
+          MultipartUpload: {
+            Parts: [...parts]
+              .sort((a, b) => a.partNumber - b.partNumber)
+              .map((p) => ({ PartNumber: p.partNumber, ETag: p.etag })),
+          },
+        }),
+      );
+    },
+    abortMultipart: async (key, uploadId) => {
+      await client.send(new AbortMultipartUploadCommand({ Bucket, Key: key, UploadId: uploadId }));
+    },
+    listMultipart: async (prefix) => {
+      const out: { key: string; uploadId: string }[] = [];
+      let keyMarker: string | undefined;
+      let uploadIdMarker: string | undefined;
+      for (;;) {
+        const r = await client.send(
+          new ListMultipartUploadsCommand({
+            Bucket,
+            Prefix: prefix,
+            KeyMarker: keyMarker,
+            UploadIdMarker: uploadIdMarker,
+          }),
+        );
+        for (const u of r.Uploads ?? []) out.push({ key: u.Key!, uploadId: u.UploadId! });
+        if (!r.IsTruncated) return out;
+        keyMarker = r.NextKeyMarker;
+        uploadIdMarker = r.NextUploadIdMarker;
+      }
+    },
+    close: async () => {
+      client.destroy();
+    },
+  };
+};

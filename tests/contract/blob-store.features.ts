@@ -1,0 +1,82 @@
+// The BlobStore contract: S3 and the embedded filesystem store pass the same suite.
+import { createHash, randomBytes } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type BlobStore, readAll } from '../../core/blobs.ts';
+import { uniqueId } from '../support/services.ts';
+
+const MiB = 1024 * 1024;
+
+export const blobStoreContract = (name: string, open: () => Promise<BlobStore>) => {
+  describe(`BlobStore contract: ${name}`, () => {
+    let store: BlobStore;
+    const prefix = () => `t${uniqueId()}/`;
+    beforeAll(async () => {
+      store = await open();
+    });
+    afterAll(async () => store?.close());
+
+    it('puts, heads, gets and deletes an object', async () => {
+      const key = `${prefix()}a/b.bin`;
+      const body = randomBytes(1000);
+      await store.put(key, body, 'application/octet-stream');
+      expect(await store.head(key)).toEqual({ size: 1000 });
+      const got = await store.get(key);
+      expect(got?.size).toBe(1000);
+      expect((await readAll(got!.body)).equals(body)).toBe(true);
+      await store.delete(key);
+      expect(await store.head(key)).toBeNull();
+      expect(await store.get(key)).toBeNull();
+      await store.delete(key); // deleting what is gone is fine
+    });
+
+    it('a put of the same key replaces the object', async () => {
+      const key = `${prefix()}same`;
+      await store.put(key, Buffer.from('one'));
+      await store.put(key, Buffer.from('two!'));
+      expect((await readAll((await store.get(key))!.body)).toString()).toBe('two!');
+    });
+
+    it('lists objects under a prefix in key order, and nothing else', async () => {
+      const p = prefix();
+      await store.put(`${p}b/2`, Buffer.from('x'));
+      await store.put(`${p}a/1`, Buffer.from('xy'));
+      await store.put(`${p}b/10`, Buffer.from('xyz'));
+      await store.put(`${prefix()}other`, Buffer.from('x'));
+      expect(await store.list(p)).toEqual([
+        { key: `${p}a/1`, size: 2 },
+        { key: `${p}b/10`, size: 3 },
+        { key: `${p}b/2`, size: 1 },
+      ]);
+      expect(await store.list(`${p}b/`)).toHaveLength(2);
+      expect(await store.list(`${prefix()}none/`)).toEqual([]);
+    });
+
+    it('assembles a multipart upload from parts, in part order', async () => {
+      const key = `${prefix()}multi.bin`;
+      const parts = [randomBytes(5 * MiB), randomBytes(5 * MiB), randomBytes(1234)];
+      const uploadId = await store.createMultipart(key, 'application/octet-stream');
+      expect(await store.listMultipart(key)).toContainEqual({ key, uploadId });
+      // uploaded out of order: assembly follows part numbers
+      const etags = await Promise.all(parts.map((b, i) => store.uploadPart(key, uploadId, i + 1, b)));
+      await store.completeMultipart(
+        key,
+        uploadId,
+        etags.map((etag, i) => ({ partNumber: i + 1, etag })).reverse(),
+      );
+      const whole = await readAll((await store.get(key))!.body);
+      expect(createHash('sha256').update(whole).digest('hex')).toBe(
+        createHash('sha256').update(Buffer.concat(parts)).digest('hex'),
+      );
+      expect(await store.listMultipart(key)).toEqual([]);
+    });
+
+    it('an aborted multipart upload leaves no object and no upload', async () => {
+      const key = `${prefix()}aborted.bin`;
+      const uploadId = await store.createMultipart(key);
+      await store.uploadPart(key, uploadId, 1, randomBytes(1000));
+      await store.abortMultipart(key, uploadId);
+      expect(await store.listMultipart(key)).toEqual([]);
+      expect(await store.head(key)).toBeNull();
+    });
+  });
+};
