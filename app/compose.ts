@@ -1,20 +1,27 @@
 // The composition root: config → adapters → services. The CLI, the HTTP server, the demo,
 // the benchmarks and the tests all build logfront here.
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { createFsBlobStore } from '../connectors/embedded/fs-blob-store.ts';
 import { createTableEventLog } from '../connectors/embedded/log.ts';
 import { createMemoryCache } from '../connectors/embedded/memory-cache.ts';
 import { createPgliteSql } from '../connectors/embedded/pglite-sql.ts';
 import { createInProcessRegistry } from '../connectors/embedded/registry.ts';
 import { createKafkaEventLog } from '../connectors/kafka/event-log.ts';
+import { createPostgresBlobIndex } from '../connectors/postgres/blob-index.ts';
 import { createPostgresDataKeyStore, createPostgresRowEraser } from '../connectors/postgres/erasure.ts';
 import { createPostgresProjectionStore } from '../connectors/postgres/projection-store.ts';
 import { createPgSql, type Sql } from '../connectors/postgres/sql.ts';
 import { createRedisCache } from '../connectors/redis/cache.ts';
 import { createRedisProbe } from '../connectors/redis/probe.ts';
 import { createConfluentRegistry } from '../connectors/registry/confluent.ts';
+import { createS3BlobStore } from '../connectors/s3/blob-store.ts';
 import { createS3Probe } from '../connectors/s3/client.ts';
 import { type AppendService, createAppendService } from '../core/append.ts';
+import { type BlobService, createBlobService } from '../core/blob-service.ts';
+import { type BlobSink, createBlobSink } from '../core/blob-sink.ts';
+import type { BlobStore } from '../core/blobs.ts';
 import { type CacheTier, createRowCache, type SharedCache } from '../core/cache.ts';
 import { createCodec } from '../core/codec.ts';
 import type { Config } from '../core/config.ts';
@@ -28,6 +35,7 @@ import type { EventLog, Probe, ProjectionStore, SchemaRegistry } from '../core/p
 import { createInvalidator, type Invalidator } from '../projections/invalidator.ts';
 import { type Rebuild, startRebuild } from '../projections/rebuild.ts';
 import { createProjectionRunner, type ProjectionRunner } from '../projections/runner.ts';
+import { blobEventTypes } from '../schemas/blobs.ts';
 import { type Domain, sampleDomain } from './domain.ts';
 import { resolveKek } from './kek.ts';
 
@@ -46,6 +54,11 @@ export interface Logfront {
   readonly cache: SharedCache | undefined;
   /** counts of cache hits, misses, errors and strong-read mismatches since start */
   readonly cacheCounts: CacheCounts;
+  /** blob uploads and verified reads; undefined without a blob store (services mode without S3) */
+  readonly blobs: BlobService | undefined;
+  readonly blobStore: BlobStore | undefined;
+  /** blobs whose stored bytes did not match their SHA-256 when read */
+  readonly blobCounts: { checksumMismatches: number; stored: number; parts: Record<string, number> };
   /** GDPR erasure of a data subject (crypto-shredding); see docs/erasure.md */
   readonly erasure: Erasure;
   /** starts a blue/green rebuild of a projection; 404 for an unknown one, 409 when one is running */
@@ -74,7 +87,8 @@ export interface ComposeOptions {
 export const createLogfront = async (config: Config, options: ComposeOptions = {}): Promise<Logfront> => {
   const logger = options.logger ?? createLogger(config.logLevel);
   const domain = options.domain ?? sampleDomain;
-  const catalog = createCatalog(domain.eventTypes, config.topicPrefix);
+  // every deployment carries blobs on its log, next to its own event types
+  const catalog = createCatalog([...domain.eventTypes, ...blobEventTypes], config.topicPrefix);
   const schema = config.database.schema;
 
   let log: EventLog;
@@ -175,6 +189,35 @@ export const createLogfront = async (config: Config, options: ComposeOptions = {
   });
 
   const append = createAppendService({ log, catalog, limits: config.limits });
+
+  let blobStore: BlobStore | undefined;
+  if (config.mode === 'embedded') {
+    blobStore = createFsBlobStore(
+      config.dataDir === ':memory:'
+        ? mkdtempSync(join(tmpdir(), 'logfront-blobs-'))
+        : join(config.dataDir, 'blobs'),
+    );
+  } else if (config.s3.endpoint && config.s3.bucket) {
+    blobStore = createS3BlobStore({ ...config.s3, endpoint: config.s3.endpoint, bucket: config.s3.bucket });
+  }
+  const blobIndex = createPostgresBlobIndex(sql, schema);
+  const blobCounts = { checksumMismatches: 0, stored: 0, parts: {} as Record<string, number> };
+  const blobs = blobStore
+    ? createBlobService({
+        log,
+        catalog,
+        index: blobIndex,
+        store: blobStore,
+        maxBytes: config.blobs.maxBytes,
+        defaultWaitMs: config.limits.readWaitMs,
+        verifyFirstBytes: config.blobs.partBytes,
+        onMismatch: (blobId) => {
+          blobCounts.checksumMismatches += 1;
+          logger.error({ blobId }, 'blob: stored bytes do not match their SHA-256; not served');
+        },
+      })
+    : undefined;
+  let sinks: BlobSink[] = [];
   const facade = createFacade({
     store,
     log,
@@ -202,9 +245,15 @@ export const createLogfront = async (config: Config, options: ComposeOptions = {
   const stopRunners = async () => {
     const running = runners;
     const invalidating = invalidators;
+    const sinking = sinks;
     runners = [];
     invalidators = [];
-    await Promise.all([...running.map((r) => r.stop()), ...invalidating.map((i) => i.stop())]);
+    sinks = [];
+    await Promise.all([
+      ...running.map((r) => r.stop()),
+      ...invalidating.map((i) => i.stop()),
+      ...sinking.map((k) => k.stop()),
+    ]);
   };
 
   return {
@@ -221,8 +270,27 @@ export const createLogfront = async (config: Config, options: ComposeOptions = {
     cache: shared,
     cacheCounts,
     erasure,
+    blobs,
+    blobStore,
+    blobCounts,
     startRunners: async () => {
       if (runners.length) return;
+      if (blobStore && config.blobs.sinks) {
+        sinks = [
+          createBlobSink({
+            log,
+            store: blobStore,
+            index: blobIndex,
+            groupPrefix: config.topicPrefix,
+            partBytes: config.blobs.partBytes,
+            logger,
+            onStored: (blobId, _size, parts) => {
+              blobCounts.stored += 1;
+              blobCounts.parts[blobId] = parts;
+            },
+          }),
+        ];
+      }
       runners = domain.projections.map((definition) => createProjectionRunner({ ...runnerDeps, definition }));
       // the cache's invalidation consumers run where the runners run (a consumer group per projection)
       if (shared) {
@@ -231,7 +299,11 @@ export const createLogfront = async (config: Config, options: ComposeOptions = {
           createInvalidator({ ...runnerDeps, cache, definition }),
         );
       }
-      await Promise.all([...runners.map((r) => r.start()), ...invalidators.map((i) => i.start())]);
+      await Promise.all([
+        ...runners.map((r) => r.start()),
+        ...invalidators.map((i) => i.start()),
+        ...sinks.map((k) => k.start()),
+      ]);
     },
     rebuild: async (name) => {
       const definition = domain.projections.find((p) => p.name === name);
@@ -250,6 +322,7 @@ export const createLogfront = async (config: Config, options: ComposeOptions = {
       await facade.close();
       await rowCache?.close();
       await shared?.close();
+      await blobStore?.close();
       await log.close();
       await store.close();
     },

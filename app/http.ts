@@ -5,7 +5,7 @@ import Fastify, {
   LogController,
 } from 'fastify';
 import { z } from 'zod';
-import { isLogfrontError, NotFound, Unavailable, ValidationFailed } from '../core/errors.ts';
+import { isLogfrontError, NotFound, TooLarge, Unavailable, ValidationFailed } from '../core/errors.ts';
 import type { ReadOptions } from '../core/facade.ts';
 import { projectionSummaries } from '../core/status.ts';
 import { parseStreamId } from '../core/streams.ts';
@@ -180,6 +180,44 @@ export const createHttpServer = (lf: Logfront): FastifyInstance => {
       });
     },
   );
+
+  // blobs: the body streams into chunk events as it arrives (never held whole); reads stream back verified
+  app.register(async (blobs) => {
+    blobs.removeAllContentTypeParsers();
+    blobs.addContentTypeParser('*', (_request, payload, done) => done(null, payload));
+    const service = () => {
+      if (!lf.blobs)
+        throw new Unavailable('no blob store: set LOGFRONT_S3_ENDPOINT and LOGFRONT_S3_BUCKET', 60);
+      return lf.blobs;
+    };
+    blobs.put<{ Params: { blobId: string } }>('/v1/blobs/:blobId', async (request, reply) => {
+      const declared = Number(request.headers['content-length'] ?? Number.NaN);
+      if (declared > lf.config.blobs.maxBytes) {
+        throw new TooLarge(`blob larger than ${lf.config.blobs.maxBytes} bytes`, lf.config.blobs.maxBytes);
+      }
+      // the passthrough parser leaves the body unread: it is the request stream itself
+      const r = await service().upload(
+        request.params.blobId,
+        request.headers['content-type'] ?? '',
+        request.raw,
+      );
+      return reply.status(201).send(r);
+    });
+    blobs.get<{ Params: { blobId: string } }>('/v1/blobs/:blobId', async (request, reply) => {
+      const options = cleanReadOptions(parse(readOptions, request.query, 'query'));
+      const { record, body } = await service().read(request.params.blobId, options);
+      // a mismatch found after the first byte ends the response abruptly: never a clean end of bad bytes
+      body.on('error', (error) => {
+        request.log.error({ err: error, blobId: record.blobId }, 'blob read ended');
+        reply.raw.destroy(error);
+      });
+      return reply
+        .header('content-type', record.contentType)
+        .header('content-length', String(record.size))
+        .header('x-logfront-sha256', record.sha256)
+        .send(body);
+    });
+  });
 
   app.get('/openapi.json', async () => openApiDocument(lf.domain));
   app.get('/healthz', async () => ({ status: 'ok' }));

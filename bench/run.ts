@@ -3,6 +3,7 @@ const BENCHES: Record<string, () => Promise<{ run: () => Promise<void> }>> = {
   append: () => import('./append.ts'),
   project: () => import('./project.ts'),
   read: () => import('./read.ts'),
+  blob: () => import('./blob.ts'),
 };
 
 const name = process.argv[2];

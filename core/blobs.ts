@@ -23,7 +23,11 @@ export interface BlobStore {
   createMultipart(key: string, contentType?: string): Promise<string>;
   /** parts are numbered from 1; every part but the last must be at least 5 MiB on S3 */
   uploadPart(key: string, uploadId: string, partNumber: number, body: Buffer): Promise<string>;
-  completeMultipart(key: string, uploadId: string, parts: readonly { partNumber: number; etag: string }[]): Promise<void>;
+  completeMultipart(
+    key: string,
+    uploadId: string,
+    parts: readonly { partNumber: number; etag: string }[],
+  ): Promise<void>;
   abortMultipart(key: string, uploadId: string): Promise<void>;
   /** multipart uploads started and neither completed nor aborted, under `prefix` */
   listMultipart(prefix: string): Promise<{ key: string; uploadId: string }[]>;
@@ -35,6 +39,10 @@ export const BLOB_ID = /^[A-Za-z0-9._-]{1,200}$/;
 export const BLOB_CATEGORY = 'blob';
 /** bytes of blob data per chunk event; base64 makes the event ≤ 512 KiB */
 export const CHUNK_BYTES = 384 * 1024;
+/** chunk events appended in one append (one Kafka transaction): 3 MiB of blob data */
+export const CHUNKS_PER_APPEND = 8;
+/** the blob topic's max.message.bytes: a record batch of CHUNKS_PER_APPEND chunk events fits */
+export const BLOB_TOPIC_MAX_MESSAGE_BYTES = 16 * 1024 * 1024;
 
 export const parseBlobId = (raw: string) => {
   if (!BLOB_ID.test(raw)) {
@@ -56,7 +64,9 @@ export class ChecksumMismatch extends LogfrontError {
     readonly expected: string,
     readonly actual: string,
   ) {
-    super(`blob ${blobId}: the stored bytes do not match their SHA-256 (expected ${expected}, got ${actual})`);
+    super(
+      `blob ${blobId}: the stored bytes do not match their SHA-256 (expected ${expected}, got ${actual})`,
+    );
   }
   override details() {
     return { blobId: this.blobId };
@@ -101,7 +111,10 @@ export async function* chunked(
   let buffered = 0;
   let total = 0;
   for await (const piece of body) {
-    let b = typeof piece === 'string' ? Buffer.from(piece) : Buffer.from(piece.buffer, piece.byteOffset, piece.byteLength);
+    let b =
+      typeof piece === 'string'
+        ? Buffer.from(piece)
+        : Buffer.from(piece.buffer, piece.byteOffset, piece.byteLength);
     total += b.length;
     if (total > maxBytes) throw new TooLarge(`blob larger than ${maxBytes} bytes`, maxBytes);
     hash.update(b);
@@ -124,7 +137,12 @@ export async function* chunked(
  * The object's bytes, checked against `sha256` as they stream. A mismatch ends the stream with
  * ChecksumMismatch instead of a clean end: bad bytes never pass as good data.
  */
-export const verifying = (blobId: string, body: Readable, sha256: string, onMismatch: () => void): Readable => {
+export const verifying = (
+  blobId: string,
+  body: Readable,
+  sha256: string,
+  onMismatch: () => void,
+): Readable => {
   const hash = sha256Hex();
   const check = new Transform({
     transform(chunk: Buffer, _encoding, done) {

@@ -46,6 +46,9 @@ export const ENV_SCHEMA = z.object({
     .default('logfront'),
   LOGFRONT_REDIS_URL: url(/^rediss?$/, 'redis://host:6379').optional(),
   LOGFRONT_REDIS_PREFIX: z.string().default('logfront:'),
+  LOGFRONT_MAX_BLOB_BYTES: int(1, 1024 * 1024 * 1024 * 1024).default(1024 * 1024 * 1024),
+  LOGFRONT_BLOB_PART_BYTES: int(5 * 1024 * 1024, 5 * 1024 * 1024 * 1024).default(8 * 1024 * 1024),
+  LOGFRONT_SINKS: z.enum(['on', 'off']).default('on'),
   LOGFRONT_CACHE: z.enum(['on', 'off']).default('on'),
   LOGFRONT_CACHE_TTL_MS: int(100, 86_400_000).default(60_000),
   LOGFRONT_CACHE_MARK_TTL_MS: int(1000, 86_400_000).default(600_000),
@@ -94,6 +97,8 @@ export interface Config {
   schemaRegistryUrl: string | undefined;
   database: { url: string | undefined; schema: string };
   redis: { url: string | undefined; prefix: string };
+  /** blobs: the largest upload, the multipart part size, whether the blob and archive sinks run with the runners */
+  blobs: { maxBytes: number; partBytes: number; sinks: boolean };
   /** the read cache: Redis (services) or memory (embedded) plus a per-process LRU */
   cache: { enabled: boolean; ttlMs: number; markTtlMs: number; lruEntries: number; lruTtlMs: number };
   s3: {
@@ -152,6 +157,11 @@ export const loadConfig = (env: Record<string, string | undefined> = process.env
     schemaRegistryUrl: e.LOGFRONT_SCHEMA_REGISTRY_URL,
     database: { url: e.LOGFRONT_DATABASE_URL, schema: e.LOGFRONT_DATABASE_SCHEMA },
     redis: { url: e.LOGFRONT_REDIS_URL, prefix: e.LOGFRONT_REDIS_PREFIX },
+    blobs: {
+      maxBytes: e.LOGFRONT_MAX_BLOB_BYTES,
+      partBytes: e.LOGFRONT_BLOB_PART_BYTES,
+      sinks: e.LOGFRONT_SINKS === 'on',
+    },
     cache: {
       enabled: e.LOGFRONT_CACHE === 'on',
       ttlMs: e.LOGFRONT_CACHE_TTL_MS,

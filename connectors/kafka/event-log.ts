@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { type Admin, type IHeaders, Kafka, type KafkaMessage, logLevel, Partitioners } from 'kafkajs';
+import { BLOB_CATEGORY, BLOB_TOPIC_MAX_MESSAGE_BYTES } from '../../core/blobs.ts';
 import type { EventCodec } from '../../core/codec.ts';
 import { Unavailable } from '../../core/errors.ts';
 import type { Logger } from '../../core/logger.ts';
@@ -140,7 +141,13 @@ export const createKafkaEventLog = (options: KafkaLogOptions): EventLog => {
               topic,
               numPartitions: partitions,
               replicationFactor: options.replication,
-              configEntries: [{ name: 'message.timestamp.type', value: 'LogAppendTime' }],
+              configEntries: [
+                { name: 'message.timestamp.type', value: 'LogAppendTime' },
+                // blob chunks travel several to a transaction (core/blob-service.ts)
+                ...(topic === `${options.topicPrefix}.events.${BLOB_CATEGORY}`
+                  ? [{ name: 'max.message.bytes', value: String(BLOB_TOPIC_MAX_MESSAGE_BYTES) }]
+                  : []),
+              ],
             },
           ],
         });

@@ -21,7 +21,10 @@ const missing = (error: unknown) => {
 };
 
 /** The blob store on S3 (path-style, SigV4): blobs, multipart uploads, the archive. */
-export const createS3BlobStore = (options: S3Options, client: S3Client = createS3Client(options)): BlobStore => {
+export const createS3BlobStore = (
+  options: S3Options,
+  client: S3Client = createS3Client(options),
+): BlobStore => {
   const Bucket = options.bucket;
   return {
     kind: 's3',
@@ -62,7 +65,9 @@ export const createS3BlobStore = (options: S3Options, client: S3Client = createS
       return out.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
     },
     createMultipart: async (key, contentType) => {
-      const r = await client.send(new CreateMultipartUploadCommand({ Bucket, Key: key, ContentType: contentType }));
+      const r = await client.send(
+        new CreateMultipartUploadCommand({ Bucket, Key: key, ContentType: contentType }),
+      );
       return r.UploadId!;
     },
     uploadPart: async (key, uploadId, partNumber, body) => {

@@ -17,7 +17,9 @@ const s3 = () =>
   });
 
 blobStoreContract('S3 (versitygw)', async () => s3());
-blobStoreContract('filesystem (embedded)', async () => createFsBlobStore(mkdtempSync(join(tmpdir(), 'lf-blobs-'))));
+blobStoreContract('filesystem (embedded)', async () =>
+  createFsBlobStore(mkdtempSync(join(tmpdir(), 'lf-blobs-'))),
+);
 
 describe('S3 blob store failures', () => {
   it('an S3 that refuses is an error, not "no object"', async () => {

@@ -37,6 +37,7 @@ describe('loadConfig', () => {
         database: { url: undefined, schema: 'logfront' },
         redis: { url: undefined, prefix: 'logfront:' },
         cache: { enabled: true, ttlMs: 60_000, markTtlMs: 600_000, lruEntries: 10_000, lruTtlMs: 5000 },
+        blobs: { maxBytes: 1024 ** 3, partBytes: 8 * 1024 * 1024, sinks: true },
         s3: {
           endpoint: undefined,
           bucket: undefined,
@@ -137,6 +138,9 @@ describe('loadConfig', () => {
       LOGFRONT_REDIS_URL: 'redis://cache:6379',
       LOGFRONT_REDIS_PREFIX: 'shop:',
       LOGFRONT_CACHE: 'off',
+      LOGFRONT_MAX_BLOB_BYTES: '1000',
+      LOGFRONT_BLOB_PART_BYTES: String(6 * 1024 * 1024),
+      LOGFRONT_SINKS: 'off',
       LOGFRONT_CACHE_TTL_MS: '1000',
       LOGFRONT_CACHE_MARK_TTL_MS: '2000',
       LOGFRONT_CACHE_LRU_ENTRIES: '0',
@@ -172,6 +176,7 @@ describe('loadConfig', () => {
       database: { url: 'postgres://u:p@db:5432/logfront', schema: 'shop_1' },
       redis: { url: 'redis://cache:6379', prefix: 'shop:' },
       cache: { enabled: false, ttlMs: 1000, markTtlMs: 2000, lruEntries: 0, lruTtlMs: 300 },
+      blobs: { maxBytes: 1000, partBytes: 6 * 1024 * 1024, sinks: false },
       s3: {
         endpoint: 'http://minio:9000',
         bucket: 'blobs',

@@ -1,0 +1,127 @@
+// Blob throughput: upload (PUT /v1/blobs/{id} until 201: chunk events and commit on the log) and
+// download (GET, verified) through the HTTP API, next to a raw @aws-sdk/client-s3 multipart upload
+// and GetObject of the same sizes, in one run. Also: how fast the blob sink then stores them in S3
+// (it starts after the uploads, so each phase is measured alone).
+import { randomBytes } from 'node:crypto';
+import {
+  CompleteMultipartUploadCommand,
+  CreateMultipartUploadCommand,
+  GetObjectCommand,
+  UploadPartCommand,
+} from '@aws-sdk/client-s3';
+import { createLogfront } from '../app/compose.ts';
+import { createHttpServer } from '../app/http.ts';
+import { createS3Client } from '../connectors/s3/client.ts';
+import { loadConfig } from '../core/config.ts';
+import { type Figures, report, round, servicesEnv } from './harness.ts';
+
+const MiB = 1024 * 1024;
+const SIZE_MIB = Number(process.env.BENCH_BLOB_MIB ?? 32);
+const COUNT = Number(process.env.BENCH_BLOBS ?? 4);
+
+const timed = async (fn: () => Promise<void>) => {
+  const t = performance.now();
+  await fn();
+  return (performance.now() - t) / 1000;
+};
+
+export const run = async () => {
+  const env = servicesEnv();
+  const id = Date.now().toString(36);
+  const config = loadConfig({
+    ...env,
+    LOGFRONT_MODE: 'services',
+    LOGFRONT_TOPIC_PREFIX: `bench${id}`,
+    LOGFRONT_DATABASE_SCHEMA: `bench_${id}`,
+    LOGFRONT_REDIS_PREFIX: `bench${id}:`,
+    LOGFRONT_LOG_LEVEL: 'error',
+  });
+  const lf = await createLogfront(config);
+  const app = createHttpServer(lf);
+  const url = await app.listen({ host: '127.0.0.1', port: 0 });
+  const bodies = Array.from({ length: COUNT }, () => randomBytes(SIZE_MIB * MiB));
+  const total = (COUNT * SIZE_MIB) as number;
+
+  // warm up: topics, sequencer ownership, connections
+  await fetch(`${url}/v1/blobs/warm`, { method: 'PUT', body: randomBytes(MiB) });
+
+  const positions: string[] = [];
+  const upload = await timed(async () => {
+    for (const [i, body] of bodies.entries()) {
+      const r = await fetch(`${url}/v1/blobs/b${id}-${i}`, { method: 'PUT', body });
+      if (r.status !== 201) throw new Error(`PUT ${r.status}: ${await r.text()}`);
+      positions.push(((await r.json()) as { position: string }).position);
+    }
+  });
+  // then the sink (started now, so the upload above ran alone) stores every one in S3
+  const stored = await timed(async () => {
+    await lf.startRunners();
+    for (const [i, position] of positions.entries()) {
+      const r = await fetch(`${url}/v1/blobs/b${id}-${i}?after=${position}&maxStalenessMs=300000`, {
+        method: 'HEAD',
+      });
+      if (r.status !== 200) throw new Error(`HEAD ${r.status}`);
+    }
+  });
+  const download = await timed(async () => {
+    for (let i = 0; i < COUNT; i++) {
+      const r = await fetch(`${url}/v1/blobs/b${id}-${i}`);
+      const got = Buffer.from(await r.arrayBuffer());
+      if (r.status !== 200 || !got.equals(bodies[i]!)) throw new Error(`GET ${r.status}: wrong bytes`);
+    }
+  });
+
+  const s3 = createS3Client({ ...config.s3, endpoint: config.s3.endpoint!, bucket: config.s3.bucket! });
+  const rawUpload = await timed(async () => {
+    for (const [i, body] of bodies.entries()) {
+      const Bucket = config.s3.bucket!;
+      const Key = `bench/${id}/raw-${i}`;
+      const { UploadId } = await s3.send(new CreateMultipartUploadCommand({ Bucket, Key }));
+      const Parts: { PartNumber: number; ETag: string }[] = [];
+      for (let offset = 0, n = 1; offset < body.length; offset += config.blobs.partBytes, n++) {
+        const part = body.subarray(offset, offset + config.blobs.partBytes);
+        const r = await s3.send(new UploadPartCommand({ Bucket, Key, UploadId, PartNumber: n, Body: part }));
+        Parts.push({ PartNumber: n, ETag: r.ETag! });
+      }
+      await s3.send(
+        new CompleteMultipartUploadCommand({ Bucket, Key, UploadId, MultipartUpload: { Parts } }),
+      );
+    }
+  });
+  const rawDownload = await timed(async () => {
+    for (let i = 0; i < COUNT; i++) {
+      const r = await s3.send(
+        new GetObjectCommand({ Bucket: config.s3.bucket!, Key: `bench/${id}/raw-${i}` }),
+      );
+      const got = Buffer.from(await r.Body!.transformToByteArray());
+      if (!got.equals(bodies[i]!)) throw new Error('raw GET: wrong bytes');
+    }
+  });
+  s3.destroy();
+  await app.close();
+  await lf.close();
+
+  const mibs = (seconds: number) => round(total / seconds, 1);
+  const ours: Figures = {
+    'upload MiB/s': mibs(upload),
+    'download MiB/s': mibs(download),
+    'sink to S3 MiB/s': mibs(stored),
+  };
+  const baseline: Figures = { 'upload MiB/s': mibs(rawUpload), 'download MiB/s': mibs(rawDownload) };
+  const upRatio = Number(ours['upload MiB/s']) / Number(baseline['upload MiB/s']);
+  const downRatio = Number(ours['download MiB/s']) / Number(baseline['download MiB/s']);
+  report(
+    'blob',
+    [
+      { label: 'logfront (HTTP)', figures: ours },
+      { label: 'raw @aws-sdk/client-s3', figures: baseline },
+    ],
+    {
+      params: { blobs: COUNT, 'MiB each': SIZE_MIB, 'part bytes': config.blobs.partBytes },
+      ours: { ...ours, 'upload ratio': round(upRatio, 3), 'download ratio': round(downRatio, 3) },
+      baseline,
+      // the weaker of the two directions
+      ratio: Math.min(upRatio, downRatio),
+    },
+  );
+};

@@ -1,0 +1,128 @@
+import type { BlobIndex, BlobRecord } from '../../core/blobs.ts';
+import { quoteIdent as q, type Sql } from './sql.ts';
+
+interface Row {
+  blob_id: string;
+  upload: string;
+  key: string;
+  size: string;
+  sha256: string;
+  content_type: string;
+  topic: string;
+  partition: number;
+  offset: string;
+}
+
+const toRecord = (r: Row): BlobRecord => ({
+  blobId: r.blob_id,
+  upload: r.upload,
+  key: r.key,
+  size: Number(r.size),
+  sha256: r.sha256,
+  contentType: r.content_type,
+  position: { topic: r.topic, partition: r.partition, offset: BigInt(r.offset) },
+});
+
+/** Completed blobs and the blob sink's checkpoints, in Postgres (or PGlite). */
+export const createPostgresBlobIndex = (sql: Sql, schema: string): BlobIndex => {
+  const s = q(schema);
+  let migrated: Promise<void> | undefined;
+  const ddl = () =>
+    sql.query(
+      `CREATE SCHEMA IF NOT EXISTS ${s};
+         CREATE TABLE IF NOT EXISTS ${s}.blobs (
+           blob_id text PRIMARY KEY, upload text NOT NULL, key text NOT NULL, size bigint NOT NULL,
+           sha256 text NOT NULL, content_type text NOT NULL,
+           topic text NOT NULL, partition int NOT NULL, "offset" bigint NOT NULL,
+           completed_at timestamptz NOT NULL DEFAULT now());
+         CREATE TABLE IF NOT EXISTS ${s}.blob_uploads_done (
+           blob_id text NOT NULL, upload text NOT NULL, PRIMARY KEY (blob_id, upload));
+         CREATE TABLE IF NOT EXISTS ${s}.blob_sink_checkpoints (
+           topic text NOT NULL, partition int NOT NULL, next_offset bigint NOT NULL,
+           PRIMARY KEY (topic, partition));`,
+    );
+  // CREATE … IF NOT EXISTS racing another migration of the same schema fails once with a unique violation
+  const migrate = () =>
+    (migrated ??= ddl()
+      .catch((error: { code?: string }) => {
+        if (error.code === '23505' || error.code === '42P06' || error.code === '42P07') return ddl();
+        throw error;
+      })
+      .then(() => undefined)
+      .catch((error) => {
+        migrated = undefined;
+        throw error;
+      }));
+  const columns = 'blob_id, upload, key, size, sha256, content_type, topic, partition, "offset"';
+  return {
+    find: async (blobId) => {
+      await migrate();
+      const r = await sql.query<Row>(`SELECT ${columns} FROM ${s}.blobs WHERE blob_id = $1`, [blobId]);
+      return r.rows[0] ? toRecord(r.rows[0]) : null;
+    },
+    record: async (blob) => {
+      await migrate();
+      return sql.transaction(async (tx) => {
+        const before = await tx.query<Row>(
+          `SELECT ${columns} FROM ${s}.blobs WHERE blob_id = $1 FOR UPDATE`,
+          [blob.blobId],
+        );
+        const previous = before.rows[0] ? toRecord(before.rows[0]) : null;
+        await tx.query(
+          `INSERT INTO ${s}.blob_uploads_done (blob_id, upload) VALUES ($1, $2) ON CONFLICT DO NOTHING`,
+          [blob.blobId, blob.upload],
+        );
+        // a later commit of the blob wins; a redelivered older one changes nothing
+        if (
+          previous &&
+          previous.position.topic === blob.position.topic &&
+          previous.position.partition === blob.position.partition &&
+          previous.position.offset >= blob.position.offset
+        ) {
+          return previous.upload === blob.upload ? null : blob;
+        }
+        await tx.query(
+          `INSERT INTO ${s}.blobs (${columns}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+           ON CONFLICT (blob_id) DO UPDATE SET upload = $2, key = $3, size = $4, sha256 = $5,
+             content_type = $6, topic = $7, partition = $8, "offset" = $9, completed_at = now()`,
+          [
+            blob.blobId,
+            blob.upload,
+            blob.key,
+            blob.size,
+            blob.sha256,
+            blob.contentType,
+            blob.position.topic,
+            blob.position.partition,
+            blob.position.offset.toString(),
+          ],
+        );
+        return previous && previous.upload !== blob.upload ? previous : null;
+      });
+    },
+    isComplete: async (blobId, upload) => {
+      await migrate();
+      const r = await sql.query(`SELECT 1 FROM ${s}.blob_uploads_done WHERE blob_id = $1 AND upload = $2`, [
+        blobId,
+        upload,
+      ]);
+      return r.rows.length > 0;
+    },
+    checkpoint: async (topic, partition) => {
+      await migrate();
+      const r = await sql.query<{ next_offset: string }>(
+        `SELECT next_offset FROM ${s}.blob_sink_checkpoints WHERE topic = $1 AND partition = $2`,
+        [topic, partition],
+      );
+      return r.rows[0] ? BigInt(r.rows[0].next_offset) : undefined;
+    },
+    saveCheckpoint: async (topic, partition, next) => {
+      await migrate();
+      await sql.query(
+        `INSERT INTO ${s}.blob_sink_checkpoints (topic, partition, next_offset) VALUES ($1, $2, $3)
+         ON CONFLICT (topic, partition) DO UPDATE SET next_offset = GREATEST(${s}.blob_sink_checkpoints.next_offset, $3)`,
+        [topic, partition, next.toString()],
+      );
+    },
+  };
+};

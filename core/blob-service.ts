@@ -1,0 +1,144 @@
+import type { Readable } from 'node:stream';
+import {
+  BLOB_CATEGORY,
+  type BlobIndex,
+  type BlobRecord,
+  type BlobStore,
+  CHUNK_BYTES,
+  CHUNKS_PER_APPEND,
+  ChecksumMismatch,
+  chunked,
+  fromBuffer,
+  parseBlobId,
+  readAll,
+  sha256Hex,
+  verifying,
+} from './blobs.ts';
+import { NotFound, StalenessBudgetExceeded, ValidationFailed } from './errors.ts';
+import type { EventCatalog } from './event-types.ts';
+import { uuidv7 } from './ids.ts';
+import type { EventLog } from './ports.ts';
+import { decodePositions, encodePosition, type PositionToken } from './positions.ts';
+import type { StreamId } from './types.ts';
+
+export interface BlobUploaded {
+  blobId: string;
+  size: number;
+  sha256: string;
+  /** the commit event's position: `after=` on a read waits until the sink stored it */
+  position: PositionToken;
+}
+
+export interface BlobRead {
+  readonly record: BlobRecord;
+  /** the bytes, verified against the SHA-256 as they stream */
+  readonly body: Readable;
+}
+
+export interface BlobService {
+  // at-least-once: a failed upload may leave chunks on the log without a commit; the sink ignores them.
+  upload(
+    blobId: string,
+    contentType: string,
+    body: AsyncIterable<Buffer | Uint8Array | string>,
+  ): Promise<BlobUploaded>;
+  read(blobId: string, options?: { after?: string; maxStalenessMs?: number }): Promise<BlobRead>;
+}
+
+const CONTENT_TYPE = /^[\x21-\x7e][\x20-\x7e]{0,254}$/;
+
+export const createBlobService = (deps: {
+  log: EventLog;
+  catalog: EventCatalog;
+  index: BlobIndex;
+  store: BlobStore;
+  maxBytes: number;
+  /** how long `after` waits when no budget is given */
+  defaultWaitMs: number;
+  /** blobs up to this size are verified before the first byte is sent (a mismatch is then a 502) */
+  verifyFirstBytes: number;
+  onMismatch: (blobId: string) => void;
+}): BlobService => ({
+  upload: async (rawId, rawType, body) => {
+    const blobId = parseBlobId(rawId);
+    const contentType = rawType || 'application/octet-stream';
+    if (!CONTENT_TYPE.test(contentType)) {
+      throw new ValidationFailed('invalid content type', [
+        { path: 'content-type', message: 'printable ASCII, at most 255 characters' },
+      ]);
+    }
+    const stream = `${BLOB_CATEGORY}-${blobId}` as StreamId;
+    const upload = uuidv7();
+    const hash = sha256Hex();
+    let size = 0;
+    let index = 0;
+    // several chunks to an append (one transaction), the next batch read while one is appended
+    let pending: object[] = [];
+    let appending: Promise<unknown> = Promise.resolve();
+    const flush = async () => {
+      const events = deps.catalog.prepare(pending);
+      pending = [];
+      await appending;
+      appending = deps.log.append(stream, events, 'any');
+      appending.catch(() => {}); // awaited by the next flush; handled here if the body fails first
+    };
+    for await (const chunk of chunked(body, CHUNK_BYTES, deps.maxBytes, hash)) {
+      pending.push({ type: 'BlobChunk', data: { blobId, upload, index, data: chunk.toString('base64') } });
+      size += chunk.length;
+      index += 1;
+      if (pending.length === CHUNKS_PER_APPEND) await flush();
+    }
+    const sha256 = hash.digest('hex');
+    pending.push({
+      type: 'BlobCommitted',
+      data: { blobId, upload, size, contentType, sha256, chunks: index },
+    });
+    await flush();
+    const committed = (await appending) as Awaited<ReturnType<EventLog['append']>>;
+    return { blobId, size, sha256, position: encodePosition(committed.position) };
+  },
+  read: async (rawId, options = {}) => {
+    const blobId = parseBlobId(rawId);
+    const target = options.after ? decodePositions(options.after) : [];
+    const waitMs = options.maxStalenessMs ?? (target.length ? deps.defaultWaitMs : 0);
+    const deadline = Date.now() + waitMs;
+    let record: BlobRecord | null;
+    for (;;) {
+      record = await deps.index.find(blobId);
+      const reached = target.every(
+        (p) =>
+          record !== null &&
+          (record.position.topic !== p.topic ||
+            record.position.partition !== p.partition ||
+            record.position.offset >= p.offset),
+      );
+      if (record && reached) break;
+      if (Date.now() >= deadline) {
+        if (!record && !target.length) throw new NotFound(`no blob "${blobId}"`);
+        throw new StalenessBudgetExceeded('blobs', waitMs, 0, waitMs);
+      }
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    const object = await deps.store.get(record.key);
+    if (!object) {
+      deps.onMismatch(blobId);
+      throw new ChecksumMismatch(blobId, record.sha256, 'missing object');
+    }
+    if (object.size !== record.size) {
+      object.body.destroy();
+      deps.onMismatch(blobId);
+      throw new ChecksumMismatch(blobId, record.sha256, `${object.size} bytes instead of ${record.size}`);
+    }
+    if (record.size <= deps.verifyFirstBytes) {
+      // small enough to check before the first byte goes out: a mismatch is a clean 502
+      const bytes = await readAll(object.body);
+      const actual = sha256Hex().update(bytes).digest('hex');
+      if (actual !== record.sha256) {
+        deps.onMismatch(blobId);
+        throw new ChecksumMismatch(blobId, record.sha256, actual);
+      }
+      return { record, body: fromBuffer(bytes) };
+    }
+    return { record, body: verifying(blobId, object.body, record.sha256, () => deps.onMismatch(blobId)) };
+  },
+});

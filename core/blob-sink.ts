@@ -1,0 +1,243 @@
+// The blob sink: its own consumer group over the blob topic. Chunks of an upload are gathered into
+// parts of `partBytes` and sent as an S3 multipart upload under a deterministic key; the commit
+// completes it once size and SHA-256 match, and records it. After a crash it restarts the upload
+// (aborting what the dead one left) from the upload's first chunk: no duplicate object, no orphaned
+// multipart upload.
+import { BLOB_CATEGORY, type BlobIndex, type BlobStore, blobKey, sha256Hex } from './blobs.ts';
+import type { Logger } from './logger.ts';
+import type { EventLog, LogBatch, Subscription } from './ports.ts';
+import { partitionKey } from './positions.ts';
+import type { RecordedEvent } from './types.ts';
+
+export interface BlobSink {
+  start(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+interface Chunk {
+  blobId: string;
+  upload: string;
+  index: number;
+  data: string;
+}
+interface Commit {
+  blobId: string;
+  upload: string;
+  size: number;
+  contentType: string;
+  sha256: string;
+  chunks: number;
+}
+
+interface InFlight {
+  readonly blobId: string;
+  readonly upload: string;
+  readonly key: string;
+  /** offset of its first chunk: the sink's checkpoint stays at or below it */
+  readonly firstOffset: bigint;
+  uploadId: string | null;
+  parts: { partNumber: number; etag: string }[];
+  buffer: Buffer[];
+  buffered: number;
+  size: number;
+  nextIndex: number;
+  hash: ReturnType<typeof sha256Hex>;
+  /** a chunk went missing (the sink started in the middle of the upload): it cannot complete */
+  broken: boolean;
+  touchedAt: number;
+}
+
+export const createBlobSink = (deps: {
+  log: EventLog;
+  store: BlobStore;
+  index: BlobIndex;
+  groupPrefix: string;
+  partBytes: number;
+  logger: Logger;
+  /** an upload without a commit for this long is given up (its client died) */
+  abandonAfterMs?: number;
+  /** told of every upload the sink completed, with the number of multipart parts it took */
+  onStored?: (blobId: string, size: number, parts: number) => void;
+}): BlobSink => {
+  const { log, store, index, logger } = deps;
+  const abandonAfterMs = deps.abandonAfterMs ?? 10 * 60_000;
+  const inFlight = new Map<string, InFlight>(); // by upload
+  let subscription: Subscription | undefined;
+
+  const flushPart = async (u: InFlight) => {
+    if (u.buffered === 0) return;
+    const body = Buffer.concat(u.buffer, u.buffered);
+    u.buffer = [];
+    u.buffered = 0;
+    const partNumber = u.parts.length + 1;
+    const etag = await store.uploadPart(u.key, u.uploadId!, partNumber, body);
+    u.parts.push({ partNumber, etag });
+  };
+
+  const abortLeftovers = async (key: string) => {
+    for (const m of await store.listMultipart(key)) {
+      if (m.key === key) await store.abortMultipart(m.key, m.uploadId);
+    }
+  };
+
+  const forget = async (u: InFlight) => {
+    inFlight.delete(u.upload);
+    if (u.uploadId) await store.abortMultipart(u.key, u.uploadId).catch(() => {});
+  };
+
+  const onChunk = async (event: RecordedEvent, c: Chunk) => {
+    let u = inFlight.get(c.upload);
+    if (c.index === 0) {
+      if (await index.isComplete(c.blobId, c.upload)) return; // stored before a restart
+      if (u) await forget(u); // redelivered from its start: begin again
+      u = {
+        blobId: c.blobId,
+        upload: c.upload,
+        key: blobKey(c.blobId, c.upload),
+        firstOffset: event.position.offset,
+        uploadId: null,
+        parts: [],
+        buffer: [],
+        buffered: 0,
+        size: 0,
+        nextIndex: 0,
+        hash: sha256Hex(),
+        broken: false,
+        touchedAt: Date.now(),
+      };
+      inFlight.set(c.upload, u);
+      await abortLeftovers(u.key); // what a sink that died mid-upload left behind
+      u.uploadId = await store.createMultipart(u.key);
+    }
+    if (!u) return; // the start of this upload is before where the sink began: it was completed or abandoned
+    if (c.index < u.nextIndex) return; // redelivered
+    if (c.index > u.nextIndex) {
+      u.broken = true;
+      return;
+    }
+    const bytes = Buffer.from(c.data, 'base64');
+    u.hash.update(bytes);
+    u.size += bytes.length;
+    u.buffer.push(bytes);
+    u.buffered += bytes.length;
+    u.nextIndex += 1;
+    u.touchedAt = Date.now();
+    if (u.buffered >= deps.partBytes) await flushPart(u);
+  };
+
+  const onCommit = async (event: RecordedEvent, c: Commit) => {
+    const u = inFlight.get(c.upload);
+    if (await index.isComplete(c.blobId, c.upload)) {
+      if (u) await forget(u);
+      return;
+    }
+    const key = blobKey(c.blobId, c.upload);
+    let parts = 0;
+    if (c.chunks === 0) {
+      if (c.sha256 !== sha256Hex().digest('hex') || c.size !== 0) {
+        logger.error({ blobId: c.blobId }, 'blob sink: an empty upload with a size or checksum');
+        return;
+      }
+      await store.put(key, Buffer.alloc(0), c.contentType);
+    } else {
+      if (!u || u.broken || u.nextIndex !== c.chunks) {
+        logger.error(
+          { blobId: c.blobId, upload: c.upload },
+          'blob sink: a commit whose chunks the sink did not all see; the upload is dropped',
+        );
+        if (u) await forget(u);
+        return;
+      }
+      const sha256 = u.hash.digest('hex');
+      if (sha256 !== c.sha256 || u.size !== c.size) {
+        logger.error(
+          { blobId: c.blobId, upload: c.upload, size: u.size, expectedSize: c.size },
+          'blob sink: the chunks do not match the commit (size or SHA-256); the upload is dropped',
+        );
+        await forget(u);
+        return;
+      }
+      await flushPart(u);
+      await store.completeMultipart(u.key, u.uploadId!, u.parts);
+      parts = u.parts.length;
+      inFlight.delete(u.upload);
+      const stored = await store.head(key);
+      if (stored?.size !== c.size)
+        throw new Error(`blob ${c.blobId}: stored ${stored?.size} bytes, expected ${c.size}`);
+    }
+    const replaced = await index.record({
+      blobId: c.blobId,
+      upload: c.upload,
+      key,
+      size: c.size,
+      sha256: c.sha256,
+      contentType: c.contentType,
+      position: event.position,
+    });
+    if (replaced) await store.delete(replaced.key);
+    deps.onStored?.(c.blobId, c.size, parts);
+  };
+
+  const onBatch = async (batch: LogBatch) => {
+    for (const event of batch.events) {
+      if (event.type === 'BlobChunk') await onChunk(event, event.data as Chunk);
+      else if (event.type === 'BlobCommitted') await onCommit(event, event.data as Commit);
+    }
+    const now = Date.now();
+    let low = batch.nextOffset;
+    for (const u of [...inFlight.values()]) {
+      if (now - u.touchedAt > abandonAfterMs) {
+        logger.warn(
+          { blobId: u.blobId, upload: u.upload },
+          'blob sink: an upload without a commit was given up',
+        );
+        await forget(u);
+        continue;
+      }
+      if (
+        u.firstOffset < low &&
+        partitionKey(batch.topic, batch.partition) === partitionOfUpload.get(u.upload)
+      ) {
+        low = u.firstOffset;
+      }
+    }
+    await index.saveCheckpoint(batch.topic, batch.partition, low);
+  };
+  // which partition an upload's chunks are on (all of a blob's events share its stream's partition)
+  const partitionOfUpload = new Map<string, string>();
+  const tracked = async (batch: LogBatch) => {
+    for (const e of batch.events) {
+      if (e.type === 'BlobChunk') {
+        partitionOfUpload.set((e.data as Chunk).upload, partitionKey(batch.topic, batch.partition));
+      }
+    }
+    await onBatch(batch);
+    for (const upload of [...partitionOfUpload.keys()])
+      if (!inFlight.has(upload)) partitionOfUpload.delete(upload);
+  };
+
+  return {
+    start: async () => {
+      if (subscription) return;
+      await log.ensureTopics([BLOB_CATEGORY]);
+      subscription = await log.subscribe({
+        groupId: `${deps.groupPrefix}.blob-sink`,
+        topics: [log.topicFor(BLOB_CATEGORY)],
+        startAt: (topic, partition) => index.checkpoint(topic, partition),
+        onBatch: tracked,
+        maxBatchEvents: 20,
+        onError: (error) => {
+          // the subscription restarts from the checkpoint: every in-flight upload begins again
+          for (const u of [...inFlight.values()]) void forget(u);
+          logger.warn({ err: error }, 'blob sink: a batch failed; restarting from the checkpoint');
+        },
+      });
+    },
+    stop: async () => {
+      const s = subscription;
+      subscription = undefined;
+      await s?.stop();
+      inFlight.clear();
+    },
+  };
+};
