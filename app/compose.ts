@@ -282,6 +282,7 @@ export const createLogfront = async (config: Config, options: ComposeOptions = {
             store: blobStore,
             index: blobIndex,
             groupPrefix: config.topicPrefix,
+            keyPrefix: config.topicPrefix,
             partBytes: config.blobs.partBytes,
             logger,
             onStored: (blobId, _size, parts) => {

@@ -196,12 +196,19 @@ export const createHttpServer = (lf: Logfront): FastifyInstance => {
         throw new TooLarge(`blob larger than ${lf.config.blobs.maxBytes} bytes`, lf.config.blobs.maxBytes);
       }
       // the passthrough parser leaves the body unread: it is the request stream itself
-      const r = await service().upload(
-        request.params.blobId,
-        request.headers['content-type'] ?? '',
-        request.raw,
-      );
-      return reply.status(201).send(r);
+      try {
+        const r = await service().upload(
+          request.params.blobId,
+          request.headers['content-type'] ?? '',
+          request.raw,
+        );
+        return reply.status(201).send(r);
+      } catch (error) {
+        // the rest of the body is not wanted: discard it, and close the connection after the answer
+        request.raw.resume();
+        reply.raw.shouldKeepAlive = false;
+        throw error;
+      }
     });
     blobs.get<{ Params: { blobId: string } }>('/v1/blobs/:blobId', async (request, reply) => {
       const options = cleanReadOptions(parse(readOptions, request.query, 'query'));

@@ -52,6 +52,8 @@ export const createBlobSink = (deps: {
   store: BlobStore;
   index: BlobIndex;
   groupPrefix: string;
+  /** object keys start with it (the topic prefix: deployments can share a bucket) */
+  keyPrefix: string;
   partBytes: number;
   logger: Logger;
   /** an upload without a commit for this long is given up (its client died) */
@@ -93,7 +95,7 @@ export const createBlobSink = (deps: {
       u = {
         blobId: c.blobId,
         upload: c.upload,
-        key: blobKey(c.blobId, c.upload),
+        key: blobKey(deps.keyPrefix, c.blobId, c.upload),
         firstOffset: event.position.offset,
         uploadId: null,
         parts: [],
@@ -131,7 +133,7 @@ export const createBlobSink = (deps: {
       if (u) await forget(u);
       return;
     }
-    const key = blobKey(c.blobId, c.upload);
+    const key = blobKey(deps.keyPrefix, c.blobId, c.upload);
     let parts = 0;
     if (c.chunks === 0) {
       if (c.sha256 !== sha256Hex().digest('hex') || c.size !== 0) {

@@ -53,8 +53,9 @@ export const parseBlobId = (raw: string) => {
   return raw;
 };
 
-/** where the sink puts a committed upload: one object per (blob, upload) */
-export const blobKey = (blobId: string, upload: string) => `blobs/${blobId}/${upload}`;
+/** where the sink puts a committed upload: one object per (blob, upload), under the deployment's prefix */
+export const blobKey = (prefix: string, blobId: string, upload: string) =>
+  `${prefix}/blobs/${blobId}/${upload}`;
 
 export class ChecksumMismatch extends LogfrontError {
   readonly code = 'checksum_mismatch';

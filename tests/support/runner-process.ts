@@ -15,6 +15,16 @@ store.applyBatch = async (spec, generation, changes, advance) => {
   await applyBatch(spec, generation, changes, advance);
   process.stdout.write(`applied ${advance.topic}/${advance.partition}\n`);
 };
+// LOGFRONT_TEST_PART_DELAY_MS slows the blob sink's multipart parts (so a test can kill it mid-upload)
+const partDelay = Number(process.env.LOGFRONT_TEST_PART_DELAY_MS ?? 0);
+const blobStore = lf.blobStore as { uploadPart: NonNullable<typeof lf.blobStore>['uploadPart'] } | undefined;
+if (blobStore && partDelay) {
+  const uploadPart = blobStore.uploadPart;
+  blobStore.uploadPart = async (...args) => {
+    await new Promise((r) => setTimeout(r, partDelay));
+    return uploadPart(...args);
+  };
+}
 await lf.startRunners();
 process.stdout.write('runner ready\n');
 const stop = async () => {
