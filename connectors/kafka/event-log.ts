@@ -1,3 +1,5 @@
+// before kafkajs: its record decoder is replaced before kafkajs loads its fetch decoders
+import './record-decoder.ts';
 import { randomUUID } from 'node:crypto';
 import { type Admin, type IHeaders, Kafka, type KafkaMessage, logLevel, Partitioners } from 'kafkajs';
 import type { EventCodec } from '../../core/codec.ts';
@@ -163,39 +165,50 @@ export const createKafkaEventLog = (options: KafkaLogOptions): EventLog => {
       return meta.topics[0]!.partitions.length;
     });
 
-  // the event of a record whose payload is already decoded; records of one record batch share a
-  // (LogAppendTime) timestamp, so its ISO form is made once per run of equal timestamps
+  // the event of a record whose type and version headers are read; records of one record batch share
+  // a (LogAppendTime) timestamp, so its ISO form is made once per run of equal timestamps
   let lastTimestamp = '';
   let lastIso = '';
-  const eventOf = (topic: string, partition: number, m: KafkaMessage, data: unknown): RecordedEvent => {
-    const h = m.headers;
+  const eventOf = (
+    topic: string,
+    partition: number,
+    m: KafkaMessage,
+    type: string,
+    version: string,
+    data: unknown,
+  ): RecordedEvent => {
     if (m.timestamp !== lastTimestamp) {
       lastTimestamp = m.timestamp;
       lastIso = new Date(Number(m.timestamp)).toISOString();
     }
-    const meta = header(h, 'lf_metadata');
+    const meta = header(m.headers, 'lf_metadata');
     return {
-      id: header(h, 'ce_id') as EventId,
+      id: header(m.headers, 'ce_id') as EventId,
       stream: m.key!.toString('utf8') as StreamId,
-      type: header(h, 'ce_type')!,
-      version: Number(header(h, 'lf_stream_version')),
+      type,
+      version: Number(version),
       data,
       metadata: (meta === undefined ? {} : JSON.parse(meta)) as EventMetadata,
       position: { topic, partition, offset: BigInt(m.offset) },
       recordedAt: lastIso,
     };
   };
-  const decodeData = (m: KafkaMessage) =>
-    m.value ? codec.decode(header(m.headers, 'ce_type')!, m.value) : Promise.resolve(null);
-  const toEvent = async (topic: string, partition: number, m: KafkaMessage): Promise<RecordedEvent> =>
-    eventOf(topic, partition, m, await decodeData(m));
-  /** the events of logfront's records among `messages` (decoded together), and the others */
+  /** the events of logfront's records among `messages` (payloads decoded together), and the others */
   const toEvents = async (topic: string, partition: number, messages: readonly KafkaMessage[]) => {
-    const ours: KafkaMessage[] = [];
+    const ours: { m: KafkaMessage; type: string; version: string }[] = [];
     const foreign: KafkaMessage[] = [];
-    for (const m of messages) (isLogfrontRecord(m) ? ours : foreign).push(m);
-    const data = await Promise.all(ours.map(decodeData));
-    return { events: ours.map((m, i) => eventOf(topic, partition, m, data[i])), foreign };
+    for (const m of messages) {
+      // isLogfrontRecord, reading each header once
+      const type = m.key === null ? undefined : header(m.headers, 'ce_type');
+      const version = type === undefined ? undefined : header(m.headers, 'lf_stream_version');
+      if (type === undefined || version === undefined) foreign.push(m);
+      else ours.push({ m, type, version });
+    }
+    const data = await Promise.all(ours.map(({ m, type }) => (m.value ? codec.decode(type, m.value) : null)));
+    return {
+      events: ours.map(({ m, type, version }, i) => eventOf(topic, partition, m, type, version, data[i])),
+      foreign,
+    };
   };
 
   // The committed end of a partition (its last stable offset), once it is at least `atLeast`: a
@@ -340,7 +353,7 @@ export const createKafkaEventLog = (options: KafkaLogOptions): EventLog => {
         },
         known === undefined ? 0n : known + 1n,
       );
-      const events = await Promise.all(found.slice(0, limit).map((m) => toEvent(topic, partition, m)));
+      const { events } = await toEvents(topic, partition, found.slice(0, limit));
       return events.sort((a, b) => a.version - b.version);
     },
     subscribe: async (sub: SubscribeOptions): Promise<Subscription> => {
