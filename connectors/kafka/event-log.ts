@@ -362,6 +362,7 @@ export const createKafkaEventLog = (options: KafkaLogOptions): EventLog => {
       const consumer = kafka.consumer({
         groupId: sub.groupId,
         maxWaitTimeInMs: 100,
+        maxBytesPerPartition: 256 * 1024,
         sessionTimeout: options.sessionTimeoutMs,
         heartbeatInterval,
         allowAutoTopicCreation: false,
