@@ -66,31 +66,34 @@ export interface FoldPlan {
  */
 export const planFold = (spec: ProjectionSpec, changes: readonly Change[]): FoldPlan => {
   const state = new Map<string, 'patch' | 'known' | 'read'>();
-  for (const change of changes) {
-    const key = keyOfChange(spec, change);
+  const keys = changes.map((change) => keyOfChange(spec, change));
+  changes.forEach((change, i) => {
+    const key = keys[i]!;
     const s = state.get(key);
-    if (s === 'known' || s === 'read') continue;
+    if (s === 'known' || s === 'read') return;
     if (change.kind === 'upsert' || change.kind === 'delete') state.set(key, 'known');
     else if (change.kind === 'patch') state.set(key, 'patch');
     else state.set(key, 'read');
-  }
+  });
   const rows = new Map<string, Row>();
   const patches = new Map<string, Row>();
   const read = new Set<string>();
   const known: Change[] = [];
-  for (const change of changes) {
-    const key = keyOfChange(spec, change);
+  changes.forEach((change, i) => {
+    const key = keys[i]!;
     const s = state.get(key);
     if (s === 'known') known.push(change);
     else if (s === 'read') read.add(key);
     else if (change.kind === 'patch') {
       const set = patches.get(key) ?? {};
-      for (const [column, value] of Object.entries(change.set)) {
-        if (column !== spec.key) set[column] = value === undefined ? null : value;
-      }
       patches.set(key, set);
+      for (const column in change.set) {
+        if (!Object.hasOwn(change.set, column) || column === spec.key) continue;
+        const value = change.set[column];
+        set[column] = value === undefined ? null : value;
+      }
     }
-  }
+  });
   foldChanges(spec, rows, known);
   return { rows, patches, read };
 };
