@@ -40,6 +40,26 @@ const { LOG_APPEND_TIME } = require(`${kafkajsDir}src/protocol/timestampTypes.js
 
 type HeaderValue = Buffer | null | (Buffer | null)[];
 
+// Records of one writer carry the same header names in the same order: the name last seen at a
+// position is reused when its bytes match (a byte loop is cheaper than decoding a new string).
+const seenNames: { bytes: Buffer; name: string }[] = [];
+const headerName = (buffer: Buffer, at: number, length: number, position: number): string => {
+  const seen = seenNames[position];
+  if (seen && seen.bytes.length === length) {
+    let same = true;
+    for (let j = 0; j < length; j++) {
+      if (buffer[at + j] !== seen.bytes[j]) {
+        same = false;
+        break;
+      }
+    }
+    if (same) return seen.name;
+  }
+  const name = buffer.toString('utf8', at, at + length);
+  if (position < 64) seenNames[position] = { bytes: Buffer.from(buffer.subarray(at, at + length)), name };
+  return name;
+};
+
 /** kafkajs's record v0 decoder (src/protocol/recordBatch/record/v0/decoder.js), without the quadratic headers */
 export const decodeRecord = (decoder: KafkajsDecoder, batchContext: BatchContext = {} as BatchContext) => {
   const {
@@ -69,7 +89,7 @@ export const decodeRecord = (decoder: KafkajsDecoder, batchContext: BatchContext
     const length = decoder.readVarInt();
     let name: string | null = null;
     if (length !== -1) {
-      name = decoder.buffer.toString('utf8', decoder.offset, decoder.offset + length);
+      name = headerName(decoder.buffer, decoder.offset, length, i);
       decoder.offset += length;
     }
     const v = decoder.readVarIntBytes();
