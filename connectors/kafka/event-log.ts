@@ -38,6 +38,32 @@ const header = (headers: IHeaders | undefined, name: string) => {
   return (Array.isArray(v) ? v[0] : v)?.toString('utf8');
 };
 
+/** a header's first value, raw */
+const rawHeader = (headers: IHeaders | undefined, name: string) => {
+  const v = headers?.[name];
+  return Array.isArray(v) ? v[0] : v;
+};
+
+/**
+ * A header's text, for headers with few distinct values (event types): the last texts seen are
+ * reused when the bytes match instead of decoding a new string per record.
+ */
+const internedHeader = (() => {
+  const recent: { bytes: Buffer; text: string }[] = [];
+  return (headers: IHeaders | undefined, name: string) => {
+    const v = rawHeader(headers, name);
+    if (v === undefined || typeof v === 'string') return v;
+    for (const r of recent) if (r.bytes.equals(v)) return r.text;
+    const text = v.toString('utf8');
+    recent.unshift({ bytes: Buffer.from(v), text });
+    if (recent.length > 16) recent.pop();
+    return text;
+  };
+})();
+
+const OPEN_BRACE = 0x7b;
+const CLOSE_BRACE = 0x7d;
+
 const partitioner = Partitioners.DefaultPartitioner();
 
 /** batches of `maxBatchEvents` a partition may have fetched ahead of the one being applied */
@@ -181,14 +207,18 @@ export const createKafkaEventLog = (options: KafkaLogOptions): EventLog => {
       lastTimestamp = m.timestamp;
       lastIso = new Date(Number(m.timestamp)).toISOString();
     }
-    const meta = header(m.headers, 'lf_metadata');
+    const meta = rawHeader(m.headers, 'lf_metadata');
+    // most events carry no metadata: `{}` needs no parse
+    const empty =
+      meta === undefined ||
+      (typeof meta !== 'string' && meta.length === 2 && meta[0] === OPEN_BRACE && meta[1] === CLOSE_BRACE);
     return {
       id: header(m.headers, 'ce_id') as EventId,
       stream: m.key!.toString('utf8') as StreamId,
       type,
       version: Number(version),
       data,
-      metadata: (meta === undefined ? {} : JSON.parse(meta)) as EventMetadata,
+      metadata: (empty ? {} : JSON.parse(meta.toString('utf8'))) as EventMetadata,
       position: { topic, partition, offset: BigInt(m.offset) },
       recordedAt: lastIso,
     };
@@ -199,7 +229,7 @@ export const createKafkaEventLog = (options: KafkaLogOptions): EventLog => {
     const foreign: KafkaMessage[] = [];
     for (const m of messages) {
       // isLogfrontRecord, reading each header once
-      const type = m.key === null ? undefined : header(m.headers, 'ce_type');
+      const type = m.key === null ? undefined : internedHeader(m.headers, 'ce_type');
       const version = type === undefined ? undefined : header(m.headers, 'lf_stream_version');
       if (type === undefined || version === undefined) foreign.push(m);
       else ours.push({ m, type, version });
