@@ -482,10 +482,16 @@ export const createKafkaEventLog = (options: KafkaLogOptions): EventLog => {
           }
         }
       };
-      consumer.on(consumer.events.GROUP_JOIN, ({ payload }) => {
+      // a rebalance may take partitions away: what they have queued is not applied (the batch being
+      // applied finishes; its conditional checkpoint fences it if the partition moved on elsewhere)
+      const forget = () => {
         joins++;
         verified.clear();
         for (const queue of queues.values()) queue.clear();
+      };
+      consumer.on(consumer.events.REBALANCING, forget);
+      consumer.on(consumer.events.GROUP_JOIN, ({ payload }) => {
+        forget();
         for (const [topic, partitions] of Object.entries(payload.memberAssignment)) {
           for (const partition of partitions) {
             startOf(topic, partition)
