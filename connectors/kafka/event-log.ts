@@ -69,7 +69,8 @@ const partitioner = Partitioners.DefaultPartitioner();
 /** batches of `maxBatchEvents` a partition may have fetched ahead of the one being applied */
 const QUEUED_BATCHES = 4;
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+/** a pause that does not keep the process alive on its own */
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms).unref());
 
 /** waits `ms` (if positive), heartbeating the group so a long wait does not cost the assignment */
 const idle = async (ms: number, heartbeat: () => Promise<void>) => {
@@ -512,16 +513,33 @@ export const createKafkaEventLog = (options: KafkaLogOptions): EventLog => {
       // kafkajs resolves a batch of only transaction markers (or aborted records) itself and never hands
       // it to eachBatch; without this the subscriber's position would stay below the partition's end
       consumer.on(consumer.events.END_BATCH_PROCESS, ({ payload }) => {
-        const key = `${payload.topic}/${payload.partition}`;
-        if (payload.batchSize !== 0 || !verified.has(key) || stopped) return;
-        queueOf(payload.topic, payload.partition).push({
-          topic: payload.topic,
-          partition: payload.partition,
+        const { topic, partition } = payload;
+        const key = `${topic}/${partition}`;
+        if (payload.batchSize !== 0 || stopped) return;
+        const markers = {
+          topic,
+          partition,
           events: [],
           nextOffset: BigInt(payload.lastOffset) + 1n,
           highWatermark: BigInt(payload.highWatermark),
           fetchedAt: fetchStartedAt,
-        });
+        };
+        if (verified.has(key)) {
+          queueOf(topic, partition).push(markers);
+          return;
+        }
+        // A position on a transaction marker (a batch that ended just before it) with nothing after it:
+        // no batch ever reaches eachBatch to verify the partition, so markers that start at the
+        // subscriber's position verify it here.
+        const join = joins;
+        startOf(topic, partition)
+          .then((want) => {
+            if (stopped || joins !== join || verified.has(key) || payload.firstOffset === null) return;
+            if (BigInt(payload.firstOffset) !== want) return;
+            verified.add(key);
+            queueOf(topic, partition).push(markers);
+          })
+          .catch((err) => logger.warn({ err, topic, partition }, 'could not read the stored checkpoint'));
       });
       await consumer.connect();
       await consumer.subscribe({ topics: [...sub.topics], fromBeginning: true });
