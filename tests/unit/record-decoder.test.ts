@@ -63,6 +63,8 @@ describe('record decoder', () => {
       },
       { offsetDelta: 0, key: null, value: null },
       { offsetDelta: 1, key: Buffer.from('k'), value: Buffer.alloc(0), headers: { empty: Buffer.alloc(0) } },
+      // same position, same length, other name: not mistaken for the name seen before
+      { offsetDelta: 2, key: Buffer.from('k'), value: null, headers: { emptx: Buffer.from('1') } },
     ];
     const contexts = [
       {
