@@ -53,7 +53,7 @@ const internedHeader = (() => {
   return (headers: IHeaders | undefined, name: string) => {
     const v = rawHeader(headers, name);
     if (v === undefined || typeof v === 'string') return v;
-    for (const r of recent) if (r.bytes.equals(v)) return r.text;
+    for (const r of recent) if (r.bytes.length === v.length && r.bytes.equals(v)) return r.text;
     const text = v.toString('utf8');
     recent.unshift({ bytes: Buffer.from(v), text });
     if (recent.length > 16) recent.pop();
