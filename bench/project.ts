@@ -335,8 +335,10 @@ export const run = async () => {
   console.log(`  loaded in ${round(loadSeconds)} s; starting the runner`);
   const probe = instrument(lf);
   const started = performance.now();
+  const cpuBefore = process.cpuUsage();
   await lf.startRunners();
   const ours = await caughtUp(lf, topic, started, 1800);
+  const cpu = process.cpuUsage(cpuBefore);
   const startup = ((probe.firstApplyAt ?? started) - started) / 1000;
   await lf.stopRunners();
   const s = probe.summary();
@@ -441,6 +443,8 @@ export const run = async () => {
         ...oursFigures,
         'startup s': round(startup, 2),
         'events/s after first batch': Math.round(EVENTS / steady),
+        // this process's CPU (the runner, plus the bench's polling) per event: independent of a busy machine
+        'process CPU µs/event': round((cpu.user + cpu.system) / EVENTS, 2),
         batches: s.batches,
         'changes/batch': round(s.changesPerBatch, 1),
         'share in applyBatch': round(s.applyTotalMs / 1000 / steady, 3),

@@ -39,3 +39,61 @@ export const foldChanges = (spec: ProjectionSpec, rows: Map<string, Row>, change
   }
   return rows;
 };
+
+/** the key a change is about; an upsert's row must carry a text key */
+export const keyOfChange = (spec: ProjectionSpec, change: Change): string => {
+  if (change.kind !== 'upsert') return change.key;
+  const key = change.row[spec.key];
+  if (typeof key !== 'string' || key === '') throw new Error(`${spec.name}: upsert without a text key`);
+  return key;
+};
+
+/** What a batch's changes do to its keys, known without reading the table where possible. */
+export interface FoldPlan {
+  /** rows (or DELETED) fully determined by the batch: its first change for the key upserts or deletes */
+  readonly rows: Map<string, Row>;
+  /** keys changed only by patches: the columns to set on the row, if it exists (undefined set as null) */
+  readonly patches: Map<string, Row>;
+  /** keys whose result depends on the stored row beyond a patch (an increment before any upsert/delete) */
+  readonly read: Set<string>;
+}
+
+/**
+ * Splits a batch's changes by what they need from the table. Same result as `foldChanges` over the
+ * stored rows: an upsert or delete makes the rows before it irrelevant; patches of a row that is not
+ * known can be applied by the database to the stored row (or dropped when there is none); only an
+ * increment of a row that is not known needs the stored row read first.
+ */
+export const planFold = (spec: ProjectionSpec, changes: readonly Change[]): FoldPlan => {
+  const state = new Map<string, 'patch' | 'known' | 'read'>();
+  const keys = changes.map((change) => keyOfChange(spec, change));
+  changes.forEach((change, i) => {
+    const key = keys[i]!;
+    const s = state.get(key);
+    if (s === 'known' || s === 'read') return;
+    if (change.kind === 'upsert' || change.kind === 'delete') state.set(key, 'known');
+    else if (change.kind === 'patch') state.set(key, 'patch');
+    else state.set(key, 'read');
+  });
+  const rows = new Map<string, Row>();
+  const patches = new Map<string, Row>();
+  const read = new Set<string>();
+  const known: Change[] = [];
+  changes.forEach((change, i) => {
+    const key = keys[i]!;
+    const s = state.get(key);
+    if (s === 'known') known.push(change);
+    else if (s === 'read') read.add(key);
+    else if (change.kind === 'patch') {
+      const set = patches.get(key) ?? {};
+      patches.set(key, set);
+      for (const column in change.set) {
+        if (!Object.hasOwn(change.set, column) || column === spec.key) continue;
+        const value = change.set[column];
+        set[column] = value === undefined ? null : value;
+      }
+    }
+  });
+  foldChanges(spec, rows, known);
+  return { rows, patches, read };
+};

@@ -4,7 +4,7 @@ import type { EventLog, LogBatch, ProjectionStore, Subscription } from '../core/
 import { partitionKey } from '../core/positions.ts';
 import type { Change, Checkpoint, CheckpointAdvance } from '../core/projection.ts';
 import type { RecordedEvent } from '../core/types.ts';
-import { changesFor, type ProjectionDefinition } from './define.ts';
+import type { Handler, ProjectionDefinition } from './define.ts';
 
 export interface ProjectionRunner {
   readonly name: string;
@@ -63,16 +63,25 @@ export const createProjectionRunner = (options: RunnerOptions): ProjectionRunner
     return checkpoints.get(partitionKey(topic, partition));
   };
 
-  // the changes of one event; a handler that throws is tried `retries` more times
-  const changesOf = (event: RecordedEvent): Change[] => {
+  // the changes of one event, added to `into`; a handler that throws is tried `retries` more times
+  const addChangesOf = (event: RecordedEvent, into: Change[]) => {
+    const handler = Object.hasOwn(definition.on, event.type) ? definition.on[event.type] : undefined;
+    if (!handler) return into;
     for (let attempt = 0; ; attempt++) {
+      let result: ReturnType<Handler>;
       try {
-        return changesFor(definition, [event]);
+        result = handler(event as RecordedEvent<never>);
       } catch (error) {
         if (attempt >= definition.retries) throw new Poison(event, error);
+        continue;
       }
+      if (!result) return into;
+      if (Array.isArray(result)) for (const c of result as Change[]) into.push(c);
+      else into.push(result as Change);
+      return into;
     }
   };
+  const changesOf = (event: RecordedEvent): Change[] => addChangesOf(event, []);
 
   // commits `events` (all below `to`) and advances the partition's checkpoint to `to`
   const commit = async (
@@ -194,7 +203,7 @@ export const createProjectionRunner = (options: RunnerOptions): ProjectionRunner
     let changes: Change[] = [];
     for (const e of events) {
       try {
-        changes.push(...changesOf(e));
+        addChangesOf(e, changes);
         pending.push(e);
       } catch (error) {
         if (!(error instanceof Poison)) throw error;

@@ -1,3 +1,5 @@
+// before kafkajs: its record decoder is replaced before kafkajs loads its fetch decoders
+import './record-decoder.ts';
 import { randomUUID } from 'node:crypto';
 import { type Admin, type IHeaders, Kafka, type KafkaMessage, logLevel, Partitioners } from 'kafkajs';
 import { BLOB_CATEGORY, BLOB_TOPIC_MAX_MESSAGE_BYTES } from '../../core/blobs.ts';
@@ -14,6 +16,7 @@ import type {
   RecordedEvent,
   StreamId,
 } from '../../core/types.ts';
+import { type ApplyQueue, createApplyQueue } from './apply-queue.ts';
 import { createPartitionSequencer, type PartitionSequencer } from './sequencer.ts';
 
 export interface KafkaLogOptions {
@@ -36,7 +39,47 @@ const header = (headers: IHeaders | undefined, name: string) => {
   return (Array.isArray(v) ? v[0] : v)?.toString('utf8');
 };
 
+/** a header's first value, raw */
+const rawHeader = (headers: IHeaders | undefined, name: string) => {
+  const v = headers?.[name];
+  return Array.isArray(v) ? v[0] : v;
+};
+
+/**
+ * A header's text, for headers with few distinct values (event types): the last texts seen are
+ * reused when the bytes match instead of decoding a new string per record.
+ */
+const internedHeader = (() => {
+  const recent: { bytes: Buffer; text: string }[] = [];
+  return (headers: IHeaders | undefined, name: string) => {
+    const v = rawHeader(headers, name);
+    if (v === undefined || typeof v === 'string') return v;
+    for (const r of recent) if (r.bytes.length === v.length && r.bytes.equals(v)) return r.text;
+    const text = v.toString('utf8');
+    recent.unshift({ bytes: Buffer.from(v), text });
+    if (recent.length > 16) recent.pop();
+    return text;
+  };
+})();
+
+const OPEN_BRACE = 0x7b;
+const CLOSE_BRACE = 0x7d;
+
 const partitioner = Partitioners.DefaultPartitioner();
+
+/** batches of `maxBatchEvents` a partition may have fetched ahead of the one being applied */
+const QUEUED_BATCHES = 4;
+
+/** a pause that does not keep the process alive on its own */
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms).unref());
+
+/** waits `ms` (if positive), heartbeating the group so a long wait does not cost the assignment */
+const idle = async (ms: number, heartbeat: () => Promise<void>) => {
+  for (let left = ms; left > 0; left -= 1000) {
+    await sleep(Math.min(left, 1000));
+    await heartbeat();
+  }
+};
 
 /** a value made once on first use; a failed attempt is forgotten so the next call tries again */
 const lazily = <T>(make: () => Promise<T>) => {
@@ -156,18 +199,53 @@ export const createKafkaEventLog = (options: KafkaLogOptions): EventLog => {
       return meta.topics[0]!.partitions.length;
     });
 
-  const toEvent = async (topic: string, partition: number, m: KafkaMessage): Promise<RecordedEvent> => {
-    const type = header(m.headers, 'ce_type')!;
-    const metadata = JSON.parse(header(m.headers, 'lf_metadata') ?? '{}') as EventMetadata;
+  // the event of a record whose type and version headers are read; records of one record batch share
+  // a (LogAppendTime) timestamp, so its ISO form is made once per run of equal timestamps
+  let lastTimestamp = '';
+  let lastIso = '';
+  const eventOf = (
+    topic: string,
+    partition: number,
+    m: KafkaMessage,
+    type: string,
+    version: string,
+    data: unknown,
+  ): RecordedEvent => {
+    if (m.timestamp !== lastTimestamp) {
+      lastTimestamp = m.timestamp;
+      lastIso = new Date(Number(m.timestamp)).toISOString();
+    }
+    const meta = rawHeader(m.headers, 'lf_metadata');
+    // most events carry no metadata: `{}` needs no parse
+    const empty =
+      meta === undefined ||
+      (typeof meta !== 'string' && meta.length === 2 && meta[0] === OPEN_BRACE && meta[1] === CLOSE_BRACE);
     return {
       id: header(m.headers, 'ce_id') as EventId,
       stream: m.key!.toString('utf8') as StreamId,
       type,
-      version: Number(header(m.headers, 'lf_stream_version')),
-      data: m.value ? await codec.decode(type, m.value) : null,
-      metadata,
+      version: Number(version),
+      data,
+      metadata: (empty ? {} : JSON.parse(meta.toString('utf8'))) as EventMetadata,
       position: { topic, partition, offset: BigInt(m.offset) },
-      recordedAt: new Date(Number(m.timestamp)).toISOString(),
+      recordedAt: lastIso,
+    };
+  };
+  /** the events of logfront's records among `messages` (payloads decoded together), and the others */
+  const toEvents = async (topic: string, partition: number, messages: readonly KafkaMessage[]) => {
+    const ours: { m: KafkaMessage; type: string; version: string }[] = [];
+    const foreign: KafkaMessage[] = [];
+    for (const m of messages) {
+      // isLogfrontRecord, reading each header once
+      const type = m.key === null ? undefined : internedHeader(m.headers, 'ce_type');
+      const version = type === undefined ? undefined : header(m.headers, 'lf_stream_version');
+      if (type === undefined || version === undefined) foreign.push(m);
+      else ours.push({ m, type, version });
+    }
+    const data = await Promise.all(ours.map(({ m, type }) => (m.value ? codec.decode(type, m.value) : null)));
+    return {
+      events: ours.map(({ m, type, version }, i) => eventOf(topic, partition, m, type, version, data[i])),
+      foreign,
     };
   };
 
@@ -313,16 +391,18 @@ export const createKafkaEventLog = (options: KafkaLogOptions): EventLog => {
         },
         known === undefined ? 0n : known + 1n,
       );
-      const events = await Promise.all(found.slice(0, limit).map((m) => toEvent(topic, partition, m)));
+      const { events } = await toEvents(topic, partition, found.slice(0, limit));
       return events.sort((a, b) => a.version - b.version);
     },
     subscribe: async (sub: SubscribeOptions): Promise<Subscription> => {
       await Promise.all(sub.topics.map((t) => partitionsOf(t)));
+      const heartbeatInterval = Math.max(500, Math.floor(options.sessionTimeoutMs / 10));
       const consumer = kafka.consumer({
         groupId: sub.groupId,
         maxWaitTimeInMs: 100,
+        maxBytesPerPartition: 256 * 1024,
         sessionTimeout: options.sessionTimeoutMs,
-        heartbeatInterval: Math.max(500, Math.floor(options.sessionTimeoutMs / 10)),
+        heartbeatInterval,
         allowAutoTopicCreation: false,
         readUncommitted: false,
       });
@@ -330,6 +410,7 @@ export const createKafkaEventLog = (options: KafkaLogOptions): EventLog => {
       consumer.on(consumer.events.FETCH_START, () => {
         fetchStartedAt = Date.now();
       });
+      let stopped = false;
       // The stored checkpoints are the truth; Kafka's committed offsets are only a hint.
       // where a partition must be read from: the subscriber's position, or the start of the log
       const startOf = async (topic: string, partition: number) => {
@@ -344,10 +425,81 @@ export const createKafkaEventLog = (options: KafkaLogOptions): EventLog => {
         }
         return stored === undefined || stored < low ? low : stored;
       };
-      // partitions whose first batch since the last join started where the subscriber wants it
+      // kafkajs retries a failed fetch, and restarts the consumer when retries run out: it rejoins and
+      // seeks to the checkpoints again. Either way the subscriber hears of the failure once.
+      let lastReported: unknown;
+      const report = (error: unknown) => {
+        if (error !== lastReported) sub.onError?.(error);
+        lastReported = error;
+      };
+      consumer.on(consumer.events.CRASH, ({ payload }) => report(payload.error));
+
+      // Fetching and applying overlap: a partition's fetched batches wait in its queue (bounded) while the
+      // one before them is applied, in order. Partitions whose batches continue where the subscriber
+      // stands are `verified`: the first batch after a join, a seek or a failed batch must start at
+      // the subscriber's position, and only then are its batches queued again.
       const verified = new Set<string>();
-      consumer.on(consumer.events.GROUP_JOIN, ({ payload }) => {
+      let joins = 0;
+      const failures = new Map<string, number>(); // partition → failed batches in a row (backoff)
+      const retryAt = new Map<string, number>();
+      const applied = new Map<string, { topic: string; partition: number; offset: string }>();
+      const max = sub.maxBatchEvents ?? 500;
+      const queues = new Map<string, ApplyQueue>();
+      const queueOf = (topic: string, partition: number) => {
+        const key = `${topic}/${partition}`;
+        let queue = queues.get(key);
+        if (!queue) {
+          queue = createApplyQueue({
+            maxEvents: max,
+            limitEvents: QUEUED_BATCHES * max,
+            apply: (batch) => sub.onBatch(batch),
+            onApplied: (batch) => {
+              failures.delete(key);
+              applied.set(key, { topic, partition, offset: batch.nextOffset.toString() });
+            },
+            onError: (error) => {
+              // what was queued behind the failed batch is dropped; it is read again from the position
+              verified.delete(key);
+              report(error);
+              void recover(topic, partition, key);
+            },
+          });
+          queues.set(key, queue);
+        }
+        return queue;
+      };
+      // after a failed batch, waits (backing off) and seeks the partition back to the subscriber's
+      // position, unless a batch or a join set it right meanwhile
+      const recover = async (topic: string, partition: number, key: string) => {
+        const join = joins;
+        for (;;) {
+          const n = (failures.get(key) ?? 0) + 1;
+          failures.set(key, n);
+          const wait = Math.min(100 * 2 ** (n - 1), 5000);
+          retryAt.set(key, Date.now() + wait);
+          await sleep(wait);
+          if (stopped || joins !== join || verified.has(key)) return;
+          try {
+            const offset = await startOf(topic, partition);
+            if (!stopped && joins === join && !verified.has(key)) {
+              consumer.seek({ topic, partition, offset: offset.toString() });
+            }
+            return;
+          } catch (err) {
+            logger.warn({ err, topic, partition }, 'could not read the stored checkpoint');
+          }
+        }
+      };
+      // a rebalance may take partitions away: what they have queued is not applied (the batch being
+      // applied finishes; its conditional checkpoint fences it if the partition moved on elsewhere)
+      const forget = () => {
+        joins++;
         verified.clear();
+        for (const queue of queues.values()) queue.clear();
+      };
+      consumer.on(consumer.events.REBALANCING, forget);
+      consumer.on(consumer.events.GROUP_JOIN, ({ payload }) => {
+        forget();
         for (const [topic, partitions] of Object.entries(payload.memberAssignment)) {
           for (const partition of partitions) {
             startOf(topic, partition)
@@ -356,106 +508,110 @@ export const createKafkaEventLog = (options: KafkaLogOptions): EventLog => {
           }
         }
       });
-      // kafkajs retries a failed batch, and restarts the consumer when retries run out: it rejoins and
-      // seeks to the checkpoints again. Either way the subscriber hears of the failure once.
-      let lastReported: unknown;
-      const report = (error: unknown) => {
-        if (error !== lastReported) sub.onError?.(error);
-        lastReported = error;
-      };
-      consumer.on(consumer.events.CRASH, ({ payload }) => report(payload.error));
-      // one batch at a time per partition, whichever path it comes by
-      const tails = new Map<string, Promise<unknown>>();
-      const inOrder = <T>(key: string, work: () => Promise<T>): Promise<T> => {
-        const run = (tails.get(key) ?? Promise.resolve()).then(work);
-        tails.set(
-          key,
-          run.catch(() => {}),
-        );
-        return run;
+      // Kafka's committed offsets (a hint for the first fetch after a join): what was applied, once a second
+      let lastCommit = Date.now();
+      const commitApplied = () => {
+        if (Date.now() - lastCommit < 1000 || applied.size === 0) return;
+        lastCommit = Date.now();
+        const offsets = [...applied.values()];
+        applied.clear();
+        consumer.commitOffsets(offsets).catch(() => {}); // a rebalance refuses it; the next one tries again
       };
       // kafkajs resolves a batch of only transaction markers (or aborted records) itself and never hands
       // it to eachBatch; without this the subscriber's position would stay below the partition's end
       consumer.on(consumer.events.END_BATCH_PROCESS, ({ payload }) => {
-        const key = `${payload.topic}/${payload.partition}`;
-        if (payload.batchSize !== 0 || !verified.has(key)) return;
-        inOrder(key, () =>
-          sub.onBatch({
-            topic: payload.topic,
-            partition: payload.partition,
-            events: [],
-            nextOffset: BigInt(payload.lastOffset) + 1n,
-            highWatermark: BigInt(payload.highWatermark),
-            fetchedAt: fetchStartedAt,
-          }),
-        ).catch(report);
+        const { topic, partition } = payload;
+        const key = `${topic}/${partition}`;
+        if (payload.batchSize !== 0 || stopped) return;
+        const markers = {
+          topic,
+          partition,
+          events: [],
+          nextOffset: BigInt(payload.lastOffset) + 1n,
+          highWatermark: BigInt(payload.highWatermark),
+          fetchedAt: fetchStartedAt,
+        };
+        if (verified.has(key)) {
+          queueOf(topic, partition).push(markers);
+          return;
+        }
+        // A position on a transaction marker (a batch that ended just before it) with nothing after it:
+        // no batch ever reaches eachBatch to verify the partition, so markers that start at the
+        // subscriber's position verify it here.
+        const join = joins;
+        startOf(topic, partition)
+          .then((want) => {
+            if (stopped || joins !== join || verified.has(key) || payload.firstOffset === null) return;
+            if (BigInt(payload.firstOffset) !== want) return;
+            verified.add(key);
+            queueOf(topic, partition).push(markers);
+          })
+          .catch((err) => logger.warn({ err, topic, partition }, 'could not read the stored checkpoint'));
       });
       await consumer.connect();
       await consumer.subscribe({ topics: [...sub.topics], fromBeginning: true });
-      const max = sub.maxBatchEvents ?? 500;
       await consumer.run({
-        // partitions are applied side by side; order within a partition is kept
+        // partitions are fetched and applied side by side; order within a partition is kept
         partitionsConsumedConcurrently: Math.max(1, options.partitions),
-        autoCommit: true,
-        autoCommitInterval: 1000,
+        autoCommit: false,
         eachBatchAutoResolve: false,
-        eachBatch: async ({ batch, resolveOffset, heartbeat, isRunning, isStale }) =>
-          inOrder(`${batch.topic}/${batch.partition}`, async () => {
-            const fetchedAt = fetchStartedAt;
-            // The seek on join races the first fetch, which starts at the group's committed offset: a hint
-            // that can be ahead of the subscriber's own position (a new checkpoint store, a new schema).
-            // So the first batch of a partition after a join must start where the subscriber says.
-            const key = `${batch.topic}/${batch.partition}`;
-            if (!verified.has(key)) {
-              const want = await startOf(batch.topic, batch.partition);
-              // kafkajs keeps the offset it fetched from on the batch, untyped
-              const fetchedFrom = BigInt((batch as typeof batch & { fetchedOffset: string }).fetchedOffset);
-              if (fetchedFrom !== want) {
-                consumer.seek({ topic: batch.topic, partition: batch.partition, offset: want.toString() });
-                return;
-              }
-              verified.add(key);
+        eachBatch: async ({ batch, resolveOffset, heartbeat, isRunning, isStale }) => {
+          const fetchedAt = fetchStartedAt;
+          const join = joins;
+          const key = `${batch.topic}/${batch.partition}`;
+          const live = () => !stopped && isRunning() && !isStale() && joins === join;
+          // The seek on join races the first fetch, which starts at the group's committed offset: a hint
+          // that can be ahead of the subscriber's own position (a new checkpoint store, a new schema).
+          // So the first batch of a partition after a join (or a failed batch) must start where the
+          // subscriber says.
+          if (!verified.has(key)) {
+            await idle((retryAt.get(key) ?? 0) - Date.now(), heartbeat);
+            if (!live()) return;
+            const want = await startOf(batch.topic, batch.partition);
+            // kafkajs keeps the offset it fetched from on the batch, untyped
+            const fetchedFrom = BigInt((batch as typeof batch & { fetchedOffset: string }).fetchedOffset);
+            if (!live()) return;
+            if (fetchedFrom !== want) {
+              consumer.seek({ topic: batch.topic, partition: batch.partition, offset: want.toString() });
+              return;
             }
-            const highWatermark = BigInt(batch.highWatermark);
-            const messages = batch.messages;
-            for (let i = 0; i < messages.length; i += max) {
-              if (!isRunning() || isStale()) return;
-              const chunk = messages.slice(i, i + max);
-              const foreign = chunk.filter((m) => !isLogfrontRecord(m));
-              if (foreign.length) {
-                logger.warn(
-                  { topic: batch.topic, partition: batch.partition, offsets: foreign.map((m) => m.offset) },
-                  'skipped records not written by logfront (no key, ce_type or lf_stream_version)',
-                );
-              }
-              const events = await Promise.all(
-                chunk.filter(isLogfrontRecord).map((m) => toEvent(batch.topic, batch.partition, m)),
-              );
-              const lastChunk = i + max >= messages.length;
-              const nextOffset = lastChunk
-                ? BigInt(batch.lastOffset()) + 1n
-                : BigInt(chunk.at(-1)!.offset) + 1n;
-              await sub
-                .onBatch({
-                  topic: batch.topic,
-                  partition: batch.partition,
-                  events,
-                  nextOffset,
-                  highWatermark,
-                  fetchedAt,
-                })
-                .catch((error: unknown) => {
-                  report(error);
-                  throw error;
-                });
-              resolveOffset((nextOffset - 1n).toString());
-              await heartbeat();
-            }
-          }),
+            verified.add(key);
+          }
+          const queue = queueOf(batch.topic, batch.partition);
+          // backpressure: while the partition has enough waiting, the next fetch waits too
+          while (queue.queued >= QUEUED_BATCHES * max) {
+            await Promise.race([queue.room(), sleep(heartbeatInterval)]);
+            await heartbeat();
+            if (!live() || !verified.has(key)) return;
+          }
+          const { events, foreign } = await toEvents(batch.topic, batch.partition, batch.messages);
+          if (foreign.length) {
+            logger.warn(
+              { topic: batch.topic, partition: batch.partition, offsets: foreign.map((m) => m.offset) },
+              'skipped records not written by logfront (no key, ce_type or lf_stream_version)',
+            );
+          }
+          // a failed batch or a join since this one was fetched: it may not continue the queue
+          if (!live() || !verified.has(key)) return;
+          queue.push({
+            topic: batch.topic,
+            partition: batch.partition,
+            events,
+            nextOffset: BigInt(batch.lastOffset()) + 1n,
+            highWatermark: BigInt(batch.highWatermark),
+            fetchedAt,
+          });
+          // the next fetch continues after this batch; the subscriber's position stays the truth
+          resolveOffset(batch.lastOffset());
+          commitApplied();
+        },
       });
       return {
         stop: async () => {
+          stopped = true;
+          for (const queue of queues.values()) queue.clear();
           await consumer.disconnect();
+          await Promise.all([...queues.values()].map((q) => q.idle()));
         },
       };
     },

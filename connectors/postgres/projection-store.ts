@@ -1,5 +1,5 @@
 import { CheckpointFenced, Conflict, NotFound } from '../../core/errors.ts';
-import { DELETED, foldChanges } from '../../core/fold.ts';
+import { DELETED, foldChanges, keyOfChange, planFold } from '../../core/fold.ts';
 import type { ProjectionStore } from '../../core/ports.ts';
 import type {
   Change,
@@ -44,6 +44,15 @@ const plain = (row: Row): Row => {
   for (const [k, v] of Object.entries(row)) out[k] = v instanceof Date ? v.toISOString() : v;
   return out;
 };
+
+/** what a batch writes: whole rows, deleted keys and patches of stored rows (key → columns to set) */
+interface Plan {
+  upserts: Row[];
+  deletes: string[];
+  patches: Map<string, Row>;
+  /** keys whose stored rows must be read (and locked) first */
+  read: Set<string>;
+}
 
 /** Projections in Postgres (or PGlite): one table per projection generation, checkpoints beside them. */
 export const createPostgresProjectionStore = (sql: Sql, schema: string): ProjectionStore => {
@@ -111,54 +120,63 @@ export const createPostgresProjectionStore = (sql: Sql, schema: string): Project
       )
     ).rows.map(toCheckpoint);
 
-  // Folds the batch's changes per key in memory (rows it patches read first), then writes them in two statements.
-  // Folds the batch's changes per key in memory: the rows it must write and the keys it must delete.
-  const planChanges = async (
+  // Folds the batch's changes per key in memory: the rows it must write, the keys it must delete and
+  // the patches the database applies to stored rows. Keys an increment needs are read first.
+  const planChanges = (spec: ProjectionSpec, changes: readonly Change[]): Plan => {
+    const { rows, patches, read } = planFold(spec, changes);
+    const plan: Plan = { upserts: [], deletes: [], patches, read };
+    for (const [k, row] of rows) {
+      if (row === DELETED) plan.deletes.push(k);
+      else plan.upserts.push(row);
+    }
+    return plan;
+  };
+
+  // Reads (locked) the stored rows of the keys an increment needs and adds their fold to the plan.
+  const readForIncrements = async (
     db: SqlQueryable,
     spec: ProjectionSpec,
     generation: number,
     changes: readonly Change[],
+    plan: Plan,
   ) => {
-    const upserts: Row[] = [];
-    const deletes: string[] = [];
-    if (changes.length === 0) return { upserts, deletes };
     const table = tableOf(spec.name, generation);
-    const touched = new Set(changes.map((c) => (c.kind === 'upsert' ? String(c.row[spec.key]) : c.key)));
-    const read = [
-      ...new Set(changes.filter((c) => c.kind === 'patch' || c.kind === 'increment').map((c) => c.key)),
-    ];
-    const rows = new Map<string, Row>();
-    if (read.length) {
-      // Rows this batch reads to change (patch, increment) are locked by key first, in key order: a
-      // row lock cannot cover a row that does not exist yet, and two partitions applied at once (here
-      // or in another process) must not both start an increment from nothing.
-      await db.query(
-        'SELECT pg_advisory_xact_lock(hashtextextended($1 || k, 0)) FROM unnest($2::text[]) AS k ORDER BY k COLLATE "C"',
-        [`${table}:`, read],
-      );
-      const existing = await db.query<Row>(`SELECT * FROM ${table} WHERE ${q(spec.key)} = ANY($1::text[])`, [
-        read,
-      ]);
-      for (const r of existing.rows) rows.set(String(r[spec.key]), plain(r));
+    const keys = [...plan.read];
+    // Rows this batch reads to change are locked by key first, in key order: a row lock cannot cover
+    // a row that does not exist yet, and two partitions applied at once (here or in another process)
+    // must not both start an increment from nothing. FOR UPDATE also holds off a concurrent patch of
+    // a row between this read and this write.
+    await db.query(
+      'SELECT pg_advisory_xact_lock(hashtextextended($1 || k, 0)) FROM unnest($2::text[]) AS k ORDER BY k COLLATE "C"',
+      [`${table}:`, keys],
+    );
+    const existing = await db.query<Row>(
+      `SELECT * FROM ${table} WHERE ${q(spec.key)} = ANY($1::text[]) FOR UPDATE`,
+      [keys],
+    );
+    const stored = new Map<string, Row>();
+    for (const r of existing.rows) stored.set(String(r[spec.key]), plain(r));
+    foldChanges(
+      spec,
+      stored,
+      changes.filter((c) => plan.read.has(keyOfChange(spec, c))),
+    );
+    for (const [k, row] of stored) {
+      if (row === DELETED) plan.deletes.push(k);
+      else plan.upserts.push(row);
     }
-    foldChanges(spec, rows, changes);
-    for (const k of touched) {
-      const row = rows.get(k);
-      if (row === DELETED) deletes.push(k);
-      else if (row) upserts.push(row);
-    }
-    return { upserts, deletes };
   };
 
-  const NOTHING = { upserts: [], deletes: [] };
+  const NOTHING: Plan = { upserts: [], deletes: [], patches: new Map(), read: new Set() };
 
-  // The checkpoint advance, the upserts and the deletes in one statement (one round trip); the
-  // checkpoint's condition failing means another runner owns the partition now.
+  // The checkpoint advance, the upserts, the patches and the deletes in one statement (one round trip).
+  // The checkpoint's condition failing means another runner owns the partition now: the rows are then
+  // left alone (they are written only if the checkpoint moved), so the statement may run on its own.
   const writeBatch = async (
     db: SqlQueryable,
     spec: ProjectionSpec,
     generation: number,
-    plan: { upserts: Row[]; deletes: string[] },
+    plan: Plan,
     a: CheckpointAdvance,
   ) => {
     const table = tableOf(spec.name, generation);
@@ -190,11 +208,23 @@ export const createPostgresProjectionStore = (sql: Sql, schema: string): Project
         .join(', ');
       parts.push(`ins AS (INSERT INTO ${table} (${list})
         SELECT ${list} FROM jsonb_populate_recordset(NULL::${table}, $${params.push(JSON.stringify(plan.upserts))}::jsonb)
+        WHERE EXISTS (SELECT 1 FROM cp)
         ON CONFLICT (${key}) DO ${updates ? `UPDATE SET ${updates}` : 'NOTHING'} RETURNING 1)`);
+    }
+    const patched = Object.keys(spec.columns).filter((c) => c !== spec.key);
+    if (plan.patches.size && patched.length) {
+      // a patch sets its columns on the stored row (the latest version: UPDATE waits for and re-reads a
+      // row another transaction is changing); a key with no row is left alone
+      const list = patched.map(q).join(', ');
+      parts.push(`upd AS (UPDATE ${table} AS t SET (${list}) = (
+          SELECT ${patched.map((c) => `r.${q(c)}`).join(', ')} FROM jsonb_populate_record(t, p.value) AS r)
+        FROM jsonb_each($${params.push(JSON.stringify(Object.fromEntries(plan.patches)))}::jsonb) AS p
+        WHERE t.${key} = p.key AND EXISTS (SELECT 1 FROM cp) RETURNING 1)`);
     }
     if (plan.deletes.length) {
       parts.push(
-        `del AS (DELETE FROM ${table} WHERE ${key} = ANY($${params.push(plan.deletes)}::text[]) RETURNING 1)`,
+        `del AS (DELETE FROM ${table} WHERE ${key} = ANY($${params.push(plan.deletes)}::text[])
+          AND EXISTS (SELECT 1 FROM cp) RETURNING 1)`,
       );
     }
     const r = await db.query<{ n: number }>(
@@ -303,11 +333,16 @@ export const createPostgresProjectionStore = (sql: Sql, schema: string): Project
       await migrate();
       return checkpointsOf(sql, name, generation);
     },
-    applyBatch: (spec, generation, changes, advance) =>
-      sql.transaction(async (tx) => {
+    applyBatch: async (spec, generation, changes, advance) => {
+      const plan = planChanges(spec, changes);
+      // nothing to read first: one statement is its own transaction (rows, checkpoint and notification)
+      if (plan.read.size === 0) return writeBatch(sql, spec, generation, plan, advance);
+      await sql.transaction(async (tx) => {
+        await readForIncrements(tx, spec, generation, changes, plan);
         // the checkpoint statement also queues the notification, delivered when the transaction commits
-        await writeBatch(tx, spec, generation, await planChanges(tx, spec, generation, changes), advance);
-      }),
+        await writeBatch(tx, spec, generation, plan, advance);
+      });
+    },
     setState: async (name, generation, state: ProjectionState, heartbeatAt) => {
       await sql.query(
         `UPDATE ${s}.projections SET state = $3, heartbeat_at = COALESCE($4, heartbeat_at)

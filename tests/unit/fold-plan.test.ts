@@ -1,0 +1,101 @@
+import { describe, expect, it } from 'vitest';
+import { DELETED, foldChanges, keyOfChange, planFold } from '../../core/fold.ts';
+import type { Change, ProjectionSpec, Row } from '../../core/projection.ts';
+import { increment, patch, remove, upsert } from '../../projections/define.ts';
+
+const spec: ProjectionSpec = {
+  name: 't',
+  key: 'id',
+  columns: { id: 'text', status: 'text', n: 'integer', note: 'text' },
+};
+
+/** what the database ends with: patches applied to stored rows, then rows written and keys deleted */
+const applyPlan = (stored: Map<string, Row>, changes: Change[]) => {
+  const { rows, patches, read } = planFold(spec, changes);
+  const out = new Map(stored);
+  const readRows = new Map([...stored].filter(([k]) => read.has(k)));
+  foldChanges(
+    spec,
+    readRows,
+    changes.filter((c) => read.has(keyOfChange(spec, c))),
+  );
+  for (const k of read) if (readRows.has(k)) rows.set(k, readRows.get(k)!);
+  for (const [k, set] of patches) {
+    const current = out.get(k);
+    if (current) out.set(k, { ...current, ...set });
+  }
+  for (const [k, row] of rows) {
+    if (row === DELETED) out.delete(k);
+    else out.set(k, row);
+  }
+  return out;
+};
+
+/** the reference: fold over the stored rows, deleted rows removed */
+const reference = (stored: Map<string, Row>, changes: Change[]) => {
+  const rows = foldChanges(spec, new Map([...stored].map(([k, r]) => [k, { ...r }])), changes);
+  for (const [k, r] of rows) if (r === DELETED) rows.delete(k);
+  return rows;
+};
+
+const stored = () =>
+  new Map<string, Row>([
+    ['a', { id: 'a', status: 'placed', n: 1, note: 'x' }],
+    ['b', { id: 'b', status: 'placed', n: 5, note: null }],
+  ]);
+
+describe('planFold', () => {
+  it('reads only keys an increment needs; patches of unknown rows go to the database; upserts and deletes decide alone', () => {
+    const changes = [
+      patch('a', { status: 'shipped' }),
+      patch('a', { note: 'y', id: 'ignored' }),
+      upsert({ id: 'c', status: 'new', n: 0 }),
+      patch('c', { status: 'paid' }),
+      increment('b', { n: 2 }),
+      patch('b', { status: 'counted' }),
+      remove('d'),
+      patch('e', { status: 'nobody' }),
+      patch('f', { status: 'gone' }),
+      remove('f'),
+    ];
+    const plan = planFold(spec, changes);
+    expect([...plan.read]).toEqual(['b']);
+    expect(Object.fromEntries(plan.patches)).toEqual({
+      a: { status: 'shipped', note: 'y' },
+      e: { status: 'nobody' },
+    });
+    expect(plan.rows.get('c')).toEqual({ id: 'c', status: 'paid', n: 0 });
+    expect(plan.rows.get('d')).toBe(DELETED);
+    expect(plan.rows.get('f')).toBe(DELETED);
+    expect(applyPlan(stored(), changes)).toEqual(reference(stored(), changes));
+  });
+
+  it('a patched column set to undefined becomes null, as a row written whole would have it', () => {
+    const plan = planFold(spec, [patch('a', { note: undefined })]);
+    expect(plan.patches.get('a')).toEqual({ note: null });
+  });
+
+  it('gives the same tables as folding over the stored rows, for random change sequences', () => {
+    let seed = 7;
+    const random = (n: number) => {
+      seed = (seed * 1103515245 + 12345) % 2 ** 31;
+      return seed % n;
+    };
+    for (let round = 0; round < 300; round++) {
+      const changes: Change[] = [];
+      for (let i = 0; i < 12; i++) {
+        const key = 'abcd'[random(4)]!;
+        const kind = random(4);
+        if (kind === 0) changes.push(upsert({ id: key, status: `u${i}`, n: i }));
+        else if (kind === 1) changes.push(patch(key, { status: `p${i}` }));
+        else if (kind === 2) changes.push(increment(key, { n: i }));
+        else changes.push(remove(key));
+      }
+      expect(applyPlan(stored(), changes)).toEqual(reference(stored(), changes));
+    }
+  });
+
+  it('refuses an upsert without a text key, as the fold does', () => {
+    expect(() => planFold(spec, [upsert({ status: 'x' })])).toThrow('upsert without a text key');
+  });
+});
