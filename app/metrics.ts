@@ -8,7 +8,8 @@ import type { Logfront } from './compose.ts';
  * rules use: logfront_http_requests_total, logfront_http_request_duration_seconds,
  * logfront_projection_lag_events, logfront_projection_staleness_seconds,
  * logfront_projection_dead_letters, logfront_projection_running, logfront_cache_hits_total,
- * logfront_cache_misses_total, logfront_cache_errors_total, logfront_cache_probe_mismatches_total.
+ * logfront_cache_misses_total, logfront_cache_errors_total, logfront_cache_probe_mismatches_total,
+ * logfront_blob_checksum_mismatches_total.
  */
 export const installMetrics = (app: FastifyInstance, lf: Logfront) => {
   const registry = new Registry();
@@ -73,6 +74,13 @@ export const installMetrics = (app: FastifyInstance, lf: Logfront) => {
     'strong reads that found a cached row different from the store (repaired, never returned)',
     [],
     () => [[{}, counts.mismatches]],
+  );
+
+  total(
+    'logfront_blob_checksum_mismatches_total',
+    'blob reads whose stored bytes did not match their SHA-256 (never served as good data)',
+    [],
+    () => [[{}, lf.blobCounts.checksumMismatches]],
   );
 
   app.addHook('onResponse', async (request, reply) => {

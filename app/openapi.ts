@@ -172,6 +172,46 @@ export const openApiDocument = (domain: Domain) => {
           },
         },
       },
+      '/v1/blobs/{blobId}': {
+        put: {
+          summary: 'Upload a blob: the body streams into chunk events and a commit on the log; the blob sink stores it in S3',
+          parameters: [path('blobId', 'blob id, [A-Za-z0-9._-]{1,200}')],
+          requestBody: {
+            required: false,
+            content: { '*/*': { schema: { type: 'string', format: 'binary' } } },
+          },
+          responses: {
+            '201': json(
+              {
+                type: 'object',
+                properties: {
+                  blobId: { type: 'string' },
+                  size: { type: 'integer' },
+                  sha256: { type: 'string' },
+                  position: { type: 'string', description: 'the commit; after=<position> on GET waits for the sink' },
+                },
+              },
+              'Appended to the log',
+            ),
+            '400': error('validation_failed'),
+            '413': error('too_large'),
+            '503': error('unavailable: no blob store'),
+          },
+        },
+        get: {
+          summary: 'Download a blob; the SHA-256 is verified as it streams',
+          parameters: [path('blobId', 'blob id'), ...readParams],
+          responses: {
+            '200': {
+              description: 'The bytes, with Content-Type and x-logfront-sha256',
+              content: { '*/*': { schema: { type: 'string', format: 'binary' } } },
+            },
+            '404': error('not_found'),
+            '502': error('checksum_mismatch'),
+            '503': error('staleness_budget_exceeded: after= not stored in time'),
+          },
+        },
+      },
       '/v1/subjects/{subjectId}': {
         delete: {
           summary: 'Erase a data subject (GDPR): destroy its data keys, delete its projection rows',

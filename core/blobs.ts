@@ -145,14 +145,18 @@ export const verifying = (
   onMismatch: () => void,
 ): Readable => {
   const hash = sha256Hex();
+  // the last piece is held back until the whole has been checked: a reader never gets every byte of a bad blob
+  let held: Buffer | null = null;
   const check = new Transform({
     transform(chunk: Buffer, _encoding, done) {
       hash.update(chunk);
-      done(null, chunk);
+      const out = held;
+      held = chunk;
+      done(null, out ?? undefined);
     },
     flush(done) {
       const actual = hash.digest('hex');
-      if (actual === sha256) return done();
+      if (actual === sha256) return done(null, held ?? undefined);
       onMismatch();
       done(new ChecksumMismatch(blobId, sha256, actual));
     },

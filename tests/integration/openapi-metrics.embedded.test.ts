@@ -34,6 +34,8 @@ describe('OpenAPI document and metrics', () => {
       'GET /v1/projections/{name}/rows',
       'POST /v1/projections/{name}/rebuild',
       'DELETE /v1/subjects/{subjectId}',
+      'PUT /v1/blobs/{blobId}',
+      'GET /v1/blobs/{blobId}',
       'GET /healthz',
       'GET /readyz',
       'GET /metrics',
@@ -44,7 +46,7 @@ describe('OpenAPI document and metrics', () => {
       const fastifyPath = path!.replace(/\{(\w+)\}/g, ':$1');
       expect(api.app.hasRoute({ method: method as 'GET', url: fastifyPath }), route).toBe(true);
     }
-    expect(documented.size).toBe(11);
+    expect(documented.size).toBe(13);
   });
 
   it('/metrics speaks Prometheus text with request, latency and projection series', async () => {
