@@ -19,9 +19,10 @@ import { createConfluentRegistry } from '../connectors/registry/confluent.ts';
 import { createS3BlobStore } from '../connectors/s3/blob-store.ts';
 import { createS3Probe } from '../connectors/s3/client.ts';
 import { type AppendService, createAppendService } from '../core/append.ts';
+import { createArchiveSink, withArchive } from '../core/archive.ts';
 import { type BlobService, createBlobService } from '../core/blob-service.ts';
-import { type BlobSink, createBlobSink } from '../core/blob-sink.ts';
-import type { BlobStore } from '../core/blobs.ts';
+import { createBlobSink } from '../core/blob-sink.ts';
+import { BLOB_CATEGORY, type BlobStore } from '../core/blobs.ts';
 import { type CacheTier, createRowCache, type SharedCache } from '../core/cache.ts';
 import { createCodec } from '../core/codec.ts';
 import type { Config } from '../core/config.ts';
@@ -164,6 +165,21 @@ export const createLogfront = async (config: Config, options: ComposeOptions = {
         },
       })
     : undefined;
+  let blobStore: BlobStore | undefined;
+  if (config.mode === 'embedded') {
+    blobStore = createFsBlobStore(
+      config.dataDir === ':memory:'
+        ? mkdtempSync(join(tmpdir(), 'logfront-blobs-'))
+        : join(config.dataDir, 'blobs'),
+    );
+  } else if (config.s3.endpoint && config.s3.bucket) {
+    blobStore = createS3BlobStore({ ...config.s3, endpoint: config.s3.endpoint, bucket: config.s3.bucket });
+  }
+  // the log as stored (ciphertext): what the archive sink writes
+  const storedLog = log;
+  if (blobStore && config.archive.enabled) {
+    log = withArchive(log, { store: blobStore, keyPrefix: config.topicPrefix, logger });
+  }
   // sensitive fields are encrypted under per-subject data keys; the log below sees ciphertext only
   const kek = resolveKek(config);
   let cipher: FieldCipher | null = null;
@@ -190,16 +206,6 @@ export const createLogfront = async (config: Config, options: ComposeOptions = {
 
   const append = createAppendService({ log, catalog, limits: config.limits });
 
-  let blobStore: BlobStore | undefined;
-  if (config.mode === 'embedded') {
-    blobStore = createFsBlobStore(
-      config.dataDir === ':memory:'
-        ? mkdtempSync(join(tmpdir(), 'logfront-blobs-'))
-        : join(config.dataDir, 'blobs'),
-    );
-  } else if (config.s3.endpoint && config.s3.bucket) {
-    blobStore = createS3BlobStore({ ...config.s3, endpoint: config.s3.endpoint, bucket: config.s3.bucket });
-  }
   const blobIndex = createPostgresBlobIndex(sql, schema);
   const blobCounts = { checksumMismatches: 0, stored: 0, parts: {} as Record<string, number> };
   const blobs = blobStore
@@ -217,7 +223,7 @@ export const createLogfront = async (config: Config, options: ComposeOptions = {
         },
       })
     : undefined;
-  let sinks: BlobSink[] = [];
+  let sinks: { start(): Promise<void>; stop(): Promise<void> }[] = [];
   const facade = createFacade({
     store,
     log,
@@ -291,6 +297,22 @@ export const createLogfront = async (config: Config, options: ComposeOptions = {
             },
           }),
         ];
+        if (config.archive.enabled && storedLog.startOffsets) {
+          const categories = new Set([...domain.projections.flatMap((p) => p.categories), BLOB_CATEGORY]);
+          sinks.push(
+            createArchiveSink({
+              log: storedLog,
+              store: blobStore,
+              categories: [...categories],
+              keyPrefix: config.topicPrefix,
+              groupPrefix: config.topicPrefix,
+              maxRecords: config.archive.maxRecords,
+              maxBytes: config.archive.maxBytes,
+              maxAgeMs: config.archive.maxAgeMs,
+              logger,
+            }),
+          );
+        }
       }
       runners = domain.projections.map((definition) => createProjectionRunner({ ...runnerDeps, definition }));
       // the cache's invalidation consumers run where the runners run (a consumer group per projection)

@@ -174,7 +174,8 @@ export const openApiDocument = (domain: Domain) => {
       },
       '/v1/blobs/{blobId}': {
         put: {
-          summary: 'Upload a blob: the body streams into chunk events and a commit on the log; the blob sink stores it in S3',
+          summary:
+            'Upload a blob: the body streams into chunk events and a commit on the log; the blob sink stores it in S3',
           parameters: [path('blobId', 'blob id, [A-Za-z0-9._-]{1,200}')],
           requestBody: {
             required: false,
@@ -188,7 +189,10 @@ export const openApiDocument = (domain: Domain) => {
                   blobId: { type: 'string' },
                   size: { type: 'integer' },
                   sha256: { type: 'string' },
-                  position: { type: 'string', description: 'the commit; after=<position> on GET waits for the sink' },
+                  position: {
+                    type: 'string',
+                    description: 'the commit; after=<position> on GET waits for the sink',
+                  },
                 },
               },
               'Appended to the log',

@@ -49,6 +49,10 @@ export const ENV_SCHEMA = z.object({
   LOGFRONT_MAX_BLOB_BYTES: int(1, 1024 * 1024 * 1024 * 1024).default(1024 * 1024 * 1024),
   LOGFRONT_BLOB_PART_BYTES: int(5 * 1024 * 1024, 5 * 1024 * 1024 * 1024).default(8 * 1024 * 1024),
   LOGFRONT_SINKS: z.enum(['on', 'off']).default('on'),
+  LOGFRONT_ARCHIVE: z.enum(['on', 'off']).default('on'),
+  LOGFRONT_ARCHIVE_MAX_RECORDS: int(1, 10_000_000).default(10_000),
+  LOGFRONT_ARCHIVE_MAX_BYTES: int(1024, 5 * 1024 * 1024 * 1024).default(64 * 1024 * 1024),
+  LOGFRONT_ARCHIVE_MAX_AGE_MS: int(10, 86_400_000).default(60_000),
   LOGFRONT_CACHE: z.enum(['on', 'off']).default('on'),
   LOGFRONT_CACHE_TTL_MS: int(100, 86_400_000).default(60_000),
   LOGFRONT_CACHE_MARK_TTL_MS: int(1000, 86_400_000).default(600_000),
@@ -99,6 +103,8 @@ export interface Config {
   redis: { url: string | undefined; prefix: string };
   /** blobs: the largest upload, the multipart part size, whether the blob and archive sinks run with the runners */
   blobs: { maxBytes: number; partBytes: number; sinks: boolean };
+  /** the archive of the log in the blob store: on/off, and when an object is cut */
+  archive: { enabled: boolean; maxRecords: number; maxBytes: number; maxAgeMs: number };
   /** the read cache: Redis (services) or memory (embedded) plus a per-process LRU */
   cache: { enabled: boolean; ttlMs: number; markTtlMs: number; lruEntries: number; lruTtlMs: number };
   s3: {
@@ -161,6 +167,12 @@ export const loadConfig = (env: Record<string, string | undefined> = process.env
       maxBytes: e.LOGFRONT_MAX_BLOB_BYTES,
       partBytes: e.LOGFRONT_BLOB_PART_BYTES,
       sinks: e.LOGFRONT_SINKS === 'on',
+    },
+    archive: {
+      enabled: e.LOGFRONT_ARCHIVE === 'on',
+      maxRecords: e.LOGFRONT_ARCHIVE_MAX_RECORDS,
+      maxBytes: e.LOGFRONT_ARCHIVE_MAX_BYTES,
+      maxAgeMs: e.LOGFRONT_ARCHIVE_MAX_AGE_MS,
     },
     cache: {
       enabled: e.LOGFRONT_CACHE === 'on',

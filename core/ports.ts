@@ -74,6 +74,8 @@ export interface EventLog {
   deadLetters(projection: string, limit: number): Promise<DeadLetter[]>;
   /** per partition of each topic, the next offset to be written (the end a reader can reach) */
   endOffsets(topics: readonly string[]): Promise<Position[]>;
+  /** per partition, the first offset the log still holds (retention moves it); absent: the log keeps everything */
+  startOffsets?(topics: readonly string[]): Promise<Position[]>;
   ping(): Promise<void>;
   close(): Promise<void>;
 }

@@ -654,6 +654,20 @@ export const createKafkaEventLog = (options: KafkaLogOptions): EventLog => {
       await readPartition(topic, 0, parse, 0n, () => true);
       return found.slice(0, limit);
     },
+    startOffsets: async (topics) => {
+      const a = await connectAdmin();
+      const all = await Promise.all(
+        topics.map(async (topic) => {
+          await partitionsOf(topic);
+          return (await a.fetchTopicOffsets(topic)).map((o) => ({
+            topic,
+            partition: o.partition,
+            offset: BigInt(o.low),
+          }));
+        }),
+      );
+      return all.flat();
+    },
     endOffsets: async (topics) => {
       const a = await connectAdmin();
       const all = await Promise.all(

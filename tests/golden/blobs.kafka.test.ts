@@ -38,7 +38,8 @@ describe('golden: an object altered in S3 after upload', () => {
       const store = api.lf.blobStore!;
       const [object] = await store.list(`${api.lf.config.topicPrefix}/blobs/${c.blobId}/`);
       const bytes = await readAll((await store.get(object!.key))!.body);
-      const altered = c.alter.truncateTo !== undefined ? bytes.subarray(0, c.alter.truncateTo) : Buffer.from(bytes);
+      const altered =
+        c.alter.truncateTo !== undefined ? bytes.subarray(0, c.alter.truncateTo) : Buffer.from(bytes);
       if (c.alter.flipByteAt !== undefined) altered[c.alter.flipByteAt]! ^= 0xff;
       await store.put(object!.key, altered);
 

@@ -38,6 +38,7 @@ describe('loadConfig', () => {
         redis: { url: undefined, prefix: 'logfront:' },
         cache: { enabled: true, ttlMs: 60_000, markTtlMs: 600_000, lruEntries: 10_000, lruTtlMs: 5000 },
         blobs: { maxBytes: 1024 ** 3, partBytes: 8 * 1024 * 1024, sinks: true },
+        archive: { enabled: true, maxRecords: 10_000, maxBytes: 64 * 1024 * 1024, maxAgeMs: 60_000 },
         s3: {
           endpoint: undefined,
           bucket: undefined,
@@ -141,6 +142,10 @@ describe('loadConfig', () => {
       LOGFRONT_MAX_BLOB_BYTES: '1000',
       LOGFRONT_BLOB_PART_BYTES: String(6 * 1024 * 1024),
       LOGFRONT_SINKS: 'off',
+      LOGFRONT_ARCHIVE: 'off',
+      LOGFRONT_ARCHIVE_MAX_RECORDS: '5',
+      LOGFRONT_ARCHIVE_MAX_BYTES: '2048',
+      LOGFRONT_ARCHIVE_MAX_AGE_MS: '100',
       LOGFRONT_CACHE_TTL_MS: '1000',
       LOGFRONT_CACHE_MARK_TTL_MS: '2000',
       LOGFRONT_CACHE_LRU_ENTRIES: '0',
@@ -177,6 +182,7 @@ describe('loadConfig', () => {
       redis: { url: 'redis://cache:6379', prefix: 'shop:' },
       cache: { enabled: false, ttlMs: 1000, markTtlMs: 2000, lruEntries: 0, lruTtlMs: 300 },
       blobs: { maxBytes: 1000, partBytes: 6 * 1024 * 1024, sinks: false },
+      archive: { enabled: false, maxRecords: 5, maxBytes: 2048, maxAgeMs: 100 },
       s3: {
         endpoint: 'http://minio:9000',
         bucket: 'blobs',

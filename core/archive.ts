@@ -1,0 +1,262 @@
+// The archive (DESIGN §6): a sink that writes every topic's records to the blob store in objects named
+// by topic, partition and offset range, and a log decorator that replays from those objects the
+// records Kafka's retention has already dropped, then goes on from Kafka, seamlessly.
+import { type BlobStore, readAll } from './blobs.ts';
+import { LogfrontError } from './errors.ts';
+import type { Logger } from './logger.ts';
+import type { EventLog, LogBatch, SubscribeOptions, Subscription } from './ports.ts';
+import { partitionKey } from './positions.ts';
+import type { RecordedEvent } from './types.ts';
+
+const pad = (offset: bigint) => offset.toString().padStart(20, '0');
+
+/** `<prefix>/archive/<topic>/<partition>/` */
+export const archivePrefix = (prefix: string, topic: string, partition: number) =>
+  `${prefix}/archive/${topic}/${partition}/`;
+
+/** one object: the records of [first, last] of one partition, one JSON line each */
+export const archiveKey = (prefix: string, topic: string, partition: number, first: bigint, last: bigint) =>
+  `${archivePrefix(prefix, topic, partition)}${pad(first)}-${pad(last)}.jsonl`;
+
+const rangeOf = (key: string) => {
+  const m = /\/(\d{20})-(\d{20})\.jsonl$/.exec(key);
+  return m ? { first: BigInt(m[1]!), last: BigInt(m[2]!) } : null;
+};
+
+const toLine = (e: RecordedEvent) =>
+  JSON.stringify({ ...e, position: { ...e.position, offset: e.position.offset.toString() } });
+const fromLine = (line: string): RecordedEvent => {
+  const o = JSON.parse(line) as RecordedEvent & { position: { offset: string } };
+  return { ...o, position: { ...o.position, offset: BigInt(o.position.offset) } } as RecordedEvent;
+};
+
+export interface ArchiveSink {
+  start(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+/**
+ * Writes the records of `categories` to the store. An object is cut when it holds `maxRecords`
+ * records or `maxBytes` bytes, or when its oldest record has waited `maxAgeMs` (checked as batches
+ * arrive). The sink resumes after the last object written, so after a crash the same records are
+ * written again into an object of the same name, or (when the cut was made by time) one that starts
+ * at the same offset: readers take each offset once.
+ */
+export const createArchiveSink = (deps: {
+  /** the log as stored: sensitive fields stay ciphertext in the archive */
+  log: EventLog;
+  store: BlobStore;
+  categories: readonly string[];
+  keyPrefix: string;
+  groupPrefix: string;
+  maxRecords: number;
+  maxBytes: number;
+  maxAgeMs: number;
+  logger: Logger;
+}): ArchiveSink => {
+  const { log, store } = deps;
+  const pending = new Map<
+    string,
+    { lines: string[]; bytes: number; first: bigint; last: bigint; since: number }
+  >();
+  let subscription: Subscription | undefined;
+  let timer: NodeJS.Timeout | undefined;
+
+  const flush = async (topic: string, partition: number) => {
+    const p = pending.get(partitionKey(topic, partition));
+    if (!p || p.lines.length === 0) return;
+    pending.delete(partitionKey(topic, partition));
+    await store.put(
+      archiveKey(deps.keyPrefix, topic, partition, p.first, p.last),
+      Buffer.from(`${p.lines.join('\n')}\n`),
+      'application/x-ndjson',
+    );
+  };
+
+  // where a partition's archive ends: the last object's last offset + 1
+  const startAt = async (topic: string, partition: number) => {
+    const objects = await store.list(archivePrefix(deps.keyPrefix, topic, partition));
+    const last = objects
+      .map((o) => rangeOf(o.key))
+      .filter((r) => r !== null)
+      .at(-1);
+    return last ? last.last + 1n : undefined;
+  };
+
+  const onBatch = async (batch: LogBatch) => {
+    const key = partitionKey(batch.topic, batch.partition);
+    for (const event of batch.events) {
+      const line = toLine(event);
+      let p = pending.get(key);
+      if (p && event.position.offset <= p.last) continue; // redelivered
+      if (!p) {
+        p = {
+          lines: [],
+          bytes: 0,
+          first: event.position.offset,
+          last: event.position.offset,
+          since: Date.now(),
+        };
+        pending.set(key, p);
+      }
+      p.lines.push(line);
+      p.bytes += line.length + 1;
+      p.last = event.position.offset;
+      if (p.lines.length >= deps.maxRecords || p.bytes >= deps.maxBytes)
+        await flush(batch.topic, batch.partition);
+    }
+    const p = pending.get(key);
+    if (p && Date.now() - p.since >= deps.maxAgeMs) await flush(batch.topic, batch.partition);
+  };
+
+  return {
+    start: async () => {
+      if (subscription) return;
+      await log.ensureTopics(deps.categories);
+      pending.clear();
+      subscription = await log.subscribe({
+        groupId: `${deps.groupPrefix}.archive`,
+        topics: deps.categories.map((c) => log.topicFor(c)),
+        startAt,
+        onBatch,
+        onError: (error) => {
+          pending.clear(); // redelivered from the end of the archive
+          deps.logger.warn({ err: error }, 'archive sink: a batch failed; resuming from the last object');
+        },
+      });
+      // a quiet partition still gets its records archived once they are old enough
+      timer = setInterval(
+        () => {
+          const now = Date.now();
+          for (const [key, p] of pending) {
+            if (now - p.since < deps.maxAgeMs) continue;
+            const slash = key.lastIndexOf('/');
+            flush(key.slice(0, slash), Number(key.slice(slash + 1))).catch((error) =>
+              deps.logger.warn({ err: error }, 'archive sink: writing an object failed; it is retried'),
+            );
+          }
+        },
+        Math.max(50, Math.min(deps.maxAgeMs, 1000)),
+      );
+      timer.unref();
+    },
+    stop: async () => {
+      if (timer) clearInterval(timer);
+      const s = subscription;
+      subscription = undefined;
+      await s?.stop();
+      pending.clear();
+    },
+  };
+};
+
+export class ArchiveGap extends LogfrontError {
+  readonly code = 'archive_gap';
+  readonly status = 409;
+  constructor(
+    readonly topic: string,
+    readonly partition: number,
+    readonly from: bigint,
+    readonly to: bigint,
+  ) {
+    super(
+      `records ${from}…${to - 1n} of ${topic}/${partition} are neither in the log (its retention dropped them) nor in the archive`,
+    );
+  }
+  override details() {
+    return { topic: this.topic, partition: this.partition, from: String(this.from), to: String(this.to) };
+  }
+}
+
+/** the archived records of one partition in [from, to), in offset order, each once */
+export const readArchive = async (
+  store: BlobStore,
+  keyPrefix: string,
+  topic: string,
+  partition: number,
+  from: bigint,
+  to: bigint,
+): Promise<RecordedEvent[]> => {
+  const objects = (await store.list(archivePrefix(keyPrefix, topic, partition)))
+    .map((o) => ({ key: o.key, range: rangeOf(o.key) }))
+    .filter((o) => o.range && o.range.last >= from && o.range.first < to);
+  const out: RecordedEvent[] = [];
+  let next = from;
+  for (const o of objects) {
+    const body = await store.get(o.key);
+    if (!body) continue;
+    for (const line of (await readAll(body.body)).toString('utf8').split('\n')) {
+      if (!line) continue;
+      const e = fromLine(line);
+      if (e.position.offset < next || e.position.offset >= to) continue;
+      out.push(e);
+      next = e.position.offset + 1n;
+    }
+  }
+  return out;
+};
+
+/**
+ * The log, plus the archive below Kafka's log start: a subscriber whose position is below it gets the
+ * archived records first (in batches, through its own onBatch, so its checkpoints move as usual), then
+ * the subscription goes on from Kafka.
+ */
+export const withArchive = (
+  log: EventLog,
+  deps: { store: BlobStore; keyPrefix: string; logger: Logger },
+): EventLog => {
+  if (!log.startOffsets) return log;
+  const startOffsets = log.startOffsets.bind(log);
+  const replay = async (sub: SubscribeOptions) => {
+    const starts = await startOffsets(sub.topics);
+    const ends = await log.endOffsets(sub.topics);
+    for (const low of starts) {
+      if (low.offset === 0n) continue;
+      const from = (await sub.startAt(low.topic, low.partition)) ?? 0n;
+      if (from >= low.offset) continue;
+      const events = await readArchive(
+        deps.store,
+        deps.keyPrefix,
+        low.topic,
+        low.partition,
+        from,
+        low.offset,
+      );
+      // nothing archived where records must have been: say so rather than skip them silently
+      if (events.length === 0) throw new ArchiveGap(low.topic, low.partition, from, low.offset);
+      deps.logger.info(
+        {
+          topic: low.topic,
+          partition: low.partition,
+          from: String(from),
+          to: String(low.offset),
+          events: events.length,
+        },
+        'replaying from the archive',
+      );
+      const end =
+        ends.find((e) => e.topic === low.topic && e.partition === low.partition)?.offset ?? low.offset;
+      const size = sub.maxBatchEvents ?? 500;
+      for (let i = 0; i < events.length; i += size) {
+        const slice = events.slice(i, i + size);
+        const last = i + size >= events.length;
+        await sub.onBatch({
+          topic: low.topic,
+          partition: low.partition,
+          events: slice,
+          // the last archived batch moves the subscriber to Kafka's start (what is between is markers)
+          nextOffset: last ? low.offset : slice.at(-1)!.position.offset + 1n,
+          highWatermark: end,
+          fetchedAt: Date.now(),
+        });
+      }
+    }
+  };
+  return {
+    ...log,
+    subscribe: async (sub) => {
+      await replay(sub);
+      return log.subscribe(sub);
+    },
+  };
+};
