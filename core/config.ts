@@ -51,7 +51,7 @@ export const ENV_SCHEMA = z.object({
   LOGFRONT_SINKS: z.enum(['on', 'off']).default('on'),
   LOGFRONT_ARCHIVE: z.enum(['on', 'off']).default('on'),
   LOGFRONT_ARCHIVE_MAX_RECORDS: int(1, 10_000_000).default(10_000),
-  LOGFRONT_ARCHIVE_MAX_BYTES: int(1024, 5 * 1024 * 1024 * 1024).default(64 * 1024 * 1024),
+  LOGFRONT_ARCHIVE_MAX_BYTES: int(1024, 5 * 1024 * 1024 * 1024).default(8 * 1024 * 1024),
   LOGFRONT_ARCHIVE_MAX_AGE_MS: int(10, 86_400_000).default(60_000),
   LOGFRONT_CACHE: z.enum(['on', 'off']).default('on'),
   LOGFRONT_CACHE_TTL_MS: int(100, 86_400_000).default(60_000),

@@ -103,7 +103,7 @@ export const createFsBlobStore = (root: string): BlobStore => {
       const out: { key: string; uploadId: string }[] = [];
       for (const uploadId of ids) {
         const key = await readFile(join(multipart, uploadId, 'key'), 'utf8').catch(() => null);
-        if (key !== null && key.startsWith(prefix)) out.push({ key, uploadId });
+        if (key?.startsWith(prefix)) out.push({ key, uploadId });
       }
       return out;
     },

@@ -138,6 +138,21 @@ const kafkaLogLevel = (logger: Logger) => () => (entry: { level: number; log: { 
  * CloudEvents binary-binding headers. Stream versions come from a per-partition sequencer that
  * learns the head of every stream by reading its partition once.
  */
+/**
+ * admin.fetchTopicOffsets, retried: kafkajs 2.2.4 fails now and then with a TypeError ("low.pop()")
+ * when offsets of a topic are asked for concurrently while its metadata is refreshed.
+ */
+const topicOffsets = async (admin: Admin, topic: string) => {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await admin.fetchTopicOffsets(topic);
+    } catch (error) {
+      if (!(error instanceof TypeError) || attempt >= 5) throw error;
+      await new Promise((r) => setTimeout(r, 20 * attempt));
+    }
+  }
+};
+
 export const createKafkaEventLog = (options: KafkaLogOptions): EventLog => {
   const { codec, logger } = options;
   const kafka = new Kafka({
@@ -255,7 +270,7 @@ export const createKafkaEventLog = (options: KafkaLogOptions): EventLog => {
     const a = await connectAdmin();
     const deadline = Date.now() + readTimeoutMs;
     for (;;) {
-      const o = (await a.fetchTopicOffsets(topic)).find((x) => x.partition === partition)!;
+      const o = (await topicOffsets(a, topic)).find((x) => x.partition === partition)!;
       if (BigInt(o.high) >= atLeast) return { end: BigInt(o.high), start: BigInt(o.low) };
       if (Date.now() > deadline)
         throw new Unavailable(`${topic}/${partition} did not reach offset ${atLeast}`);
@@ -416,7 +431,7 @@ export const createKafkaEventLog = (options: KafkaLogOptions): EventLog => {
       const startOf = async (topic: string, partition: number) => {
         const stored = await sub.startAt(topic, partition);
         const a = await connectAdmin();
-        const low = BigInt((await a.fetchTopicOffsets(topic)).find((o) => o.partition === partition)!.low);
+        const low = BigInt((await topicOffsets(a, topic)).find((o) => o.partition === partition)!.low);
         if (stored !== undefined && stored < low) {
           logger.warn(
             { topic, partition, stored: stored.toString(), low: low.toString() },
@@ -659,7 +674,7 @@ export const createKafkaEventLog = (options: KafkaLogOptions): EventLog => {
       const all = await Promise.all(
         topics.map(async (topic) => {
           await partitionsOf(topic);
-          return (await a.fetchTopicOffsets(topic)).map((o) => ({
+          return (await topicOffsets(a, topic)).map((o) => ({
             topic,
             partition: o.partition,
             offset: BigInt(o.low),
@@ -673,7 +688,7 @@ export const createKafkaEventLog = (options: KafkaLogOptions): EventLog => {
       const all = await Promise.all(
         topics.map(async (topic) => {
           await partitionsOf(topic);
-          return (await a.fetchTopicOffsets(topic)).map((o) => ({
+          return (await topicOffsets(a, topic)).map((o) => ({
             topic,
             partition: o.partition,
             offset: BigInt(o.high),

@@ -27,20 +27,24 @@ const toRecord = (r: Row): BlobRecord => ({
 export const createPostgresBlobIndex = (sql: Sql, schema: string): BlobIndex => {
   const s = q(schema);
   let migrated: Promise<void> | undefined;
-  const ddl = () =>
-    sql.query(
-      `CREATE SCHEMA IF NOT EXISTS ${s};
-         CREATE TABLE IF NOT EXISTS ${s}.blobs (
-           blob_id text PRIMARY KEY, upload text NOT NULL, key text NOT NULL, size bigint NOT NULL,
-           sha256 text NOT NULL, content_type text NOT NULL,
-           topic text NOT NULL, partition int NOT NULL, "offset" bigint NOT NULL,
-           completed_at timestamptz NOT NULL DEFAULT now());
-         CREATE TABLE IF NOT EXISTS ${s}.blob_uploads_done (
-           blob_id text NOT NULL, upload text NOT NULL, PRIMARY KEY (blob_id, upload));
-         CREATE TABLE IF NOT EXISTS ${s}.blob_sink_checkpoints (
-           topic text NOT NULL, partition int NOT NULL, next_offset bigint NOT NULL,
-           PRIMARY KEY (topic, partition));`,
-    );
+  // one statement per query: PGlite's extended protocol takes no more
+  const ddl = async () => {
+    for (const statement of [
+      `CREATE SCHEMA IF NOT EXISTS ${s}`,
+      `CREATE TABLE IF NOT EXISTS ${s}.blobs (
+         blob_id text PRIMARY KEY, upload text NOT NULL, key text NOT NULL, size bigint NOT NULL,
+         sha256 text NOT NULL, content_type text NOT NULL,
+         topic text NOT NULL, partition int NOT NULL, "offset" bigint NOT NULL,
+         completed_at timestamptz NOT NULL DEFAULT now())`,
+      `CREATE TABLE IF NOT EXISTS ${s}.blob_uploads_done (
+         blob_id text NOT NULL, upload text NOT NULL, PRIMARY KEY (blob_id, upload))`,
+      `CREATE TABLE IF NOT EXISTS ${s}.blob_sink_checkpoints (
+         topic text NOT NULL, partition int NOT NULL, next_offset bigint NOT NULL,
+         PRIMARY KEY (topic, partition))`,
+    ]) {
+      await sql.query(statement);
+    }
+  };
   // CREATE … IF NOT EXISTS racing another migration of the same schema fails once with a unique violation
   const migrate = () =>
     (migrated ??= ddl()

@@ -60,7 +60,8 @@ export const createS3BlobStore = (
           new ListObjectsV2Command({ Bucket, Prefix: prefix, ContinuationToken: token }),
         );
         for (const o of r.Contents ?? []) out.push({ key: o.Key!, size: Number(o.Size ?? 0) });
-        token = r.IsTruncated ? r.NextContinuationToken : undefined;
+        // a page that brings no new token ends the listing (never loop on a server's quirk)
+        token = r.IsTruncated && r.NextContinuationToken !== token ? r.NextContinuationToken : undefined;
       } while (token);
       return out.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
     },
@@ -97,20 +98,14 @@ export const createS3BlobStore = (
     listMultipart: async (prefix) => {
       const out: { key: string; uploadId: string }[] = [];
       let keyMarker: string | undefined;
-      let uploadIdMarker: string | undefined;
       for (;;) {
+        // paged by key only: versitygw refuses the UploadIdMarker it hands out (one upload per key here)
         const r = await client.send(
-          new ListMultipartUploadsCommand({
-            Bucket,
-            Prefix: prefix,
-            KeyMarker: keyMarker,
-            UploadIdMarker: uploadIdMarker,
-          }),
+          new ListMultipartUploadsCommand({ Bucket, Prefix: prefix, KeyMarker: keyMarker }),
         );
         for (const u of r.Uploads ?? []) out.push({ key: u.Key!, uploadId: u.UploadId! });
-        if (!r.IsTruncated) return out;
+        if (!r.IsTruncated || !r.NextKeyMarker || r.NextKeyMarker === keyMarker) return out;
         keyMarker = r.NextKeyMarker;
-        uploadIdMarker = r.NextUploadIdMarker;
       }
     },
     close: async () => {

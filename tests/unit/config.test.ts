@@ -38,7 +38,7 @@ describe('loadConfig', () => {
         redis: { url: undefined, prefix: 'logfront:' },
         cache: { enabled: true, ttlMs: 60_000, markTtlMs: 600_000, lruEntries: 10_000, lruTtlMs: 5000 },
         blobs: { maxBytes: 1024 ** 3, partBytes: 8 * 1024 * 1024, sinks: true },
-        archive: { enabled: true, maxRecords: 10_000, maxBytes: 64 * 1024 * 1024, maxAgeMs: 60_000 },
+        archive: { enabled: true, maxRecords: 10_000, maxBytes: 8 * 1024 * 1024, maxAgeMs: 60_000 },
         s3: {
           endpoint: undefined,
           bucket: undefined,

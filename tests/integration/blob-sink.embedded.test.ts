@@ -1,0 +1,149 @@
+// The blob sink's refusals, on the embedded log and store: whatever does not add up is dropped, never
+// stored, and leaves no multipart upload behind.
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createFsBlobStore } from '../../connectors/embedded/fs-blob-store.ts';
+import { createTableEventLog } from '../../connectors/embedded/log.ts';
+import { createPgliteSql } from '../../connectors/embedded/pglite-sql.ts';
+import { createPostgresBlobIndex } from '../../connectors/postgres/blob-index.ts';
+import type { Sql } from '../../connectors/postgres/sql.ts';
+import { createBlobSink } from '../../core/blob-sink.ts';
+import type { BlobIndex, BlobStore } from '../../core/blobs.ts';
+import { createCatalog } from '../../core/event-types.ts';
+import { uuidv7 } from '../../core/ids.ts';
+import { createLogger } from '../../core/logger.ts';
+import type { EventLog } from '../../core/ports.ts';
+import type { StreamId } from '../../core/types.ts';
+import { blobEventTypes } from '../../schemas/blobs.ts';
+import { uniqueId, waitFor } from '../support/services.ts';
+
+const MiB = 1024 * 1024;
+const hex = (b: Buffer) => createHash('sha256').update(b).digest('hex');
+
+describe('blob sink refusals (embedded)', () => {
+  let sql: Sql;
+  let log: EventLog;
+  let store: BlobStore;
+  let index: BlobIndex;
+  const catalog = createCatalog(blobEventTypes, 'sinktest');
+  const stored: string[] = [];
+  let sink: ReturnType<typeof createBlobSink>;
+
+  beforeAll(async () => {
+    sql = await createPgliteSql();
+    log = createTableEventLog(sql, { schema: 'sink', topicPrefix: 'sink', pollMs: 20 });
+    store = createFsBlobStore(mkdtempSync(join(tmpdir(), 'lf-sink-')));
+    index = createPostgresBlobIndex(sql, 'sink');
+    sink = createBlobSink({
+      log,
+      store,
+      index,
+      groupPrefix: 'sink',
+      keyPrefix: 'sink',
+      partBytes: 5 * MiB,
+      logger: createLogger('silent'),
+      abandonAfterMs: 300,
+      onStored: (blobId) => stored.push(blobId),
+    });
+    await sink.start();
+  });
+  afterAll(async () => {
+    await sink?.stop();
+    await sql?.close();
+  });
+
+  const append = (blobId: string, events: object[]) =>
+    log.append(`blob-${blobId}` as StreamId, catalog.prepare(events), 'any');
+  const chunk = (blobId: string, upload: string, index: number, data: Buffer) => ({
+    type: 'BlobChunk',
+    data: { blobId, upload, index, data: data.toString('base64') },
+  });
+  const commit = (blobId: string, upload: string, body: Buffer, chunks: number, sha256 = hex(body)) => ({
+    type: 'BlobCommitted',
+    data: { blobId, upload, size: body.length, contentType: 'text/plain', sha256, chunks },
+  });
+  // a good blob after the bad one: once it is stored, the bad one has been seen
+  const fence = async () => {
+    const id = `fence-${uniqueId()}`;
+    const upload = uuidv7();
+    const body = Buffer.from('ok');
+    await append(id, [chunk(id, upload, 0, body), commit(id, upload, body, 1)]);
+    await waitFor(async () => stored.includes(id));
+  };
+
+  it('a commit whose SHA-256 differs from its chunks is dropped', async () => {
+    const id = `sha-${uniqueId()}`;
+    const upload = uuidv7();
+    const body = randomBytes(1000);
+    await append(id, [chunk(id, upload, 0, body), commit(id, upload, body, 1, hex(Buffer.from('other')))]);
+    await fence();
+    expect(await index.find(id)).toBeNull();
+    expect(await store.listMultipart('')).toEqual([]);
+  });
+
+  it('a commit that counts more chunks than arrived is dropped', async () => {
+    const id = `gap-${uniqueId()}`;
+    const upload = uuidv7();
+    const body = randomBytes(1000);
+    await append(id, [chunk(id, upload, 0, body), chunk(id, upload, 2, body), commit(id, upload, body, 3)]);
+    await fence();
+    expect(await index.find(id)).toBeNull();
+    expect(await store.listMultipart('')).toEqual([]);
+  });
+
+  it('an empty upload with a size or a wrong checksum is dropped; a right one is stored', async () => {
+    const bad = `empty-${uniqueId()}`;
+    await append(bad, [commit(bad, uuidv7(), Buffer.alloc(0), 0, hex(Buffer.from('x')))]);
+    const good = `empty-${uniqueId()}`;
+    await append(good, [commit(good, uuidv7(), Buffer.alloc(0), 0)]);
+    await waitFor(async () => stored.includes(good));
+    expect(await index.find(bad)).toBeNull();
+    expect((await index.find(good))?.size).toBe(0);
+  });
+
+  it('chunks redelivered and a commit given twice store the blob once', async () => {
+    const id = `dup-${uniqueId()}`;
+    const upload = uuidv7();
+    const body = randomBytes(2000);
+    const events = [chunk(id, upload, 0, body), chunk(id, upload, 0, body), commit(id, upload, body, 1)];
+    await append(id, [...events, commit(id, upload, body, 1)]);
+    await fence();
+    expect((await index.find(id))?.sha256).toBe(hex(body));
+    expect(await store.list(`sink/blobs/${id}/`)).toHaveLength(1);
+  });
+
+  it('an upload whose client died (no commit) is given up, and its multipart upload aborted', async () => {
+    const id = `dead-${uniqueId()}`;
+    await append(id, [chunk(id, uuidv7(), 0, randomBytes(100))]);
+    await waitFor(async () => (await store.listMultipart(`sink/blobs/${id}/`)).length === 1);
+    await new Promise((r) => setTimeout(r, 400));
+    await fence(); // a batch after the deadline gives it up
+    expect(await store.listMultipart(`sink/blobs/${id}/`)).toEqual([]);
+  });
+
+  it('the index keeps the newest commit of a blob; an older one recorded late is discarded', async () => {
+    const record = (upload: string, offset: bigint) => ({
+      blobId: 'late',
+      upload,
+      key: `k/${upload}`,
+      size: 1,
+      sha256: 'x',
+      contentType: 'text/plain',
+      position: { topic: 't', partition: 0, offset },
+    });
+    expect(await index.record(record('u2', 10n))).toBeNull();
+    expect(await index.record(record('u1', 5n))).toMatchObject({ upload: 'u1' }); // to delete
+    expect(await index.record(record('u2', 10n))).toBeNull(); // the same again
+    expect((await index.find('late'))?.upload).toBe('u2');
+    expect(await index.record(record('u3', 11n))).toMatchObject({ upload: 'u2' });
+  });
+
+  it('an index whose database fails is an error', async () => {
+    const broken = await createPgliteSql();
+    await broken.close();
+    await expect(createPostgresBlobIndex(broken, 'x').find('a')).rejects.toThrow();
+  });
+});
