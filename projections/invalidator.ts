@@ -59,6 +59,9 @@ export const createInvalidator = (options: {
 
   // Where to start: where invalidation got to; without that (first start, cache emptied), the
   // projection's checkpoint — every entry anyone can store from now on is at or past it.
+  // The fallback is decided once per partition: the projection's checkpoint moves, and a start that
+  // moves between two asks would never match the batch fetched from the first answer.
+  const fallback = new Map<string, bigint | undefined>();
   const startAt = async (topic: string, partition: number) => {
     const k = partitionKey(topic, partition);
     try {
@@ -67,10 +70,12 @@ export const createInvalidator = (options: {
     } catch {
       marksLost = true;
     }
+    if (fallback.has(k)) return fallback.get(k);
     const generation = (await store.activeGeneration(name)) ?? 0;
     const checkpoint = (await store.checkpoints(name, generation)).find(
       (c) => partitionKey(c.topic, c.partition) === k,
     );
+    fallback.set(k, checkpoint?.nextOffset);
     return checkpoint?.nextOffset;
   };
 
