@@ -320,6 +320,10 @@ export const run = async () => {
       LOGFRONT_DATABASE_SCHEMA: schema,
       LOGFRONT_LOG_LEVEL: process.env.LOGFRONT_LOG_LEVEL ?? 'error',
       LOGFRONT_PORT: '0',
+      // the projection engine alone: no cache invalidation, blob or archive consumers beside it
+      // (in production they can run in other processes: LOGFRONT_SINKS=off, LOGFRONT_CACHE=off)
+      LOGFRONT_CACHE: 'off',
+      LOGFRONT_SINKS: 'off',
     });
   const config = configOf(`benchproj${id}`, `benchproj_${id}`);
   const batchEvents = config.limits.batchEvents;
