@@ -50,6 +50,8 @@ Commands:
   append [<stream>] --file FILE|- [--batch N]
                             bulk append of NDJSON events, with a progress bar
   get <projection> <key> [--max-staleness-ms N] [--after TOKEN] [--consistency strong] [--on-stale serve]
+  list <projection> [--filter COLUMN=VALUE]… [--limit N] [--cursor C] [freshness options as get]
+                            one page of rows (keyset pages; --cursor continues)
   projections               projection status: generation, state, lag, staleness, dead letters
   rebuild <projection>      blue/green rebuild with a progress bar
   schemas register|check    register the event schemas / check their compatibility without registering
@@ -67,6 +69,7 @@ LOGFRONT_CONFIG); without one they use the sample order domain. See docs/writing
     'Usage: logfront serve [--config FILE]\n\nRuns the HTTP API and the projection runners against the services named by the environment\n(LOGFRONT_KAFKA_BROKERS, LOGFRONT_SCHEMA_REGISTRY_URL, LOGFRONT_DATABASE_URL, …). See docs/configuration.md.\nEvent types and projections come from ./logfront.config.ts (or --config FILE); see docs/writing-projections.md.',
   append:
     'Usage: logfront append <stream> <type> --data <json> [--expected-version N|no_stream|stream_exists|any] [--id UUID] [--json]\n       logfront append [<stream>] --file FILE|- [--batch N] [--json]\n\nAppends one event to a stream. With --file, appends NDJSON events from FILE (- for stdin), one\n{"stream", "type", "data", "id"?, "metadata"?} per line (lines without "stream" go to <stream>), in batches of\nat most N events per stream (default 100), four streams at a time, each stream in file order. Every line is\nparsed before anything is sent. A progress bar is drawn on a terminal (plain lines every 2 s otherwise, none\nwith --json). A refused batch stops the run, naming its line; batches before it stay appended. Give lines an\n"id" to make a re-run append nothing twice.',
+  list: 'Usage: logfront list <projection> [--filter COLUMN=VALUE]… [--limit N] [--cursor C] [--max-staleness-ms N] [--after TOKEN] [--consistency strong] [--on-stale error|serve] [--json]\n\nReads one page of rows through the facade, ordered by key; equality filters on columns. Prints the\ncursor of the next page, if any: pass it as --cursor.',
   get: 'Usage: logfront get <projection> <key> [--max-staleness-ms N] [--after TOKEN] [--consistency strong] [--on-stale error|serve] [--json]\n\nReads one row through the facade.',
   rebuild:
     'Usage: logfront rebuild <projection> [--json]\n\nStarts a blue/green rebuild on the server and follows it with a progress bar (events/s, ETA) until\nthe new generation is active. The old generation serves reads until the switch.',
@@ -310,6 +313,9 @@ export const main = async (argv: string[], io: Io): Promise<number> => {
         id: { type: 'string' },
         'expected-version': { type: 'string' },
         'max-staleness-ms': { type: 'string' },
+        filter: { type: 'string', multiple: true },
+        limit: { type: 'string' },
+        cursor: { type: 'string' },
         after: { type: 'string' },
         consistency: { type: 'string' },
         'on-stale': { type: 'string' },
@@ -418,6 +424,37 @@ export const main = async (argv: string[], io: Io): Promise<number> => {
           io.out(formatTable([r.data]));
           io.out(
             `\nsource ${r.meta.source}, staleness ${r.meta.stalenessMs} ms${r.meta.stale ? ' (stale)' : ''}`,
+          );
+        }
+        return 0;
+      }
+      case 'list': {
+        need(1, '<projection>');
+        const max = values['max-staleness-ms'];
+        if (max !== undefined && !/^\d+$/.test(max))
+          throw new UsageError('--max-staleness-ms takes a whole number of ms');
+        if (values.limit !== undefined && !/^\d+$/.test(values.limit))
+          throw new UsageError('--limit takes a whole number of rows');
+        const filters: Record<string, string> = {};
+        for (const f of values.filter ?? []) {
+          const eq = f.indexOf('=');
+          if (eq < 1) throw new UsageError(`--filter takes COLUMN=VALUE, got "${f.slice(0, 80)}"`);
+          filters[f.slice(0, eq)] = f.slice(eq + 1);
+        }
+        const r = await client().list(positionals[0]!, {
+          ...(max !== undefined ? { maxStalenessMs: Number(max) } : {}),
+          ...(values.after ? { after: values.after } : {}),
+          ...(values.consistency ? { consistency: values.consistency as 'strong' } : {}),
+          ...(values['on-stale'] ? { onStale: values['on-stale'] as 'serve' } : {}),
+          ...(values.limit !== undefined ? { limit: Number(values.limit) } : {}),
+          ...(values.cursor ? { cursor: values.cursor } : {}),
+          filters,
+        });
+        if (json) io.out(JSON.stringify(r));
+        else {
+          io.out(r.items.length ? formatTable(r.items) : '(no rows)');
+          io.out(
+            `\n${r.items.length} rows, staleness ${String(r.meta.stalenessMs)} ms${r.meta.stale ? ' (stale)' : ''}${r.next ? `\nnext page: --cursor ${r.next}` : ''}`,
           );
         }
         return 0;

@@ -25,6 +25,7 @@ describe('CLI', () => {
       'serve',
       'append',
       'get',
+      'list',
       'projections',
       'rebuild',
       'schemas',
@@ -158,6 +159,54 @@ describe('CLI', () => {
         2,
       );
       expect((await run(['projections', 'extra', '--url', dev.url])).code).toBe(2);
+    });
+
+    it('list pages through rows with filters, in a table or as JSON; bad input exits non-zero', async () => {
+      const ids = [uniqueId(), uniqueId(), uniqueId()];
+      let position = '';
+      for (const id of ids) {
+        const a = await run([
+          'append',
+          `order-${id}`,
+          'OrderPlaced',
+          '--data',
+          placed(id),
+          '--json',
+          '--url',
+          dev.url,
+        ]);
+        position = JSON.parse(a.out).position;
+      }
+      const first = await run([
+        'list',
+        'orders',
+        '--filter',
+        'customerId=c1',
+        '--limit',
+        '2',
+        '--after',
+        position,
+        '--json',
+        '--url',
+        dev.url,
+      ]);
+      expect(first.code, first.err).toBe(0);
+      const page = JSON.parse(first.out) as { items: { customerId: string }[]; next: string | null };
+      expect(page.items).toHaveLength(2);
+      expect(page.items.every((r) => r.customerId === 'c1')).toBe(true);
+      expect(page.next).not.toBeNull();
+      const table = await run(['list', 'orders', '--limit', '2', '--cursor', page.next!, '--url', dev.url]);
+      expect(table.code, table.err).toBe(0);
+      expect(table.out).toMatch(/orderId\s+customerId\s+status/);
+      expect(table.out).toMatch(/rows, staleness/);
+
+      const unknown = await run(['list', 'orders', '--filter', 'colour=red', '--url', dev.url]);
+      expect(unknown.code).toBe(1);
+      expect(unknown.err).toMatch(/colour/);
+      expect(unknown.err.split('\n')).toHaveLength(1);
+      expect((await run(['list', 'orders', '--filter', 'nonsense', '--url', dev.url])).code).toBe(2);
+      expect((await run(['list', 'orders', '--limit', 'many', '--url', dev.url])).code).toBe(2);
+      expect((await run(['list', '--url', dev.url])).code).toBe(2);
     });
 
     it('rebuild follows a blue/green rebuild to the switch', async () => {
