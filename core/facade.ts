@@ -1,9 +1,9 @@
-import { type RowCache, rowChecksum } from './cache.ts';
+import { appliedOf, type CacheEntry, type RowCache, rowChecksum } from './cache.ts';
 import { NotFound, StalenessBudgetExceeded, ValidationFailed } from './errors.ts';
 import type { Logger } from './logger.ts';
 import type { EventLog, ProjectionStore } from './ports.ts';
 import { covers, decodePositions, encodePositions, type PositionToken } from './positions.ts';
-import type { Checkpoint, Liveness, ProjectionSpec, Row } from './projection.ts';
+import type { Checkpoint, Liveness, ProjectionSpec, Row, RowRead } from './projection.ts';
 import type { Position } from './types.ts';
 import { measure, reflectedPositions } from './watermarks.ts';
 
@@ -113,6 +113,22 @@ interface Candidate<T> {
   readonly liveness: Liveness;
   readonly source: 'cache' | 'store';
 }
+
+/** what a store read answers, as a candidate answer */
+const fromStore = <T>(
+  value: T,
+  read: { checkpoints: readonly Checkpoint[]; generation: number; liveness: Liveness },
+): Candidate<T> => ({
+  value,
+  checkpoints: read.checkpoints,
+  generation: read.generation,
+  liveness: read.liveness,
+  source: 'store',
+});
+
+/** a store read of a row, as the cache keeps it */
+const entryOf = (read: RowRead): CacheEntry | null =>
+  read.row ? { row: read.row, generation: read.generation, checkpoints: read.checkpoints } : null;
 
 export const createFacade = (deps: {
   store: ProjectionStore;
@@ -247,19 +263,8 @@ export const createFacade = (deps: {
       { projection: spec.name, generation: cached.generation },
       'cache: a strong read found a cached row that differs from the store; repaired',
     );
-    await cache!.repair(
-      spec.name,
-      key,
-      r.row ? { row: r.row, generation: r.generation, checkpoints: r.checkpoints } : null,
-      begun,
-    );
-    return {
-      value: r.row,
-      checkpoints: r.checkpoints,
-      generation: r.generation,
-      liveness: r.liveness,
-      source: 'store' as const,
-    };
+    await cache!.repair(spec.name, key, entryOf(r), begun);
+    return fromStore(r.row, r);
   };
 
   return {
@@ -284,21 +289,9 @@ export const createFacade = (deps: {
         }
         const begun = cache?.begin() ?? 0;
         const r = await deps.store.get(spec, key);
-        if (cache && r.row) {
-          await cache.store(
-            name,
-            key,
-            { row: r.row, generation: r.generation, checkpoints: r.checkpoints },
-            begun,
-          );
-        }
-        return {
-          value: r.row,
-          checkpoints: r.checkpoints,
-          generation: r.generation,
-          liveness: r.liveness,
-          source: 'store',
-        };
+        const entry = entryOf(r);
+        if (cache && entry) await cache.store(name, key, entry, begun);
+        return fromStore(r.row, r);
       });
       let data = value;
       let answer = meta;
@@ -306,7 +299,14 @@ export const createFacade = (deps: {
         const checked = await probe(spec, key, candidate);
         if (checked !== candidate) {
           data = checked.value;
-          answer = { ...meta, source: 'store', generation: checked.generation };
+          // the answer is the store's row: say the position it was read at
+          const reflected = reflectedPositions(checked.checkpoints);
+          answer = {
+            ...meta,
+            position: reflected.length ? encodePositions(reflected) : null,
+            source: 'store',
+            generation: checked.generation,
+          };
         }
       }
       if (!data) throw new NotFound(`no row "${key.slice(0, 200)}" in projection ${name}`);
@@ -332,13 +332,7 @@ export const createFacade = (deps: {
       const afterKey = options.cursor ? decodeCursor(options.cursor) : null;
       const { value, meta } = await readFresh(spec, options, async () => {
         const r = await deps.store.list(spec, { filters, limit: limit + 1, afterKey });
-        return {
-          value: r.rows,
-          checkpoints: r.checkpoints,
-          generation: r.generation,
-          liveness: r.liveness,
-          source: 'store' as const,
-        };
+        return fromStore(r.rows, r);
       });
       const items = value.slice(0, limit);
       const last = items.at(-1);
@@ -350,9 +344,7 @@ export const createFacade = (deps: {
       const deadline = now() + budgetMs;
       for (;;) {
         const status = await deps.store.status(spec.name);
-        const applied = new Map(
-          (status?.checkpoints ?? []).map((c) => [`${c.topic}/${c.partition}`, c.nextOffset]),
-        );
+        const applied = appliedOf(status?.checkpoints ?? []);
         if (covers(applied, positions)) return true;
         const left = deadline - now();
         if (left <= 0) return false;
