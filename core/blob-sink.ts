@@ -33,7 +33,8 @@ interface InFlight {
   readonly blobId: string;
   readonly upload: string;
   readonly key: string;
-  /** offset of its first chunk: the sink's checkpoint stays at or below it */
+  /** where its first chunk is: the sink's checkpoint of that partition stays at or below it */
+  readonly partition: string;
   readonly firstOffset: bigint;
   uploadId: string | null;
   parts: { partNumber: number; etag: string }[];
@@ -96,6 +97,7 @@ export const createBlobSink = (deps: {
         blobId: c.blobId,
         upload: c.upload,
         key: blobKey(deps.keyPrefix, c.blobId, c.upload),
+        partition: partitionKey(event.position.topic, event.position.partition),
         firstOffset: event.position.offset,
         uploadId: null,
         parts: [],
@@ -196,28 +198,12 @@ export const createBlobSink = (deps: {
         await forget(u);
         continue;
       }
-      if (
-        u.firstOffset < low &&
-        partitionKey(batch.topic, batch.partition) === partitionOfUpload.get(u.upload)
-      ) {
+      if (u.firstOffset < low && u.partition === partitionKey(batch.topic, batch.partition)) {
         low = u.firstOffset;
       }
     }
     await index.saveCheckpoint(batch.topic, batch.partition, low);
   };
-  // which partition an upload's chunks are on (all of a blob's events share its stream's partition)
-  const partitionOfUpload = new Map<string, string>();
-  const tracked = async (batch: LogBatch) => {
-    for (const e of batch.events) {
-      if (e.type === 'BlobChunk') {
-        partitionOfUpload.set((e.data as Chunk).upload, partitionKey(batch.topic, batch.partition));
-      }
-    }
-    await onBatch(batch);
-    for (const upload of [...partitionOfUpload.keys()])
-      if (!inFlight.has(upload)) partitionOfUpload.delete(upload);
-  };
-
   return {
     start: async () => {
       if (subscription) return;
@@ -226,7 +212,7 @@ export const createBlobSink = (deps: {
         groupId: `${deps.groupPrefix}.blob-sink`,
         topics: [log.topicFor(BLOB_CATEGORY)],
         startAt: (topic, partition) => index.checkpoint(topic, partition),
-        onBatch: tracked,
+        onBatch,
         maxBatchEvents: 20,
         onError: (error) => {
           // the subscription restarts from the checkpoint: every in-flight upload begins again

@@ -5,6 +5,7 @@
 // invalidation consumer run in, a value an event has superseded is never served from the cache.
 import { createHash } from 'node:crypto';
 import { createLru } from './lru.ts';
+import { partitionKey } from './positions.ts';
 import type { Checkpoint, Row } from './projection.ts';
 import type { Position } from './types.ts';
 
@@ -55,7 +56,7 @@ export interface SharedCache {
 
 /** per partition key, the next offset an entry has applied */
 export const appliedOf = (checkpoints: readonly Checkpoint[]) =>
-  new Map(checkpoints.map((c) => [`${c.topic}/${c.partition}`, c.nextOffset]));
+  new Map(checkpoints.map((c) => [partitionKey(c.topic, c.partition), c.nextOffset]));
 
 /** true when the entry has applied every marked position (its value is not superseded by them) */
 export const survivesMarks = (entry: CacheEntry, marks: ReadonlyMap<string, bigint>) => {

@@ -1,10 +1,12 @@
 import {
+  appliedOf,
   type CacheEntry,
   type InvalidationListener,
   type KeyTouch,
   type SharedCache,
   survivesMarks,
 } from '../../core/cache.ts';
+import { partitionKey } from '../../core/positions.ts';
 import type { Position } from '../../core/types.ts';
 
 /**
@@ -55,12 +57,12 @@ export const createMemoryCache = (options: {
       if (!survivesMarks(entry, marksOf(k))) return false;
       const existing = current(projection, key);
       if (existing && existing.generation === entry.generation) {
-        const mine = new Map(entry.checkpoints.map((c) => [`${c.topic}/${c.partition}`, c.nextOffset]));
-        const theirs = existing.checkpoints.map((c) => [
-          c.nextOffset,
-          mine.get(`${c.topic}/${c.partition}`) ?? -1n,
-        ]);
-        if (theirs.some(([t, m]) => t! > m!) && !theirs.some(([t, m]) => t! < m!)) return false;
+        // not replaced by an older read: the stored one is ahead somewhere and behind nowhere
+        const mine = appliedOf(entry.checkpoints);
+        const ahead = existing.checkpoints.map(
+          (c) => c.nextOffset - (mine.get(partitionKey(c.topic, c.partition)) ?? -1n),
+        );
+        if (ahead.some((d) => d > 0n) && !ahead.some((d) => d < 0n)) return false;
       }
       entries.set(k, { entry, epoch: epochOf(projection), expiresAt: now() + options.ttlMs });
       return true;
@@ -73,14 +75,14 @@ export const createMemoryCache = (options: {
       for (const t of touches) {
         const k = id(projection, t.key);
         const m = marksOf(k);
-        const p = `${t.topic}/${t.partition}`;
+        const p = partitionKey(t.topic, t.partition);
         if ((m.get(p) ?? -1n) < t.offset) m.set(p, t.offset);
         marks.set(k, { offsets: m, expiresAt: now() + options.markTtlMs });
         keys.add(t.key);
       }
       for (const key of keys) current(projection, key); // drops the superseded
       const p = progress.get(projection) ?? new Map<string, Position>();
-      for (const r of reached) p.set(`${r.topic}/${r.partition}`, r);
+      for (const r of reached) p.set(partitionKey(r.topic, r.partition), r);
       progress.set(projection, p);
       if (keys.size) for (const l of listeners) l.invalidated(projection, [...keys]);
     },

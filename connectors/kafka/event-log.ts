@@ -13,6 +13,7 @@ import type {
   EventId,
   EventMetadata,
   ExpectedVersion,
+  Position,
   RecordedEvent,
   StreamId,
 } from '../../core/types.ts';
@@ -351,6 +352,22 @@ export const createKafkaEventLog = (options: KafkaLogOptions): EventLog => {
     return sequencer;
   };
 
+  // per partition of each topic, the log's start (`low`) or its end, the last stable offset (`high`)
+  const offsetsAt = async (topics: readonly string[], edge: 'low' | 'high'): Promise<Position[]> => {
+    const a = await connectAdmin();
+    const all = await Promise.all(
+      topics.map(async (topic) => {
+        await partitionsOf(topic);
+        return (await topicOffsets(a, topic)).map((o) => ({
+          topic,
+          partition: o.partition,
+          offset: BigInt(o[edge]),
+        }));
+      }),
+    );
+    return all.flat();
+  };
+
   return {
     kind: 'kafka',
     topicFor: topicOf,
@@ -669,34 +686,8 @@ export const createKafkaEventLog = (options: KafkaLogOptions): EventLog => {
       await readPartition(topic, 0, parse, 0n, () => true);
       return found.slice(0, limit);
     },
-    startOffsets: async (topics) => {
-      const a = await connectAdmin();
-      const all = await Promise.all(
-        topics.map(async (topic) => {
-          await partitionsOf(topic);
-          return (await topicOffsets(a, topic)).map((o) => ({
-            topic,
-            partition: o.partition,
-            offset: BigInt(o.low),
-          }));
-        }),
-      );
-      return all.flat();
-    },
-    endOffsets: async (topics) => {
-      const a = await connectAdmin();
-      const all = await Promise.all(
-        topics.map(async (topic) => {
-          await partitionsOf(topic);
-          return (await topicOffsets(a, topic)).map((o) => ({
-            topic,
-            partition: o.partition,
-            offset: BigInt(o.high),
-          }));
-        }),
-      );
-      return all.flat();
-    },
+    startOffsets: (topics) => offsetsAt(topics, 'low'),
+    endOffsets: (topics) => offsetsAt(topics, 'high'),
     ping: async () => {
       const a = await connectAdmin();
       await a.describeCluster();

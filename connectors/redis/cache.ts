@@ -8,6 +8,7 @@ import {
   type SharedCache,
 } from '../../core/cache.ts';
 import type { Logger } from '../../core/logger.ts';
+import { partitionKey } from '../../core/positions.ts';
 import type { Position } from '../../core/types.ts';
 
 // Keys, with a hash tag per row so one row's keys share a cluster slot:
@@ -96,8 +97,6 @@ export interface RedisCacheOptions {
   logger: Logger;
 }
 
-const partitionOf = (topic: string, partition: number) => `${topic}/${partition}`;
-
 export const createRedisCache = async (options: RedisCacheOptions): Promise<SharedCache> => {
   const { prefix, logger } = options;
   const connection = {
@@ -150,7 +149,7 @@ export const createRedisCache = async (options: RedisCacheOptions): Promise<Shar
     put: async (projection, key, entry: CacheEntry) => {
       const k = rowKeys(projection, key);
       const applied = entry.checkpoints.flatMap((c) => [
-        partitionOf(c.topic, c.partition),
+        partitionKey(c.topic, c.partition),
         c.nextOffset.toString(),
       ]);
       const stored = await redis.lfPut(
@@ -172,7 +171,7 @@ export const createRedisCache = async (options: RedisCacheOptions): Promise<Shar
       const byKey = new Map<string, Map<string, bigint>>();
       for (const t of touches) {
         const marks = byKey.get(t.key) ?? new Map<string, bigint>();
-        const p = partitionOf(t.topic, t.partition);
+        const p = partitionKey(t.topic, t.partition);
         if ((marks.get(p) ?? -1n) < t.offset) marks.set(p, t.offset);
         byKey.set(t.key, marks);
       }
@@ -185,7 +184,7 @@ export const createRedisCache = async (options: RedisCacheOptions): Promise<Shar
       if (progress.length) {
         pipeline.hset(
           progressKey(projection),
-          ...progress.flatMap((p) => [partitionOf(p.topic, p.partition), p.offset.toString()]),
+          ...progress.flatMap((p) => [partitionKey(p.topic, p.partition), p.offset.toString()]),
         );
       }
       if (byKey.size) pipeline.publish(channel, JSON.stringify({ p: projection, k: [...byKey.keys()] }));
