@@ -3,8 +3,7 @@
 import { Kafka, logLevel, Partitioners } from 'kafkajs';
 import { createLogfront } from '../app/compose.ts';
 import { createHttpServer } from '../app/http.ts';
-import { loadConfig } from '../core/config.ts';
-import { drive, type Figures, report, round, servicesEnv } from './harness.ts';
+import { benchConfig, drive, type Figures, report, round } from './harness.ts';
 
 const EVENTS = Number(process.env.BENCH_EVENTS ?? 60_000);
 const BATCH = Number(process.env.BENCH_BATCH ?? 10);
@@ -17,16 +16,7 @@ const event = (orderId: string) => ({
 });
 
 export const run = async () => {
-  const env = servicesEnv();
-  const id = Date.now().toString(36);
-  const config = loadConfig({
-    ...env,
-    LOGFRONT_MODE: 'services',
-    LOGFRONT_TOPIC_PREFIX: `bench${id}`,
-    LOGFRONT_DATABASE_SCHEMA: `bench_${id}`,
-    LOGFRONT_LOG_LEVEL: 'error',
-    LOGFRONT_PORT: '0',
-  });
+  const config = benchConfig(`bench_${Date.now().toString(36)}`);
   const lf = await createLogfront(config);
   await lf.log.ensureTopics(['order']);
   const appends = EVENTS / BATCH;

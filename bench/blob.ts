@@ -12,8 +12,7 @@ import {
 import { createLogfront } from '../app/compose.ts';
 import { createHttpServer } from '../app/http.ts';
 import { createS3Client } from '../connectors/s3/client.ts';
-import { loadConfig } from '../core/config.ts';
-import { type Figures, report, round, servicesEnv } from './harness.ts';
+import { benchConfig, type Figures, report, round } from './harness.ts';
 
 const MiB = 1024 * 1024;
 const SIZE_MIB = Number(process.env.BENCH_BLOB_MIB ?? 32);
@@ -26,16 +25,8 @@ const timed = async (fn: () => Promise<void>) => {
 };
 
 export const run = async () => {
-  const env = servicesEnv();
   const id = Date.now().toString(36);
-  const config = loadConfig({
-    ...env,
-    LOGFRONT_MODE: 'services',
-    LOGFRONT_TOPIC_PREFIX: `bench${id}`,
-    LOGFRONT_DATABASE_SCHEMA: `bench_${id}`,
-    LOGFRONT_REDIS_PREFIX: `bench${id}:`,
-    LOGFRONT_LOG_LEVEL: 'error',
-  });
+  const config = benchConfig(`bench_${id}`);
   const lf = await createLogfront(config);
   const app = createHttpServer(lf);
   const url = await app.listen({ host: '127.0.0.1', port: 0 });

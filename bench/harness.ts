@@ -4,6 +4,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { type Config, loadConfig } from '../core/config.ts';
 
 export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -24,6 +25,26 @@ export const servicesEnv = (): Record<string, string> => {
       .filter((m): m is RegExpExecArray => m !== null)
       .map((m) => [m[1]!, m[2]!]),
   );
+};
+
+let services: Record<string, string> | undefined;
+
+/**
+ * Config for a benchmark on the real services, isolated by `name` (topic prefix, database schema and
+ * Redis key prefix; a lower-case SQL identifier), quiet and on a free port.
+ */
+export const benchConfig = (name: string, overrides: Record<string, string> = {}): Config => {
+  services ??= servicesEnv();
+  return loadConfig({
+    ...services,
+    LOGFRONT_MODE: 'services',
+    LOGFRONT_TOPIC_PREFIX: name,
+    LOGFRONT_DATABASE_SCHEMA: name,
+    LOGFRONT_REDIS_PREFIX: `${name}:`,
+    LOGFRONT_LOG_LEVEL: process.env.LOGFRONT_LOG_LEVEL ?? 'error',
+    LOGFRONT_PORT: '0',
+    ...overrides,
+  });
 };
 
 export interface Figures {

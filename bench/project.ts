@@ -4,11 +4,10 @@
 // log of BENCH_REBUILD_EVENTS events.
 import pg from 'pg';
 import { createLogfront, type Logfront } from '../app/compose.ts';
-import { type Config, loadConfig } from '../core/config.ts';
 import type { EventLog, LogBatch } from '../core/ports.ts';
 import type { NewEvent } from '../core/types.ts';
 import { orders } from '../projections/orders.ts';
-import { drive, type Figures, percentile, report, round, servicesEnv } from './harness.ts';
+import { benchConfig, drive, type Figures, percentile, report, round } from './harness.ts';
 
 const EVENTS = Number(process.env.BENCH_EVENTS ?? 200_000);
 const REBUILD_EVENTS = Number(process.env.BENCH_REBUILD_EVENTS ?? 1_000_000);
@@ -310,21 +309,11 @@ const rawBaseline = async (
 
 export const run = async () => {
   const wall = performance.now();
-  const env = servicesEnv();
   const id = Date.now().toString(36);
-  const configOf = (prefix: string, schema: string): Config =>
-    loadConfig({
-      ...env,
-      LOGFRONT_MODE: 'services',
-      LOGFRONT_TOPIC_PREFIX: prefix,
-      LOGFRONT_DATABASE_SCHEMA: schema,
-      LOGFRONT_LOG_LEVEL: process.env.LOGFRONT_LOG_LEVEL ?? 'error',
-      LOGFRONT_PORT: '0',
-      // the projection engine alone: no cache invalidation, blob or archive consumers beside it
-      // (in production they can run in other processes: LOGFRONT_SINKS=off, LOGFRONT_CACHE=off)
-      LOGFRONT_CACHE: 'off',
-      LOGFRONT_SINKS: 'off',
-    });
+  // the projection engine alone: no cache invalidation, blob or archive consumers beside it
+  // (in production they can run in other processes: LOGFRONT_SINKS=off, LOGFRONT_CACHE=off)
+  const configOf = (prefix: string, schema: string) =>
+    benchConfig(prefix, { LOGFRONT_DATABASE_SCHEMA: schema, LOGFRONT_CACHE: 'off', LOGFRONT_SINKS: 'off' });
   const config = configOf(`benchproj${id}`, `benchproj_${id}`);
   const batchEvents = config.limits.batchEvents;
   const pool = new pg.Pool({ connectionString: config.database.url!, max: 2 });

@@ -6,8 +6,7 @@ import { Redis } from 'ioredis';
 import pg from 'pg';
 import { createLogfront, type Logfront } from '../app/compose.ts';
 import { createHttpServer } from '../app/http.ts';
-import { type Config, loadConfig } from '../core/config.ts';
-import { drive, type Figures, report, round, servicesEnv } from './harness.ts';
+import { benchConfig, drive, type Figures, report, round } from './harness.ts';
 
 const READS = Number(process.env.BENCH_READS ?? 100_000);
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 32);
@@ -35,19 +34,8 @@ const figures = (reads: number, r: { seconds: number; p50: number; p99: number }
 });
 
 export const run = async () => {
-  const env = servicesEnv();
   const id = Date.now().toString(36);
-  const configOf = (overrides: Record<string, string> = {}): Config =>
-    loadConfig({
-      ...env,
-      LOGFRONT_MODE: 'services',
-      LOGFRONT_TOPIC_PREFIX: `bench${id}`,
-      LOGFRONT_DATABASE_SCHEMA: `bench_${id}`,
-      LOGFRONT_REDIS_PREFIX: `bench${id}:`,
-      LOGFRONT_LOG_LEVEL: 'error',
-      LOGFRONT_PORT: '0',
-      ...overrides,
-    });
+  const configOf = (overrides: Record<string, string> = {}) => benchConfig(`bench_${id}`, overrides);
   const config = configOf();
   const lf = await createLogfront(config);
   await lf.startRunners();

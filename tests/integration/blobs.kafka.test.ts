@@ -1,14 +1,11 @@
 // Blobs on the real services: through the log into S3 and back, a sink killed mid-upload, bad input.
-import { type ChildProcess, spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { request } from 'node:http';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Api, startApi } from '../support/api.ts';
+import { kill, startRunner } from '../support/runner-child.ts';
 import { services, servicesConfig, waitFor } from '../support/services.ts';
 
-const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const MiB = 1024 * 1024;
 const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 
@@ -107,29 +104,6 @@ describe('a blob larger than the limit', () => {
 });
 
 describe('the blob sink SIGKILLed mid-upload', () => {
-  const startSink = (env: NodeJS.ProcessEnv) =>
-    new Promise<ChildProcess>((resolve, reject) => {
-      const child = spawn(
-        process.execPath,
-        ['--import', 'tsx', join(ROOT, 'tests/support/runner-process.ts')],
-        {
-          env,
-          cwd: ROOT,
-          stdio: ['ignore', 'pipe', 'inherit'],
-        },
-      );
-      child.stdout!.on('data', (d: Buffer) => {
-        if (d.toString().includes('runner ready')) resolve(child);
-      });
-      child.once('exit', (code) => reject(new Error(`sink exited early with ${code}`)));
-    });
-  const kill = (child: ChildProcess) =>
-    new Promise<void>((resolve) => {
-      child.removeAllListeners('exit');
-      child.once('exit', () => resolve());
-      child.kill('SIGKILL');
-    });
-
   it('after a restart the blob completes, one object exists, and no multipart upload is left', async () => {
     const config = servicesConfig({ LOGFRONT_BLOB_PART_BYTES: String(5 * MiB) });
     // this process appends only; the sink runs in a child that is killed
@@ -150,7 +124,7 @@ describe('the blob sink SIGKILLed mid-upload', () => {
         LOGFRONT_TEST_PART_DELAY_MS: '300',
       };
       const store = api.lf.blobStore!;
-      const first = await startSink(env);
+      const first = await startRunner(env);
       // kill it once its multipart upload has begun
       await waitFor(
         async () => (await store.listMultipart(`${config.topicPrefix}/blobs/crash.bin/`)).length > 0,
@@ -161,7 +135,7 @@ describe('the blob sink SIGKILLed mid-upload', () => {
       await kill(first);
       expect((await store.listMultipart(`${config.topicPrefix}/blobs/crash.bin/`)).length).toBeGreaterThan(0); // left behind
 
-      const second = await startSink({ ...env, LOGFRONT_TEST_PART_DELAY_MS: '0' });
+      const second = await startRunner({ ...env, LOGFRONT_TEST_PART_DELAY_MS: '0' });
       try {
         const got = await fetch(
           `${api.url}/v1/blobs/crash.bin?after=${r.body.position}&maxStalenessMs=90000`,

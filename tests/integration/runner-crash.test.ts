@@ -1,15 +1,11 @@
-import { type ChildProcess, spawn } from 'node:child_process';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLogfront, type Logfront } from '../../app/compose.ts';
 import type { Config } from '../../core/config.ts';
 import { customerTotals, foldCustomerTotals, testDomain } from '../support/domain.ts';
 import { readAll } from '../support/log-reader.ts';
 import { foldOrders, orderPlaced, orderShipped } from '../support/orders.ts';
+import { kill, startRunner } from '../support/runner-child.ts';
 import { services, servicesConfig, waitFor } from '../support/services.ts';
-
-const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 
 const envOf = (config: Config, prefix: string, schema: string) => ({
   ...process.env,
@@ -22,32 +18,6 @@ const envOf = (config: Config, prefix: string, schema: string) => ({
   LOGFRONT_KAFKA_SESSION_TIMEOUT_MS: '6000',
   LOGFRONT_TOPIC_PARTITIONS: String(config.kafka.partitions),
 });
-
-const startRunner = (env: NodeJS.ProcessEnv, batches?: string[]) =>
-  new Promise<ChildProcess>((resolve, reject) => {
-    const child = spawn(
-      process.execPath,
-      ['--import', 'tsx', join(ROOT, 'tests/support/runner-process.ts')],
-      {
-        env,
-        cwd: ROOT,
-        stdio: ['ignore', 'pipe', 'inherit'],
-      },
-    );
-    child.stdout!.on('data', (d: Buffer) => {
-      const text = d.toString();
-      if (batches) batches.push(...text.split('\n').filter((l) => l.startsWith('applied ')));
-      if (text.includes('runner ready')) resolve(child);
-    });
-    child.once('exit', (code) => reject(new Error(`runner exited early with ${code}`)));
-  });
-
-const kill = (child: ChildProcess) =>
-  new Promise<void>((resolve) => {
-    child.removeAllListeners('exit');
-    child.once('exit', () => resolve());
-    child.kill('SIGKILL');
-  });
 
 // 10,000 events over 2,000 streams, appended with concurrency; counters in customer_totals
 const appendEvents = async (lf: Logfront, tag: string) => {
