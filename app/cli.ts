@@ -8,7 +8,7 @@ import { type Config, loadConfig } from '../core/config.ts';
 import { isLogfrontError } from '../core/errors.ts';
 import { createCatalog } from '../core/event-types.ts';
 import { BulkAppendFailed, bulkAppend, parseNdjson } from './bulk-append.ts';
-import { ApiError, createClient } from './client.ts';
+import { ApiError, createClient, type ReadQuery } from './client.ts';
 import { createLogfront } from './compose.ts';
 import type { Domain } from './domain.ts';
 import { createHttpServer } from './http.ts';
@@ -342,6 +342,18 @@ export const main = async (argv: string[], io: Io): Promise<number> => {
       if (positionals.length !== n)
         throw new UsageError(`${command} takes ${what}; see logfront ${command} --help`);
     };
+    // the read options of get and list, as the server takes them (it checks their values)
+    const readQuery = (): ReadQuery => {
+      const max = values['max-staleness-ms'];
+      if (max !== undefined && !/^\d+$/.test(max))
+        throw new UsageError('--max-staleness-ms takes a whole number of ms');
+      return {
+        ...(max !== undefined ? { maxStalenessMs: Number(max) } : {}),
+        ...(values.after ? { after: values.after } : {}),
+        ...(values.consistency ? { consistency: values.consistency as ReadQuery['consistency'] } : {}),
+        ...(values['on-stale'] ? { onStale: values['on-stale'] as ReadQuery['onStale'] } : {}),
+      };
+    };
     switch (command) {
       case 'demo':
         need(0, 'no arguments');
@@ -410,15 +422,7 @@ export const main = async (argv: string[], io: Io): Promise<number> => {
       }
       case 'get': {
         need(2, '<projection> <key>');
-        const max = values['max-staleness-ms'];
-        if (max !== undefined && !/^\d+$/.test(max))
-          throw new UsageError('--max-staleness-ms takes a whole number of ms');
-        const q: Record<string, unknown> = {};
-        if (max !== undefined) q.maxStalenessMs = Number(max);
-        if (values.after) q.after = values.after;
-        if (values.consistency) q.consistency = values.consistency;
-        if (values['on-stale']) q.onStale = values['on-stale'];
-        const r = await client().get(positionals[0]!, positionals[1]!, q);
+        const r = await client().get(positionals[0]!, positionals[1]!, readQuery());
         if (json) io.out(JSON.stringify(r));
         else {
           io.out(formatTable([r.data]));
@@ -430,9 +434,6 @@ export const main = async (argv: string[], io: Io): Promise<number> => {
       }
       case 'list': {
         need(1, '<projection>');
-        const max = values['max-staleness-ms'];
-        if (max !== undefined && !/^\d+$/.test(max))
-          throw new UsageError('--max-staleness-ms takes a whole number of ms');
         if (values.limit !== undefined && !/^\d+$/.test(values.limit))
           throw new UsageError('--limit takes a whole number of rows');
         const filters: Record<string, string> = {};
@@ -442,10 +443,7 @@ export const main = async (argv: string[], io: Io): Promise<number> => {
           filters[f.slice(0, eq)] = f.slice(eq + 1);
         }
         const r = await client().list(positionals[0]!, {
-          ...(max !== undefined ? { maxStalenessMs: Number(max) } : {}),
-          ...(values.after ? { after: values.after } : {}),
-          ...(values.consistency ? { consistency: values.consistency as 'strong' } : {}),
-          ...(values['on-stale'] ? { onStale: values['on-stale'] as 'serve' } : {}),
+          ...readQuery(),
           ...(values.limit !== undefined ? { limit: Number(values.limit) } : {}),
           ...(values.cursor ? { cursor: values.cursor } : {}),
           filters,
