@@ -2,9 +2,12 @@ import Fastify, {
   type FastifyBaseLogger,
   type FastifyError,
   type FastifyInstance,
+  type FastifyReply,
   LogController,
 } from 'fastify';
 import { z } from 'zod';
+import type { BlobRecord } from '../core/blobs.ts';
+import { toJsonData } from '../core/bytes-json.ts';
 import { isLogfrontError, NotFound, TooLarge, Unavailable, ValidationFailed } from '../core/errors.ts';
 import type { ReadOptions } from '../core/facade.ts';
 import { projectionSummaries } from '../core/status.ts';
@@ -56,7 +59,7 @@ export const envelope = (e: RecordedEvent) => ({
   stream: e.stream,
   type: e.type,
   version: e.version,
-  data: e.data,
+  data: toJsonData(e.data),
   metadata: e.metadata,
   position: {
     topic: e.position.topic,
@@ -210,20 +213,31 @@ export const createHttpServer = (lf: Logfront): FastifyInstance => {
         throw error;
       }
     });
-    blobs.get<{ Params: { blobId: string } }>('/v1/blobs/:blobId', async (request, reply) => {
-      const options = cleanReadOptions(parse(readOptions, request.query, 'query'));
-      const { record, body } = await service().read(request.params.blobId, options);
-      // a mismatch found after the first byte ends the response abruptly: never a clean end of bad bytes
-      body.on('error', (error) => {
-        request.log.error({ err: error, blobId: record.blobId }, 'blob read ended');
-        reply.raw.destroy(error);
-      });
-      return reply
+    const headersOf = (reply: FastifyReply, record: BlobRecord) =>
+      reply
         .header('content-type', record.contentType)
         .header('content-length', String(record.size))
-        .header('x-logfront-sha256', record.sha256)
-        .send(body);
+        .header('x-logfront-sha256', record.sha256);
+    // HEAD: the blob is stored (and its object is there, at its size); no bytes are read
+    blobs.head<{ Params: { blobId: string } }>('/v1/blobs/:blobId', async (request, reply) => {
+      const options = cleanReadOptions(parse(readOptions, request.query, 'query'));
+      const record = await service().stat(request.params.blobId, options);
+      return headersOf(reply, record).send();
     });
+    blobs.get<{ Params: { blobId: string } }>(
+      '/v1/blobs/:blobId',
+      { exposeHeadRoute: false },
+      async (request, reply) => {
+        const options = cleanReadOptions(parse(readOptions, request.query, 'query'));
+        const { record, body } = await service().read(request.params.blobId, options);
+        // a mismatch found after the first byte ends the response abruptly: never a clean end of bad bytes
+        body.on('error', (error) => {
+          request.log.error({ err: error, blobId: record.blobId }, 'blob read ended');
+          reply.raw.destroy(error);
+        });
+        return headersOf(reply, record).send(body);
+      },
+    );
   });
 
   app.get('/openapi.json', async () => openApiDocument(lf.domain));

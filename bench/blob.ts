@@ -3,6 +3,7 @@
 // and GetObject of the same sizes, in one run. Also: how fast the blob sink then stores them in S3
 // (it starts after the uploads, so each phase is measured alone).
 import { randomBytes } from 'node:crypto';
+import { Agent, request } from 'node:http';
 import {
   CompleteMultipartUploadCommand,
   CreateMultipartUploadCommand,
@@ -17,6 +18,24 @@ import { benchConfig, type Figures, report, round } from './harness.ts';
 const MiB = 1024 * 1024;
 const SIZE_MIB = Number(process.env.BENCH_BLOB_MIB ?? 32);
 const COUNT = Number(process.env.BENCH_BLOBS ?? 4);
+
+// our API is called with node:http, as the SDK calls S3: the figures compare servers, not HTTP clients
+const agent = new Agent({ keepAlive: true });
+const call = (method: string, url: string, body?: Buffer) =>
+  new Promise<{ status: number; body: Buffer }>((resolve, reject) => {
+    const req = request(
+      url,
+      { method, agent, headers: body ? { 'content-length': body.length } : {} },
+      (res) => {
+        const parts: Buffer[] = [];
+        res.on('data', (p: Buffer) => parts.push(p));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(parts) }));
+        res.on('error', reject);
+      },
+    );
+    req.on('error', reject);
+    req.end(body);
+  });
 
 const timed = async (fn: () => Promise<void>) => {
   const t = performance.now();
@@ -34,31 +53,28 @@ export const run = async () => {
   const total = (COUNT * SIZE_MIB) as number;
 
   // warm up: topics, sequencer ownership, connections
-  await fetch(`${url}/v1/blobs/warm`, { method: 'PUT', body: randomBytes(MiB) });
+  await call('PUT', `${url}/v1/blobs/warm`, randomBytes(MiB));
 
   const positions: string[] = [];
   const upload = await timed(async () => {
     for (const [i, body] of bodies.entries()) {
-      const r = await fetch(`${url}/v1/blobs/b${id}-${i}`, { method: 'PUT', body });
-      if (r.status !== 201) throw new Error(`PUT ${r.status}: ${await r.text()}`);
-      positions.push(((await r.json()) as { position: string }).position);
+      const r = await call('PUT', `${url}/v1/blobs/b${id}-${i}`, body);
+      if (r.status !== 201) throw new Error(`PUT ${r.status}: ${r.body}`);
+      positions.push((JSON.parse(r.body.toString()) as { position: string }).position);
     }
   });
   // then the sink (started now, so the upload above ran alone) stores every one in S3
   const stored = await timed(async () => {
     await lf.startRunners();
     for (const [i, position] of positions.entries()) {
-      const r = await fetch(`${url}/v1/blobs/b${id}-${i}?after=${position}&maxStalenessMs=300000`, {
-        method: 'HEAD',
-      });
+      const r = await call('HEAD', `${url}/v1/blobs/b${id}-${i}?after=${position}&maxStalenessMs=300000`);
       if (r.status !== 200) throw new Error(`HEAD ${r.status}`);
     }
   });
   const download = await timed(async () => {
     for (let i = 0; i < COUNT; i++) {
-      const r = await fetch(`${url}/v1/blobs/b${id}-${i}`);
-      const got = Buffer.from(await r.arrayBuffer());
-      if (r.status !== 200 || !got.equals(bodies[i]!)) throw new Error(`GET ${r.status}: wrong bytes`);
+      const r = await call('GET', `${url}/v1/blobs/b${id}-${i}`);
+      if (r.status !== 200 || !r.body.equals(bodies[i]!)) throw new Error(`GET ${r.status}: wrong bytes`);
     }
   });
 
@@ -89,6 +105,7 @@ export const run = async () => {
     }
   });
   s3.destroy();
+  agent.destroy();
   await app.close();
   await lf.close();
 

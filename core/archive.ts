@@ -2,6 +2,7 @@
 // by topic, partition and offset range, and a log decorator that replays from those objects the
 // records Kafka's retention has already dropped, then goes on from Kafka, seamlessly.
 import { type BlobStore, readAll } from './blobs.ts';
+import { fromJsonData } from './bytes-json.ts';
 import { LogfrontError } from './errors.ts';
 import type { Logger } from './logger.ts';
 import type { EventLog, LogBatch, SubscribeOptions, Subscription } from './ports.ts';
@@ -23,11 +24,47 @@ const rangeOf = (key: string) => {
   return m ? { first: BigInt(m[1]!), last: BigInt(m[2]!) } : null;
 };
 
-const toLine = (e: RecordedEvent) =>
-  JSON.stringify({ ...e, position: { ...e.position, offset: e.position.offset.toString() } });
-const fromLine = (line: string): RecordedEvent => {
+const NEWLINE = Buffer.from('\n');
+/** bytes are written as base64 in slices: no string as large as a blob chunk is ever made */
+const BASE64_SLICE = 48 * 1024; // a multiple of 3, so the slices' base64 concatenates
+
+/** one record as a JSON line, in pieces; a top-level bytes field of its data is `{ "$base64": … }` */
+export const toLine = (e: RecordedEvent): Buffer[] => {
+  const event = { ...e, position: { ...e.position, offset: e.position.offset.toString() } };
+  const data = e.data as Record<string, unknown> | null;
+  const hasBytes =
+    typeof data === 'object' && data !== null && Object.values(data).some((v) => v instanceof Uint8Array);
+  if (!hasBytes) return [Buffer.from(JSON.stringify(event))];
+  // the event with `data` last, then the data field by field
+  const { data: _, ...rest } = event;
+  const head = JSON.stringify({ ...rest, data: 0 });
+  const pieces = [Buffer.from(`${head.slice(0, -2)}{`)];
+  let first = true;
+  for (const [k, v] of Object.entries(data)) {
+    if (v === undefined || typeof v === 'function') continue;
+    pieces.push(Buffer.from(`${first ? '' : ','}${JSON.stringify(k)}:`));
+    first = false;
+    if (!(v instanceof Uint8Array)) {
+      pieces.push(Buffer.from(JSON.stringify(v)));
+      continue;
+    }
+    pieces.push(Buffer.from('{"$base64":"'));
+    const bytes = Buffer.from(v.buffer, v.byteOffset, v.byteLength);
+    for (let at = 0; at < bytes.length; at += BASE64_SLICE) {
+      pieces.push(Buffer.from(bytes.subarray(at, at + BASE64_SLICE).toString('base64'), 'latin1'));
+    }
+    pieces.push(Buffer.from('"}'));
+  }
+  pieces.push(Buffer.from('}}'));
+  return pieces;
+};
+export const fromLine = (line: string): RecordedEvent => {
   const o = JSON.parse(line) as RecordedEvent & { position: { offset: string } };
-  return { ...o, position: { ...o.position, offset: BigInt(o.position.offset) } } as RecordedEvent;
+  return {
+    ...o,
+    data: fromJsonData(o.data),
+    position: { ...o.position, offset: BigInt(o.position.offset) },
+  } as RecordedEvent;
 };
 
 export interface ArchiveSink {
@@ -57,18 +94,18 @@ export const createArchiveSink = (deps: {
   const { log, store } = deps;
   const pending = new Map<
     string,
-    { lines: string[]; bytes: number; first: bigint; last: bigint; since: number }
+    { pieces: Buffer[]; records: number; bytes: number; first: bigint; last: bigint; since: number }
   >();
   let subscription: Subscription | undefined;
   let timer: NodeJS.Timeout | undefined;
 
   const flush = async (topic: string, partition: number) => {
     const p = pending.get(partitionKey(topic, partition));
-    if (!p || p.lines.length === 0) return;
+    if (!p || p.records === 0) return;
     pending.delete(partitionKey(topic, partition));
     await store.put(
       archiveKey(deps.keyPrefix, topic, partition, p.first, p.last),
-      Buffer.from(`${p.lines.join('\n')}\n`),
+      Buffer.concat(p.pieces, p.bytes),
       'application/x-ndjson',
     );
   };
@@ -86,12 +123,12 @@ export const createArchiveSink = (deps: {
   const onBatch = async (batch: LogBatch) => {
     const key = partitionKey(batch.topic, batch.partition);
     for (const event of batch.events) {
-      const line = toLine(event);
       let p = pending.get(key);
       if (p && event.position.offset <= p.last) continue; // redelivered
       if (!p) {
         p = {
-          lines: [],
+          pieces: [],
+          records: 0,
           bytes: 0,
           first: event.position.offset,
           last: event.position.offset,
@@ -99,11 +136,15 @@ export const createArchiveSink = (deps: {
         };
         pending.set(key, p);
       }
-      p.lines.push(line);
-      p.bytes += line.length + 1;
+      for (const piece of toLine(event)) {
+        p.pieces.push(piece);
+        p.bytes += piece.length;
+      }
+      p.pieces.push(NEWLINE);
+      p.bytes += 1;
+      p.records += 1;
       p.last = event.position.offset;
-      if (p.lines.length >= deps.maxRecords || p.bytes >= deps.maxBytes)
-        await flush(batch.topic, batch.partition);
+      if (p.records >= deps.maxRecords || p.bytes >= deps.maxBytes) await flush(batch.topic, batch.partition);
     }
     const p = pending.get(key);
     if (p && Date.now() - p.since >= deps.maxAgeMs) await flush(batch.topic, batch.partition);

@@ -42,7 +42,15 @@ export interface BlobService {
     contentType: string,
     body: AsyncIterable<Buffer | Uint8Array | string>,
   ): Promise<BlobUploaded>;
-  read(blobId: string, options?: { after?: string; maxStalenessMs?: number }): Promise<BlobRead>;
+  /** the stored blob's record once the read options hold; the object is checked to exist at its size */
+  stat(blobId: string, options?: BlobReadOptions): Promise<BlobRecord>;
+  read(blobId: string, options?: BlobReadOptions): Promise<BlobRead>;
+}
+
+export interface BlobReadOptions {
+  /** a position token: wait until the sink has stored what it points at */
+  after?: string;
+  maxStalenessMs?: number;
 }
 
 const CONTENT_TYPE = /^[\x21-\x7e][\x20-\x7e]{0,254}$/;
@@ -58,53 +66,15 @@ export const createBlobService = (deps: {
   /** blobs up to this size are verified before the first byte is sent (a mismatch is then a 502) */
   verifyFirstBytes: number;
   onMismatch: (blobId: string) => void;
-}): BlobService => ({
-  upload: async (rawId, rawType, body) => {
-    const blobId = parseBlobId(rawId);
-    const contentType = rawType || 'application/octet-stream';
-    if (!CONTENT_TYPE.test(contentType)) {
-      throw new ValidationFailed('invalid content type', [
-        { path: 'content-type', message: 'printable ASCII, at most 255 characters' },
-      ]);
-    }
-    const stream = `${BLOB_CATEGORY}-${blobId}` as StreamId;
-    const upload = uuidv7();
-    const hash = sha256Hex();
-    let size = 0;
-    let index = 0;
-    // several chunks to an append (one transaction), the next batch read while one is appended
-    let pending: object[] = [];
-    let appending: Promise<unknown> = Promise.resolve();
-    const flush = async () => {
-      const events = deps.catalog.prepare(pending);
-      pending = [];
-      await appending;
-      appending = deps.log.append(stream, events, 'any');
-      appending.catch(() => {}); // awaited by the next flush; handled here if the body fails first
-    };
-    for await (const chunk of chunked(body, CHUNK_BYTES, deps.maxBytes, hash)) {
-      pending.push({ type: 'BlobChunk', data: { blobId, upload, index, data: chunk.toString('base64') } });
-      size += chunk.length;
-      index += 1;
-      if (pending.length === CHUNKS_PER_APPEND) await flush();
-    }
-    const sha256 = hash.digest('hex');
-    pending.push({
-      type: 'BlobCommitted',
-      data: { blobId, upload, size, contentType, sha256, chunks: index },
-    });
-    await flush();
-    const committed = (await appending) as Awaited<ReturnType<EventLog['append']>>;
-    return { blobId, size, sha256, position: encodePosition(committed.position) };
-  },
-  read: async (rawId, options = {}) => {
+}): BlobService => {
+  // the blob's record, once the sink has stored what `after` points at (waiting up to the budget)
+  const recordOf = async (rawId: string, options: BlobReadOptions): Promise<BlobRecord> => {
     const blobId = parseBlobId(rawId);
     const target = options.after ? decodePositions(options.after) : [];
     const waitMs = options.maxStalenessMs ?? (target.length ? deps.defaultWaitMs : 0);
     const deadline = Date.now() + waitMs;
-    let record: BlobRecord | null;
     for (;;) {
-      record = await deps.index.find(blobId);
+      const record = await deps.index.find(blobId);
       const reached = target.every(
         (p) =>
           record !== null &&
@@ -112,33 +82,82 @@ export const createBlobService = (deps: {
             record.position.partition !== p.partition ||
             record.position.offset >= p.offset),
       );
-      if (record && reached) break;
+      if (record && reached) return record;
       if (Date.now() >= deadline) {
         if (!record && !target.length) throw new NotFound(`no blob "${blobId}"`);
         throw new StalenessBudgetExceeded('blobs', waitMs, 0, waitMs);
       }
       await new Promise((r) => setTimeout(r, 50));
     }
-    const object = await deps.store.get(record.key);
-    if (!object) {
-      deps.onMismatch(blobId);
-      throw new ChecksumMismatch(blobId, record.sha256, 'missing object');
-    }
-    if (object.size !== record.size) {
-      object.body.destroy();
-      deps.onMismatch(blobId);
-      throw new ChecksumMismatch(blobId, record.sha256, `${object.size} bytes instead of ${record.size}`);
-    }
-    if (record.size <= deps.verifyFirstBytes) {
-      // small enough to check before the first byte goes out: a mismatch is a clean 502
-      const bytes = await readAll(object.body);
-      const actual = sha256Hex().update(bytes).digest('hex');
-      if (actual !== record.sha256) {
-        deps.onMismatch(blobId);
-        throw new ChecksumMismatch(blobId, record.sha256, actual);
+  };
+  const mismatch = (record: BlobRecord, actual: string) => {
+    deps.onMismatch(record.blobId);
+    return new ChecksumMismatch(record.blobId, record.sha256, actual);
+  };
+  return {
+    upload: async (rawId, rawType, body) => {
+      const blobId = parseBlobId(rawId);
+      const contentType = rawType || 'application/octet-stream';
+      if (!CONTENT_TYPE.test(contentType)) {
+        throw new ValidationFailed('invalid content type', [
+          { path: 'content-type', message: 'printable ASCII, at most 255 characters' },
+        ]);
       }
-      return { record, body: fromBuffer(bytes) };
-    }
-    return { record, body: verifying(blobId, object.body, record.sha256, () => deps.onMismatch(blobId)) };
-  },
-});
+      const stream = `${BLOB_CATEGORY}-${blobId}` as StreamId;
+      const upload = uuidv7();
+      const hash = sha256Hex();
+      let size = 0;
+      let index = 0;
+      // several chunks to an append (one transaction), the next batch read while one is appended
+      let pending: object[] = [];
+      let appending: Promise<unknown> = Promise.resolve();
+      const flush = async () => {
+        const events = deps.catalog.prepare(pending);
+        pending = [];
+        await appending;
+        appending = deps.log.append(stream, events, 'any');
+        appending.catch(() => {}); // awaited by the next flush; handled here if the body fails first
+      };
+      for await (const chunk of chunked(body, CHUNK_BYTES, deps.maxBytes, hash)) {
+        pending.push({ type: 'BlobChunk', data: { blobId, upload, index, data: chunk } });
+        size += chunk.length;
+        index += 1;
+        if (pending.length === CHUNKS_PER_APPEND) await flush();
+      }
+      const sha256 = hash.digest('hex');
+      pending.push({
+        type: 'BlobCommitted',
+        data: { blobId, upload, size, contentType, sha256, chunks: index },
+      });
+      await flush();
+      const committed = (await appending) as Awaited<ReturnType<EventLog['append']>>;
+      return { blobId, size, sha256, position: encodePosition(committed.position) };
+    },
+    stat: async (rawId, options = {}) => {
+      const record = await recordOf(rawId, options);
+      const stored = await deps.store.head(record.key);
+      if (!stored) throw mismatch(record, 'missing object');
+      if (stored.size !== record.size)
+        throw mismatch(record, `${stored.size} bytes instead of ${record.size}`);
+      return record;
+    },
+    read: async (rawId, options = {}) => {
+      const record = await recordOf(rawId, options);
+      const blobId = record.blobId;
+      const object = await deps.store.get(record.key, { verifiedByCaller: true });
+      if (!object) throw mismatch(record, 'missing object');
+      if (object.size !== record.size) {
+        object.body.destroy();
+        throw mismatch(record, `${object.size} bytes instead of ${record.size}`);
+      }
+      if (record.size <= deps.verifyFirstBytes) {
+        // small enough to check before the first byte goes out: a mismatch is a clean 502
+        const bytes = await readAll(object.body);
+        const actual = sha256Hex().update(bytes).digest('hex');
+        if (actual !== record.sha256) throw mismatch(record, actual);
+        return { record, body: fromBuffer(bytes) };
+      }
+      return { record, body: verifying(blobId, object.body, record.sha256, () => deps.onMismatch(blobId)) };
+    },
+  };
+};

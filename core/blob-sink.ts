@@ -18,7 +18,7 @@ interface Chunk {
   blobId: string;
   upload: string;
   index: number;
-  data: string;
+  data: Uint8Array;
 }
 interface Commit {
   blobId: string;
@@ -119,7 +119,7 @@ export const createBlobSink = (deps: {
       u.broken = true;
       return;
     }
-    const bytes = Buffer.from(c.data, 'base64');
+    const bytes = Buffer.from(c.data.buffer, c.data.byteOffset, c.data.byteLength);
     u.hash.update(bytes);
     u.size += bytes.length;
     u.buffer.push(bytes);

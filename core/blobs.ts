@@ -14,8 +14,14 @@ export interface StoredObject {
 export interface BlobStore {
   readonly kind: 's3' | 'filesystem';
   put(key: string, body: Buffer, contentType?: string): Promise<void>;
-  /** the object's bytes as a stream, or null when there is none */
-  get(key: string): Promise<{ body: Readable; size: number } | null>;
+  /**
+   * the object's bytes as a stream, or null when there is none. `verifiedByCaller`: the caller checks
+   * the bytes itself (a blob's SHA-256), so the store need not check its own checksum as well.
+   */
+  get(
+    key: string,
+    options?: { verifiedByCaller?: boolean },
+  ): Promise<{ body: Readable; size: number } | null>;
   head(key: string): Promise<{ size: number } | null>;
   delete(key: string): Promise<void>;
   /** objects whose key starts with `prefix`, in key order */
@@ -37,10 +43,10 @@ export interface BlobStore {
 export const BLOB_ID = /^[A-Za-z0-9._-]{1,200}$/;
 /** the category of blob streams: `blob-<blobId>` */
 export const BLOB_CATEGORY = 'blob';
-/** bytes of blob data per chunk event; base64 makes the event ≤ 512 KiB */
-export const CHUNK_BYTES = 384 * 1024;
-/** chunk events appended in one append (one Kafka transaction): 3 MiB of blob data */
-export const CHUNKS_PER_APPEND = 8;
+/** bytes of blob data per chunk event: with its JSON fields and headers, a record stays ≤ 512 KiB */
+export const CHUNK_BYTES = 508 * 1024;
+/** chunk events appended in one append (one Kafka transaction): about 4 MiB of blob data */
+export const CHUNKS_PER_APPEND = 4;
 /** the blob topic's max.message.bytes: a record batch of CHUNKS_PER_APPEND chunk events fits */
 export const BLOB_TOPIC_MAX_MESSAGE_BYTES = 16 * 1024 * 1024;
 

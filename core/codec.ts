@@ -1,13 +1,25 @@
 import type { EventCatalog } from './event-types.ts';
 import type { SchemaRegistry } from './ports.ts';
 
-/** Turns event payloads into registry-framed bytes and back, upcasting old versions on read. */
+/**
+ * Turns event payloads into registry-framed bytes and back, upcasting old versions on read.
+ *
+ * An event type with a `binary` field is written as a binary frame, the bytes as they are beside
+ * the registry-framed JSON of the other fields: no base64, no JSON of the bytes.
+ *   byte 0      0x01 (a registry frame starts with 0x00)
+ *   bytes 1-4   L, the length of the registry frame, big-endian
+ *   L bytes     the registry frame: 0x00, schema id, JSON of the other fields
+ *   the rest    the binary field's bytes
+ */
 export interface EventCodec {
   /** registers every event type's schema; call once at start */
   registerAll(): Promise<void>;
   encode(type: string, data: unknown): Promise<Buffer>;
   decode(type: string, payload: Buffer): Promise<unknown>;
 }
+
+const BINARY_FRAME = 0x01;
+const BINARY_HEADER = 5;
 
 export const createCodec = (registry: SchemaRegistry, catalog: EventCatalog): EventCodec => {
   const ids = new Map<string, number>();
@@ -40,13 +52,43 @@ export const createCodec = (registry: SchemaRegistry, catalog: EventCatalog): Ev
     }
     return p;
   };
+  const encodeBinary = async (type: string, field: string, data: Record<string, unknown>) => {
+    const { [field]: bytes, ...rest } = data;
+    if (!(bytes instanceof Uint8Array)) throw new Error(`event type ${type}: "${field}" must be bytes`);
+    const framed = await registry.encode(await idFor(type), rest);
+    const out = Buffer.allocUnsafe(BINARY_HEADER + framed.length + bytes.length);
+    out[0] = BINARY_FRAME;
+    out.writeUInt32BE(framed.length, 1);
+    framed.copy(out, BINARY_HEADER);
+    out.set(bytes, BINARY_HEADER + framed.length);
+    return out;
+  };
   return {
     registerAll: async () => {
       for (const type of catalog.types.keys()) await idFor(type);
     },
-    encode: async (type, data) => registry.encode(await idFor(type), data),
+    encode: async (type, data) => {
+      const field = catalog.get(type)?.binary;
+      if (field) return encodeBinary(type, field, data as Record<string, unknown>);
+      return registry.encode(await idFor(type), data);
+    },
     decode: async (type, payload) => {
-      const { schemaId, value } = await registry.decode(payload);
+      const binary = payload.length > 0 && payload[0] === BINARY_FRAME;
+      const end = !binary
+        ? payload.length
+        : payload.length >= BINARY_HEADER
+          ? BINARY_HEADER + payload.readUInt32BE(1)
+          : Number.POSITIVE_INFINITY;
+      if (end > payload.length) throw new Error('a binary frame shorter than its header says');
+      const decoded = await registry.decode(binary ? payload.subarray(BINARY_HEADER, end) : payload);
+      const { schemaId } = decoded;
+      let value = decoded.value;
+      if (binary) {
+        const field = catalog.get(type)?.binary;
+        if (!field)
+          throw new Error(`event type ${type} has no binary field, but its payload is a binary frame`);
+        value = { ...(value as object), [field]: payload.subarray(end) };
+      }
       const eventType = catalog.get(type);
       if (!eventType?.upcast || schemaId === (await idFor(type))) return value;
       return eventType.upcast(value, await versionOf(type, schemaId));

@@ -16,6 +16,11 @@ export interface EventType<T = unknown> {
    * the subject the payload was written with (1 = first). Must be pure.
    */
   readonly upcast?: (data: unknown, schemaVersion: number) => unknown;
+  /**
+   * A top-level data field holding bytes (a Uint8Array). The log carries them as they are, next to
+   * the JSON of the other fields (see `core/codec.ts`); JSON views show them as `{ "$base64": … }`.
+   */
+  readonly binary?: string;
 }
 
 export const defineEventType = <T>(
@@ -25,14 +30,23 @@ export const defineEventType = <T>(
     sensitive?: readonly string[];
     subject?: string;
     upcast?: (data: unknown, schemaVersion: number) => unknown;
+    binary?: string;
   } = {},
-): EventType<T> => ({
-  name,
-  schema,
-  sensitive: options.sensitive ?? [],
-  ...(options.subject ? { subject: options.subject } : {}),
-  ...(options.upcast ? { upcast: options.upcast } : {}),
-});
+): EventType<T> => {
+  if (options.binary !== undefined && !(schema instanceof z.ZodObject && options.binary in schema.shape)) {
+    throw new Error(
+      `event type ${name}: binary field "${options.binary}" must be a field of its object schema`,
+    );
+  }
+  return {
+    name,
+    schema,
+    sensitive: options.sensitive ?? [],
+    ...(options.subject ? { subject: options.subject } : {}),
+    ...(options.upcast ? { upcast: options.upcast } : {}),
+    ...(options.binary ? { binary: options.binary } : {}),
+  };
+};
 
 const METADATA = z
   .object({
@@ -73,8 +87,12 @@ export const createCatalog = (types: readonly EventType[], subjectPrefix: string
       if (!type) throw new Error(`unknown event type ${name}`);
       let schema = jsonSchemas.get(name);
       if (!schema) {
+        // a binary field travels beside the JSON, which the registered schema describes
+        const described = type.binary
+          ? (type.schema as unknown as z.ZodObject).omit({ [type.binary]: true } as Record<string, true>)
+          : type.schema;
         schema = withSealedFields(
-          z.toJSONSchema(type.schema, { target: 'draft-7', io: 'input' }) as object,
+          z.toJSONSchema(described, { target: 'draft-7', io: 'input' }) as object,
           type.sensitive,
         );
         jsonSchemas.set(name, schema);

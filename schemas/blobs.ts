@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { CHUNK_BYTES } from '../core/blobs.ts';
 import { defineEventType } from '../core/event-types.ts';
 
 // Blob uploads on the log (DESIGN §6): stream `blob-<blobId>`, chunks then one commit per upload.
@@ -14,10 +15,13 @@ export const BlobChunk = defineEventType(
       blobId,
       upload,
       index: z.int().min(0),
-      /** base64 of at most 384 KiB */
-      data: z.string().max(524_288),
+      /** the bytes: on the log beside the JSON of the other fields, not in it (a binary frame) */
+      data: z.instanceof(Uint8Array).refine((b) => b.length <= CHUNK_BYTES, {
+        message: `at most ${CHUNK_BYTES} bytes`,
+      }),
     })
     .strict(),
+  { binary: 'data' },
 );
 
 export const BlobCommitted = defineEventType(

@@ -1,3 +1,4 @@
+import { fromJsonData, toJsonData } from '../../core/bytes-json.ts';
 import { Conflict, VersionConflict } from '../../core/errors.ts';
 import { expectedMatches } from '../../core/expected-version.ts';
 import type { EventLog, LogBatch, SubscribeOptions, Subscription } from '../../core/ports.ts';
@@ -29,7 +30,7 @@ const toEvent = (r: EventRow): RecordedEvent => ({
   stream: r.stream as StreamId,
   type: r.type,
   version: r.version,
-  data: r.data,
+  data: fromJsonData(r.data),
   metadata: r.metadata,
   position: { topic: r.topic, partition: 0, offset: BigInt(r.offset) },
   recordedAt: new Date(r.recorded_at).toISOString(),
@@ -128,7 +129,7 @@ export const createTableEventLog = (
             current,
             ids,
             events.map((e: PreparedEvent) => e.type),
-            events.map((e) => JSON.stringify(e.data)),
+            events.map((e) => JSON.stringify(toJsonData(e.data))),
             events.map((e) => JSON.stringify(e.metadata)),
           ],
         );
@@ -229,6 +230,7 @@ export const createTableEventLog = (
         reason,
         JSON.stringify({
           ...event,
+          data: toJsonData(event.data),
           position: { ...event.position, offset: event.position.offset.toString() },
         }),
       ]);

@@ -14,6 +14,8 @@ export interface ApplyQueue {
   room(): Promise<void>;
   /** events waiting (not counting the batch being applied) */
   readonly queued: number;
+  /** whether as many events, or as many bytes, wait as the queue takes before the next fetch */
+  readonly full: boolean;
   /** drops every waiting batch; the one being applied completes (or fails) on its own */
   clear(): void;
   /** resolves once no batch is being applied */
@@ -23,6 +25,10 @@ export interface ApplyQueue {
 export interface ApplyQueueOptions {
   maxEvents: number;
   limitEvents: number;
+  /** payload bytes that may wait; a batch is taken in whatever its size when the queue is empty */
+  limitBytes?: number;
+  /** the payload bytes of an event (0 when unknown) */
+  bytesOf?: (event: LogBatch['events'][number]) => number;
   apply: (batch: LogBatch) => Promise<void>;
   /** a batch failed: the queue behind it is already dropped */
   onError: (error: unknown, batch: LogBatch) => void;
@@ -77,8 +83,18 @@ const splitAt = (batch: LogBatch, n: number): [LogBatch, LogBatch] => [
 
 export const createApplyQueue = (options: ApplyQueueOptions): ApplyQueue => {
   const { maxEvents, limitEvents } = options;
+  const limitBytes = options.limitBytes ?? Number.POSITIVE_INFINITY;
+  const sizeOf = options.bytesOf;
+  const bytesOf = (batch: LogBatch) => {
+    if (!sizeOf) return 0;
+    let n = 0;
+    for (const e of batch.events) n += sizeOf(e);
+    return n;
+  };
   let queue: LogBatch[] = [];
   let queued = 0;
+  let queuedBytes = 0;
+  const full = () => queued >= limitEvents || queuedBytes >= limitBytes;
   let draining: Promise<void> | undefined;
   let waiters: (() => void)[] = [];
 
@@ -96,7 +112,8 @@ export const createApplyQueue = (options: ApplyQueueOptions): ApplyQueue => {
         return;
       }
       queued -= batch.events.length;
-      if (queued < limitEvents) wake();
+      queuedBytes -= bytesOf(batch);
+      if (!full()) wake();
       try {
         await options.apply(batch);
       } catch (error) {
@@ -111,6 +128,7 @@ export const createApplyQueue = (options: ApplyQueueOptions): ApplyQueue => {
   const clear = () => {
     queue = [];
     queued = 0;
+    queuedBytes = 0;
     wake();
   };
 
@@ -118,13 +136,16 @@ export const createApplyQueue = (options: ApplyQueueOptions): ApplyQueue => {
     push: (batch) => {
       queue.push(batch);
       queued += batch.events.length;
+      queuedBytes += bytesOf(batch);
       // drain() forgets itself when it finds the queue empty, so a push after that starts a new one
       if (!draining) draining = drain();
     },
-    room: () =>
-      queued < limitEvents ? Promise.resolve() : new Promise<void>((resolve) => waiters.push(resolve)),
+    room: () => (full() ? new Promise<void>((resolve) => waiters.push(resolve)) : Promise.resolve()),
     get queued() {
       return queued;
+    },
+    get full() {
+      return full();
     },
     clear,
     idle: async () => {

@@ -1,8 +1,10 @@
-// before kafkajs: its record decoder is replaced before kafkajs loads its fetch decoders
+// before kafkajs: its produce request encoder and record decoder are replaced before kafkajs loads them
+import './produce-encoder.ts';
 import './record-decoder.ts';
 import { randomUUID } from 'node:crypto';
 import { type Admin, type IHeaders, Kafka, type KafkaMessage, logLevel, Partitioners } from 'kafkajs';
 import { BLOB_CATEGORY, BLOB_TOPIC_MAX_MESSAGE_BYTES } from '../../core/blobs.ts';
+import { toJsonData } from '../../core/bytes-json.ts';
 import type { EventCodec } from '../../core/codec.ts';
 import { Unavailable } from '../../core/errors.ts';
 import type { Logger } from '../../core/logger.ts';
@@ -70,6 +72,11 @@ const partitioner = Partitioners.DefaultPartitioner();
 
 /** batches of `maxBatchEvents` a partition may have fetched ahead of the one being applied */
 const QUEUED_BATCHES = 4;
+/** payload bytes a partition may have fetched ahead (blob chunks are large; most events are not) */
+const QUEUED_BYTES = 8 * 1024 * 1024;
+/** a fetch's bytes at most, over all partitions (Kafka still returns a larger first record batch whole) */
+const FETCH_MAX_BYTES = 4 * 1024 * 1024;
+const LARGE_PAYLOAD = 16 * 1024;
 
 /** a pause that does not keep the process alive on its own */
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms).unref());
@@ -219,6 +226,7 @@ export const createKafkaEventLog = (options: KafkaLogOptions): EventLog => {
   // a (LogAppendTime) timestamp, so its ISO form is made once per run of equal timestamps
   let lastTimestamp = '';
   let lastIso = '';
+  const payloadBytes = new WeakMap<RecordedEvent, number>();
   const eventOf = (
     topic: string,
     partition: number,
@@ -259,10 +267,13 @@ export const createKafkaEventLog = (options: KafkaLogOptions): EventLog => {
       else ours.push({ m, type, version });
     }
     const data = await Promise.all(ours.map(({ m, type }) => (m.value ? codec.decode(type, m.value) : null)));
-    return {
-      events: ours.map(({ m, type, version }, i) => eventOf(topic, partition, m, type, version, data[i])),
-      foreign,
-    };
+    const events = ours.map(({ m, type, version }, i) => {
+      const e = eventOf(topic, partition, m, type, version, data[i]);
+      // large payloads (blob chunks) count against a queue's bytes; small ones only as events
+      if (m.value && m.value.length >= LARGE_PAYLOAD) payloadBytes.set(e, m.value.length);
+      return e;
+    });
+    return { events, foreign };
   };
 
   // The committed end of a partition (its last stable offset), once it is at least `atLeast`: a
@@ -433,6 +444,7 @@ export const createKafkaEventLog = (options: KafkaLogOptions): EventLog => {
         groupId: sub.groupId,
         maxWaitTimeInMs: 100,
         maxBytesPerPartition: 256 * 1024,
+        maxBytes: FETCH_MAX_BYTES,
         sessionTimeout: options.sessionTimeoutMs,
         heartbeatInterval,
         allowAutoTopicCreation: false,
@@ -484,6 +496,8 @@ export const createKafkaEventLog = (options: KafkaLogOptions): EventLog => {
           queue = createApplyQueue({
             maxEvents: max,
             limitEvents: QUEUED_BATCHES * max,
+            limitBytes: QUEUED_BYTES,
+            bytesOf: (e) => payloadBytes.get(e) ?? 0,
             apply: (batch) => sub.onBatch(batch),
             onApplied: (batch) => {
               failures.delete(key);
@@ -611,7 +625,7 @@ export const createKafkaEventLog = (options: KafkaLogOptions): EventLog => {
           }
           const queue = queueOf(batch.topic, batch.partition);
           // backpressure: while the partition has enough waiting, the next fetch waits too
-          while (queue.queued >= QUEUED_BATCHES * max) {
+          while (queue.full) {
             await Promise.race([queue.room(), sleep(heartbeatInterval)]);
             await heartbeat();
             if (!live() || !verified.has(key)) return;
@@ -657,7 +671,11 @@ export const createKafkaEventLog = (options: KafkaLogOptions): EventLog => {
         messages: [
           {
             key: event.stream,
-            value: JSON.stringify({ projection, reason, event: { ...event, position: positionJson(event) } }),
+            value: JSON.stringify({
+              projection,
+              reason,
+              event: { ...event, data: toJsonData(event.data), position: positionJson(event) },
+            }),
             headers: {
               ce_id: event.id,
               ce_type: event.type,

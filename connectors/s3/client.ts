@@ -14,6 +14,8 @@ export const createS3Client = (o: S3Options) =>
     endpoint: o.endpoint,
     region: o.region,
     forcePathStyle: true,
+    // responses are checked when a request asks (ChecksumMode), not always: see the blob store's get
+    responseChecksumValidation: 'WHEN_REQUIRED',
     ...(o.accessKeyId && o.secretAccessKey
       ? { credentials: { accessKeyId: o.accessKeyId, secretAccessKey: o.secretAccessKey } }
       : {}),

@@ -59,7 +59,7 @@ describe('blob sink refusals (embedded)', () => {
     log.append(`blob-${blobId}` as StreamId, catalog.prepare(events), 'any');
   const chunk = (blobId: string, upload: string, index: number, data: Buffer) => ({
     type: 'BlobChunk',
-    data: { blobId, upload, index, data: data.toString('base64') },
+    data: { blobId, upload, index, data },
   });
   const commit = (blobId: string, upload: string, body: Buffer, chunks: number, sha256 = hex(body)) => ({
     type: 'BlobCommitted',

@@ -91,6 +91,47 @@ describe('createApplyQueue', () => {
     await expect(q.room()).resolves.toBeUndefined();
   });
 
+  it('is full once as many payload bytes wait as it takes, however few the events', async () => {
+    const sizes = new Map<bigint, number>([
+      [0n, 600],
+      [1n, 600],
+      [2n, 600],
+      [3n, 10],
+    ]);
+    let release: () => void = () => {};
+    const q = createApplyQueue({
+      maxEvents: 1,
+      limitEvents: 100,
+      limitBytes: 1000,
+      bytesOf: (e) => sizes.get(e.position.offset) ?? 0,
+      apply: async () => {
+        await new Promise<void>((r) => {
+          release = r;
+        });
+      },
+      onError: () => {},
+    });
+    q.push(batch([0], 1)); // taken at once: being applied, not waiting
+    q.push(batch([1], 2));
+    expect(q.full).toBe(false);
+    q.push(batch([2, 3], 4));
+    expect(q.full).toBe(true); // 1210 bytes wait
+    let roomy = false;
+    void q.room().then(() => {
+      roomy = true;
+    });
+    await tick();
+    expect(roomy).toBe(false);
+    release(); // 0 applied, 1 taken: 610 bytes wait
+    await tick();
+    expect(q.full).toBe(false);
+    expect(roomy).toBe(true);
+    q.clear();
+    expect(q.full).toBe(false);
+    release();
+    await q.idle();
+  });
+
   it('a failed batch drops what waits behind it and is reported; later pushes apply again', async () => {
     const applied: number[][] = [];
     const errors: unknown[] = [];
