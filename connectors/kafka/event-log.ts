@@ -142,11 +142,6 @@ const kafkaLogLevel = (logger: Logger) => () => (entry: { level: number; log: { 
 };
 
 /**
- * The log on Kafka: a topic per category, key = stream id, value in the registry's wire format,
- * CloudEvents binary-binding headers. Stream versions come from a per-partition sequencer that
- * learns the head of every stream by reading its partition once.
- */
-/**
  * admin.fetchTopicOffsets, retried: kafkajs 2.2.4 fails now and then with a TypeError ("low.pop()")
  * when offsets of a topic are asked for concurrently while its metadata is refreshed.
  */
@@ -161,6 +156,11 @@ const topicOffsets = async (admin: Admin, topic: string) => {
   }
 };
 
+/**
+ * The log on Kafka: a topic per category, key = stream id, value in the registry's wire format,
+ * CloudEvents binary-binding headers. Stream versions come from a per-partition sequencer that
+ * learns the head of every stream by reading its partition once.
+ */
 export const createKafkaEventLog = (options: KafkaLogOptions): EventLog => {
   const { codec, logger } = options;
   const kafka = new Kafka({

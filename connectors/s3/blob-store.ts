@@ -12,8 +12,19 @@ import {
   type S3Client,
   UploadPartCommand,
 } from '@aws-sdk/client-s3';
+import { crc32 } from '@node-rs/crc32';
 import type { BlobStore, StoredObject } from '../../core/blobs.ts';
 import { createS3Client, type S3Options } from './client.ts';
+
+/**
+ * The CRC-32 S3 checks a body against, computed natively: given it, the SDK does not compute its own
+ * in JavaScript (what it sends by default, at a fraction of the speed).
+ */
+const crc32Of = (body: Buffer) => {
+  const out = Buffer.allocUnsafe(4);
+  out.writeUInt32BE(crc32(body) >>> 0);
+  return out.toString('base64');
+};
 
 const missing = (error: unknown) => {
   const e = error as { name?: string; $metadata?: { httpStatusCode?: number } };
@@ -29,7 +40,15 @@ export const createS3BlobStore = (
   return {
     kind: 's3',
     put: async (key, body, contentType) => {
-      await client.send(new PutObjectCommand({ Bucket, Key: key, Body: body, ContentType: contentType }));
+      await client.send(
+        new PutObjectCommand({
+          Bucket,
+          Key: key,
+          Body: body,
+          ContentType: contentType,
+          ChecksumCRC32: crc32Of(body),
+        }),
+      );
     },
     get: async (key, options = {}) => {
       try {
@@ -81,7 +100,14 @@ export const createS3BlobStore = (
     },
     uploadPart: async (key, uploadId, partNumber, body) => {
       const r = await client.send(
-        new UploadPartCommand({ Bucket, Key: key, UploadId: uploadId, PartNumber: partNumber, Body: body }),
+        new UploadPartCommand({
+          Bucket,
+          Key: key,
+          UploadId: uploadId,
+          PartNumber: partNumber,
+          Body: body,
+          ChecksumCRC32: crc32Of(body),
+        }),
       );
       return r.ETag!;
     },

@@ -44,6 +44,29 @@ describe('blobs (embedded)', () => {
     }
   });
 
+  it('HEAD answers the headers without the bytes; an unknown blob is a 404, a missing object a 502', async () => {
+    const body = randomBytes(1000);
+    const put = await fetch(`${api.url}/v1/blobs/head-me`, {
+      method: 'PUT',
+      body,
+      headers: { 'content-type': 'text/plain' },
+    });
+    const { position } = (await put.json()) as { position: string };
+    const head = await fetch(`${api.url}/v1/blobs/head-me?after=${position}`, { method: 'HEAD' });
+    expect(head.status).toBe(200);
+    expect(head.headers.get('content-length')).toBe('1000');
+    expect(head.headers.get('content-type')).toBe('text/plain');
+    expect(head.headers.get('x-logfront-sha256')).toBe(sha256(body));
+    expect((await head.arrayBuffer()).byteLength).toBe(0);
+    expect((await fetch(`${api.url}/v1/blobs/nobody`, { method: 'HEAD' })).status).toBe(404);
+
+    const record = await api.lf.blobs!.stat('head-me');
+    await api.lf.blobStore!.delete(record.key);
+    const before = api.lf.blobCounts.checksumMismatches;
+    expect((await fetch(`${api.url}/v1/blobs/head-me`, { method: 'HEAD' })).status).toBe(502);
+    expect(api.lf.blobCounts.checksumMismatches).toBe(before + 1);
+  });
+
   it('a bad content type is a 400', async () => {
     const r = await fetch(`${api.url}/v1/blobs/x`, {
       method: 'PUT',
