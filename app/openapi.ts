@@ -215,6 +215,16 @@ export const openApiDocument = (domain: Domain) => {
             '503': error('staleness_budget_exceeded: after= not stored in time'),
           },
         },
+        head: {
+          summary: 'Whether a blob is stored (its object at its size), without reading the bytes',
+          parameters: [path('blobId', 'blob id'), ...readParams],
+          responses: {
+            '200': { description: 'Stored: Content-Type, Content-Length and x-logfront-sha256, no body' },
+            '404': { description: 'not_found' },
+            '502': { description: 'checksum_mismatch: the object is missing or of another size' },
+            '503': { description: 'staleness_budget_exceeded: after= not stored in time' },
+          },
+        },
       },
       '/v1/subjects/{subjectId}': {
         delete: {
