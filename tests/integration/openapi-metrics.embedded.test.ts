@@ -36,6 +36,7 @@ describe('OpenAPI document and metrics', () => {
       'DELETE /v1/subjects/{subjectId}',
       'PUT /v1/blobs/{blobId}',
       'GET /v1/blobs/{blobId}',
+      'HEAD /v1/blobs/{blobId}',
       'GET /healthz',
       'GET /readyz',
       'GET /metrics',
@@ -46,7 +47,7 @@ describe('OpenAPI document and metrics', () => {
       const fastifyPath = path!.replace(/\{(\w+)\}/g, ':$1');
       expect(api.app.hasRoute({ method: method as 'GET', url: fastifyPath }), route).toBe(true);
     }
-    expect(documented.size).toBe(13);
+    expect(documented.size).toBe(14);
   });
 
   it('/metrics speaks Prometheus text with request, latency and projection series', async () => {
