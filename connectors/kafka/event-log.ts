@@ -136,10 +136,19 @@ export const partitionOf = (stream: string, partitions: number) =>
     message: { key: stream, value: null },
   });
 
-const kafkaLogLevel = (logger: Logger) => () => (entry: { level: number; log: { message: string } }) => {
-  // kafkajs logs at ERROR what it retries (a coordinator not ready yet); failures that matter are thrown
-  if (entry.level <= logLevel.WARN) logger.warn({ kafka: entry.log }, entry.log.message);
-};
+/** CONCURRENT_TRANSACTIONS: the next transaction began while the last one's markers were written */
+const CONCURRENT_TRANSACTIONS = /another concurrent operation on the same transaction/;
+
+const kafkaLogLevel =
+  (logger: Logger) => () => (entry: { level: number; log: { message: string; error?: string } }) => {
+    // kafkajs logs at ERROR what it retries (a coordinator not ready yet); failures that matter are
+    // thrown. A sequencer's next transaction meets CONCURRENT_TRANSACTIONS routinely and is retried
+    // within milliseconds: not worth a warning.
+    if (entry.level > logLevel.WARN) return;
+    if (CONCURRENT_TRANSACTIONS.test(entry.log.error ?? entry.log.message)) {
+      logger.debug({ kafka: entry.log }, entry.log.message);
+    } else logger.warn({ kafka: entry.log }, entry.log.message);
+  };
 
 /**
  * admin.fetchTopicOffsets, retried: kafkajs 2.2.4 fails now and then with a TypeError ("low.pop()")
