@@ -73,11 +73,14 @@ export interface ArchiveSink {
 }
 
 /**
- * Writes the records of `categories` to the store. An object is cut when it holds `maxRecords`
- * records or `maxBytes` bytes, or when its oldest record has waited `maxAgeMs` (checked as batches
- * arrive). The sink resumes after the last object written, so after a crash the same records are
- * written again into an object of the same name, or (when the cut was made by time) one that starts
- * at the same offset: readers take each offset once.
+ * Writes the records of every category on the log to the store: `categories`, and every category the
+ * log has a topic for (looked for again every `maxAgeMs`, between 1 and 30 s; a new one joins the
+ * subscription). An object is cut when it holds `maxRecords` records or `maxBytes` bytes, or when its
+ * oldest record has waited `maxAgeMs`. The sink resumes after the last object written, so after a
+ * crash the same records are written again into an object of the same name, or (when the cut was made
+ * by time) one that starts at the same offset: readers take each offset once. A partition's objects
+ * are written one at a time, in order; one that fails is kept and written again, with what came
+ * after it, so the archive has no hole.
  */
 export const createArchiveSink = (deps: {
   /** the log as stored: sensitive fields stay ciphertext in the archive */
@@ -96,18 +99,53 @@ export const createArchiveSink = (deps: {
     string,
     { pieces: Buffer[]; records: number; bytes: number; first: bigint; last: bigint; since: number }
   >();
+  type Pending = NonNullable<ReturnType<typeof pending.get>>;
   let subscription: Subscription | undefined;
   let timer: NodeJS.Timeout | undefined;
+  let discovery: NodeJS.Timeout | undefined;
+  let running = false;
+  let categories = new Set(deps.categories);
+  // a partition's objects are written one after another
+  const writing = new Map<string, Promise<void>>();
 
-  const flush = async (topic: string, partition: number) => {
-    const p = pending.get(partitionKey(topic, partition));
-    if (!p || p.records === 0) return;
-    pending.delete(partitionKey(topic, partition));
-    await store.put(
-      archiveKey(deps.keyPrefix, topic, partition, p.first, p.last),
-      Buffer.concat(p.pieces, p.bytes),
-      'application/x-ndjson',
+  // an object that could not be written goes back in front of what came after it
+  const putBack = (key: string, p: Pending) => {
+    const later = pending.get(key);
+    if (!later) pending.set(key, p);
+    else {
+      pending.set(key, {
+        pieces: [...p.pieces, ...later.pieces],
+        records: p.records + later.records,
+        bytes: p.bytes + later.bytes,
+        first: p.first,
+        last: later.last,
+        since: p.since,
+      });
+    }
+  };
+
+  const flush = (topic: string, partition: number) => {
+    const key = partitionKey(topic, partition);
+    const done = (writing.get(key) ?? Promise.resolve()).then(async () => {
+      const p = pending.get(key);
+      if (!p || p.records === 0) return;
+      pending.delete(key);
+      try {
+        await store.put(
+          archiveKey(deps.keyPrefix, topic, partition, p.first, p.last),
+          Buffer.concat(p.pieces, p.bytes),
+          'application/x-ndjson',
+        );
+      } catch (error) {
+        putBack(key, p);
+        throw error;
+      }
+    });
+    writing.set(
+      key,
+      done.catch(() => {}),
     );
+    return done;
   };
 
   // where a partition's archive ends: the last object's last offset + 1
@@ -150,21 +188,48 @@ export const createArchiveSink = (deps: {
     if (p && Date.now() - p.since >= deps.maxAgeMs) await flush(batch.topic, batch.partition);
   };
 
+  const subscribe = async () => {
+    await log.ensureTopics([...categories]);
+    pending.clear();
+    subscription = await log.subscribe({
+      groupId: `${deps.groupPrefix}.archive`,
+      topics: [...categories].map((c) => log.topicFor(c)),
+      startAt,
+      onBatch,
+      onError: (error) => {
+        pending.clear(); // redelivered from the end of the archive
+        deps.logger.warn({ err: error }, 'archive sink: a batch failed; resuming from the last object');
+      },
+    });
+  };
+
+  // a category that got its first topic since the sink started joins the subscription
+  let looking = false;
+  const lookForCategories = async () => {
+    if (looking || !running) return;
+    looking = true;
+    try {
+      const found = (await log.categories()).filter((c) => !categories.has(c));
+      if (!found.length || !running) return;
+      categories = new Set([...categories, ...found]);
+      deps.logger.info({ categories: found }, 'archive sink: archiving new categories');
+      const s = subscription;
+      subscription = undefined;
+      await s?.stop();
+      if (running) await subscribe();
+    } catch (error) {
+      deps.logger.warn({ err: error }, 'archive sink: looking for new categories failed; tried again later');
+    } finally {
+      looking = false;
+    }
+  };
+
   return {
     start: async () => {
-      if (subscription) return;
-      await log.ensureTopics(deps.categories);
-      pending.clear();
-      subscription = await log.subscribe({
-        groupId: `${deps.groupPrefix}.archive`,
-        topics: deps.categories.map((c) => log.topicFor(c)),
-        startAt,
-        onBatch,
-        onError: (error) => {
-          pending.clear(); // redelivered from the end of the archive
-          deps.logger.warn({ err: error }, 'archive sink: a batch failed; resuming from the last object');
-        },
-      });
+      if (running) return;
+      running = true;
+      categories = new Set([...deps.categories, ...(await log.categories())]);
+      await subscribe();
       // a quiet partition still gets its records archived once they are old enough
       timer = setInterval(
         () => {
@@ -180,9 +245,16 @@ export const createArchiveSink = (deps: {
         Math.max(50, Math.min(deps.maxAgeMs, 1000)),
       );
       timer.unref();
+      discovery = setInterval(
+        () => void lookForCategories(),
+        Math.max(1000, Math.min(deps.maxAgeMs, 30_000)),
+      );
+      discovery.unref();
     },
     stop: async () => {
+      running = false;
       if (timer) clearInterval(timer);
+      if (discovery) clearInterval(discovery);
       const s = subscription;
       subscription = undefined;
       await s?.stop();

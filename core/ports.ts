@@ -60,6 +60,8 @@ export interface EventLog {
   topicFor(category: string): string;
   /** create topics for these categories if missing */
   ensureTopics(categories: readonly string[]): Promise<void>;
+  /** the categories the log has a topic for */
+  categories(): Promise<string[]>;
   append(
     stream: StreamId,
     events: readonly PreparedEvent[],

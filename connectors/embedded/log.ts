@@ -79,6 +79,15 @@ export const createTableEventLog = (
       await migrate();
       await ensure(sql, categories.map(topicOf));
     },
+    categories: async () => {
+      await migrate();
+      const prefix = topicOf('');
+      const r = await sql.query<{ topic: string }>(`SELECT topic FROM ${s}.log_topics ORDER BY topic`);
+      return r.rows
+        .map((row) => row.topic)
+        .filter((t) => t.startsWith(prefix) && t.length > prefix.length)
+        .map((t) => t.slice(prefix.length));
+    },
     append: async (stream, events, expected) => {
       await migrate();
       const topic = topicOf(categoryOf(stream));

@@ -394,6 +394,13 @@ export const createKafkaEventLog = (options: KafkaLogOptions): EventLog => {
     ensureTopics: async (categories) => {
       await Promise.all(categories.map((c) => partitionsOf(topicOf(c))));
     },
+    categories: async () => {
+      const prefix = topicOf('');
+      const topics = await (await connectAdmin()).listTopics();
+      return topics
+        .filter((t) => t.startsWith(prefix) && t.length > prefix.length)
+        .map((t) => t.slice(prefix.length));
+    },
     append: async (stream, events, expected: ExpectedVersion): Promise<AppendResult> => {
       if (closed) throw new Unavailable('the event log is closed');
       const category = categoryOf(stream);

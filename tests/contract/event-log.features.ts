@@ -111,6 +111,17 @@ export const eventLogContract = (name: string, open: () => Promise<LogFixture>) 
       expect(end.offset).toBeGreaterThan(r.position.offset);
     });
 
+    it('lists the categories it has a topic for: created ones and appended-to ones', async () => {
+      const created = `cat${uniqueId()}`;
+      const appended = `cat${uniqueId()}`;
+      await log.ensureTopics([created]);
+      await log.append(`${appended}-1` as StreamId, [shipped('1')], 'no_stream');
+      const categories = await log.categories();
+      expect(categories).toContain(created);
+      expect(categories).toContain(appended);
+      expect(categories.every((c) => c.length > 0 && !c.includes('.events.'))).toBe(true);
+    });
+
     it('a subscription delivers every event once per partition in offset order, from the given start', async () => {
       const category = `sub${uniqueId()}`;
       await log.ensureTopics([category]);
