@@ -251,6 +251,79 @@ export const createPostgresProjectionStore = (sql: Sql, schema: string): Project
   const snapshot = <T>(fn: (tx: SqlQueryable) => Promise<T>) =>
     sql.transaction(fn, { isolation: 'repeatable read', readOnly: true });
 
+  // Reads in one statement (one statement is one snapshot: the rows, the checkpoints and the active
+  // generation agree), from the generation the last read found active. The same statement says which
+  // generation is active; when a switch made the assumption wrong the read is made again. A projection
+  // whose columns could be taken for the statement's own falls back to a read-only transaction.
+  const generations = new Map<string, number>();
+  const OWN = '__lf_';
+  const readActive = async (
+    spec: ProjectionSpec,
+    rowsQuery: (table: string, firstParam: number) => { text: string; params: unknown[]; orderBy: string },
+  ): Promise<
+    { rows: Row[]; generation: number; checkpoints: Checkpoint[]; liveness: Liveness } | undefined
+  > => {
+    if (Object.keys(spec.columns).some((c) => c.startsWith(OWN))) return undefined;
+    for (let attempt = 0; attempt < 3; attempt++) {
+      let generation = generations.get(spec.name);
+      if (generation === undefined) {
+        const active = await activeOf(sql, spec.name);
+        if (!active) return { rows: [], generation: 0, checkpoints: [], liveness: NEVER };
+        generation = active.generation;
+        generations.set(spec.name, generation);
+      }
+      const rows = rowsQuery(tableOf(spec.name, generation), 3);
+      let r: { rows: Row[] };
+      try {
+        r = await sql.query<Row>(
+          `WITH p AS (SELECT active_generation, state, heartbeat_at FROM ${s}.projections WHERE name = $1),
+           c AS (SELECT coalesce(json_agg(json_build_object('topic', topic, 'partition', partition,
+                   'next_offset', next_offset::text, 'last_event_at', last_event_at,
+                   'caught_up_at', caught_up_at) ORDER BY topic, partition), '[]'::json) AS checkpoints
+                 FROM ${s}.checkpoints WHERE projection = $1 AND generation = $2),
+           r AS (${rows.text})
+           SELECT p.active_generation AS ${OWN}generation, p.state AS ${OWN}state,
+                  p.heartbeat_at AS ${OWN}heartbeat_at, c.checkpoints AS ${OWN}checkpoints, r.*
+           FROM p CROSS JOIN c LEFT JOIN r ON true ${rows.orderBy}`,
+          [spec.name, generation, ...rows.params],
+        );
+      } catch (error) {
+        // the assumed generation's table is gone (dropped after a switch): ask again
+        if ((error as { code?: string }).code === '42P01') {
+          generations.delete(spec.name);
+          continue;
+        }
+        throw error;
+      }
+      const head = r.rows[0];
+      if (!head) {
+        generations.delete(spec.name);
+        return { rows: [], generation: 0, checkpoints: [], liveness: NEVER };
+      }
+      if (head[`${OWN}generation`] !== generation) {
+        generations.set(spec.name, head[`${OWN}generation`] as number);
+        continue;
+      }
+      const heartbeat = head[`${OWN}heartbeat_at`] as Date | string | null;
+      return {
+        rows: r.rows
+          .filter((row) => row[spec.key] !== null && row[spec.key] !== undefined)
+          .map((row) => {
+            const own: Row = {};
+            for (const [k, v] of Object.entries(row)) if (!k.startsWith(OWN)) own[k] = v;
+            return plain(own);
+          }),
+        generation,
+        checkpoints: (head[`${OWN}checkpoints`] as CheckpointRow[]).map(toCheckpoint),
+        liveness: {
+          state: head[`${OWN}state`] as ProjectionState,
+          heartbeatAt: heartbeat ? new Date(heartbeat).getTime() : null,
+        },
+      };
+    }
+    return undefined;
+  };
+
   return {
     beginRebuild: async (spec) => {
       await migrate();
@@ -397,6 +470,15 @@ export const createPostgresProjectionStore = (sql: Sql, schema: string): Project
     },
     get: async (spec, key) => {
       await migrate();
+      const read = await readActive(spec, (table, n) => ({
+        text: `SELECT * FROM ${table} WHERE ${q(spec.key)} = $${n}`,
+        params: [key],
+        orderBy: '',
+      }));
+      if (read) {
+        const { rows, ...rest } = read;
+        return { row: rows[0] ?? null, ...rest };
+      }
       return snapshot(async (tx) => {
         const active = await activeOf(tx, spec.name);
         if (active === null) return { row: null, generation: 0, checkpoints: [], liveness: NEVER };
@@ -416,6 +498,26 @@ export const createPostgresProjectionStore = (sql: Sql, schema: string): Project
     },
     list: async (spec, query) => {
       await migrate();
+      const read = await readActive(spec, (table, n) => {
+        const params: unknown[] = [];
+        const where: string[] = [];
+        for (const [column, value] of Object.entries(query.filters)) {
+          params.push(value);
+          where.push(`${q(column)}::text = $${n + params.length - 1}`);
+        }
+        if (query.afterKey !== null) {
+          params.push(query.afterKey);
+          where.push(`${q(spec.key)} COLLATE "C" > $${n + params.length - 1}`);
+        }
+        params.push(query.limit);
+        return {
+          text: `SELECT * FROM ${table} ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
+                 ORDER BY ${q(spec.key)} COLLATE "C" LIMIT $${n + params.length - 1}`,
+          params,
+          orderBy: `ORDER BY r.${q(spec.key)} COLLATE "C"`,
+        };
+      });
+      if (read) return read;
       return snapshot(async (tx) => {
         const active = await activeOf(tx, spec.name);
         if (active === null) return { rows: [], generation: 0, checkpoints: [], liveness: NEVER };
