@@ -37,6 +37,8 @@ export const defineProjection = <H extends Record<string, Handler>>(definition: 
   for (const column of Object.keys(definition.columns)) {
     if (!COLUMN.test(column))
       throw new Error(`column "${column}" of ${definition.name} must match ${COLUMN}`);
+    if (column.startsWith('__lf_'))
+      throw new Error(`column "${column}" of ${definition.name}: names starting with __lf_ are reserved`);
   }
   if (definition.columns[definition.key] !== 'text') {
     throw new Error(`key column "${definition.key}" of ${definition.name} must be declared as text`);

@@ -1,4 +1,4 @@
-import { CheckpointFenced, Conflict, NotFound } from '../../core/errors.ts';
+import { CheckpointFenced, Conflict, NotFound, Unavailable } from '../../core/errors.ts';
 import { DELETED, foldChanges, keyOfChange, planFold } from '../../core/fold.ts';
 import type { ProjectionStore } from '../../core/ports.ts';
 import type {
@@ -253,18 +253,17 @@ export const createPostgresProjectionStore = (sql: Sql, schema: string): Project
 
   // Reads in one statement (one statement is one snapshot: the rows, the checkpoints and the active
   // generation agree), from the generation the last read found active. The same statement says which
-  // generation is active; when a switch made the assumption wrong the read is made again. A projection
-  // whose columns could be taken for the statement's own falls back to a read-only transaction.
+  // generation is active; when a switch made the assumption wrong the read is made again. Column
+  // names starting with `__lf_` are the statement's own (defineProjection refuses them).
   const generations = new Map<string, number>();
   const OWN = '__lf_';
   const readActive = async (
     spec: ProjectionSpec,
     rowsQuery: (table: string, firstParam: number) => { text: string; params: unknown[]; orderBy: string },
-  ): Promise<
-    { rows: Row[]; generation: number; checkpoints: Checkpoint[]; liveness: Liveness } | undefined
-  > => {
-    if (Object.keys(spec.columns).some((c) => c.startsWith(OWN))) return undefined;
-    for (let attempt = 0; attempt < 3; attempt++) {
+  ): Promise<{ rows: Row[]; generation: number; checkpoints: Checkpoint[]; liveness: Liveness }> => {
+    const taken = Object.keys(spec.columns).find((c) => c.startsWith(OWN));
+    if (taken) throw new Error(`column "${taken}" of ${spec.name}: names starting with ${OWN} are reserved`);
+    for (let attempt = 0; ; attempt++) {
       let generation = generations.get(spec.name);
       if (generation === undefined) {
         const active = await activeOf(sql, spec.name);
@@ -289,7 +288,7 @@ export const createPostgresProjectionStore = (sql: Sql, schema: string): Project
         );
       } catch (error) {
         // the assumed generation's table is gone (dropped after a switch): ask again
-        if ((error as { code?: string }).code === '42P01') {
+        if ((error as { code?: string }).code === '42P01' && attempt < 5) {
           generations.delete(spec.name);
           continue;
         }
@@ -301,6 +300,7 @@ export const createPostgresProjectionStore = (sql: Sql, schema: string): Project
         return { rows: [], generation: 0, checkpoints: [], liveness: NEVER };
       }
       if (head[`${OWN}generation`] !== generation) {
+        if (attempt >= 5) throw new Unavailable(`the active generation of ${spec.name} kept changing`, 1);
         generations.set(spec.name, head[`${OWN}generation`] as number);
         continue;
       }
@@ -321,7 +321,6 @@ export const createPostgresProjectionStore = (sql: Sql, schema: string): Project
         },
       };
     }
-    return undefined;
   };
 
   return {
@@ -470,35 +469,16 @@ export const createPostgresProjectionStore = (sql: Sql, schema: string): Project
     },
     get: async (spec, key) => {
       await migrate();
-      const read = await readActive(spec, (table, n) => ({
+      const { rows, ...read } = await readActive(spec, (table, n) => ({
         text: `SELECT * FROM ${table} WHERE ${q(spec.key)} = $${n}`,
         params: [key],
         orderBy: '',
       }));
-      if (read) {
-        const { rows, ...rest } = read;
-        return { row: rows[0] ?? null, ...rest };
-      }
-      return snapshot(async (tx) => {
-        const active = await activeOf(tx, spec.name);
-        if (active === null) return { row: null, generation: 0, checkpoints: [], liveness: NEVER };
-        const { generation, liveness } = active;
-        const r = await tx.query<Row>(
-          `SELECT * FROM ${tableOf(spec.name, generation)} WHERE ${q(spec.key)} = $1`,
-          [key],
-        );
-        const row = r.rows[0];
-        return {
-          row: row ? plain(row) : null,
-          generation,
-          checkpoints: await checkpointsOf(tx, spec.name, generation),
-          liveness,
-        };
-      });
+      return { row: rows[0] ?? null, ...read };
     },
     list: async (spec, query) => {
       await migrate();
-      const read = await readActive(spec, (table, n) => {
+      return readActive(spec, (table, n) => {
         const params: unknown[] = [];
         const where: string[] = [];
         for (const [column, value] of Object.entries(query.filters)) {
@@ -515,34 +495,6 @@ export const createPostgresProjectionStore = (sql: Sql, schema: string): Project
                  ORDER BY ${q(spec.key)} COLLATE "C" LIMIT $${n + params.length - 1}`,
           params,
           orderBy: `ORDER BY r.${q(spec.key)} COLLATE "C"`,
-        };
-      });
-      if (read) return read;
-      return snapshot(async (tx) => {
-        const active = await activeOf(tx, spec.name);
-        if (active === null) return { rows: [], generation: 0, checkpoints: [], liveness: NEVER };
-        const { generation, liveness } = active;
-        const params: unknown[] = [];
-        const where: string[] = [];
-        for (const [column, value] of Object.entries(query.filters)) {
-          params.push(value);
-          where.push(`${q(column)}::text = $${params.length}`);
-        }
-        if (query.afterKey !== null) {
-          params.push(query.afterKey);
-          where.push(`${q(spec.key)} COLLATE "C" > $${params.length}`);
-        }
-        params.push(query.limit);
-        const r = await tx.query<Row>(
-          `SELECT * FROM ${tableOf(spec.name, generation)} ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
-           ORDER BY ${q(spec.key)} COLLATE "C" LIMIT $${params.length}`,
-          params,
-        );
-        return {
-          rows: r.rows.map(plain),
-          generation,
-          checkpoints: await checkpointsOf(tx, spec.name, generation),
-          liveness,
         };
       });
     },

@@ -28,13 +28,15 @@ describe.each([
 ] as const)('projection store batches on %s', (_name, open) => {
   let sql: Sql;
   let store: ProjectionStore;
+  let schema: string;
   const rowsOf = async () =>
     Object.fromEntries(
       (await store.list(spec, { filters: {}, limit: 100, afterKey: null })).rows.map((r) => [r.id, r]),
     );
   beforeAll(async () => {
     sql = await open();
-    store = createPostgresProjectionStore(sql, `t_${uniqueId()}`);
+    schema = `t_${uniqueId()}`;
+    store = createPostgresProjectionStore(sql, schema);
     await store.prepare(spec, 1);
     await store.applyBatch(
       spec,
@@ -44,6 +46,41 @@ describe.each([
     );
   });
   afterAll(async () => sql?.close());
+
+  it('a read follows a rebuild: from the generation now active, also when the one it last read is dropped', async () => {
+    const name = `sw_${uniqueId()
+      .replace(/[^a-z0-9]/gi, '')
+      .toLowerCase()}`;
+    const own: ProjectionSpec = { ...spec, name };
+    const other = createPostgresProjectionStore(sql, schema); // another process, same database
+    await store.prepare(own, 1);
+    await store.applyBatch(own, 1, [upsert({ id: 'a', status: 'g1' })], advance(null, 1n));
+    expect((await store.get(own, 'a')).row?.status).toBe('g1');
+
+    // a switch: the generation this store read last is no longer active (its table still there)
+    const g2 = await other.beginRebuild(own);
+    await other.applyBatch(own, g2, [upsert({ id: 'a', status: 'g2' })], advance(null, 5n));
+    await other.switchGeneration(name, g2);
+    const read = await store.get(own, 'a');
+    expect(read.generation).toBe(g2);
+    expect(read.row?.status).toBe('g2');
+    expect(read.checkpoints.map((c) => c.nextOffset)).toEqual([5n]);
+
+    // another switch, and the table this store read last is dropped
+    const g3 = await other.beginRebuild(own);
+    await other.applyBatch(own, g3, [upsert({ id: 'b', status: 'g3' })], advance(null, 7n));
+    await other.switchGeneration(name, g3);
+    await other.dropGeneration(own, g2);
+    const listed = await store.list(own, { filters: {}, limit: 10, afterKey: null });
+    expect(listed.generation).toBe(g3);
+    expect(listed.rows.map((r) => r.id)).toEqual(['b']);
+    expect((await store.get(own, 'zzz')).row).toBeNull();
+
+    // columns named like the statement's own are refused, not misread
+    await expect(store.get({ ...own, columns: { ...own.columns, __lf_x: 'text' } }, 'a')).rejects.toThrow(
+      /reserved/,
+    );
+  });
 
   it('patches set their columns on the stored row and leave the others exactly; a patch of no row is dropped', async () => {
     await store.applyBatch(

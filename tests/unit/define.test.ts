@@ -63,6 +63,12 @@ describe('defineProjection', () => {
     });
   }
 
+  it('a column named with the reserved prefix __lf_ is refused', () => {
+    expect(() => defineProjection({ ...base, columns: { ...base.columns, __lf_x: 'text' } })).toThrow(
+      'column "__lf_x" of items: names starting with __lf_ are reserved',
+    );
+  });
+
   it('a key column that is not declared is refused', () => {
     expect(() => defineProjection({ ...base, key: 'sku' })).toThrow(
       'key column "sku" of items must be declared as text',
