@@ -82,7 +82,7 @@ export const run = async () => {
   const rawUpload = await timed(async () => {
     for (const [i, body] of bodies.entries()) {
       const Bucket = config.s3.bucket!;
-      const Key = `bench/${id}/raw-${i}`;
+      const Key = `${config.topicPrefix}/raw/${i}`;
       const { UploadId } = await s3.send(new CreateMultipartUploadCommand({ Bucket, Key }));
       const Parts: { PartNumber: number; ETag: string }[] = [];
       for (let offset = 0, n = 1; offset < body.length; offset += config.blobs.partBytes, n++) {
@@ -98,7 +98,7 @@ export const run = async () => {
   const rawDownload = await timed(async () => {
     for (let i = 0; i < COUNT; i++) {
       const r = await s3.send(
-        new GetObjectCommand({ Bucket: config.s3.bucket!, Key: `bench/${id}/raw-${i}` }),
+        new GetObjectCommand({ Bucket: config.s3.bucket!, Key: `${config.topicPrefix}/raw/${i}` }),
       );
       const got = Buffer.from(await r.Body!.transformToByteArray());
       if (!got.equals(bodies[i]!)) throw new Error('raw GET: wrong bytes');

@@ -5,6 +5,7 @@ import { cpus } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type Config, loadConfig } from '../core/config.ts';
+import { benchData, removeRunData } from '../tests/support/cleanup.ts';
 
 export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -28,6 +29,14 @@ export const servicesEnv = (): Record<string, string> => {
 };
 
 let services: Record<string, string> | undefined;
+const names = new Set<string>();
+
+/** removes what the benchmarks of this process wrote: their topics, objects and database schemas */
+export const removeBenchData = async () => {
+  if (!services) return;
+  for (const name of names) await removeRunData(services, benchData(name));
+  names.clear();
+};
 
 /**
  * Config for a benchmark on the real services, isolated by `name` (topic prefix, database schema and
@@ -35,6 +44,7 @@ let services: Record<string, string> | undefined;
  */
 export const benchConfig = (name: string, overrides: Record<string, string> = {}): Config => {
   services ??= servicesEnv();
+  names.add(name);
   return loadConfig({
     ...services,
     LOGFRONT_MODE: 'services',

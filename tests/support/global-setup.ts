@@ -2,6 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { TestProject } from 'vitest/node';
+import { removeRunData, TEST_DATA } from './cleanup.ts';
 import { startComposeServices } from './containers.ts';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -65,6 +66,20 @@ export default async function setup(project: TestProject) {
   }
   const missing = SERVICE_VARIABLES.filter((v) => !services[v]);
   if (missing.length) throw new Error(`services not available: ${missing.join(', ')}`);
+  // what earlier runs left on this machine's own services (loopback): topics, objects, schemas
+  if (/^(127\.0\.0\.1|localhost):/.test(services.LOGFRONT_KAFKA_BROKERS!)) {
+    const started = Date.now();
+    try {
+      const removed = await removeRunData(services, TEST_DATA);
+      process.stdout.write(
+        `[services] removed what earlier runs left: ${removed.topics} topics, ${removed.objects} objects, ${removed.uploads} multipart uploads, ${removed.schemas} schemas (${Date.now() - started} ms)\n`,
+      );
+    } catch (error) {
+      process.stdout.write(
+        `[services] could not remove what earlier runs left: ${(error as Error).message}\n`,
+      );
+    }
+  }
   project.provide('services', services as Services);
   return teardown;
 }
