@@ -15,6 +15,13 @@ const pad = (offset: bigint) => offset.toString().padStart(20, '0');
 export const archivePrefix = (prefix: string, topic: string, partition: number) =>
   `${prefix}/archive/${topic}/${partition}/`;
 
+/**
+ * `<prefix>/archive/<topic>/<partition>/end`: the last offset the partition's archive holds, written
+ * after each object, so a sink resumes without listing the whole archive (after it: digits sort first)
+ */
+export const archiveEndKey = (prefix: string, topic: string, partition: number) =>
+  `${archivePrefix(prefix, topic, partition)}end`;
+
 /** one object: the records of [first, last] of one partition, one JSON line each */
 export const archiveKey = (prefix: string, topic: string, partition: number, first: bigint, last: bigint) =>
   `${archivePrefix(prefix, topic, partition)}${pad(first)}-${pad(last)}.jsonl`;
@@ -140,6 +147,12 @@ export const createArchiveSink = (deps: {
         putBack(key, p);
         throw error;
       }
+      // where the next object starts; a marker that could not be written only makes a resume list more
+      await store
+        .put(archiveEndKey(deps.keyPrefix, topic, partition), Buffer.from(p.last.toString()), 'text/plain')
+        .catch((error) =>
+          deps.logger.warn({ err: error, topic, partition }, 'archive sink: could not write the end marker'),
+        );
     });
     writing.set(
       key,
@@ -149,13 +162,29 @@ export const createArchiveSink = (deps: {
   };
 
   // where a partition's archive ends: the last object's last offset + 1
+  // the end marker, when there is a readable one
+  const markedEnd = async (topic: string, partition: number) => {
+    const object = await store.get(archiveEndKey(deps.keyPrefix, topic, partition));
+    if (!object) return undefined;
+    const text = (await readAll(object.body)).toString('utf8').trim();
+    return /^\d{1,20}$/.test(text) ? BigInt(text) : undefined;
+  };
+
+  // where a partition's archive ends: after the marked end and any object written after the marker
+  // (a crash between an object and its marker); without a marker, after the last object there is
   const startAt = async (topic: string, partition: number) => {
-    const objects = await store.list(archivePrefix(deps.keyPrefix, topic, partition));
-    const last = objects
-      .map((o) => rangeOf(o.key))
-      .filter((r) => r !== null)
-      .at(-1);
-    return last ? last.last + 1n : undefined;
+    const prefix = archivePrefix(deps.keyPrefix, topic, partition);
+    const marked = await markedEnd(topic, partition);
+    const objects = await store.list(
+      prefix,
+      marked === undefined ? {} : { startAfter: `${prefix}${pad(marked)}` },
+    );
+    let last = marked;
+    for (const o of objects) {
+      const range = rangeOf(o.key);
+      if (range && (last === undefined || range.last > last)) last = range.last;
+    }
+    return last === undefined ? undefined : last + 1n;
   };
 
   const onBatch = async (batch: LogBatch) => {

@@ -24,8 +24,8 @@ export interface BlobStore {
   ): Promise<{ body: Readable; size: number } | null>;
   head(key: string): Promise<{ size: number } | null>;
   delete(key: string): Promise<void>;
-  /** objects whose key starts with `prefix`, in key order */
-  list(prefix: string): Promise<StoredObject[]>;
+  /** objects whose key starts with `prefix`, in key order; with `startAfter`, only keys after it */
+  list(prefix: string, options?: { startAfter?: string }): Promise<StoredObject[]>;
   createMultipart(key: string, contentType?: string): Promise<string>;
   /** parts are numbered from 1; every part but the last must be at least 5 MiB on S3 */
   uploadPart(key: string, uploadId: string, partNumber: number, body: Buffer): Promise<string>;

@@ -61,11 +61,13 @@ export const createFsBlobStore = (root: string): BlobStore => {
     delete: async (key) => {
       await rm(pathOf(key), { force: true });
     },
-    list: async (prefix) => {
+    list: async (prefix, options = {}) => {
       const out: StoredObject[] = [];
+      const after = options.startAfter;
       for (const path of await walk(objects)) {
         const key = relative(objects, path).split(sep).join('/');
-        if (key.startsWith(prefix)) out.push({ key, size: (await sizeOf(path)) ?? 0 });
+        if (key.startsWith(prefix) && (after === undefined || key > after))
+          out.push({ key, size: (await sizeOf(path)) ?? 0 });
       }
       return out.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
     },

@@ -79,12 +79,17 @@ export const createS3BlobStore = (
     delete: async (key) => {
       await client.send(new DeleteObjectCommand({ Bucket, Key: key }));
     },
-    list: async (prefix) => {
+    list: async (prefix, options = {}) => {
       const out: StoredObject[] = [];
       let token: string | undefined;
       do {
         const r = await client.send(
-          new ListObjectsV2Command({ Bucket, Prefix: prefix, ContinuationToken: token }),
+          new ListObjectsV2Command({
+            Bucket,
+            Prefix: prefix,
+            ContinuationToken: token,
+            ...(options.startAfter === undefined ? {} : { StartAfter: options.startAfter }),
+          }),
         );
         for (const o of r.Contents ?? []) out.push({ key: o.Key!, size: Number(o.Size ?? 0) });
         // a page that brings no new token ends the listing (never loop on a server's quirk)

@@ -49,6 +49,17 @@ export const blobStoreContract = (name: string, open: () => Promise<BlobStore>) 
       ]);
       expect(await store.list(`${p}b/`)).toHaveLength(2);
       expect(await store.list(`${prefix()}none/`)).toEqual([]);
+      // only keys after `startAfter` (exclusive), which need not exist
+      expect((await store.list(p, { startAfter: `${p}a/1` })).map((o) => o.key)).toEqual([
+        `${p}b/10`,
+        `${p}b/2`,
+      ]);
+      expect((await store.list(p, { startAfter: `${p}b/1` })).map((o) => o.key)).toEqual([
+        `${p}b/10`,
+        `${p}b/2`,
+      ]);
+      expect(await store.list(p, { startAfter: `${p}b/2` })).toEqual([]);
+      expect(await store.list(p, { startAfter: '' })).toHaveLength(3);
     });
 
     it('assembles a multipart upload from parts, in part order', async () => {

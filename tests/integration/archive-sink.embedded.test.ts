@@ -9,8 +9,9 @@ import { createFsBlobStore } from '../../connectors/embedded/fs-blob-store.ts';
 import { createTableEventLog } from '../../connectors/embedded/log.ts';
 import { createPgliteSql } from '../../connectors/embedded/pglite-sql.ts';
 import type { Sql } from '../../connectors/postgres/sql.ts';
-import { archivePrefix, createArchiveSink, readArchive } from '../../core/archive.ts';
+import { archiveEndKey, archivePrefix, createArchiveSink, readArchive } from '../../core/archive.ts';
 import type { BlobStore } from '../../core/blobs.ts';
+import { readAll } from '../../core/blobs.ts';
 import { createCatalog } from '../../core/event-types.ts';
 import { createLogger } from '../../core/logger.ts';
 import type { EventLog } from '../../core/ports.ts';
@@ -27,6 +28,7 @@ describe('archive sink (embedded)', () => {
   const putsTried: string[] = [];
   const catalog = createCatalog(orderEventTypes, 'arch');
   let sink: ReturnType<typeof createArchiveSink>;
+  let options: Parameters<typeof createArchiveSink>[0];
 
   beforeAll(async () => {
     sql = await createPgliteSql();
@@ -45,7 +47,7 @@ describe('archive sink (embedded)', () => {
       },
     };
     await log.ensureTopics(['order']);
-    sink = createArchiveSink({
+    options = {
       log,
       store,
       categories: ['order'],
@@ -55,7 +57,8 @@ describe('archive sink (embedded)', () => {
       maxBytes: 8 * 1024 * 1024,
       maxAgeMs: 100,
       logger: createLogger('silent'),
-    });
+    };
+    sink = createArchiveSink(options);
     await sink.start();
   });
   afterAll(async () => {
@@ -95,12 +98,54 @@ describe('archive sink (embedded)', () => {
       Array.from({ length: Number(end) }, (_, i) => BigInt(i)),
     );
     // objects cover contiguous ranges
-    const ranges = (await store.list(archivePrefix('arch', log.topicFor('order'), 0))).map((o) =>
-      /(\d{20})-(\d{20})\.jsonl$/.exec(o.key)!.slice(1).map(BigInt),
-    );
+    const ranges = (await store.list(archivePrefix('arch', log.topicFor('order'), 0)))
+      .map((o) => /(\d{20})-(\d{20})\.jsonl$/.exec(o.key))
+      .filter((m) => m !== null) // the end marker
+      .map((m) => m.slice(1).map(BigInt));
     ranges.forEach(([first], i) => {
       if (i > 0) expect(first).toBe(ranges[i - 1]![1]! + 1n);
     });
+  });
+
+  it('keeps an end marker; a restarted sink resumes after the archive, whether the marker is there, stale or gone', async () => {
+    const topic = log.topicFor('order');
+    const objectsOf = async () =>
+      (await store.list(archivePrefix('arch', topic, 0)))
+        .map((o) => /(\d{20})-(\d{20})\.jsonl$/.exec(o.key))
+        .filter((m) => m !== null)
+        .map((m) => [BigInt(m[1]!), BigInt(m[2]!)] as const);
+    const marker = async () => {
+      const o = await store.get(archiveEndKey('arch', topic, 0));
+      return o ? (await readAll(o.body)).toString() : null;
+    };
+    await append(`order-${uniqueId()}`, 2);
+    await waitFor(async () => {
+      const a = await archived('order');
+      return a.events.length === Number(a.end);
+    }, 10_000);
+    const { end } = await archived('order');
+    await waitFor(async () => (await marker()) === String(end - 1n), 5000);
+
+    for (const state of ['stale', 'gone', 'kept'] as const) {
+      await sink.stop();
+      if (state === 'stale') await store.put(archiveEndKey('arch', topic, 0), Buffer.from('0'));
+      if (state === 'gone') await store.delete(archiveEndKey('arch', topic, 0));
+      const before = await objectsOf();
+      sink = createArchiveSink({ ...options, categories: ['order'] });
+      await sink.start();
+      await append(`order-${uniqueId()}`, 1);
+      await waitFor(async () => {
+        const a = await archived('order');
+        return a.events.length === Number(a.end);
+      }, 10_000);
+      // one new object, starting right after what was archived: nothing was written twice
+      const after = await objectsOf();
+      const added = after.filter(([first]) => !before.some(([f]) => f === first));
+      expect(added).toHaveLength(1);
+      let archivedEnd = -1n;
+      for (const [, last] of before) if (last > archivedEnd) archivedEnd = last;
+      expect(added[0]![0]).toBe(archivedEnd + 1n);
+    }
   });
 
   it('archives a category that got its first topic after the sink started', async () => {
