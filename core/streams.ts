@@ -22,3 +22,11 @@ export const categoryOf = (stream: StreamId | string): string => {
 };
 
 export const topicFor = (prefix: string, category: string) => `${prefix}.events.${category}`;
+
+/** the categories among `topics` that are this prefix's event topics (`<prefix>.events.<category>`) */
+export const categoriesOf = (prefix: string, topics: readonly string[]): string[] => {
+  const start = topicFor(prefix, '');
+  return topics
+    .filter((t) => t.startsWith(start) && t.length > start.length)
+    .map((t) => t.slice(start.length));
+};

@@ -2,7 +2,7 @@ import { fromJsonData, toJsonData } from '../../core/bytes-json.ts';
 import { Conflict, VersionConflict } from '../../core/errors.ts';
 import { expectedMatches } from '../../core/expected-version.ts';
 import type { EventLog, LogBatch, SubscribeOptions, Subscription } from '../../core/ports.ts';
-import { categoryOf, topicFor } from '../../core/streams.ts';
+import { categoriesOf, categoryOf, topicFor } from '../../core/streams.ts';
 import type {
   AppendResult,
   EventId,
@@ -81,12 +81,11 @@ export const createTableEventLog = (
     },
     categories: async () => {
       await migrate();
-      const prefix = topicOf('');
       const r = await sql.query<{ topic: string }>(`SELECT topic FROM ${s}.log_topics ORDER BY topic`);
-      return r.rows
-        .map((row) => row.topic)
-        .filter((t) => t.startsWith(prefix) && t.length > prefix.length)
-        .map((t) => t.slice(prefix.length));
+      return categoriesOf(
+        options.topicPrefix,
+        r.rows.map((row) => row.topic),
+      );
     },
     append: async (stream, events, expected) => {
       await migrate();

@@ -9,7 +9,7 @@ import type { EventCodec } from '../../core/codec.ts';
 import { Unavailable } from '../../core/errors.ts';
 import type { Logger } from '../../core/logger.ts';
 import type { DeadLetter, EventLog, SubscribeOptions, Subscription } from '../../core/ports.ts';
-import { categoryOf, topicFor } from '../../core/streams.ts';
+import { categoriesOf, categoryOf, topicFor } from '../../core/streams.ts';
 import type {
   AppendResult,
   EventId,
@@ -394,13 +394,7 @@ export const createKafkaEventLog = (options: KafkaLogOptions): EventLog => {
     ensureTopics: async (categories) => {
       await Promise.all(categories.map((c) => partitionsOf(topicOf(c))));
     },
-    categories: async () => {
-      const prefix = topicOf('');
-      const topics = await (await connectAdmin()).listTopics();
-      return topics
-        .filter((t) => t.startsWith(prefix) && t.length > prefix.length)
-        .map((t) => t.slice(prefix.length));
-    },
+    categories: async () => categoriesOf(options.topicPrefix, await (await connectAdmin()).listTopics()),
     append: async (stream, events, expected: ExpectedVersion): Promise<AppendResult> => {
       if (closed) throw new Unavailable('the event log is closed');
       const category = categoryOf(stream);

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ValidationFailed } from '../../core/errors.ts';
-import { categoryOf, parseStreamId, topicFor } from '../../core/streams.ts';
+import { categoriesOf, categoryOf, parseStreamId, topicFor } from '../../core/streams.ts';
 
 const rejection = (raw: string, path?: string): ValidationFailed => {
   try {
@@ -97,5 +97,21 @@ describe('topicFor', () => {
 
   it('the prefix separates tenants of the same cluster', () => {
     expect(topicFor('test-1a2b', 'order')).not.toBe(topicFor('test-3c4d', 'order'));
+  });
+});
+
+describe('categoriesOf', () => {
+  it("names the categories of the prefix's event topics, and nothing else", () => {
+    const topics = [
+      'shop.events.order',
+      'shop.events.blob',
+      'shop.events.',
+      'shop.deadletters.orders',
+      'shop2.events.order',
+      'other.events.order',
+      '__consumer_offsets',
+    ];
+    expect(categoriesOf('shop', topics)).toEqual(['order', 'blob']);
+    expect(categoriesOf('shop', [])).toEqual([]);
   });
 });
