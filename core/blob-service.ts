@@ -94,6 +94,14 @@ export const createBlobService = (deps: {
     deps.onMismatch(record.blobId);
     return new ChecksumMismatch(record.blobId, record.sha256, actual);
   };
+  // the store's object is there, at the recorded size: else a mismatch, before any byte is sent
+  function checkStored(
+    record: BlobRecord,
+    stored: { size: number } | null,
+  ): asserts stored is { size: number } {
+    if (!stored) throw mismatch(record, 'missing object');
+    if (stored.size !== record.size) throw mismatch(record, `${stored.size} bytes instead of ${record.size}`);
+  }
   return {
     upload: async (rawId, rawType, body) => {
       const blobId = parseBlobId(rawId);
@@ -135,20 +143,18 @@ export const createBlobService = (deps: {
     },
     stat: async (rawId, options = {}) => {
       const record = await recordOf(rawId, options);
-      const stored = await deps.store.head(record.key);
-      if (!stored) throw mismatch(record, 'missing object');
-      if (stored.size !== record.size)
-        throw mismatch(record, `${stored.size} bytes instead of ${record.size}`);
+      checkStored(record, await deps.store.head(record.key));
       return record;
     },
     read: async (rawId, options = {}) => {
       const record = await recordOf(rawId, options);
       const blobId = record.blobId;
       const object = await deps.store.get(record.key, { verifiedByCaller: true });
-      if (!object) throw mismatch(record, 'missing object');
-      if (object.size !== record.size) {
-        object.body.destroy();
-        throw mismatch(record, `${object.size} bytes instead of ${record.size}`);
+      try {
+        checkStored(record, object);
+      } catch (error) {
+        object?.body.destroy();
+        throw error;
       }
       if (record.size <= deps.verifyFirstBytes) {
         // small enough to check before the first byte goes out: a mismatch is a clean 502
