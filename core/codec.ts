@@ -82,14 +82,14 @@ export const createCodec = (registry: SchemaRegistry, catalog: EventCatalog): Ev
       if (end > payload.length) throw new Error('a binary frame shorter than its header says');
       const decoded = await registry.decode(binary ? payload.subarray(BINARY_HEADER, end) : payload);
       const { schemaId } = decoded;
+      const eventType = catalog.get(type);
       let value = decoded.value;
       if (binary) {
-        const field = catalog.get(type)?.binary;
+        const field = eventType?.binary;
         if (!field)
           throw new Error(`event type ${type} has no binary field, but its payload is a binary frame`);
         value = { ...(value as object), [field]: payload.subarray(end) };
       }
-      const eventType = catalog.get(type);
       if (!eventType?.upcast || schemaId === (await idFor(type))) return value;
       return eventType.upcast(value, await versionOf(type, schemaId));
     },
