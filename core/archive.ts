@@ -2,7 +2,7 @@
 // by topic, partition and offset range, and a log decorator that replays from those objects the
 // records Kafka's retention has already dropped, then goes on from Kafka, seamlessly.
 import { type BlobStore, readAll } from './blobs.ts';
-import { fromJsonData } from './bytes-json.ts';
+import { fromJsonData, hasBytes, toJsonDataPieces } from './bytes-json.ts';
 import { LogfrontError } from './errors.ts';
 import type { Logger } from './logger.ts';
 import type { EventLog, LogBatch, SubscribeOptions, Subscription } from './ports.ts';
@@ -32,38 +32,15 @@ const rangeOf = (key: string) => {
 };
 
 const NEWLINE = Buffer.from('\n');
-/** bytes are written as base64 in slices: no string as large as a blob chunk is ever made */
-const BASE64_SLICE = 48 * 1024; // a multiple of 3, so the slices' base64 concatenates
 
 /** one record as a JSON line, in pieces; a top-level bytes field of its data is `{ "$base64": … }` */
 export const toLine = (e: RecordedEvent): Buffer[] => {
   const event = { ...e, position: { ...e.position, offset: e.position.offset.toString() } };
-  const data = e.data as Record<string, unknown> | null;
-  const hasBytes =
-    typeof data === 'object' && data !== null && Object.values(data).some((v) => v instanceof Uint8Array);
-  if (!hasBytes) return [Buffer.from(JSON.stringify(event))];
-  // the event with `data` last, then the data field by field
+  if (!hasBytes(e.data)) return [Buffer.from(JSON.stringify(event))];
+  // the event with `data` last, then the data in pieces
   const { data: _, ...rest } = event;
   const head = JSON.stringify({ ...rest, data: 0 });
-  const pieces = [Buffer.from(`${head.slice(0, -2)}{`)];
-  let first = true;
-  for (const [k, v] of Object.entries(data)) {
-    if (v === undefined || typeof v === 'function') continue;
-    pieces.push(Buffer.from(`${first ? '' : ','}${JSON.stringify(k)}:`));
-    first = false;
-    if (!(v instanceof Uint8Array)) {
-      pieces.push(Buffer.from(JSON.stringify(v)));
-      continue;
-    }
-    pieces.push(Buffer.from('{"$base64":"'));
-    const bytes = Buffer.from(v.buffer, v.byteOffset, v.byteLength);
-    for (let at = 0; at < bytes.length; at += BASE64_SLICE) {
-      pieces.push(Buffer.from(bytes.subarray(at, at + BASE64_SLICE).toString('base64'), 'latin1'));
-    }
-    pieces.push(Buffer.from('"}'));
-  }
-  pieces.push(Buffer.from('}}'));
-  return pieces;
+  return [Buffer.from(head.slice(0, -2)), ...toJsonDataPieces(e.data), Buffer.from('}')];
 };
 export const fromLine = (line: string): RecordedEvent => {
   const o = JSON.parse(line) as RecordedEvent & { position: { offset: string } };
