@@ -6,19 +6,8 @@ import { createLogfront, type Logfront } from '../../app/compose.ts';
 import { createHttpServer } from '../../app/http.ts';
 import { createLogger } from '../../core/logger.ts';
 import { run } from '../support/cli.ts';
+import { orderPlacedBy } from '../support/orders.ts';
 import { embeddedConfig, uniqueId } from '../support/services.ts';
-
-const placed = (orderId: string, customerId: string, metadata?: Record<string, string>) => ({
-  type: 'OrderPlaced',
-  data: {
-    orderId,
-    customerId,
-    customerEmail: `${customerId}@example.com`,
-    items: [{ sku: 'book', qty: 1, priceCents: 500 }],
-    totalCents: 500,
-  },
-  ...(metadata ? { metadata } : {}),
-});
 
 describe('erasing a data subject (embedded)', () => {
   let lf: Logfront;
@@ -54,9 +43,9 @@ describe('erasing a data subject (embedded)', () => {
     const ada = `ada-${uniqueId()}`;
     const bob = `bob-${uniqueId()}`;
     const [o1, o2, o3] = [uniqueId(), uniqueId(), uniqueId()];
-    await appendAndWait(`order-${o1}`, placed(o1, ada));
-    await appendAndWait(`order-${o2}`, placed(o2, ada));
-    const last = await appendAndWait(`order-${o3}`, placed(o3, bob));
+    await appendAndWait(`order-${o1}`, orderPlacedBy(o1, ada));
+    await appendAndWait(`order-${o2}`, orderPlacedBy(o2, ada));
+    const last = await appendAndWait(`order-${o3}`, orderPlacedBy(o3, bob));
     await client().get('orders', o3, { after: last, maxStalenessMs: 5000 });
     await client().get('orders', o1, { consistency: 'strong' });
 
@@ -90,7 +79,7 @@ describe('erasing a data subject (embedded)', () => {
   it('writes object.deleted to the audit log with actor, tenant, action, resource, outcome, never the id', async () => {
     const subject = `person-${uniqueId()}`;
     const o = uniqueId();
-    await appendAndWait(`order-${o}`, placed(o, 'c-any', { subject, tenant: 'acme' }));
+    await appendAndWait(`order-${o}`, orderPlacedBy(o, 'c-any', { subject, tenant: 'acme' }));
     const r = await fetch(`${url}/v1/subjects/${subject}?tenant=acme`, {
       method: 'DELETE',
       headers: { traceparent: '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01' },
@@ -119,13 +108,13 @@ describe('erasing a data subject (embedded)', () => {
   it('a subject appended to again after its erasure gets a new key: new events read, old ones stay erased', async () => {
     const cyd = `cyd-${uniqueId()}`;
     const [o1, o2] = [uniqueId(), uniqueId()];
-    await appendAndWait(`order-${o1}`, placed(o1, cyd));
+    await appendAndWait(`order-${o1}`, orderPlacedBy(o1, cyd));
     expect((await run(['erase', cyd, '--url', url])).out).toMatch(
       new RegExp(
         `^erased subject ${cyd} \\(tenant default\\): 1 data keys destroyed, \\d+ orders rows deleted$`,
       ),
     );
-    await appendAndWait(`order-${o2}`, placed(o2, cyd));
+    await appendAndWait(`order-${o2}`, orderPlacedBy(o2, cyd));
     expect((await client().readStream(`order-${o1}`)).events[0]!.data).toMatchObject({ customerEmail: null });
     expect((await client().readStream(`order-${o2}`)).events[0]!.data).toMatchObject({
       customerEmail: `${cyd}@example.com`,

@@ -9,18 +9,8 @@ import { createLogger } from '../../core/logger.ts';
 import { orderEventTypes } from '../../schemas/orders.ts';
 import { type Api, startApi } from '../support/api.ts';
 import { readAll } from '../support/log-reader.ts';
+import { orderPlacedBy } from '../support/orders.ts';
 import { servicesConfig, uniqueId } from '../support/services.ts';
-
-const placed = (orderId: string, customerId: string) => ({
-  type: 'OrderPlaced',
-  data: {
-    orderId,
-    customerId,
-    customerEmail: `${customerId}@example.com`,
-    items: [{ sku: 'book', qty: 1, priceCents: 500 }],
-    totalCents: 500,
-  },
-});
 
 /** the records of the order topic as Kafka holds them, without decryption */
 const rawOrders = async (config: Config) => {
@@ -54,7 +44,9 @@ describe('erasure on Kafka and Postgres, with LOGFRONT_KEK', () => {
   it('Kafka holds ciphertext only; erasing the subject shreds it there and deletes its row', async () => {
     const customer = `c-${uniqueId()}`;
     const o = uniqueId();
-    const r = await api.request('POST', `/v1/streams/order-${o}/events`, { events: [placed(o, customer)] });
+    const r = await api.request('POST', `/v1/streams/order-${o}/events`, {
+      events: [orderPlacedBy(o, customer)],
+    });
     expect(r.status).toBe(201);
     const row = await api.request(
       'GET',

@@ -13,6 +13,18 @@ export const orderPlaced = (orderId: string, qty = 1, priceCents = 100) => ({
     totalCents: qty * priceCents,
   },
 });
+/** an OrderPlaced of one book (500 cents) by `customerId`, whose email is `<customerId>@example.com` */
+export const orderPlacedBy = (orderId: string, customerId: string, metadata?: Record<string, string>) => ({
+  type: 'OrderPlaced',
+  data: {
+    orderId,
+    customerId,
+    customerEmail: `${customerId}@example.com`,
+    items: [{ sku: 'book', qty: 1, priceCents: 500 }],
+    totalCents: 500,
+  },
+  ...(metadata ? { metadata } : {}),
+});
 export const orderShipped = (orderId: string) => ({
   type: 'OrderShipped',
   data: { orderId, carrier: 'DHL' },
