@@ -22,6 +22,12 @@ import type { Logger } from '../../core/logger.ts';
 // one aborted transaction per record (a record can slip through when two aborted transactions began
 // before it) and only sees records, so it cannot tell where a batch of transaction markers ends.
 // Records are filtered here the way Kafka's Java consumer does it (CompletedFetch), batch by batch.
+//
+// Failures: a leader that moved, an unknown topic or partition, a connection closed by the broker
+// (restart) or a request timed out on a silent one: the metadata is refreshed (a timed-out connection
+// dropped) and the fetch tried again, up to `attempts` times, backing off 50 ms doubling to 2 s; then it
+// fails as Unavailable. A broker that refuses connections fails a fetch as Unavailable once kafkajs
+// gives up connecting (its own retry settings); the next fetch connects again.
 
 const require = createRequire(import.meta.url);
 
@@ -115,6 +121,11 @@ export interface PartitionReader {
   close(): Promise<void>;
 }
 
+/**
+ * `kafka`: a client of the caller's (its settings and logCreator are used; kafkajs logs a fetch below the
+ * log start as an error response before the reader answers OffsetBelowLogStart). `brokers`, `clientId`:
+ * the reader makes its own client, logging through `logger`.
+ */
 export type PartitionReaderOptions = ({ kafka: Kafka } | { brokers: string[]; clientId: string }) & {
   logger: Logger;
   /** bytes a fetch returns at most (default 1 MiB); Kafka still returns a larger first record batch whole */
@@ -223,7 +234,10 @@ const isAbortMarker = (m: KafkaMessage) => m.key !== null && m.key.length >= 4 &
 /**
  * The committed records at or after `from` among a fetch's record batches, and where the fetch ends.
  * As Kafka's Java consumer does it: a producer's aborted transaction (listed by its first offset)
- * covers that producer's transactional batches from there up to its abort marker.
+ * covers that producer's transactional batches from there up to its abort marker. The end is the end of
+ * the last whole batch (kafkajs drops a batch cut short by maxBytes). A batch that compaction emptied
+ * leaves no record to see, so on a compacted topic the end can stop before it (logfront's topics are
+ * not compacted).
  */
 const committedRecords = (data: PartitionData, from: bigint) => {
   const records = data.messages;
