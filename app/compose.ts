@@ -13,13 +13,14 @@ import { createPostgresBlobIndex } from '../connectors/postgres/blob-index.ts';
 import { createPostgresDataKeyStore, createPostgresRowEraser } from '../connectors/postgres/erasure.ts';
 import { createPostgresProjectionStore } from '../connectors/postgres/projection-store.ts';
 import { createPgSql, type Sql } from '../connectors/postgres/sql.ts';
+import { createPostgresStreamIndex } from '../connectors/postgres/stream-index.ts';
 import { createRedisCache } from '../connectors/redis/cache.ts';
 import { createRedisProbe } from '../connectors/redis/probe.ts';
 import { createConfluentRegistry } from '../connectors/registry/confluent.ts';
 import { createS3BlobStore } from '../connectors/s3/blob-store.ts';
 import { createS3Probe } from '../connectors/s3/client.ts';
 import { type AppendService, createAppendService } from '../core/append.ts';
-import { createArchiveSink, withArchive } from '../core/archive.ts';
+import { createArchiveSink, readArchive, withArchive } from '../core/archive.ts';
 import { type BlobService, createBlobService } from '../core/blob-service.ts';
 import { createBlobSink } from '../core/blob-sink.ts';
 import { BLOB_CATEGORY, type BlobStore } from '../core/blobs.ts';
@@ -32,10 +33,11 @@ import { NotFound } from '../core/errors.ts';
 import { createCatalog, type EventCatalog } from '../core/event-types.ts';
 import { createFacade, type Facade } from '../core/facade.ts';
 import { createLogger, type Logger } from '../core/logger.ts';
-import type { EventLog, Probe, ProjectionStore, SchemaRegistry } from '../core/ports.ts';
+import type { EventLog, Probe, ProjectionStore, SchemaRegistry, StreamIndex } from '../core/ports.ts';
 import { createInvalidator, type Invalidator } from '../projections/invalidator.ts';
 import { type Rebuild, startRebuild } from '../projections/rebuild.ts';
 import { createProjectionRunner, type ProjectionRunner } from '../projections/runner.ts';
+import { createStreamIndexer, type StreamIndexer } from '../projections/stream-indexer.ts';
 import { blobEventTypes } from '../schemas/blobs.ts';
 import { type Domain, sampleDomain } from './domain.ts';
 import { resolveKek } from './kek.ts';
@@ -64,6 +66,15 @@ export interface Logfront {
   readonly erasure: Erasure;
   /** starts a blue/green rebuild of a projection; 404 for an unknown one, 409 when one is running */
   rebuild(name: string): Promise<Rebuild>;
+  /**
+   * the stream index (services mode; the embedded log's table is its own index) and its builder, which
+   * runs with the runners; undefined when embedded
+   */
+  readonly streamIndex: { index: StreamIndex; indexer: StreamIndexer } | undefined;
+  /** starts the stream index's builder alone (it also starts with the runners); idempotent */
+  startStreamIndex(): Promise<void>;
+  /** events of the log the stream index has not covered yet (0 when embedded) */
+  streamIndexLag(): Promise<number>;
   /** start a runner for every projection of the domain (idempotent) */
   startRunners(): Promise<void>;
   stopRunners(): Promise<void>;
@@ -96,7 +107,10 @@ export const createLogfront = async (config: Config, options: ComposeOptions = {
   let store: ProjectionStore;
   let registry: SchemaRegistry;
   let sql: Sql;
+  let streamIndex: StreamIndex | undefined;
   const probes: Probe[] = [];
+  // the blob store is made below; the Kafka log reads the archive through it, once there is one
+  let archiveStore: BlobStore | undefined;
   if (config.mode === 'embedded') {
     const inMemory = config.dataDir === ':memory:';
     if (!inMemory) mkdirSync(config.dataDir, { recursive: true });
@@ -108,6 +122,8 @@ export const createLogfront = async (config: Config, options: ComposeOptions = {
   } else {
     registry = createConfluentRegistry(config.schemaRegistryUrl!);
     const codec = createCodec(registry, catalog);
+    sql = createPgSql(config.database.url!);
+    streamIndex = createPostgresStreamIndex(sql, schema);
     log = createKafkaEventLog({
       brokers: config.kafka.brokers,
       clientId: config.kafka.clientId,
@@ -115,10 +131,15 @@ export const createLogfront = async (config: Config, options: ComposeOptions = {
       partitions: config.kafka.partitions,
       replication: config.kafka.replication,
       sessionTimeoutMs: config.kafka.sessionTimeoutMs,
+      retentionMs: config.kafka.retentionMs,
+      readTimeoutMs: config.kafka.readTimeoutMs,
+      windowIds: config.kafka.windowIds,
       codec,
       logger,
+      index: streamIndex,
+      archived: async (topic, partition, from, to) =>
+        archiveStore ? readArchive(archiveStore, config.topicPrefix, topic, partition, from, to) : [],
     });
-    sql = createPgSql(config.database.url!);
     store = createPostgresProjectionStore(sql, schema);
     probes.push(
       { name: 'kafka', ping: () => log.ping() },
@@ -175,11 +196,29 @@ export const createLogfront = async (config: Config, options: ComposeOptions = {
   } else if (config.s3.endpoint && config.s3.bucket) {
     blobStore = createS3BlobStore({ ...config.s3, endpoint: config.s3.endpoint, bucket: config.s3.bucket });
   }
-  // the log as stored (ciphertext): what the archive sink writes
+  // the log as stored (ciphertext): what the archive sink writes and the stream index reads
   const storedLog = log;
+  let indexedLog = log;
   if (blobStore && config.archive.enabled) {
+    archiveStore = blobStore;
     log = withArchive(log, { store: blobStore, keyPrefix: config.topicPrefix, logger });
+    indexedLog = log;
   }
+  const indexer = streamIndex
+    ? createStreamIndexer({
+        log: indexedLog,
+        index: streamIndex,
+        groupPrefix: config.topicPrefix,
+        batchEvents: config.limits.batchEvents,
+        logger,
+      })
+    : undefined;
+  let indexing = false;
+  const startStreamIndex = async () => {
+    if (!indexer || indexing) return;
+    indexing = true;
+    await indexer.start();
+  };
   // sensitive fields are encrypted under per-subject data keys; the log below sees ciphertext only
   const kek = resolveKek(config);
   let cipher: FieldCipher | null = null;
@@ -252,6 +291,8 @@ export const createLogfront = async (config: Config, options: ComposeOptions = {
     const running = runners;
     const invalidating = invalidators;
     const sinking = sinks;
+    const stopIndex = indexing && indexer ? indexer.stop() : Promise.resolve();
+    indexing = false;
     runners = [];
     invalidators = [];
     sinks = [];
@@ -259,6 +300,7 @@ export const createLogfront = async (config: Config, options: ComposeOptions = {
       ...running.map((r) => r.stop()),
       ...invalidating.map((i) => i.stop()),
       ...sinking.map((k) => k.stop()),
+      stopIndex,
     ]);
   };
 
@@ -279,8 +321,12 @@ export const createLogfront = async (config: Config, options: ComposeOptions = {
     blobs,
     blobStore,
     blobCounts,
+    streamIndex: streamIndex && indexer ? { index: streamIndex, indexer } : undefined,
+    startStreamIndex,
+    streamIndexLag: async () => (indexer ? (await indexer.lag()).events : 0),
     startRunners: async () => {
       if (runners.length) return;
+      await startStreamIndex();
       if (blobStore && config.blobs.sinks) {
         sinks = [
           createBlobSink({

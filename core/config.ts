@@ -38,6 +38,13 @@ export const ENV_SCHEMA = z.object({
   LOGFRONT_TOPIC_PARTITIONS: int(1, 1000).default(3),
   LOGFRONT_TOPIC_REPLICATION: int(1, 10).default(1),
   LOGFRONT_KAFKA_SESSION_TIMEOUT_MS: int(6000, 300_000).default(30_000),
+  LOGFRONT_TOPIC_RETENTION_MS: int(-1, 2 ** 53 - 1)
+    .refine((v) => v === -1 || v >= 60_000, {
+      message: '-1 (keep for ever) or at least 60000',
+    })
+    .default(-1),
+  LOGFRONT_KAFKA_READ_TIMEOUT_MS: int(100, 3_600_000).default(60_000),
+  LOGFRONT_SEQUENCER_WINDOW_IDS: int(1000, 100_000_000).default(200_000),
   LOGFRONT_SCHEMA_REGISTRY_URL: url(HTTP, 'http://host:8081').optional(),
   LOGFRONT_DATABASE_URL: url(/^postgres(ql)?$/, 'postgres://user:password@host:5432/db').optional(),
   LOGFRONT_DATABASE_SCHEMA: z
@@ -96,6 +103,12 @@ export interface Config {
     partitions: number;
     replication: number;
     sessionTimeoutMs: number;
+    /** retention.ms of the topics logfront creates; -1: for ever */
+    retentionMs: number;
+    /** bound on one positional read of a partition range (a takeover's tail, a stream's unindexed tail) */
+    readTimeoutMs: number;
+    /** event ids a partition's sequencer keeps in memory before it drops what the stream index covers */
+    windowIds: number;
   };
   topicPrefix: string;
   schemaRegistryUrl: string | undefined;
@@ -158,6 +171,9 @@ export const loadConfig = (env: Record<string, string | undefined> = process.env
       partitions: e.LOGFRONT_TOPIC_PARTITIONS,
       replication: e.LOGFRONT_TOPIC_REPLICATION,
       sessionTimeoutMs: e.LOGFRONT_KAFKA_SESSION_TIMEOUT_MS,
+      retentionMs: e.LOGFRONT_TOPIC_RETENTION_MS,
+      readTimeoutMs: e.LOGFRONT_KAFKA_READ_TIMEOUT_MS,
+      windowIds: e.LOGFRONT_SEQUENCER_WINDOW_IDS,
     },
     topicPrefix: e.LOGFRONT_TOPIC_PREFIX,
     schemaRegistryUrl: e.LOGFRONT_SCHEMA_REGISTRY_URL,

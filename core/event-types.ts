@@ -143,7 +143,11 @@ export const createCatalog = (types: readonly EventType[], subjectPrefix: string
             issues.push({ path: pathOf([...at, 'data'], i.path), message: i.message });
           return;
         }
-        prepared.push({ id: id ?? uuidv7(), type: type.name, data: data.data, metadata });
+        prepared.push(
+          id === undefined
+            ? { id: uuidv7(), type: type.name, data: data.data, metadata, freshId: true }
+            : { id, type: type.name, data: data.data, metadata },
+        );
       });
       if (issues.length) throw new ValidationFailed('events failed validation', issues);
       return prepared;

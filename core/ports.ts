@@ -12,6 +12,7 @@ import type {
 } from './projection.ts';
 import type {
   AppendResult,
+  EventId,
   ExpectedVersion,
   Position,
   PreparedEvent,
@@ -80,6 +81,62 @@ export interface EventLog {
   startOffsets?(topics: readonly string[]): Promise<Position[]>;
   ping(): Promise<void>;
   close(): Promise<void>;
+}
+
+/** where one event of a stream sits in the log */
+export interface IndexedEvent {
+  readonly stream: StreamId;
+  readonly version: number;
+  readonly id: EventId;
+  readonly topic: string;
+  readonly partition: number;
+  readonly offset: bigint;
+}
+
+/** what the index knows of one stream: its head version (0: none) and which of the asked ids it holds */
+export interface IndexedStream {
+  readonly version: number;
+  /** event id → [version, offset] */
+  readonly ids: ReadonlyMap<string, readonly [number, bigint]>;
+}
+
+/**
+ * The stream index (DESIGN §2): every event's place in the log by stream and version, and each
+ * stream's head, built from the log like a projection (rows and checkpoint in one transaction).
+ * Everything it answers reflects the records below its checkpoint of the partition; what lies after
+ * it (the index's lag) is read from the log.
+ */
+export interface StreamIndex {
+  /** the next offset of the partition the index has not covered; undefined: it has covered nothing */
+  checkpoint(topic: string, partition: number): Promise<bigint | undefined>;
+  /** every partition's checkpoint */
+  checkpoints(): Promise<{ topic: string; partition: number; nextOffset: bigint }[]>;
+  /**
+   * the rows of a batch of the partition and the checkpoint's advance from `from` to `to`, in one
+   * transaction; CheckpointFenced when the checkpoint is no longer at `from`
+   */
+  apply(
+    topic: string,
+    partition: number,
+    events: readonly IndexedEvent[],
+    advance: { from: bigint | null; to: bigint },
+  ): Promise<void>;
+  /** per stream asked: its head version and which of its `ids` the index holds */
+  lookup(
+    queries: readonly { stream: StreamId; ids: readonly string[] }[],
+  ): Promise<Map<string, IndexedStream>>;
+  /**
+   * the stream's events from `fromVersion` (at most `limit`, in version order) and, read in the same
+   * snapshot, the checkpoint of the partition that holds the stream
+   */
+  positions(
+    stream: StreamId,
+    topic: string,
+    partition: number,
+    fromVersion: number,
+    limit: number,
+  ): Promise<{ events: IndexedEvent[]; checkpoint: bigint | undefined }>;
+  ping(): Promise<void>;
 }
 
 export interface ProjectionStore {

@@ -42,6 +42,8 @@ export interface PreparedEvent {
   type: string;
   data: unknown;
   metadata: EventMetadata;
+  /** the id was generated for this append (the caller gave none): it cannot have been appended before */
+  freshId?: true;
 }
 
 export interface RecordedEvent<T = unknown> {

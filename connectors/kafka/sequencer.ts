@@ -1,17 +1,20 @@
 import { type IHeaders, type Kafka, Partitioners, type Producer } from 'kafkajs';
-import { Conflict, Unavailable, VersionConflict } from '../../core/errors.ts';
+import { Conflict, TooLarge, Unavailable, VersionConflict } from '../../core/errors.ts';
 import { expectedMatches } from '../../core/expected-version.ts';
 import type { Logger } from '../../core/logger.ts';
+import type { StreamIndex } from '../../core/ports.ts';
 import type { AppendResult, ExpectedVersion, PreparedEvent, StreamId } from '../../core/types.ts';
 
-export interface StreamHead {
+/** one of the partition's events, as a catch-up read of the log's tail reports it */
+export interface TailEvent {
+  stream: string;
   version: number;
-  /** event id → [version, offset], for idempotent retries */
-  ids: Map<string, [number, bigint]>;
+  id: string;
+  offset: bigint;
 }
 
-/** what a catch-up read of the partition found: heads of the streams it saw, and where it ended */
-export type CatchUp = (from: bigint, into: Map<string, StreamHead>) => Promise<bigint>;
+/** reads the partition's committed records from `from` to its end; returns that end */
+export type ReadTail = (from: bigint, onEvent: (e: TailEvent) => void) => Promise<bigint>;
 
 export interface AppendRequest {
   stream: StreamId;
@@ -23,47 +26,87 @@ export interface AppendRequest {
 }
 
 interface Pending extends AppendRequest {
+  /** what the request adds to a record batch, about (values, keys, headers, framing) */
+  bytes: number;
+  /** written in a batch of its own (a batch with it was refused as too large) */
+  alone?: true;
   resolve: (r: AppendResult) => void;
   reject: (e: unknown) => void;
 }
 
 export interface PartitionSequencer {
   append(request: AppendRequest): Promise<AppendResult>;
-  /** offset of the last event of `stream` this process appended or read, if it knows one */
+  /** the offset after the last record this sequencer committed (its markers may not be written yet) */
+  readonly committedTo: bigint | undefined;
+  /** the offset of the stream's newest event, when the window holds the stream */
   lastOffsetOf(stream: string): bigint | undefined;
+  /** streams and event ids held in memory (the window), for metrics and tests */
+  readonly windowSize: { streams: number; ids: number };
   /** drop ownership (tests; shutdown) */
   close(): Promise<void>;
 }
 
+/** what the sequencer knows of one stream: its head, and the ids it holds */
+interface Known {
+  version: number;
+  /** event id → [version, offset] (offset -1: planned in the batch being written) */
+  ids: Map<string, [number, bigint]>;
+  /** offset of the stream's newest event */
+  last: bigint;
+  /** true when `ids` holds every id of the stream, so an id it lacks was never appended */
+  complete: boolean;
+}
+
+/** Kafka's refusal of a record batch over the topic's max.message.bytes */
+const tooLarge = (error: unknown) =>
+  /MESSAGE_TOO_LARGE|RECORD_LIST_TOO_LARGE/.test(String((error as { type?: unknown }).type ?? ''));
+
+/** bytes a record adds to a batch besides its value: key, headers, varints (an upper bound) */
+const recordOverhead = (stream: string, event: PreparedEvent) =>
+  2 * stream.length + 2 * JSON.stringify(event.metadata).length + event.id.length + event.type.length + 320;
+
 /**
  * The one writer of a partition. Ownership is a transactional producer whose transactional.id is
  * derived from the partition: taking it bumps the producer epoch, which makes the broker refuse the
- * previous owner's transactions, and aborts one it left open. The new owner then reads the partition
- * to its end before it checks any expected version.
+ * previous owner's transactions, and aborts one it left open.
+ *
+ * What it knows of the partition's streams is bounded: on taking the partition it reads the stream
+ * index's checkpoint and then only the log's tail after it (the index's lag), and keeps a window of
+ * heads and ids; a stream or an id the window lacks is one indexed lookup. The window drops what the
+ * index has covered once it holds more than `windowIds` ids.
  *
  * Group commit: appends that arrive while a transaction is in flight are checked together and
- * committed in the next one; a conflict fails only its own append.
+ * committed in the next one, up to `maxBatchEvents` events and `maxBatchBytes` bytes (below the
+ * topic's max.message.bytes); a conflict fails only its own append.
  */
 export const createPartitionSequencer = (deps: {
   kafka: Kafka;
   topic: string;
   partition: number;
   transactionalId: string;
-  catchUp: CatchUp;
+  index: StreamIndex;
+  readTail: ReadTail;
   logger: Logger;
   maxBatchEvents?: number;
+  maxBatchBytes?: number;
+  /** ids the window holds before it drops what the index has covered */
+  windowIds?: number;
   /** attempts at one batch across ownership losses before its appends fail as unavailable */
   maxAttempts?: number;
 }): PartitionSequencer => {
-  const { topic, partition, logger } = deps;
+  const { topic, partition, logger, index } = deps;
   const maxBatchEvents = deps.maxBatchEvents ?? 2000;
+  const maxBatchBytes = deps.maxBatchBytes ?? 900 * 1024;
+  const windowIds = deps.windowIds ?? 200_000;
   const maxAttempts = deps.maxAttempts ?? 10;
-  const heads = new Map<string, StreamHead>();
-  let readTo = 0n; // heads reflect every record below this offset
+  const window = new Map<string, Known>();
+  let idsHeld = 0;
   let producer: Producer | undefined;
   let queue: Pending[] = [];
   let flushing = false;
   let closed = false;
+  let warnedFull = 0;
+  let committedTo: bigint | undefined;
 
   const release = async () => {
     const p = producer;
@@ -71,7 +114,21 @@ export const createPartitionSequencer = (deps: {
     await p?.disconnect().catch(() => {});
   };
 
-  // Takes the partition: a new producer epoch fences every earlier owner; then reads to the end.
+  const remember = (stream: string, version: number, id: string, offset: bigint) => {
+    let known = window.get(stream);
+    if (!known) {
+      // the tail is read in offset order: a stream first seen at version 1 began inside the window
+      known = { version: 0, ids: new Map(), last: -1n, complete: version === 1 };
+      window.set(stream, known);
+    }
+    if (!known.ids.has(id)) idsHeld++;
+    known.ids.set(id, [version, offset]);
+    if (version > known.version) known.version = version;
+    if (offset > known.last) known.last = offset;
+  };
+
+  // Takes the partition: a new producer epoch fences every earlier owner; then what the index has not
+  // covered yet is read from the log.
   const takeOwnership = async () => {
     await release();
     const p = deps.kafka.producer({
@@ -96,8 +153,79 @@ export const createPartitionSequencer = (deps: {
     const init = await p.transaction(); // InitProducerId: epoch + 1, the old owner's open transaction aborted
     await init.abort(); // nothing was sent: no round trip
     producer = p;
-    readTo = await deps.catchUp(readTo, heads);
-    logger.debug({ topic, partition, readTo: readTo.toString() }, 'sequencer owns the partition');
+    window.clear();
+    idsHeld = 0;
+    const started = Date.now();
+    const from = (await index.checkpoint(topic, partition)) ?? 0n;
+    let tail = 0;
+    const end = await deps.readTail(from, (e) => {
+      tail++;
+      remember(e.stream, e.version, e.id, e.offset);
+    });
+    logger.debug(
+      { topic, partition, from: from.toString(), end: end.toString(), tail, ms: Date.now() - started },
+      'sequencer owns the partition',
+    );
+  };
+
+  // Drops from the window what the index has covered, the streams written longest ago first.
+  const prune = async () => {
+    if (idsHeld <= windowIds) return;
+    const covered = (await index.checkpoint(topic, partition)) ?? 0n;
+    for (const [stream, known] of window) {
+      if (idsHeld <= windowIds / 2) break;
+      if (known.last < covered) {
+        window.delete(stream);
+        idsHeld -= known.ids.size;
+        continue;
+      }
+      for (const [id, [, offset]] of known.ids) {
+        if (offset >= covered) continue;
+        known.ids.delete(id);
+        known.complete = false;
+        idsHeld--;
+      }
+    }
+    if (idsHeld > windowIds && Date.now() - warnedFull > 60_000) {
+      warnedFull = Date.now();
+      logger.warn(
+        { topic, partition, ids: idsHeld, indexedTo: covered.toString() },
+        'the sequencer holds more ids than its window: the stream index is behind (is it running?)',
+      );
+    }
+  };
+
+  // What the window lacks to check the batch: heads of streams it does not hold, and ids it cannot
+  // rule out. One indexed lookup for all of them; what it finds joins the window.
+  const complete = async (batch: readonly Pending[]) => {
+    const asks = new Map<string, Set<string>>();
+    for (const request of batch) {
+      const known = window.get(request.stream);
+      const ids = request.events
+        .filter((e) => !e.freshId && !known?.ids.has(e.id) && !known?.complete)
+        .map((e) => e.id);
+      if (known && ids.length === 0) continue;
+      const ask = asks.get(request.stream) ?? new Set();
+      for (const id of ids) ask.add(id);
+      asks.set(request.stream, ask);
+    }
+    if (asks.size === 0) return;
+    const found = await index.lookup(
+      [...asks].map(([stream, ids]) => ({ stream: stream as StreamId, ids: [...ids] })),
+    );
+    for (const stream of asks.keys()) {
+      const indexed = found.get(stream);
+      let known = window.get(stream);
+      if (!known) {
+        const version = indexed?.version ?? 0;
+        known = { version, ids: new Map(), last: -1n, complete: version === 0 };
+        window.set(stream, known);
+      }
+      for (const [id, [version, offset]] of indexed?.ids ?? []) {
+        if (!known.ids.has(id)) idsHeld++;
+        known.ids.set(id, [version, offset]);
+      }
+    }
   };
 
   // an append planned in this batch but not yet committed: its version, and its ids at offset -1
@@ -105,35 +233,32 @@ export const createPartitionSequencer = (deps: {
     version: number;
     ids: Map<string, [number, bigint]>;
   }
-  const lookup = (stream: string, tentative: Map<string, Tentative>) => {
-    const committed = heads.get(stream);
-    const planned = tentative.get(stream);
-    return {
-      version: planned?.version ?? committed?.version ?? 0,
-      idOf: (id: string) => planned?.ids.get(id) ?? committed?.ids.get(id),
-    };
-  };
 
-  // Checks a batch of requests against the heads; returns what to write and what to answer now.
+  // Checks a batch of requests against the window; returns what to write and what to answer now.
   const plan = (batch: Pending[]) => {
     const tentative = new Map<string, Tentative>();
     // `repeat`: the same event ids as an earlier append of this batch; answered from it after the commit
     const accepted: { request: Pending; fromVersion: number; repeat?: true }[] = [];
     const answered: { request: Pending; result?: AppendResult; error?: unknown }[] = [];
     for (const request of batch) {
-      const head = lookup(request.stream, tentative);
-      const seen = request.events.map((e) => head.idOf(e.id)).filter((x) => x !== undefined);
+      const known = window.get(request.stream)!;
+      const planned = tentative.get(request.stream);
+      const head = planned?.version ?? known.version;
+      const seen = request.events
+        .map((e) => (e.freshId ? undefined : (planned?.ids.get(e.id) ?? known.ids.get(e.id))))
+        .filter((x) => x !== undefined);
       if (seen.length === request.events.length) {
         const last = seen.reduce((a, b) => (b[0] > a[0] ? b : a));
+        const fromVersion = Math.min(...seen.map((s) => s[0]));
         if (last[1] < 0n) {
-          accepted.push({ request, fromVersion: Math.min(...seen.map((s) => s[0])), repeat: true });
+          accepted.push({ request, fromVersion, repeat: true });
           continue;
         }
         answered.push({
           request,
           result: {
             stream: request.stream,
-            fromVersion: Math.min(...seen.map((s) => s[0])),
+            fromVersion,
             toVersion: last[0],
             position: { topic, partition, offset: last[1] },
           },
@@ -149,25 +274,22 @@ export const createPartitionSequencer = (deps: {
         });
         continue;
       }
-      if (!expectedMatches(request.expected, head.version)) {
-        answered.push({
-          request,
-          error: new VersionConflict(request.stream, request.expected, head.version),
-        });
+      if (!expectedMatches(request.expected, head)) {
+        answered.push({ request, error: new VersionConflict(request.stream, request.expected, head) });
         continue;
       }
-      const planned = tentative.get(request.stream) ?? { version: head.version, ids: new Map() };
+      const next = planned ?? { version: head, ids: new Map() };
       request.events.forEach((e, i) => {
-        planned.ids.set(e.id, [head.version + i + 1, -1n]);
+        next.ids.set(e.id, [head + i + 1, -1n]);
       });
-      planned.version = head.version + request.events.length;
-      tentative.set(request.stream, planned);
-      accepted.push({ request, fromVersion: head.version + 1 });
+      next.version = head + request.events.length;
+      tentative.set(request.stream, next);
+      accepted.push({ request, fromVersion: head + 1 });
     }
     return { accepted, answered };
   };
 
-  // A version conflict read from our heads is true only while we still own the partition: another
+  // A version conflict read from the window is true only while we still own the partition: another
   // writer that took it since may have moved the stream. A transaction that reaches the coordinator
   // proves the epoch is still ours (a fenced producer is refused), so nothing is answered before one.
   const confirmOwnership = async () => {
@@ -182,6 +304,7 @@ export const createPartitionSequencer = (deps: {
   };
 
   const writeBatch = async (batch: Pending[]) => {
+    await complete(batch);
     const { accepted, answered } = plan(batch);
     const writes = accepted.filter((a) => !a.repeat);
     if (writes.length === 0 && answered.some((a) => a.error instanceof VersionConflict))
@@ -200,14 +323,16 @@ export const createPartitionSequencer = (deps: {
         const [meta] = await txn.send({ topic, acks: -1, messages });
         await txn.commit();
         let offset = BigInt(meta!.baseOffset ?? '0');
+        committedTo = offset + BigInt(messages.length);
         for (const { request, fromVersion } of writes) {
-          const head = heads.get(request.stream) ?? { version: 0, ids: new Map<string, [number, bigint]>() };
           request.events.forEach((e, i) => {
-            head.ids.set(e.id, [fromVersion + i, offset]);
+            remember(request.stream, fromVersion + i, e.id, offset);
             offset++;
           });
-          head.version = fromVersion + request.events.length - 1;
-          heads.set(request.stream, head);
+          // most recently written last: the window drops the streams written longest ago first
+          const known = window.get(request.stream)!;
+          window.delete(request.stream);
+          window.set(request.stream, known);
         }
       } catch (error) {
         await txn.abort().catch(() => {});
@@ -219,8 +344,8 @@ export const createPartitionSequencer = (deps: {
       else a.request.resolve(a.result!);
     }
     for (const { request } of accepted) {
-      const head = heads.get(request.stream)!;
-      const found = request.events.map((e) => head.ids.get(e.id)!);
+      const known = window.get(request.stream)!;
+      const found = request.events.map((e) => known.ids.get(e.id)!);
       request.resolve({
         stream: request.stream,
         fromVersion: found[0]![0],
@@ -228,6 +353,33 @@ export const createPartitionSequencer = (deps: {
         position: { topic, partition, offset: found.at(-1)![1] },
       });
     }
+    await prune().catch((error) =>
+      logger.warn({ err: error, topic, partition }, 'could not read the stream index checkpoint'),
+    );
+  };
+
+  // the next batch: at least one request, then as many as fit the bounds
+  const takeBatch = () => {
+    let events = 0;
+    let bytes = 0;
+    let take = 0;
+    while (take < queue.length) {
+      const next = queue[take]!;
+      if (
+        take > 0 &&
+        (next.alone ||
+          queue[0]!.alone ||
+          events + next.events.length > maxBatchEvents ||
+          bytes + next.bytes > maxBatchBytes)
+      )
+        break;
+      events += next.events.length;
+      bytes += next.bytes;
+      take++;
+    }
+    const batch = queue.slice(0, take);
+    queue = queue.slice(take);
+    return batch;
   };
 
   const flush = async () => {
@@ -235,20 +387,29 @@ export const createPartitionSequencer = (deps: {
     flushing = true;
     try {
       while (queue.length) {
-        let size = 0;
-        let take = 0;
-        while (take < queue.length && (take === 0 || size + queue[take]!.events.length <= maxBatchEvents)) {
-          size += queue[take]!.events.length;
-          take++;
-        }
-        const batch = queue.slice(0, take);
-        queue = queue.slice(take);
+        const batch = takeBatch();
         for (let attempt = 1; ; attempt++) {
           try {
             if (!producer) await takeOwnership();
             await writeBatch(batch);
             break;
           } catch (error) {
+            if (tooLarge(error)) {
+              // the broker refused the record batch as a whole: each append goes again on its own,
+              // and one refused alone is refused for itself
+              if (batch.length === 1) {
+                batch[0]!.reject(
+                  new TooLarge(
+                    `the append to ${batch[0]!.stream} is larger than ${topic} accepts (its max.message.bytes)`,
+                    maxBatchBytes,
+                  ),
+                );
+              } else {
+                for (const r of batch) r.alone = true;
+                queue = [...batch, ...queue];
+              }
+              break;
+            }
             // fenced by a newer owner, or the outcome is unknown: take the partition again, which
             // reads what did commit; event ids make the retry append nothing twice
             await release();
@@ -274,11 +435,14 @@ export const createPartitionSequencer = (deps: {
 
   return {
     lastOffsetOf: (stream) => {
-      const head = heads.get(stream);
-      let last: bigint | undefined;
-      for (const [, offset] of head?.ids.values() ?? [])
-        if (last === undefined || offset > last) last = offset;
-      return last;
+      const last = window.get(stream)?.last;
+      return last === undefined || last < 0n ? undefined : last;
+    },
+    get committedTo() {
+      return committedTo;
+    },
+    get windowSize() {
+      return { streams: window.size, ids: idsHeld };
     },
     append: (request) =>
       new Promise<AppendResult>((resolve, reject) => {
@@ -286,7 +450,11 @@ export const createPartitionSequencer = (deps: {
           reject(new Unavailable(`the sequencer of ${topic}/${partition} is closed`));
           return;
         }
-        queue.push({ ...request, resolve, reject });
+        let bytes = 0;
+        request.events.forEach((e, i) => {
+          bytes += request.values[i]!.length + recordOverhead(request.stream, e);
+        });
+        queue.push({ ...request, bytes, resolve, reject });
         void flush();
       }),
     close: async () => {

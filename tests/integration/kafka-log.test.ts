@@ -178,9 +178,17 @@ describe('Kafka event log', () => {
     const slow = createKafkaEventLog({ ...options(), readTimeoutMs: 1 });
     try {
       const stream = `order-${uniqueId()}` as StreamId;
-      await log.append(stream, [shipped('1')], 'no_stream');
+      // about 3 MiB in the stream's partition: a read of it takes several fetches, well over 1 ms
+      const carrier = 'x'.repeat(1000);
+      for (let i = 0; i < 30; i++) {
+        const events = Array.from({ length: 100 }, () => ({
+          ...shipped('1'),
+          data: { orderId: '1', carrier },
+        }));
+        await log.append(stream, events, 'any');
+      }
       // committed and visible (its transaction markers written) before the slow reader looks
-      expect(await log.readStream(stream, 1, 10)).toHaveLength(1);
+      expect(await log.readStream(stream, 1, 10)).toHaveLength(10);
       await expect(slow.readStream(stream, 1, 10)).rejects.toBeInstanceOf(Unavailable);
     } finally {
       await slow.close();

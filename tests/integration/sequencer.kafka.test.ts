@@ -54,7 +54,11 @@ describe('partition sequencer (Kafka)', () => {
       partitions: 3,
       replication: 1,
       sessionTimeoutMs: 6000,
-      readTimeoutMs: 1, // the catch-up read never finishes in time
+      // the stream index does not answer: the partition cannot be taken (its heads are unknown)
+      index: {
+        ...lf.streamIndex!.index,
+        checkpoint: () => Promise.reject(new Error('the stream index is down')),
+      },
       codec: createCodec(
         createConfluentRegistry(services().LOGFRONT_SCHEMA_REGISTRY_URL),
         createCatalog(orderEventTypes, prefix),
@@ -64,7 +68,9 @@ describe('partition sequencer (Kafka)', () => {
     try {
       const error = await slow.append(stream, [shipped()], 1).catch((e: unknown) => e);
       expect(error).toBeInstanceOf(Unavailable);
-      expect(String((error as Error).message)).toMatch(/appending to .*\/\d+ failed/);
+      expect(String((error as Error).message)).toMatch(
+        /appending to .*\/\d+ failed: the stream index is down/,
+      );
     } finally {
       await slow.close();
     }
@@ -78,7 +84,8 @@ describe('partition sequencer (Kafka)', () => {
       topic: lf.log.topicFor('order'),
       partition: 0,
       transactionalId: `${lf.config.topicPrefix}.closed-test`,
-      catchUp: async () => 0n,
+      index: lf.streamIndex!.index,
+      readTail: async () => 0n,
       logger: createLogger('silent'),
     });
     await sequencer.close();

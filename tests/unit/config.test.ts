@@ -31,7 +31,16 @@ describe('loadConfig', () => {
     it('uses the documented defaults', () => {
       expect(config).toEqual({
         mode: 'embedded',
-        kafka: { brokers: [], clientId: 'logfront', partitions: 3, replication: 1, sessionTimeoutMs: 30_000 },
+        kafka: {
+          brokers: [],
+          clientId: 'logfront',
+          partitions: 3,
+          replication: 1,
+          sessionTimeoutMs: 30_000,
+          retentionMs: -1,
+          readTimeoutMs: 60_000,
+          windowIds: 200_000,
+        },
         topicPrefix: 'logfront',
         schemaRegistryUrl: undefined,
         database: { url: undefined, schema: 'logfront' },
@@ -123,6 +132,15 @@ describe('loadConfig', () => {
     expect(pathsOf(error)).toEqual(['LOGFRONT_DATABASE_URL']);
   });
 
+  it('topic retention is -1 (for ever) or at least a minute', () => {
+    expect(loadConfig({ LOGFRONT_TOPIC_RETENTION_MS: '-1' }).kafka.retentionMs).toBe(-1);
+    expect(loadConfig({ LOGFRONT_TOPIC_RETENTION_MS: '60000' }).kafka.retentionMs).toBe(60_000);
+    for (const bad of ['0', '59999', '-2']) {
+      const error = configError({ LOGFRONT_TOPIC_RETENTION_MS: bad });
+      expect(new Set(pathsOf(error))).toEqual(new Set(['LOGFRONT_TOPIC_RETENTION_MS']));
+    }
+  });
+
   it('variables logfront does not know are ignored', () => {
     expect(() => loadConfig({ PATH: '/usr/bin', LOGFRONT_UNKNOWN: '!!!' })).not.toThrow();
   });
@@ -135,6 +153,9 @@ describe('loadConfig', () => {
       LOGFRONT_TOPIC_PARTITIONS: '12',
       LOGFRONT_TOPIC_REPLICATION: '3',
       LOGFRONT_KAFKA_SESSION_TIMEOUT_MS: '6000',
+      LOGFRONT_TOPIC_RETENTION_MS: '604800000',
+      LOGFRONT_KAFKA_READ_TIMEOUT_MS: '5000',
+      LOGFRONT_SEQUENCER_WINDOW_IDS: '5000',
       LOGFRONT_DATABASE_SCHEMA: 'shop_1',
       LOGFRONT_REDIS_URL: 'redis://cache:6379',
       LOGFRONT_REDIS_PREFIX: 'shop:',
@@ -175,6 +196,9 @@ describe('loadConfig', () => {
         partitions: 12,
         replication: 3,
         sessionTimeoutMs: 6000,
+        retentionMs: 604_800_000,
+        readTimeoutMs: 5000,
+        windowIds: 5000,
       },
       topicPrefix: 'shop_v2.eu-1',
       schemaRegistryUrl: 'http://registry:8081',

@@ -1,0 +1,67 @@
+// The kafkajs client of a log, its logging, and small helpers for lazily made connections.
+import { type Admin, Kafka, logLevel } from 'kafkajs';
+import type { Logger } from '../../core/logger.ts';
+
+/** CONCURRENT_TRANSACTIONS: the next transaction began while the last one's markers were written */
+const CONCURRENT_TRANSACTIONS = /another concurrent operation on the same transaction/;
+
+const kafkaLogLevel =
+  (logger: Logger) => () => (entry: { level: number; log: { message: string; error?: string } }) => {
+    // kafkajs logs at ERROR what it retries (a coordinator not ready yet); failures that matter are
+    // thrown. A sequencer's next transaction meets CONCURRENT_TRANSACTIONS routinely and is retried
+    // within milliseconds: not worth a warning.
+    if (entry.level > logLevel.WARN) return;
+    if (CONCURRENT_TRANSACTIONS.test(entry.log.error ?? entry.log.message)) {
+      logger.debug({ kafka: entry.log }, entry.log.message);
+    } else logger.warn({ kafka: entry.log }, entry.log.message);
+  };
+
+export const createKafkaClient = (options: { brokers: string[]; clientId: string; logger: Logger }) =>
+  new Kafka({
+    clientId: options.clientId,
+    brokers: options.brokers,
+    logLevel: logLevel.WARN,
+    logCreator: kafkaLogLevel(options.logger),
+    retry: { retries: 5, initialRetryTime: 100 },
+  });
+
+/** a value made once on first use; a failed attempt is forgotten so the next call tries again */
+export const lazily = <T>(make: () => Promise<T>) => {
+  let value: Promise<T> | undefined;
+  const get = () => {
+    if (!value) {
+      value = make();
+      value.catch(() => {
+        value = undefined;
+      });
+    }
+    return value;
+  };
+  return Object.assign(get, { peek: () => value });
+};
+
+/** per-key memo of a promise; a rejected one is dropped so the key is tried again */
+export const memo = <T>(cache: Map<string, Promise<T>>, key: string, make: () => Promise<T>) => {
+  let p = cache.get(key);
+  if (!p) {
+    p = make();
+    cache.set(key, p);
+    p.catch(() => cache.delete(key));
+  }
+  return p;
+};
+
+/**
+ * admin.fetchTopicOffsets, retried: kafkajs 2.2.4 fails now and then with a TypeError ("low.pop()")
+ * when offsets of a topic are asked for concurrently while its metadata is refreshed.
+ */
+export const topicOffsets = async (admin: Admin, topic: string) => {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await admin.fetchTopicOffsets(topic);
+    } catch (error) {
+      if (!(error instanceof TypeError) || attempt >= 5) throw error;
+      await new Promise((r) => setTimeout(r, 20 * attempt));
+    }
+  }
+};

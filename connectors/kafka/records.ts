@@ -1,0 +1,142 @@
+// Kafka records ↔ logfront events: the headers logfront writes, the partition of a stream, decoding.
+import { type IHeaders, type KafkaMessage, Partitioners } from 'kafkajs';
+import type { EventCodec } from '../../core/codec.ts';
+import type { EventId, EventMetadata, RecordedEvent, StreamId } from '../../core/types.ts';
+import type { TailEvent } from './sequencer.ts';
+
+export const header = (headers: IHeaders | undefined, name: string) => {
+  const v = headers?.[name];
+  if (v === undefined) return undefined;
+  return (Array.isArray(v) ? v[0] : v)?.toString('utf8');
+};
+
+/** a header's first value, raw */
+export const rawHeader = (headers: IHeaders | undefined, name: string) => {
+  const v = headers?.[name];
+  return Array.isArray(v) ? v[0] : v;
+};
+
+/**
+ * A header's text, for headers with few distinct values (event types): the last texts seen are
+ * reused when the bytes match instead of decoding a new string per record.
+ */
+export const internedHeader = (() => {
+  const recent: { bytes: Buffer; text: string }[] = [];
+  return (headers: IHeaders | undefined, name: string) => {
+    const v = rawHeader(headers, name);
+    if (v === undefined || typeof v === 'string') return v;
+    for (const r of recent) if (r.bytes.length === v.length && r.bytes.equals(v)) return r.text;
+    const text = v.toString('utf8');
+    recent.unshift({ bytes: Buffer.from(v), text });
+    if (recent.length > 16) recent.pop();
+    return text;
+  };
+})();
+
+const OPEN_BRACE = 0x7b;
+const CLOSE_BRACE = 0x7d;
+
+/** a payload this large counts against a subscription queue's bytes (blob chunks) */
+export const LARGE_PAYLOAD = 16 * 1024;
+
+const partitioner = Partitioners.DefaultPartitioner();
+
+/** a record logfront wrote: it has a key, a type and a stream version */
+export const isLogfrontRecord = (m: KafkaMessage) =>
+  m.key !== null &&
+  header(m.headers, 'ce_type') !== undefined &&
+  header(m.headers, 'lf_stream_version') !== undefined;
+
+/** the partition Kafka's default (murmur2) partitioner gives a stream id */
+export const partitionOf = (stream: string, partitions: number) =>
+  partitioner({
+    topic: '',
+    partitionMetadata: Array.from({ length: partitions }, (_, partitionId) => ({
+      partitionId,
+      leader: 0,
+      replicas: [0],
+      isr: [0],
+      offlineReplicas: [],
+      partitionErrorCode: 0,
+    })),
+    message: { key: stream, value: null },
+  });
+
+/** a record's place in its stream, read from its key and headers alone; undefined: not logfront's */
+export const tailEventOf = (m: KafkaMessage): TailEvent | undefined => {
+  if (m.key === null) return undefined;
+  const version = header(m.headers, 'lf_stream_version');
+  const id = header(m.headers, 'ce_id');
+  if (version === undefined || id === undefined || header(m.headers, 'ce_type') === undefined)
+    return undefined;
+  return { stream: m.key.toString('utf8'), version: Number(version), id, offset: BigInt(m.offset) };
+};
+
+export interface RecordMapper {
+  /** the events of logfront's records among `messages` (payloads decoded together), and the others */
+  toEvents(
+    topic: string,
+    partition: number,
+    messages: readonly KafkaMessage[],
+  ): Promise<{ events: RecordedEvent[]; foreign: KafkaMessage[] }>;
+  /** the payload size of an event decoded from a large record */
+  payloadBytes(event: RecordedEvent): number;
+}
+
+export const createRecordMapper = (codec: EventCodec): RecordMapper => {
+  // the event of a record whose type and version headers are read; records of one record batch share
+  // a (LogAppendTime) timestamp, so its ISO form is made once per run of equal timestamps
+  let lastTimestamp = '';
+  let lastIso = '';
+  const payloadBytes = new WeakMap<RecordedEvent, number>();
+  const eventOf = (
+    topic: string,
+    partition: number,
+    m: KafkaMessage,
+    type: string,
+    version: string,
+    data: unknown,
+  ): RecordedEvent => {
+    if (m.timestamp !== lastTimestamp) {
+      lastTimestamp = m.timestamp;
+      lastIso = new Date(Number(m.timestamp)).toISOString();
+    }
+    const meta = rawHeader(m.headers, 'lf_metadata');
+    // most events carry no metadata: `{}` needs no parse
+    const empty =
+      meta === undefined ||
+      (typeof meta !== 'string' && meta.length === 2 && meta[0] === OPEN_BRACE && meta[1] === CLOSE_BRACE);
+    return {
+      id: header(m.headers, 'ce_id') as EventId,
+      stream: m.key!.toString('utf8') as StreamId,
+      type,
+      version: Number(version),
+      data,
+      metadata: (empty ? {} : JSON.parse(meta.toString('utf8'))) as EventMetadata,
+      position: { topic, partition, offset: BigInt(m.offset) },
+      recordedAt: lastIso,
+    };
+  };
+  /** the events of logfront's records among `messages` (payloads decoded together), and the others */
+  const toEvents = async (topic: string, partition: number, messages: readonly KafkaMessage[]) => {
+    const ours: { m: KafkaMessage; type: string; version: string }[] = [];
+    const foreign: KafkaMessage[] = [];
+    for (const m of messages) {
+      // isLogfrontRecord, reading each header once
+      const type = m.key === null ? undefined : internedHeader(m.headers, 'ce_type');
+      const version = type === undefined ? undefined : header(m.headers, 'lf_stream_version');
+      if (type === undefined || version === undefined) foreign.push(m);
+      else ours.push({ m, type, version });
+    }
+    const data = await Promise.all(ours.map(({ m, type }) => (m.value ? codec.decode(type, m.value) : null)));
+    const events = ours.map(({ m, type, version }, i) => {
+      const e = eventOf(topic, partition, m, type, version, data[i]);
+      // large payloads (blob chunks) count against a queue's bytes; small ones only as events
+      if (m.value && m.value.length >= LARGE_PAYLOAD) payloadBytes.set(e, m.value.length);
+      return e;
+    });
+    return { events, foreign };
+  };
+
+  return { toEvents, payloadBytes: (e) => payloadBytes.get(e) ?? 0 };
+};
