@@ -5,13 +5,14 @@
 //   logfront-sdk  bench/peers-worker.ts with createLogfront and its load generator (the same)
 //   logfront-http a `logfront serve` process, driven by a load-generator process (node:http keep-alive)
 // Emmett gets a database of its own on the same Postgres server, dropped at the end; logfront's topics,
-// schemas and keys are removed by the harness (bench/run.ts).
+// objects and schemas are removed by the harness (bench/run.ts), its Redis keys here.
 // Knobs: BENCH_SECONDS (10), BENCH_WARMUP_SECONDS (2), BENCH_SCENARIOS (all of SCENARIOS, comma-separated),
 // BENCH_CLIENTS (16), BENCH_TRIALS (20), BENCH_WRITERS (8), BENCH_TRIAL_PROCESSES (2),
 // BENCH_READ_STREAMS (200), BENCH_READ_EVENTS (10), BENCH_STREAMS_PER_CLIENT (8).
 import { type ChildProcess, spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
+import { Redis } from 'ioredis';
 import pg from 'pg';
 import { benchConfig, type Figures, ROOT, removeBenchData, report, round, servicesEnv } from './harness.ts';
 import {
@@ -37,6 +38,7 @@ const num = (name: string, fallback: number) => {
 };
 
 const SECONDS = num('BENCH_SECONDS', 10);
+if (SECONDS <= 0) throw new Error('BENCH_SECONDS: expected a number of seconds > 0');
 const WARMUP_SECONDS = num('BENCH_WARMUP_SECONDS', Math.min(2, SECONDS));
 const CLIENTS = Math.max(1, Math.round(num('BENCH_CLIENTS', 16)));
 const STREAMS_PER_CLIENT = Math.max(1, Math.round(num('BENCH_STREAMS_PER_CLIENT', 8)));
@@ -199,6 +201,7 @@ const startServer = async (name: string, runners: boolean) => {
   const url = await new Promise<string>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error('logfront serve did not start within 90 s')), 90_000);
     createInterface({ input: child.stdout! }).on('line', (line) => {
+      if (process.env.BENCH_VERBOSE === '1') process.stderr.write(`  serve | ${line}\n`);
       const m = /serving on (http:\/\/\S+)/.exec(line);
       if (m) {
         clearTimeout(timer);
@@ -245,6 +248,29 @@ const emmettDatabase = (id: string) => {
     },
     drop: () => admin(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`),
   };
+};
+
+/** the Redis keys logfront kept under these names (cache entries, invalidation marks; they expire, but
+ * the harness removes topics, objects and schemas only) */
+const removeRedisKeys = async (names: readonly string[]) => {
+  const url = process.env.LOGFRONT_REDIS_URL;
+  if (!url || names.length === 0) return 0;
+  const redis = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 2 });
+  let removed = 0;
+  try {
+    await redis.connect();
+    for (const name of names) {
+      let cursor = '0';
+      do {
+        const [next, keys] = await redis.scan(cursor, 'MATCH', `${name}:*`, 'COUNT', 1000);
+        if (keys.length) removed += await redis.del(...keys);
+        cursor = next;
+      } while (cursor !== '0');
+    }
+  } finally {
+    redis.disconnect();
+  }
+  return removed;
 };
 
 // --- scenarios -------------------------------------------------------------------------------------------
@@ -318,7 +344,9 @@ const runTrials = async (specOf: (process: number) => SystemSpec): Promise<Recor
       const winsBy = workers.map(() => 0);
       for (let t = 0; t < TRIALS && !aborted; t++) {
         const stream = `order-t${kind.short}${t}`;
-        if (kind.prepare) await call(workers[0]!, { op: 'append', stream, expected: 0 });
+        // the process that writes the first event owns the partition when the race starts: take turns
+        const first = workers[t % workers.length]!;
+        if (kind.prepare) await call(first, { op: 'append', stream, expected: 0 });
         const at = Date.now() + 300;
         const results = await Promise.all(
           workers.map((w, i) =>
@@ -329,7 +357,7 @@ const runTrials = async (specOf: (process: number) => SystemSpec): Promise<Recor
         results.forEach((r, i) => {
           winsBy[i]! += r.wins;
         });
-        const length = await call<number>(workers[0]!, { op: 'length', stream });
+        const length = await call<number>(first, { op: 'length', stream });
         stats.trials += 1;
         if (wins === 1) stats['one winner'] += 1;
         if (wins === 0) stats['zero winners'] += 1;
@@ -371,6 +399,7 @@ export const run = async () => {
 
   await emmett.create();
   let topics = '';
+  const names: string[] = [];
   const durability = await emmett.durability().catch((error) => `unknown (${messageOf(error)})`);
   say(`Emmett database ${emmett.name}; ${SECONDS} s per run after ${WARMUP_SECONDS} s of warm-up`);
   try {
@@ -379,6 +408,7 @@ export const run = async () => {
       const name = `bench_${id}_${scenario}`;
       // logfront's data under this name is removed at the end (bench/run.ts)
       const { kafka } = benchConfig(name);
+      names.push(name);
       topics = `${kafka.partitions} partitions per topic, replication ${kafka.replication}`;
       if (scenario === 'trials') {
         for (const [system, specOf] of [
@@ -460,6 +490,9 @@ export const run = async () => {
       .drop()
       .then(() => say(`dropped ${emmett.name}`))
       .catch((error) => console.error(`could not drop ${emmett.name}: ${messageOf(error)}`));
+    await removeRedisKeys(names).catch((error) =>
+      console.error(`could not remove the Redis keys of ${names.join(', ')}: ${messageOf(error)}`),
+    );
   }
   if (aborted) {
     await removeBenchData().catch(() => {});
