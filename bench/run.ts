@@ -4,6 +4,7 @@ const BENCHES: Record<string, () => Promise<{ run: () => Promise<void> }>> = {
   project: () => import('./project.ts'),
   read: () => import('./read.ts'),
   blob: () => import('./blob.ts'),
+  takeover: () => import('./takeover.ts'),
 };
 
 const name = process.argv[2];
