@@ -64,13 +64,20 @@ export interface WriterParams extends ChildBase {
 
 export interface WriterResult {
   startupMs: number;
+  /** RSS once logfront is built, before any append */
+  rssBeforeMiB: number;
+  /** the first append (takeover included), or how long it ran until it failed */
   firstMs: number;
-  secondMs: number;
+  secondMs?: number;
+  /** RSS after the first append, or when it failed */
   rssMiB: number;
-  rssAfterSecondMiB: number;
+  rssAfterSecondMiB?: number;
   peakRssMiB: number;
   heapUsedMiB: number;
-  versions: { first: [number, number]; second: [number, number] };
+  versions?: { first: [number, number]; second: [number, number] };
+  /** why an append failed, and which: the figures of a failed first append are those of its failure */
+  error?: string;
+  failed?: 'first' | 'second';
 }
 
 export type ChildAnswer<R> = { ok: true; value: R } | { ok: false; error: string };

@@ -50,9 +50,17 @@ await childMain<WriterParams, WriterResult>(async (p) => {
   const t0 = performance.now();
   const lf = await createLogfront(config, { logger });
   const startupMs = performance.now() - t0;
+  const rssBeforeMiB = process.memoryUsage().rss / MiB;
   try {
+    const memory = () => ({
+      rssMiB: process.memoryUsage().rss / MiB,
+      // maxRSS is in KiB
+      peakRssMiB: process.resourceUsage().maxRSS / 1024,
+      heapUsedMiB: process.memoryUsage().heapUsed / MiB,
+    });
+    let started = 0;
     const append = async (target: WriterTarget, orderId: string) => {
-      const started = performance.now();
+      started = performance.now();
       const r = await Promise.race([
         lf.append.appendToStream(target.stream, {
           expectedVersion: target.expected,
@@ -68,20 +76,33 @@ await childMain<WriterParams, WriterResult>(async (p) => {
       }
       return { ms, versions: [r.fromVersion, r.toVersion] as [number, number] };
     };
-    const first = await append(p.first, 'takeover-1');
-    const rss = process.memoryUsage().rss;
-    const second = await append(p.second, 'takeover-2');
-    return {
-      startupMs,
-      firstMs: first.ms,
-      secondMs: second.ms,
-      rssMiB: rss / MiB,
-      rssAfterSecondMiB: process.memoryUsage().rss / MiB,
-      // maxRSS is in KiB
-      peakRssMiB: process.resourceUsage().maxRSS / 1024,
-      heapUsedMiB: process.memoryUsage().heapUsed / MiB,
-      versions: { first: first.versions, second: second.versions },
-    };
+    const failed = (error: unknown) => (error instanceof Error ? error.message : String(error));
+    let first: Awaited<ReturnType<typeof append>>;
+    try {
+      first = await append(p.first, 'takeover-1');
+    } catch (error) {
+      return {
+        startupMs,
+        rssBeforeMiB,
+        firstMs: performance.now() - started,
+        ...memory(),
+        error: failed(error),
+        failed: 'first',
+      };
+    }
+    const afterFirst = memory();
+    const result: WriterResult = { startupMs, rssBeforeMiB, firstMs: first.ms, ...afterFirst };
+    try {
+      const second = await append(p.second, 'takeover-2');
+      result.secondMs = second.ms;
+      result.versions = { first: first.versions, second: second.versions };
+    } catch (error) {
+      result.error = `second append: ${failed(error)}`;
+      result.failed = 'second';
+    }
+    result.rssAfterSecondMiB = process.memoryUsage().rss / MiB;
+    result.peakRssMiB = process.resourceUsage().maxRSS / 1024;
+    return result;
   } finally {
     // a takeover still reading (failFast) need not be waited for
     await within(lf.close(), 20_000, () => undefined).catch(() => {});
