@@ -5,6 +5,7 @@ const BENCHES: Record<string, () => Promise<{ run: () => Promise<void> }>> = {
   read: () => import('./read.ts'),
   blob: () => import('./blob.ts'),
   peers: () => import('./peers.ts'),
+  takeover: () => import('./takeover.ts'),
 };
 
 const name = process.argv[2];
