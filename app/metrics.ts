@@ -9,7 +9,7 @@ import type { Logfront } from './compose.ts';
  * logfront_projection_lag_events, logfront_projection_staleness_seconds,
  * logfront_projection_dead_letters, logfront_projection_running, logfront_cache_hits_total,
  * logfront_cache_misses_total, logfront_cache_errors_total, logfront_cache_probe_mismatches_total,
- * logfront_blob_checksum_mismatches_total.
+ * logfront_blob_checksum_mismatches_total, logfront_stream_index_lag_events.
  */
 export const installMetrics = (app: FastifyInstance, lf: Logfront) => {
   const registry = new Registry();
@@ -38,6 +38,13 @@ export const installMetrics = (app: FastifyInstance, lf: Logfront) => {
     'events the projection sent to its dead-letter topic',
   );
   const running = gauge('logfront_projection_running', '1 when a runner applies the projection, 0 otherwise');
+
+  const indexLag = new Gauge({
+    name: 'logfront_stream_index_lag_events',
+    help: 'offsets of the log the stream index has not covered yet, by topic and partition (a takeover reads them)',
+    labelNames: ['topic', 'partition'] as const,
+    registers: [registry],
+  });
 
   const counts = lf.cacheCounts;
   const total = (
@@ -95,6 +102,11 @@ export const installMetrics = (app: FastifyInstance, lf: Logfront) => {
       staleness.set({ projection: p.name }, p.stalenessMs / 1000);
       deadLetters.set({ projection: p.name }, p.deadLettered);
       running.set({ projection: p.name }, p.state === 'running' ? 1 : 0);
+    }
+    if (lf.streamIndex) {
+      for (const p of (await lf.streamIndex.indexer.lag()).partitions) {
+        indexLag.set({ topic: p.topic, partition: String(p.partition) }, p.events);
+      }
     }
     return reply.header('content-type', registry.contentType).send(await registry.metrics());
   });

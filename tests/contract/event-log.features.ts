@@ -8,6 +8,8 @@ import { uniqueId, waitFor } from '../support/services.ts';
 
 export interface LogFixture {
   log: EventLog;
+  /** closes the log and opens it again over the same storage (a process restart); the new log */
+  restart(): Promise<EventLog>;
   close(): Promise<void>;
 }
 
@@ -185,6 +187,29 @@ export const eventLogContract = (name: string, open: () => Promise<LogFixture>) 
         await sub2.stop();
       }
       expect(later.map((e) => e.version).sort()).toEqual([3, 3, 3, 3]);
+    });
+
+    it('after a restart over the same storage, heads, event ids and stream reads are as before', async () => {
+      const s = stream();
+      const events = [shipped('1', 'a'), shipped('1', 'b')];
+      const first = await log.append(s, events, 'no_stream');
+      log = await fixture.restart();
+      await expect(log.append(s, [shipped('1')], 'no_stream')).rejects.toMatchObject({
+        code: 'version_conflict',
+        actual: 2,
+      });
+      await expect(log.append(s, events, 'any')).resolves.toEqual(first);
+      await expect(log.append(s, [shipped('1', 'c')], 2)).resolves.toMatchObject({
+        fromVersion: 3,
+        toVersion: 3,
+      });
+      const read = await log.readStream(s, 1, 10);
+      expect(read.map((e) => [e.version, (e.data as { carrier: string }).carrier])).toEqual([
+        [1, 'a'],
+        [2, 'b'],
+        [3, 'c'],
+      ]);
+      expect((await log.readStream(s, 2, 1)).map((e) => e.version)).toEqual([2]);
     });
 
     it('answers a ping', async () => {

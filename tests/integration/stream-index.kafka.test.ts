@@ -4,6 +4,7 @@
 import { Kafka, logLevel } from 'kafkajs';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createLogfront, type Logfront } from '../../app/compose.ts';
+import { createHttpServer } from '../../app/http.ts';
 import type { KafkaEventLog } from '../../connectors/kafka/event-log.ts';
 import { partitionOf } from '../../connectors/kafka/records.ts';
 import { ArchiveGap, readArchive } from '../../core/archive.ts';
@@ -72,6 +73,13 @@ describe('the stream index (Kafka)', () => {
     const streams = streamsIn(0, 1, 20);
     for (const s of streams) await first.log.append(s, [shipped(), shipped(), shipped()], 'no_stream');
     await caughtUp(first);
+    // the lag is a metric, per partition
+    const app = createHttpServer(first);
+    const metrics = (await app.inject({ method: 'GET', url: '/metrics' })).body;
+    await app.close();
+    expect(metrics).toContain(
+      `logfront_stream_index_lag_events{topic="${first.log.topicFor('order')}",partition="0"} 0`,
+    );
     await first.close();
 
     const second = await start(config);
@@ -194,7 +202,6 @@ describe('the stream index (Kafka)', () => {
     await Promise.all(
       Array.from({ length: 32 }, async () => {
         for (let i = at++; i < streams.length; i = at++) {
-          if (i % 200 === 0) console.log('append', i, Date.now());
           const e = shipped();
           firstIds.set(streams[i]!, e);
           await lf.log.append(streams[i]!, [e], 'no_stream');
