@@ -47,16 +47,14 @@ export interface KafkaEventLog extends EventLog {
   sequencerWindow(topic: string, partition: number): { streams: number; ids: number } | undefined;
 }
 
+/** what the log asks of the stream index */
+type IndexReads = Pick<StreamIndex, 'checkpoint' | 'lookup' | 'positions'>;
+
 /** no index: nothing covered, so the log itself answers from the start of each partition */
-const NO_INDEX: StreamIndex = {
+const NO_INDEX: IndexReads = {
   checkpoint: async () => undefined,
-  checkpoints: async () => [],
-  apply: async () => {
-    throw new Error('no stream index is configured');
-  },
   lookup: async () => new Map(),
   positions: async () => ({ events: [], checkpoint: undefined }),
-  ping: async () => {},
 };
 
 /** a stream read's records at the indexed offsets: fetches started this many offsets apart, at most this many at once */
@@ -77,7 +75,7 @@ const BATCH_MARGIN_BYTES = 64 * 1024;
  */
 export const createKafkaEventLog = (options: KafkaLogOptions): KafkaEventLog => {
   const { codec, logger } = options;
-  const index = options.index ?? NO_INDEX;
+  const index: IndexReads = options.index ?? NO_INDEX;
   const kafka = createKafkaClient(options);
   const connectAdmin = lazily(async (): Promise<Admin> => {
     const a = kafka.admin();

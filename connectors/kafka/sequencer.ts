@@ -84,7 +84,7 @@ export const createPartitionSequencer = (deps: {
   topic: string;
   partition: number;
   transactionalId: string;
-  index: StreamIndex;
+  index: Pick<StreamIndex, 'checkpoint' | 'lookup'>;
   readTail: ReadTail;
   logger: Logger;
   maxBatchEvents?: number;

@@ -4,12 +4,12 @@ import { BLOB_CATEGORY, BLOB_TOPIC_MAX_MESSAGE_BYTES } from '../../core/blobs.ts
 import type { Position } from '../../core/types.ts';
 import { memo, topicOffsets } from './client.ts';
 
-/** Kafka's default max.message.bytes (broker message.max.bytes) */
+/** Kafka's default max.message.bytes (broker message.max.bytes), what logfront's event topics get */
 const DEFAULT_MAX_MESSAGE_BYTES = 1_048_588;
 
 export interface TopicInfo {
   partitions: number;
-  /** the topic's max.message.bytes: a record batch larger than this is refused */
+  /** the topic's max.message.bytes as logfront creates it: a record batch larger than this is refused */
   maxMessageBytes: number;
 }
 
@@ -33,47 +33,34 @@ export const createTopics = (deps: {
     memo(known, topic, async () => {
       const a = await deps.admin();
       const existing = await a.listTopics();
+      const blobs = topic === `${deps.topicPrefix}.events.${BLOB_CATEGORY}`;
       if (!existing.includes(topic)) {
-        const blobs = topic === `${deps.topicPrefix}.events.${BLOB_CATEGORY}`;
-        await a
-          .createTopics({
-            waitForLeaders: true,
-            topics: [
-              {
-                topic,
-                numPartitions: partitions,
-                replicationFactor: deps.replication,
-                configEntries: [
-                  { name: 'message.timestamp.type', value: 'LogAppendTime' },
-                  { name: 'retention.ms', value: String(deps.retentionMs) },
-                  // blob chunks travel several to a transaction (core/blob-service.ts)
-                  ...(blobs
-                    ? [{ name: 'max.message.bytes', value: String(BLOB_TOPIC_MAX_MESSAGE_BYTES) }]
-                    : []),
-                ],
-              },
-            ],
-          })
-          .catch((error: { type?: string }) => {
-            // another process created it meanwhile
-            if (error.type !== 'TOPIC_ALREADY_EXISTS') throw error;
-          });
+        // false (not an error) when another process created it meanwhile
+        await a.createTopics({
+          waitForLeaders: true,
+          topics: [
+            {
+              topic,
+              numPartitions: partitions,
+              replicationFactor: deps.replication,
+              configEntries: [
+                { name: 'message.timestamp.type', value: 'LogAppendTime' },
+                { name: 'retention.ms', value: String(deps.retentionMs) },
+                // blob chunks travel several to a transaction (core/blob-service.ts)
+                ...(blobs
+                  ? [{ name: 'max.message.bytes', value: String(BLOB_TOPIC_MAX_MESSAGE_BYTES) }]
+                  : []),
+              ],
+            },
+          ],
+        });
       }
-      const [meta, configs] = await Promise.all([
-        a.fetchTopicMetadata({ topics: [topic] }),
-        a
-          .describeConfigs({
-            includeSynonyms: false,
-            resources: [{ type: 2 /* TOPIC */, name: topic, configNames: ['max.message.bytes'] }],
-          })
-          .catch(() => undefined),
-      ]);
-      const value = configs?.resources[0]?.configEntries.find(
-        (c) => c.configName === 'max.message.bytes',
-      )?.configValue;
+      const meta = await a.fetchTopicMetadata({ topics: [topic] });
       return {
         partitions: meta.topics[0]!.partitions.length,
-        maxMessageBytes: value ? Number(value) : DEFAULT_MAX_MESSAGE_BYTES,
+        // what logfront creates topics with; a topic made elsewhere with a lower limit refuses a large
+        // group-commit batch, whose appends the sequencer then writes one by one
+        maxMessageBytes: blobs ? BLOB_TOPIC_MAX_MESSAGE_BYTES : DEFAULT_MAX_MESSAGE_BYTES,
       };
     });
 

@@ -261,4 +261,69 @@ describe('the stream index (Kafka)', () => {
       await a.disconnect();
     }
   });
+  it("with an index that is behind Kafka's log start, a takeover and a stream read replay the archive", async () => {
+    const id = uniqueId();
+    const env = {
+      LOGFRONT_TOPIC_PREFIX: `t${id}`,
+      LOGFRONT_REDIS_PREFIX: `t${id}:`,
+      LOGFRONT_TOPIC_PARTITIONS: '1',
+      LOGFRONT_ARCHIVE_MAX_RECORDS: '10',
+      LOGFRONT_ARCHIVE_MAX_AGE_MS: '200',
+    };
+    const first = await start(servicesConfig({ ...env, LOGFRONT_DATABASE_SCHEMA: `t_${id}` }));
+    await first.startRunners();
+    const topic = first.log.topicFor('order');
+    const s = `order-${uniqueId()}` as StreamId;
+    const events = Array.from({ length: 4 }, (_, i) => shipped(`e${i + 1}`));
+    for (const [i, e] of events.entries()) {
+      await first.log.append(s, [e], i === 0 ? 'no_stream' : i);
+      await first.log.append(`order-${uniqueId()}` as StreamId, [shipped(), shipped()], 'no_stream');
+    }
+    const [end] = await first.log.endOffsets([topic]);
+    await waitFor(async () => {
+      const archived = await readArchive(
+        first.blobStore!,
+        first.config.topicPrefix,
+        topic,
+        0,
+        0n,
+        end!.offset,
+      );
+      return archived.filter((e) => e.stream === s).length === 4;
+    }, 30_000);
+    await first.close();
+    const low = (await dropFirstHalf(first.config, topic))[0]!.low;
+    expect(low).toBeGreaterThan(0n);
+
+    // another deployment of the same log whose index (its own schema) has covered nothing
+    const second = await start(servicesConfig({ ...env, LOGFRONT_DATABASE_SCHEMA: `t_${uniqueId()}` }));
+    await expect(second.log.append(s, [shipped()], 'no_stream')).rejects.toMatchObject({ actual: 4 });
+    await expect(second.log.append(s, [events[0]!], 'any')).resolves.toMatchObject({ fromVersion: 1 });
+    await expect(second.log.append(s, [shipped('e5')], 4)).resolves.toMatchObject({ fromVersion: 5 });
+    const read = await second.log.readStream(s, 1, 10);
+    expect(read.map((e) => (e.data as { carrier: string }).carrier)).toEqual(['e1', 'e2', 'e3', 'e4', 'e5']);
+    expect(read[0]!.position.offset).toBeLessThan(low);
+  });
+
+  it('a stream whose events lie far apart in its partition is read in waves of parallel fetches', async () => {
+    const config = servicesConfig({ LOGFRONT_TOPIC_PARTITIONS: '1' });
+    const lf = await start(config);
+    await lf.startStreamIndex();
+    const s = `order-${uniqueId()}` as StreamId;
+    const filler = `order-${uniqueId()}` as StreamId;
+    for (let i = 0; i < 20; i++) {
+      await lf.log.append(s, [shipped(`far-${i}`)], i);
+      await lf.log.append(
+        filler,
+        Array.from({ length: 300 }, () => shipped()),
+        'any',
+      );
+    }
+    await caughtUp(lf);
+    const read = await lf.log.readStream(s, 1, 100);
+    expect(read.map((e) => (e.data as { carrier: string }).carrier)).toEqual(
+      Array.from({ length: 20 }, (_, i) => `far-${i}`),
+    );
+    expect((await lf.log.readStream(s, 19, 100)).map((e) => e.version)).toEqual([19, 20]);
+  });
 });
