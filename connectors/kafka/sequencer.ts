@@ -66,9 +66,14 @@ const recordOverhead = (stream: string, event: PreparedEvent) =>
   2 * stream.length + 2 * JSON.stringify(event.metadata).length + event.id.length + event.type.length + 320;
 
 /**
- * The one writer of a partition. Ownership is a transactional producer whose transactional.id is
- * derived from the partition: taking it bumps the producer epoch, which makes the broker refuse the
- * previous owner's transactions, and aborts one it left open.
+ * The one writer of a partition. Ownership is a pair of transactional producers whose
+ * transactional.ids are derived from the partition (`<id>` and `<id>.1`): taking them bumps their
+ * epochs, which makes the broker refuse the previous owner's transactions, and aborts one it left open.
+ * Transactions alternate between the two: right after a commit the coordinator still writes its
+ * markers, and the next transaction of the same id would wait for them (CONCURRENT_TRANSACTIONS).
+ * A new owner initialises the first, then the second, then proves with a transaction that the first
+ * is still its own: so no other process took the first after it, hence none took the second before it
+ * without being fenced in turn; two processes never both hold a usable pair.
  *
  * What it knows of the partition's streams is bounded: on taking the partition it reads the stream
  * index's checkpoint and then only the log's tail after it (the index's lag), and keeps a window of
@@ -101,7 +106,9 @@ export const createPartitionSequencer = (deps: {
   const maxAttempts = deps.maxAttempts ?? 10;
   const window = new Map<string, Known>();
   let idsHeld = 0;
-  let producer: Producer | undefined;
+  /** the pair, once owned; transactions alternate between them */
+  let producers: Producer[] = [];
+  let turn = 0;
   let queue: Pending[] = [];
   let flushing = false;
   let closed = false;
@@ -109,9 +116,28 @@ export const createPartitionSequencer = (deps: {
   let committedTo: bigint | undefined;
 
   const release = async () => {
-    const p = producer;
-    producer = undefined;
-    await p?.disconnect().catch(() => {});
+    const ps = producers;
+    producers = [];
+    await Promise.all(ps.map((p) => p.disconnect().catch(() => {})));
+  };
+
+  /** the producer of the next transaction */
+  const next = () => {
+    turn ^= 1;
+    return producers[turn]!;
+  };
+
+  // A transaction that reaches the coordinator proves the producer's epoch is still ours (a fenced
+  // producer is refused).
+  const confirmOwnership = async (producer: Producer) => {
+    const txn = await producer.transaction();
+    try {
+      await txn.sendOffsets({ consumerGroupId: `${deps.transactionalId}.ownership`, topics: [] });
+      await txn.commit();
+    } catch (error) {
+      await txn.abort().catch(() => {});
+      throw error;
+    }
   };
 
   const remember = (stream: string, version: number, id: string, offset: bigint) => {
@@ -131,28 +157,37 @@ export const createPartitionSequencer = (deps: {
   // covered yet is read from the log.
   const takeOwnership = async () => {
     await release();
-    const p = deps.kafka.producer({
-      transactionalId: deps.transactionalId,
-      idempotent: true,
-      maxInFlightRequests: 1,
-      allowAutoTopicCreation: false,
-      createPartitioner: Partitioners.DefaultPartitioner,
-      // kafkajs retries inside a transaction for up to 30 s; past that the sequencer takes the
-      // partition again and retries the batch, with event ids keeping it from appending twice
-      // (the next transaction often meets CONCURRENT_TRANSACTIONS while the last one's markers are
-      // written: retry it within milliseconds, not kafkajs's default 300 ms)
-      retry: {
-        retries: Number.MAX_SAFE_INTEGER,
-        maxRetryTime: 30_000,
-        initialRetryTime: 5,
-        factor: 0.2,
-        multiplier: 2,
-      },
-    });
-    await p.connect();
-    const init = await p.transaction(); // InitProducerId: epoch + 1, the old owner's open transaction aborted
-    await init.abort(); // nothing was sent: no round trip
-    producer = p;
+    const pair = [deps.transactionalId, `${deps.transactionalId}.1`].map((transactionalId) =>
+      deps.kafka.producer({
+        transactionalId,
+        idempotent: true,
+        maxInFlightRequests: 1,
+        allowAutoTopicCreation: false,
+        createPartitioner: Partitioners.DefaultPartitioner,
+        // kafkajs retries inside a transaction for up to 30 s; past that the sequencer takes the
+        // partition again and retries the batch, with event ids keeping it from appending twice
+        // (a transaction that meets CONCURRENT_TRANSACTIONS is retried within a millisecond or two)
+        retry: {
+          retries: Number.MAX_SAFE_INTEGER,
+          maxRetryTime: 30_000,
+          initialRetryTime: 1,
+          factor: 0.2,
+          multiplier: 2,
+        },
+      }),
+    );
+    try {
+      for (const p of pair) {
+        await p.connect();
+        const init = await p.transaction(); // InitProducerId: epoch + 1, the old owner's open transaction aborted
+        await init.abort(); // nothing was sent: no round trip
+      }
+      await confirmOwnership(pair[0]!);
+    } catch (error) {
+      await Promise.all(pair.map((p) => p.disconnect().catch(() => {})));
+      throw error;
+    }
+    producers = pair;
     window.clear();
     idsHeld = 0;
     const started = Date.now();
@@ -290,25 +325,14 @@ export const createPartitionSequencer = (deps: {
   };
 
   // A version conflict read from the window is true only while we still own the partition: another
-  // writer that took it since may have moved the stream. A transaction that reaches the coordinator
-  // proves the epoch is still ours (a fenced producer is refused), so nothing is answered before one.
-  const confirmOwnership = async () => {
-    const txn = await producer!.transaction();
-    try {
-      await txn.sendOffsets({ consumerGroupId: `${deps.transactionalId}.ownership`, topics: [] });
-      await txn.commit();
-    } catch (error) {
-      await txn.abort().catch(() => {});
-      throw error;
-    }
-  };
-
+  // writer that took it since may have moved the stream. So nothing is answered before a transaction
+  // proves ownership.
   const writeBatch = async (batch: Pending[]) => {
     await complete(batch);
     const { accepted, answered } = plan(batch);
     const writes = accepted.filter((a) => !a.repeat);
     if (writes.length === 0 && answered.some((a) => a.error instanceof VersionConflict))
-      await confirmOwnership();
+      await confirmOwnership(next());
     if (writes.length) {
       const messages = writes.flatMap(({ request, fromVersion }) =>
         request.events.map((e, i) => ({
@@ -318,7 +342,7 @@ export const createPartitionSequencer = (deps: {
           partition,
         })),
       );
-      const txn = await producer!.transaction();
+      const txn = await next().transaction();
       try {
         const [meta] = await txn.send({ topic, acks: -1, messages });
         await txn.commit();
@@ -390,7 +414,7 @@ export const createPartitionSequencer = (deps: {
         const batch = takeBatch();
         for (let attempt = 1; ; attempt++) {
           try {
-            if (!producer) await takeOwnership();
+            if (producers.length === 0) await takeOwnership();
             await writeBatch(batch);
             break;
           } catch (error) {
