@@ -91,6 +91,7 @@ const serveUntilStopped = async (
 ) => {
   const lf = await createLogfront(config, { domain });
   if (config.runners) await lf.startRunners();
+  else if (config.streamIndex) await lf.startStreamIndex();
   const app = createHttpServer(lf);
   await app.listen({ host: config.http.host, port: config.http.port });
   const address = app.server.address();

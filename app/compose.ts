@@ -68,7 +68,7 @@ export interface Logfront {
   rebuild(name: string): Promise<Rebuild>;
   /**
    * the stream index (services mode; the embedded log's table is its own index) and its builder, which
-   * runs with the runners; undefined when embedded
+   * runs with the runners (LOGFRONT_STREAM_INDEX=on); undefined when embedded
    */
   readonly streamIndex: { index: StreamIndex; indexer: StreamIndexer } | undefined;
   /** starts the stream index's builder alone (it also starts with the runners); idempotent */
@@ -326,7 +326,7 @@ export const createLogfront = async (config: Config, options: ComposeOptions = {
     streamIndexLag: async () => (indexer ? (await indexer.lag()).events : 0),
     startRunners: async () => {
       if (runners.length) return;
-      await startStreamIndex();
+      if (config.streamIndex) await startStreamIndex();
       if (blobStore && config.blobs.sinks) {
         sinks = [
           createBlobSink({

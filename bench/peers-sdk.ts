@@ -11,7 +11,9 @@ import { PeerConflict, type PeerSystem } from './peers-load.ts';
 export const createSdkSystem = async (name: string, options: { runners: boolean }): Promise<PeerSystem> => {
   const lf = await createLogfront(benchConfig(name));
   await lf.log.ensureTopics(['order']);
+  // as `logfront serve` does: the runners, or the stream index alone
   if (options.runners) await lf.startRunners();
+  else await lf.startStreamIndex();
   return {
     name: 'logfront-sdk',
     append: async (stream, expectedVersion, event) => {

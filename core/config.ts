@@ -79,6 +79,7 @@ export const ENV_SCHEMA = z.object({
   LOGFRONT_MAX_APPEND_EVENTS: int(1, 100_000).default(1000),
   LOGFRONT_READ_WAIT_MS: int(0, 600_000).default(5000),
   LOGFRONT_RUNNERS: z.enum(['on', 'off']).default('on'),
+  LOGFRONT_STREAM_INDEX: z.enum(['on', 'off']).default('on'),
   LOGFRONT_BATCH_EVENTS: int(1, 100_000).default(500),
   LOGFRONT_CONFIG: z.string().min(1).optional(),
   LOGFRONT_KEK: z
@@ -132,6 +133,8 @@ export interface Config {
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
   limits: { maxAppendBytes: number; maxAppendEvents: number; readWaitMs: number; batchEvents: number };
   runners: boolean;
+  /** whether `serve` builds the stream index (also with the runners off) */
+  streamIndex: boolean;
   /** the user's logfront.config.ts (default: looked for in the working directory) */
   configFile: string | undefined;
   /** base64 key-encryption key of the data keys; embedded mode keeps one in the data dir when unset */
@@ -218,6 +221,7 @@ export const loadConfig = (env: Record<string, string | undefined> = process.env
       batchEvents: e.LOGFRONT_BATCH_EVENTS,
     },
     runners: e.LOGFRONT_RUNNERS === 'on',
+    streamIndex: e.LOGFRONT_STREAM_INDEX === 'on',
     configFile: e.LOGFRONT_CONFIG,
     kek: e.LOGFRONT_KEK,
   };

@@ -7,12 +7,18 @@ import { toJsonData } from '../../core/bytes-json.ts';
 import type { EventCodec } from '../../core/codec.ts';
 import { Unavailable } from '../../core/errors.ts';
 import type { Logger } from '../../core/logger.ts';
+import { createLru } from '../../core/lru.ts';
 import type { DeadLetter, EventLog, StreamIndex } from '../../core/ports.ts';
 import { partitionKey } from '../../core/positions.ts';
 import { categoriesOf, categoryOf, topicFor } from '../../core/streams.ts';
 import type { AppendResult, ExpectedVersion, RecordedEvent, StreamId } from '../../core/types.ts';
 import { createKafkaClient, lazily } from './client.ts';
-import { createPartitionReader, OffsetBelowLogStart } from './reader.ts';
+import {
+  createPartitionReader,
+  type FetchedRange,
+  OffsetBelowLogStart,
+  type PartitionReader,
+} from './reader.ts';
 import { createRecordMapper, partitionOf, tailEventOf } from './records.ts';
 import { createPartitionSequencer, type PartitionSequencer } from './sequencer.ts';
 import { subscribeToKafka } from './subscription.ts';
@@ -57,13 +63,21 @@ const NO_INDEX: IndexReads = {
   positions: async () => ({ events: [], checkpoint: undefined }),
 };
 
-/** a stream read's records at the indexed offsets: fetches started this many offsets apart, at most this many at once */
-const FETCH_SPAN = 256n;
+/**
+ * a stream read's records at the indexed offsets: a fetch starts at each offset more than this past the
+ * last start (closer ones are likely in the same record batch), at most this many at once
+ */
+const FETCH_SPAN = 16n;
 const FETCHES_IN_FLIGHT = 16;
+/** connections positional reads are spread over */
+const READER_CONNECTIONS = 4;
+/** decoded events a log keeps for stream reads, and for how long */
+const EVENT_CACHE_ENTRIES = 10_000;
+const EVENT_CACHE_TTL_MS = 10 * 60_000;
 /** bytes of one fetch of a range read */
 const RANGE_FETCH_BYTES = 1024 * 1024;
-/** bytes of one fetch at an indexed offset (Kafka still returns its whole record batch) */
-const POINT_FETCH_BYTES = 64 * 1024;
+/** bytes of one fetch at an indexed offset: Kafka returns the whole record batch that holds it, only it */
+const POINT_FETCH_BYTES = 1;
 /** the margin kept below a topic's max.message.bytes for a group commit's record batch */
 const BATCH_MARGIN_BYTES = 64 * 1024;
 
@@ -102,7 +116,15 @@ export const createKafkaEventLog = (options: KafkaLogOptions): KafkaEventLog => 
     retentionMs: options.retentionMs ?? -1,
   });
   const records = createRecordMapper(codec);
-  const reader = createPartitionReader({ kafka, logger });
+  // Kafka answers one request of a connection at a time: concurrent reads spread over a few connections
+  const readers = Array.from({ length: READER_CONNECTIONS }, () => createPartitionReader({ kafka, logger }));
+  let nextReader = 0;
+  const reader: Pick<PartitionReader, 'fetch'> = {
+    fetch: (...args) => {
+      nextReader = (nextReader + 1) % readers.length;
+      return readers[nextReader]!.fetch(...args);
+    },
+  };
 
   const topicOf = (category: string) => topicFor(options.topicPrefix, category);
   const deadLetterTopic = (projection: string) => `${options.topicPrefix}.deadletters.${projection}`;
@@ -121,19 +143,23 @@ export const createKafkaEventLog = (options: KafkaLogOptions): KafkaEventLog => 
     onArchived: (events: readonly RecordedEvent[]) => void,
     /** read at least to here: a transaction this process committed, whose markers may not be written yet */
     atLeast = 0n,
+    /** a fetch already made from at or below `from`, taken as the first */
+    prefetched?: FetchedRange,
   ): Promise<bigint> => {
     const deadline = Date.now() + readTimeoutMs;
     let at = from;
     let end: bigint | undefined;
+    let ready = prefetched && prefetched.lastStableOffset >= atLeast ? prefetched : undefined;
     const overdue = () => {
       if (Date.now() > deadline) {
         throw new Unavailable(`reading ${topic}/${partition} from ${from} took over ${readTimeoutMs} ms`);
       }
     };
     for (;;) {
-      let range: Awaited<ReturnType<typeof reader.fetch>>;
+      let range: FetchedRange;
       try {
-        range = await reader.fetch(topic, partition, at, { maxBytes: RANGE_FETCH_BYTES });
+        range = ready ?? (await reader.fetch(topic, partition, at, { maxBytes: RANGE_FETCH_BYTES }));
+        ready = undefined;
       } catch (error) {
         if (!(error instanceof OffsetBelowLogStart)) throw error;
         onArchived(await archivedRange(topic, partition, at, error.logStartOffset));
@@ -147,7 +173,7 @@ export const createKafkaEventLog = (options: KafkaLogOptions): KafkaEventLog => 
       }
       end ??= range.lastStableOffset;
       const upTo = end;
-      onMessages(range.messages.filter((m) => BigInt(m.offset) < upTo));
+      onMessages(range.messages.filter((m) => BigInt(m.offset) < upTo && BigInt(m.offset) >= from));
       if (range.nextOffset >= end) return end;
       at = range.nextOffset;
     }
@@ -160,16 +186,29 @@ export const createKafkaEventLog = (options: KafkaLogOptions): KafkaEventLog => 
     return events;
   };
 
-  // The records at `offsets` of a partition (each a logfront event the index points at): fetches start
-  // at offsets FETCH_SPAN apart, in parallel, and each returns the whole record batch around its offset;
-  // offsets below Kafka's log start come from the archive.
+  // Decoded events by position: records never change, so a stream read that finds its events here
+  // asks Kafka only for the others (bounded in entries; large payloads are not kept).
+  const recent = createLru<RecordedEvent>(EVENT_CACHE_ENTRIES, EVENT_CACHE_TTL_MS);
+  // per partition, the stream index's checkpoint as the last stream read saw it
+  const lastCheckpoint = new Map<string, bigint>();
+  const cacheKey = (topic: string, partition: number, offset: bigint) => `${topic}/${partition}/${offset}`;
+
+  // The records at `offsets` of a partition (each a logfront event the index points at). Each fetch
+  // returns the one record batch that holds its offset; fetches start in parallel at offsets more than
+  // FETCH_SPAN apart, and what a batch did not hold is fetched in the next wave. Offsets below Kafka's
+  // log start come from the archive.
   const eventsAt = async (topic: string, partition: number, offsets: readonly bigint[]) => {
     const found = new Map<bigint, RecordedEvent>();
-    let missing = [...offsets];
+    let missing: bigint[] = [];
+    for (const o of offsets) {
+      const cached = recent.get(cacheKey(topic, partition, o));
+      if (cached) found.set(o, cached);
+      else missing.push(o);
+    }
     while (missing.length) {
       const starts: bigint[] = [];
       for (const o of missing) {
-        if (starts.length === 0 || o - starts.at(-1)! >= FETCH_SPAN) starts.push(o);
+        if (starts.length === 0 || o - starts.at(-1)! > FETCH_SPAN) starts.push(o);
         if (starts.length === FETCHES_IN_FLIGHT) break;
       }
       const below: bigint[] = [];
@@ -186,8 +225,10 @@ export const createKafkaEventLog = (options: KafkaLogOptions): KafkaEventLog => 
       );
       const wanted = new Set(missing);
       const messages = fetched.flatMap((r) => r?.messages.filter((m) => wanted.has(BigInt(m.offset))) ?? []);
-      for (const e of (await records.toEvents(topic, partition, messages)).events)
+      for (const e of (await records.toEvents(topic, partition, messages)).events) {
         found.set(e.position.offset, e);
+        if (records.payloadBytes(e) === 0) recent.set(cacheKey(topic, partition, e.position.offset), e);
+      }
       if (below.length) {
         const first = missing[0]!;
         for (const e of await archivedRange(topic, partition, first, logStart)) {
@@ -283,7 +324,16 @@ export const createKafkaEventLog = (options: KafkaLogOptions): KafkaEventLog => 
       const topic = topicOf(categoryOf(stream));
       const partition = partitionOf(stream, (await topics.info(topic)).partitions);
       const start = Math.max(fromVersion, 1);
+      // the index's lag is read from its checkpoint on; the last one seen here is a guess good enough to
+      // fetch from while the index answers (checkpoints only move forward)
+      const key = partitionKey(topic, partition);
+      const guess = lastCheckpoint.get(key);
+      const prefetch =
+        guess === undefined
+          ? undefined
+          : reader.fetch(topic, partition, guess, { maxBytes: RANGE_FETCH_BYTES }).catch(() => undefined);
       const { events: indexed, checkpoint } = await index.positions(stream, topic, partition, start, limit);
+      if (checkpoint !== undefined) lastCheckpoint.set(key, checkpoint);
       const found = await eventsAt(
         topic,
         partition,
@@ -319,6 +369,7 @@ export const createKafkaEventLog = (options: KafkaLogOptions): KafkaEventLog => 
             }
           },
           known === undefined ? 0n : known + 1n,
+          guess !== undefined && guess <= (checkpoint ?? 0n) ? await prefetch : undefined,
         );
         out.push(...archived, ...(await records.toEvents(topic, partition, tail)).events);
       }
@@ -408,7 +459,7 @@ export const createKafkaEventLog = (options: KafkaLogOptions): KafkaEventLog => 
       closed = true;
       await Promise.all([...sequencers.values()].map((q) => q.close()));
       sequencers.clear();
-      await reader.close();
+      await Promise.all(readers.map((r) => r.close()));
       const p = await connectProducer.peek()?.catch(() => undefined);
       await p?.disconnect();
       const a = await connectAdmin.peek()?.catch(() => undefined);

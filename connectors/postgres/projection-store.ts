@@ -11,7 +11,7 @@ import type {
   ProjectionState,
   Row,
 } from '../../core/projection.ts';
-import { quoteIdent as q, type Sql, type SqlQueryable } from './sql.ts';
+import { quoteIdent as q, type Sql, type SqlQueryable, statementName } from './sql.ts';
 
 const SQL_TYPES: Record<ColumnType, string> = {
   text: 'text',
@@ -227,10 +227,8 @@ export const createPostgresProjectionStore = (sql: Sql, schema: string): Project
           AND EXISTS (SELECT 1 FROM cp) RETURNING 1)`,
       );
     }
-    const r = await db.query<{ n: number }>(
-      `WITH ${parts.join(', ')} SELECT count(*)::int AS n FROM cp`,
-      params,
-    );
+    const text = `WITH ${parts.join(', ')} SELECT count(*)::int AS n FROM cp`;
+    const r = await db.query<{ n: number }>(text, params, statementName(text));
     if (r.rows[0]?.n !== 1) {
       throw new CheckpointFenced(
         `checkpoint of ${spec.name} g${generation} ${a.topic}/${a.partition} is no longer at ${a.from ?? 'none'}`,
@@ -274,8 +272,7 @@ export const createPostgresProjectionStore = (sql: Sql, schema: string): Project
       const rows = rowsQuery(tableOf(spec.name, generation), 3);
       let r: { rows: Row[] };
       try {
-        r = await sql.query<Row>(
-          `WITH p AS (SELECT active_generation, state, heartbeat_at FROM ${s}.projections WHERE name = $1),
+        const text = `WITH p AS (SELECT active_generation, state, heartbeat_at FROM ${s}.projections WHERE name = $1),
            c AS (SELECT coalesce(json_agg(json_build_object('topic', topic, 'partition', partition,
                    'next_offset', next_offset::text, 'last_event_at', last_event_at,
                    'caught_up_at', caught_up_at) ORDER BY topic, partition), '[]'::json) AS checkpoints
@@ -283,9 +280,8 @@ export const createPostgresProjectionStore = (sql: Sql, schema: string): Project
            r AS (${rows.text})
            SELECT p.active_generation AS ${OWN}generation, p.state AS ${OWN}state,
                   p.heartbeat_at AS ${OWN}heartbeat_at, c.checkpoints AS ${OWN}checkpoints, r.*
-           FROM p CROSS JOIN c LEFT JOIN r ON true ${rows.orderBy}`,
-          [spec.name, generation, ...rows.params],
-        );
+           FROM p CROSS JOIN c LEFT JOIN r ON true ${rows.orderBy}`;
+        r = await sql.query<Row>(text, [spec.name, generation, ...rows.params], statementName(text));
       } catch (error) {
         // the assumed generation's table is gone (dropped after a switch): ask again
         if ((error as { code?: string }).code === '42P01' && attempt < 5) {

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import pg from 'pg';
 
 // A minimal SQL client both pg (a server) and PGlite (embedded) satisfy.
@@ -7,7 +8,15 @@ export interface SqlResult<R> {
 }
 
 export interface SqlQueryable {
-  query<R = Record<string, unknown>>(text: string, params?: readonly unknown[]): Promise<SqlResult<R>>;
+  /**
+   * `name`: a statement run often, prepared once per connection by that name (pg); the text of a name
+   * must never change
+   */
+  query<R = Record<string, unknown>>(
+    text: string,
+    params?: readonly unknown[],
+    name?: string,
+  ): Promise<SqlResult<R>>;
 }
 
 export interface TransactionOptions {
@@ -21,6 +30,20 @@ export interface Sql extends SqlQueryable {
   listen(channel: string, onPayload: (payload: string) => void): Promise<() => Promise<void>>;
   close(): Promise<void>;
 }
+
+const names = new Map<string, string>();
+/**
+ * the name of a statement run often, from its text: Postgres parses and plans it once per connection
+ * (a text logfront builds from a bounded set of shapes, so the names stay few)
+ */
+export const statementName = (text: string) => {
+  let name = names.get(text);
+  if (!name) {
+    name = `lf_${createHash('sha1').update(text).digest('hex').slice(0, 24)}`;
+    if (names.size < 10_000) names.set(text, name);
+  }
+  return name;
+};
 
 export const quoteIdent = (name: string) => `"${name.replaceAll('"', '""')}"`;
 
@@ -43,8 +66,10 @@ export const createPgSql = (
   pool.on('error', () => {});
   const listeners: pg.Client[] = [];
   return {
-    query: async <R>(text: string, params?: readonly unknown[]) => {
-      const r = await pool.query(text, params as unknown[]);
+    query: async <R>(text: string, params?: readonly unknown[], name?: string) => {
+      const r = await pool.query(
+        name ? { name, text, values: params as unknown[] } : { text, values: params as unknown[] },
+      );
       return { rows: r.rows as R[], rowCount: r.rowCount ?? 0 };
     },
     transaction: async (fn, txOptions) => {
@@ -53,8 +78,10 @@ export const createPgSql = (
       try {
         await client.query(beginStatement(txOptions));
         const result = await fn({
-          query: async <R>(text: string, params?: readonly unknown[]) => {
-            const r = await client.query(text, params as unknown[]);
+          query: async <R>(text: string, params?: readonly unknown[], name?: string) => {
+            const r = await client.query(
+              name ? { name, text, values: params as unknown[] } : { text, values: params as unknown[] },
+            );
             return { rows: r.rows as R[], rowCount: r.rowCount ?? 0 };
           },
         });

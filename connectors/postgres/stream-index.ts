@@ -1,7 +1,7 @@
 import { CheckpointFenced } from '../../core/errors.ts';
 import type { IndexedEvent, IndexedStream, StreamIndex } from '../../core/ports.ts';
 import type { EventId, StreamId } from '../../core/types.ts';
-import { quoteIdent as q, type Sql } from './sql.ts';
+import { quoteIdent as q, type Sql, statementName } from './sql.ts';
 
 interface IndexRow {
   stream: string;
@@ -64,6 +64,7 @@ export const createPostgresStreamIndex = (sql: Sql, schema: string): StreamIndex
       const r = await sql.query<{ next_offset: string }>(
         `SELECT next_offset FROM ${s}.stream_index_checkpoints WHERE topic = $1 AND partition = $2`,
         [topic, partition],
+        statementName(`checkpoint ${schema}`),
       );
       const row = r.rows[0];
       return row ? BigInt(row.next_offset) : undefined;
@@ -104,10 +105,8 @@ export const createPostgresStreamIndex = (sql: Sql, schema: string): StreamIndex
           WHERE EXISTS (SELECT 1 FROM cp)
           ON CONFLICT DO NOTHING RETURNING 1)`);
       }
-      const r = await sql.query<{ n: number }>(
-        `WITH ${parts.join(', ')} SELECT count(*)::int AS n FROM cp`,
-        params,
-      );
+      const text = `WITH ${parts.join(', ')} SELECT count(*)::int AS n FROM cp`;
+      const r = await sql.query<{ n: number }>(text, params, statementName(text));
       if (r.rows[0]?.n !== 1) {
         throw new CheckpointFenced(
           `the stream index of ${topic}/${partition} is no longer at ${advance.from ?? 'none'}`,
@@ -136,6 +135,7 @@ export const createPostgresStreamIndex = (sql: Sql, schema: string): StreamIndex
            FROM unnest($2::text[], $3::uuid[]) AS q(stream, id)
            JOIN ${s}.stream_index i ON i.stream = q.stream AND i.id = q.id`,
         [streams, pairs.map((p) => p[0]), pairs.map((p) => p[1])],
+        statementName(`lookup ${schema}`),
       );
       for (const row of r.rows) {
         let entry = found.get(row.stream);
@@ -160,6 +160,7 @@ export const createPostgresStreamIndex = (sql: Sql, schema: string): StreamIndex
          SELECT NULL, NULL, NULL, NULL, NULL, NULL, next_offset::text
            FROM ${s}.stream_index_checkpoints WHERE topic = $2 AND partition = $3`,
         [stream, topic, partition, fromVersion, limit],
+        statementName(`positions ${schema}`),
       );
       const events: IndexedEvent[] = [];
       let checkpoint: bigint | undefined;

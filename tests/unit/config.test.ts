@@ -60,6 +60,7 @@ describe('loadConfig', () => {
         logLevel: 'info',
         limits: { maxAppendBytes: 1024 * 1024, maxAppendEvents: 1000, readWaitMs: 5000, batchEvents: 500 },
         runners: true,
+        streamIndex: true,
       });
     });
   });
@@ -185,6 +186,7 @@ describe('loadConfig', () => {
       LOGFRONT_MAX_APPEND_EVENTS: '10',
       LOGFRONT_READ_WAIT_MS: '0',
       LOGFRONT_RUNNERS: 'off',
+      LOGFRONT_STREAM_INDEX: 'off',
       LOGFRONT_BATCH_EVENTS: '50',
     });
 
@@ -219,6 +221,7 @@ describe('loadConfig', () => {
       logLevel: 'debug',
       limits: { maxAppendBytes: 2048, maxAppendEvents: 10, readWaitMs: 0, batchEvents: 50 },
       runners: false,
+      streamIndex: false,
     });
   });
 
