@@ -42,6 +42,8 @@ export interface SubscribeOptions {
   // at-least-once: after a crash or rebalance a batch may be delivered again; dedupe by offset.
   readonly onBatch: (batch: LogBatch) => Promise<void>;
   readonly maxBatchEvents?: number;
+  /** false: the events' `data` may be left undecoded (null); for subscribers that read only their places */
+  readonly withData?: boolean;
   /** a batch failed (onBatch threw, or the log did); the subscription restarts from `startAt` and redelivers */
   readonly onError?: (error: unknown) => void;
 }

@@ -70,6 +70,7 @@ export const createStreamIndexer = (deps: {
       startAt,
       onBatch,
       maxBatchEvents: Math.max(deps.batchEvents, 2000),
+      withData: false, // the index needs each event's place, never its payload
       onError: (error) => {
         checkpoints.clear();
         logger.warn({ err: error }, 'stream index: a batch failed; resuming from its checkpoint');

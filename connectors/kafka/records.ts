@@ -74,10 +74,12 @@ export const tailEventOf = (m: KafkaMessage): TailEvent | undefined => {
 
 export interface RecordMapper {
   /** the events of logfront's records among `messages` (payloads decoded together), and the others */
+  /** `withData: false`: the events' data stay undecoded (null), for readers of their places only */
   toEvents(
     topic: string,
     partition: number,
     messages: readonly KafkaMessage[],
+    withData?: boolean,
   ): Promise<{ events: RecordedEvent[]; foreign: KafkaMessage[] }>;
   /** the payload size of an event decoded from a large record */
   payloadBytes(event: RecordedEvent): number;
@@ -118,7 +120,12 @@ export const createRecordMapper = (codec: EventCodec): RecordMapper => {
     };
   };
   /** the events of logfront's records among `messages` (payloads decoded together), and the others */
-  const toEvents = async (topic: string, partition: number, messages: readonly KafkaMessage[]) => {
+  const toEvents = async (
+    topic: string,
+    partition: number,
+    messages: readonly KafkaMessage[],
+    withData = true,
+  ) => {
     const ours: { m: KafkaMessage; type: string; version: string }[] = [];
     const foreign: KafkaMessage[] = [];
     for (const m of messages) {
@@ -128,9 +135,11 @@ export const createRecordMapper = (codec: EventCodec): RecordMapper => {
       if (type === undefined || version === undefined) foreign.push(m);
       else ours.push({ m, type, version });
     }
-    const data = await Promise.all(ours.map(({ m, type }) => (m.value ? codec.decode(type, m.value) : null)));
+    const data = withData
+      ? await Promise.all(ours.map(({ m, type }) => (m.value ? codec.decode(type, m.value) : null)))
+      : [];
     const events = ours.map(({ m, type, version }, i) => {
-      const e = eventOf(topic, partition, m, type, version, data[i]);
+      const e = eventOf(topic, partition, m, type, version, data[i] ?? null);
       // large payloads (blob chunks) count against a queue's bytes; small ones only as events
       if (m.value && m.value.length >= LARGE_PAYLOAD) payloadBytes.set(e, m.value.length);
       return e;

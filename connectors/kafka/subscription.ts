@@ -232,7 +232,12 @@ export const subscribeToKafka = async (
         await heartbeat();
         if (!live() || !verified.has(key)) return;
       }
-      const { events, foreign } = await records.toEvents(batch.topic, batch.partition, batch.messages);
+      const { events, foreign } = await records.toEvents(
+        batch.topic,
+        batch.partition,
+        batch.messages,
+        sub.withData !== false,
+      );
       if (foreign.length) {
         logger.warn(
           { topic: batch.topic, partition: batch.partition, offsets: foreign.map((m) => m.offset) },
