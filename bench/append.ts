@@ -69,20 +69,46 @@ export const run = async () => {
   });
   await raw.disconnect();
 
-  const sdkRun = await drive(appends, CONCURRENCY, async (i) => {
-    await lf.append.appendToStream(`order-s${i % STREAMS}`, { expectedVersion: 'any', events: batchOf(i) });
-  });
+  // as `logfront serve` runs: the stream index is built in the same process while it appends
+  await lf.startStreamIndex();
+  // real expected versions: each append names the version its stream is at (appends to one stream
+  // follow each other; STREAMS ≫ CONCURRENCY keeps them apart anyway)
+  const withVersions = (send: (stream: string, expectedVersion: number, i: number) => Promise<void>) => {
+    const versions = new Map<string, number>();
+    const tails = new Map<string, Promise<void>>();
+    return (prefix: string) => async (i: number) => {
+      const stream = `${prefix}${i % STREAMS}`;
+      const turn = (tails.get(stream) ?? Promise.resolve()).then(async () => {
+        const expected = versions.get(stream) ?? 0;
+        await send(stream, expected, i);
+        versions.set(stream, expected + BATCH);
+      });
+      tails.set(stream, turn);
+      await turn;
+    };
+  };
+  const sdkRun = await drive(
+    appends,
+    CONCURRENCY,
+    withVersions(async (stream, expectedVersion, i) => {
+      await lf.append.appendToStream(stream, { expectedVersion, events: batchOf(i) });
+    })('order-s'),
+  );
 
   const app = createHttpServer(lf);
   const url = await app.listen({ host: '127.0.0.1', port: 0 });
-  const httpRun = await drive(appends, CONCURRENCY, async (i) => {
-    const r = await fetch(`${url}/v1/streams/order-h${i % STREAMS}/events`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ events: batchOf(i) }),
-    });
-    if (r.status !== 201) throw new Error(`HTTP ${r.status}: ${await r.text()}`);
-  });
+  const httpRun = await drive(
+    appends,
+    CONCURRENCY,
+    withVersions(async (stream, expectedVersion, i) => {
+      const r = await fetch(`${url}/v1/streams/${stream}/events`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ expectedVersion, events: batchOf(i) }),
+      });
+      if (r.status !== 201) throw new Error(`HTTP ${r.status}: ${await r.text()}`);
+    })('order-h'),
+  );
   await app.close();
   await lf.close();
 
@@ -103,6 +129,8 @@ export const run = async () => {
         concurrency: CONCURRENCY,
         streams: STREAMS,
         acks: 'all',
+        'expected versions': 'sdk and http: the version each stream is at (no `any`)',
+        'stream index': 'built in the same process during the sdk and http runs',
         'raw producer': "same process: logfront's produce encoder",
       },
       ours: {

@@ -18,6 +18,8 @@ export const subscribeToAllCategories = (deps: {
   logger: Logger;
   /** what this subscription is, for the logs */
   name: string;
+  /** called before each (re)subscription */
+  onSubscribe?: () => void;
   options: Omit<SubscribeOptions, 'topics'>;
 }): AllCategories => {
   const { log, logger } = deps;
@@ -30,6 +32,7 @@ export const subscribeToAllCategories = (deps: {
   const subscribe = async () => {
     if (categories.size === 0) return; // nothing to read yet: discovery subscribes once a topic appears
     await log.ensureTopics([...categories]);
+    deps.onSubscribe?.();
     subscription = await log.subscribe({
       ...deps.options,
       topics: [...categories].map((c) => log.topicFor(c)),

@@ -1,11 +1,13 @@
 // The archive (DESIGN §6): a sink that writes every topic's records to the blob store in objects named
 // by topic, partition and offset range, and a log decorator that replays from those objects the
 // records Kafka's retention has already dropped, then goes on from Kafka, seamlessly.
+
+import { subscribeToAllCategories } from './all-categories.ts';
 import { type BlobStore, readAll } from './blobs.ts';
 import { fromJsonData, hasBytes, toJsonDataPieces } from './bytes-json.ts';
 import { LogfrontError } from './errors.ts';
 import type { Logger } from './logger.ts';
-import type { EventLog, LogBatch, SubscribeOptions, Subscription } from './ports.ts';
+import type { EventLog, LogBatch, SubscribeOptions } from './ports.ts';
 import { partitionKey } from './positions.ts';
 import type { RecordedEvent } from './types.ts';
 
@@ -84,11 +86,8 @@ export const createArchiveSink = (deps: {
     { pieces: Buffer[]; records: number; bytes: number; first: bigint; last: bigint; since: number }
   >();
   type Pending = NonNullable<ReturnType<typeof pending.get>>;
-  let subscription: Subscription | undefined;
   let timer: NodeJS.Timeout | undefined;
-  let discovery: NodeJS.Timeout | undefined;
   let running = false;
-  let categories = new Set(deps.categories);
   // a partition's objects are written one after another
   const writing = new Map<string, Promise<void>>();
 
@@ -194,48 +193,30 @@ export const createArchiveSink = (deps: {
     if (p && Date.now() - p.since >= deps.maxAgeMs) await flush(batch.topic, batch.partition);
   };
 
-  const subscribe = async () => {
-    await log.ensureTopics([...categories]);
-    pending.clear();
-    subscription = await log.subscribe({
+  const subscription = subscribeToAllCategories({
+    log,
+    categories: deps.categories,
+    // a category that got its first topic since the sink started joins the subscription
+    intervalMs: Math.max(1000, Math.min(deps.maxAgeMs, 30_000)),
+    logger: deps.logger,
+    name: 'archive sink',
+    onSubscribe: () => pending.clear(), // what is pending is delivered again from the end of the archive
+    options: {
       groupId: `${deps.groupPrefix}.archive`,
-      topics: [...categories].map((c) => log.topicFor(c)),
       startAt,
       onBatch,
       onError: (error) => {
         pending.clear(); // redelivered from the end of the archive
         deps.logger.warn({ err: error }, 'archive sink: a batch failed; resuming from the last object');
       },
-    });
-  };
-
-  // a category that got its first topic since the sink started joins the subscription
-  let looking = false;
-  const lookForCategories = async () => {
-    if (looking || !running) return;
-    looking = true;
-    try {
-      const found = (await log.categories()).filter((c) => !categories.has(c));
-      if (!found.length || !running) return;
-      categories = new Set([...categories, ...found]);
-      deps.logger.info({ categories: found }, 'archive sink: archiving new categories');
-      const s = subscription;
-      subscription = undefined;
-      await s?.stop();
-      if (running) await subscribe();
-    } catch (error) {
-      deps.logger.warn({ err: error }, 'archive sink: looking for new categories failed; tried again later');
-    } finally {
-      looking = false;
-    }
-  };
+    },
+  });
 
   return {
     start: async () => {
       if (running) return;
       running = true;
-      categories = new Set([...deps.categories, ...(await log.categories())]);
-      await subscribe();
+      await subscription.start();
       // a quiet partition still gets its records archived once they are old enough
       timer = setInterval(
         () => {
@@ -251,19 +232,11 @@ export const createArchiveSink = (deps: {
         Math.max(50, Math.min(deps.maxAgeMs, 1000)),
       );
       timer.unref();
-      discovery = setInterval(
-        () => void lookForCategories(),
-        Math.max(1000, Math.min(deps.maxAgeMs, 30_000)),
-      );
-      discovery.unref();
     },
     stop: async () => {
       running = false;
       if (timer) clearInterval(timer);
-      if (discovery) clearInterval(discovery);
-      const s = subscription;
-      subscription = undefined;
-      await s?.stop();
+      await subscription.stop();
       pending.clear();
     },
   };

@@ -11,7 +11,7 @@ import type {
   RecordedEvent,
   StreamId,
 } from '../../core/types.ts';
-import { quoteIdent as q, type Sql, type SqlQueryable } from '../postgres/sql.ts';
+import { quoteIdent as q, type Sql, type SqlQueryable, schemaMigration } from '../postgres/sql.ts';
 
 interface EventRow {
   topic: string;
@@ -47,22 +47,18 @@ export const createTableEventLog = (
   const s = q(options.schema);
   const channel = `${options.schema}_log`;
   const pollMs = options.pollMs ?? 500;
-  let migrated: Promise<void> | undefined;
-  const migrate = () =>
-    (migrated ??= sql.transaction(async (tx) => {
-      await tx.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`logfront:${options.schema}`]);
-      await tx.query(`CREATE SCHEMA IF NOT EXISTS ${s}`);
-      await tx.query(`CREATE TABLE IF NOT EXISTS ${s}.log_topics (
-        topic text PRIMARY KEY, next_offset bigint NOT NULL DEFAULT 0)`);
-      await tx.query(`CREATE TABLE IF NOT EXISTS ${s}.log_events (
-        topic text NOT NULL, "offset" bigint NOT NULL, id uuid NOT NULL, stream text NOT NULL,
-        version integer NOT NULL, type text NOT NULL, data jsonb NOT NULL, metadata jsonb NOT NULL,
-        recorded_at timestamptz NOT NULL DEFAULT clock_timestamp(),
-        PRIMARY KEY (topic, "offset"), UNIQUE (stream, version), UNIQUE (stream, id))`);
-      await tx.query(`CREATE TABLE IF NOT EXISTS ${s}.log_dead_letters (
-        seq bigserial PRIMARY KEY, projection text NOT NULL, reason text NOT NULL, event jsonb NOT NULL,
-        recorded_at timestamptz NOT NULL DEFAULT now())`);
-    }));
+  const migrate = schemaMigration(sql, options.schema, async (tx) => {
+    await tx.query(`CREATE TABLE IF NOT EXISTS ${s}.log_topics (
+      topic text PRIMARY KEY, next_offset bigint NOT NULL DEFAULT 0)`);
+    await tx.query(`CREATE TABLE IF NOT EXISTS ${s}.log_events (
+      topic text NOT NULL, "offset" bigint NOT NULL, id uuid NOT NULL, stream text NOT NULL,
+      version integer NOT NULL, type text NOT NULL, data jsonb NOT NULL, metadata jsonb NOT NULL,
+      recorded_at timestamptz NOT NULL DEFAULT clock_timestamp(),
+      PRIMARY KEY (topic, "offset"), UNIQUE (stream, version), UNIQUE (stream, id))`);
+    await tx.query(`CREATE TABLE IF NOT EXISTS ${s}.log_dead_letters (
+      seq bigserial PRIMARY KEY, projection text NOT NULL, reason text NOT NULL, event jsonb NOT NULL,
+      recorded_at timestamptz NOT NULL DEFAULT now())`);
+  });
 
   const ensure = async (db: SqlQueryable, topics: readonly string[]) => {
     await db.query(`INSERT INTO ${s}.log_topics (topic) SELECT unnest($1::text[]) ON CONFLICT DO NOTHING`, [

@@ -11,7 +11,7 @@ import type {
   ProjectionState,
   Row,
 } from '../../core/projection.ts';
-import { quoteIdent as q, type Sql, type SqlQueryable, statementName } from './sql.ts';
+import { quoteIdent as q, type Sql, type SqlQueryable, schemaMigration, statementName } from './sql.ts';
 
 const SQL_TYPES: Record<ColumnType, string> = {
   text: 'text',
@@ -59,38 +59,29 @@ export const createPostgresProjectionStore = (sql: Sql, schema: string): Project
   const s = q(schema);
   const channel = `${schema}_checkpoints`;
   const tableOf = (name: string, generation: number) => `${s}.${q(`proj_${name}_g${generation}`)}`;
-  let migrated: Promise<void> | undefined;
 
-  const migrate = () =>
-    (migrated ??= sql
-      .transaction(async (tx) => {
-        await tx.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`logfront:${schema}`]);
-        await tx.query(`CREATE SCHEMA IF NOT EXISTS ${s}`);
-        await tx.query(`CREATE TABLE IF NOT EXISTS ${s}.projections (
-          name text PRIMARY KEY,
-          active_generation integer NOT NULL,
-          state text NOT NULL DEFAULT 'idle',
-          heartbeat_at timestamptz,
-          dead_lettered bigint NOT NULL DEFAULT 0,
-          created_at timestamptz NOT NULL DEFAULT now())`);
-        await tx.query(`ALTER TABLE ${s}.projections ADD COLUMN IF NOT EXISTS last_error text`);
-        await tx.query(`ALTER TABLE ${s}.projections ADD COLUMN IF NOT EXISTS building_generation integer`);
-        await tx.query(`ALTER TABLE ${s}.projections ADD COLUMN IF NOT EXISTS building_at timestamptz`);
-        await tx.query(`CREATE TABLE IF NOT EXISTS ${s}.checkpoints (
-          projection text NOT NULL,
-          generation integer NOT NULL,
-          topic text NOT NULL,
-          partition integer NOT NULL,
-          next_offset bigint NOT NULL,
-          last_event_at timestamptz,
-          caught_up_at timestamptz,
-          updated_at timestamptz NOT NULL DEFAULT now(),
-          PRIMARY KEY (projection, generation, topic, partition))`);
-      })
-      .catch((error) => {
-        migrated = undefined;
-        throw error;
-      }));
+  const migrate = schemaMigration(sql, schema, async (tx) => {
+    await tx.query(`CREATE TABLE IF NOT EXISTS ${s}.projections (
+      name text PRIMARY KEY,
+      active_generation integer NOT NULL,
+      state text NOT NULL DEFAULT 'idle',
+      heartbeat_at timestamptz,
+      dead_lettered bigint NOT NULL DEFAULT 0,
+      created_at timestamptz NOT NULL DEFAULT now())`);
+    await tx.query(`ALTER TABLE ${s}.projections ADD COLUMN IF NOT EXISTS last_error text`);
+    await tx.query(`ALTER TABLE ${s}.projections ADD COLUMN IF NOT EXISTS building_generation integer`);
+    await tx.query(`ALTER TABLE ${s}.projections ADD COLUMN IF NOT EXISTS building_at timestamptz`);
+    await tx.query(`CREATE TABLE IF NOT EXISTS ${s}.checkpoints (
+      projection text NOT NULL,
+      generation integer NOT NULL,
+      topic text NOT NULL,
+      partition integer NOT NULL,
+      next_offset bigint NOT NULL,
+      last_event_at timestamptz,
+      caught_up_at timestamptz,
+      updated_at timestamptz NOT NULL DEFAULT now(),
+      PRIMARY KEY (projection, generation, topic, partition))`);
+  });
 
   // the active generation and whether a runner applies it, read inside the caller's snapshot
   const activeOf = async (db: SqlQueryable, name: string) => {

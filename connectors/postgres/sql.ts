@@ -47,6 +47,29 @@ export const statementName = (text: string) => {
 
 export const quoteIdent = (name: string) => `"${name.replaceAll('"', '""')}"`;
 
+/**
+ * A schema's migration: `steps` run once per process, in one transaction under the schema's advisory
+ * lock, after the schema is made; a failure is tried again by the next call.
+ */
+export const schemaMigration = (
+  sql: Sql,
+  schema: string,
+  steps: (tx: SqlQueryable, quoted: string) => Promise<void>,
+) => {
+  let done: Promise<void> | undefined;
+  return () =>
+    (done ??= sql
+      .transaction(async (tx) => {
+        await tx.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`logfront:${schema}`]);
+        await tx.query(`CREATE SCHEMA IF NOT EXISTS ${quoteIdent(schema)}`);
+        await steps(tx, quoteIdent(schema));
+      })
+      .catch((error) => {
+        done = undefined;
+        throw error;
+      }));
+};
+
 export const beginStatement = (options: TransactionOptions = {}) =>
   `BEGIN ISOLATION LEVEL ${(options.isolation ?? 'read committed').toUpperCase()}${options.readOnly ? ' READ ONLY' : ''}`;
 

@@ -1,7 +1,7 @@
 import { CheckpointFenced } from '../../core/errors.ts';
 import type { IndexedEvent, IndexedStream, StreamIndex } from '../../core/ports.ts';
 import type { EventId, StreamId } from '../../core/types.ts';
-import { quoteIdent as q, type Sql, statementName } from './sql.ts';
+import { quoteIdent as q, type Sql, schemaMigration, statementName } from './sql.ts';
 
 interface IndexRow {
   stream: string;
@@ -29,34 +29,23 @@ const toIndexed = (r: IndexRow): IndexedEvent => ({
  */
 export const createPostgresStreamIndex = (sql: Sql, schema: string): StreamIndex => {
   const s = q(schema);
-  let migrated: Promise<void> | undefined;
-  const migrate = () =>
-    (migrated ??= sql
-      .transaction(async (tx) => {
-        await tx.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`logfront:${schema}`]);
-        await tx.query(`CREATE SCHEMA IF NOT EXISTS ${s}`);
-        await tx.query(`CREATE TABLE IF NOT EXISTS ${s}.stream_index (
-          stream text NOT NULL,
-          version integer NOT NULL,
-          id uuid NOT NULL,
-          topic text NOT NULL,
-          partition integer NOT NULL,
-          "offset" bigint NOT NULL,
-          PRIMARY KEY (stream, version))`);
-        await tx.query(
-          `CREATE UNIQUE INDEX IF NOT EXISTS stream_index_ids ON ${s}.stream_index (stream, id)`,
-        );
-        await tx.query(`CREATE TABLE IF NOT EXISTS ${s}.stream_index_checkpoints (
-          topic text NOT NULL,
-          partition integer NOT NULL,
-          next_offset bigint NOT NULL,
-          updated_at timestamptz NOT NULL DEFAULT now(),
-          PRIMARY KEY (topic, partition))`);
-      })
-      .catch((error) => {
-        migrated = undefined;
-        throw error;
-      }));
+  const migrate = schemaMigration(sql, schema, async (tx) => {
+    await tx.query(`CREATE TABLE IF NOT EXISTS ${s}.stream_index (
+      stream text NOT NULL,
+      version integer NOT NULL,
+      id uuid NOT NULL,
+      topic text NOT NULL,
+      partition integer NOT NULL,
+      "offset" bigint NOT NULL,
+      PRIMARY KEY (stream, version))`);
+    await tx.query(`CREATE UNIQUE INDEX IF NOT EXISTS stream_index_ids ON ${s}.stream_index (stream, id)`);
+    await tx.query(`CREATE TABLE IF NOT EXISTS ${s}.stream_index_checkpoints (
+      topic text NOT NULL,
+      partition integer NOT NULL,
+      next_offset bigint NOT NULL,
+      updated_at timestamptz NOT NULL DEFAULT now(),
+      PRIMARY KEY (topic, partition))`);
+  });
 
   return {
     checkpoint: async (topic, partition) => {
