@@ -2,8 +2,12 @@ import { defineConfig } from 'vitest/config';
 
 export default defineConfig({
   test: {
-    include: ['tests/**/*.test.ts'],
     globalSetup: ['tests/support/global-setup.ts'],
+    // `npm run test:unit` runs the first alone (no services); `npm test` runs every one
+    projects: ['unit', 'integration', 'contract', 'golden', 'chaos'].map((name) => ({
+      extends: true,
+      test: { name, include: [`tests/${name}/**/*.test.ts`] },
+    })),
     testTimeout: 60_000,
     hookTimeout: 180_000,
     pool: 'forks',

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { withSealedFields } from './crypto.ts';
 import { type Issue, ValidationFailed } from './errors.ts';
 import { UUID, uuidv7 } from './ids.ts';
+import { unstorable } from './storable.ts';
 import type { EventId, EventMetadata, PreparedEvent } from './types.ts';
 
 export interface EventType<T = unknown> {
@@ -56,7 +57,10 @@ const METADATA = z
     correlationId: z.string().max(200),
     causationId: z.string().max(200),
     traceparent: z.string().regex(/^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$/, 'a W3C traceparent'),
-    occurredAt: z.iso.datetime({ offset: true }),
+    // a date every store can hold: from year 1 to 9999
+    occurredAt: z.iso
+      .datetime({ offset: true })
+      .refine((t) => !t.startsWith('0000-'), 'a year from 0001 to 9999'),
   })
   .partial()
   .strict();
@@ -117,6 +121,13 @@ export const createCatalog = (types: readonly EventType[], subjectPrefix: string
             issues.push({ path: pathOf(at, ['id']), message: 'expected a UUID' });
           } else id = event.id.toLowerCase() as EventId;
         }
+        // what no store can hold is refused here, never appended (a projection's database would refuse it)
+        const unfit = [
+          ...unstorable(event.data, [...at, 'data']),
+          ...unstorable(event.metadata, [...at, 'metadata']),
+        ];
+        for (const u of unfit) issues.push({ path: pathOf(u.path, []), message: u.message });
+        if (unfit.length) return;
         let metadata: EventMetadata = {};
         if (event.metadata !== undefined) {
           const m = METADATA.safeParse(event.metadata);

@@ -4,6 +4,7 @@ import type { Logger } from './logger.ts';
 import type { EventLog, ProjectionStore } from './ports.ts';
 import { covers, decodePositions, encodePositions, type PositionToken } from './positions.ts';
 import type { Checkpoint, Liveness, ProjectionSpec, Row, RowRead } from './projection.ts';
+import { unstorableText } from './storable.ts';
 import type { Position } from './types.ts';
 import { measure, reflectedPositions } from './watermarks.ts';
 
@@ -47,6 +48,15 @@ export interface Facade {
 }
 
 const MAX_LIMIT = 500;
+
+/** a key, filter value or cursor no store can hold is the caller's mistake (400), never a database error */
+const refuseUnstorable = (values: readonly (readonly [string, string])[]) => {
+  const issues = values.flatMap(([path, v]) => {
+    const why = unstorableText(v);
+    return why ? [{ path, message: why }] : [];
+  });
+  if (issues.length) throw new ValidationFailed('invalid read', issues);
+};
 
 const encodeCursor = (key: string) => Buffer.from(JSON.stringify({ k: key }), 'utf8').toString('base64url');
 const decodeCursor = (cursor: string): string => {
@@ -270,6 +280,7 @@ export const createFacade = (deps: {
   return {
     get: async (name, key, options = {}) => {
       const spec = specOf(name);
+      refuseUnstorable([['key', key]]);
       const { value, meta, candidate } = await readFresh<Row | null>(spec, options, async (fromCache) => {
         if (fromCache && cache) {
           const status = (await statusOf(name, STATUS_MAX_AGE_MS)).value;
@@ -319,7 +330,7 @@ export const createFacade = (deps: {
         throw new ValidationFailed('invalid limit', [{ path: 'limit', message: `expected 1…${MAX_LIMIT}` }]);
       }
       const filters = options.filters ?? {};
-      const unknown = Object.keys(filters).filter((c) => !(c in spec.columns));
+      const unknown = Object.keys(filters).filter((c) => !Object.hasOwn(spec.columns, c));
       if (unknown.length) {
         throw new ValidationFailed(
           'unknown filter',
@@ -330,6 +341,10 @@ export const createFacade = (deps: {
         );
       }
       const afterKey = options.cursor ? decodeCursor(options.cursor) : null;
+      refuseUnstorable([
+        ...Object.entries(filters),
+        ...(afterKey === null ? [] : [['cursor', afterKey] as const]),
+      ]);
       const { value, meta } = await readFresh(spec, options, async () => {
         const r = await deps.store.list(spec, { filters, limit: limit + 1, afterKey });
         return fromStore(r.rows, r);

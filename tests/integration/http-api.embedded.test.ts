@@ -266,4 +266,43 @@ describe('HTTP API on the embedded default', () => {
     expect(ready.status).toBe(200);
     expect(ready.body.dependencies).toEqual([{ name: 'postgres', ok: true }]);
   });
+  it('data no store can hold is a 400 naming its path, nothing is appended, and the projection goes on', async () => {
+    const id = uniqueId();
+    const bad = await api.request('POST', `/v1/streams/order-${id}/events`, {
+      events: [{ type: 'OrderShipped', data: { orderId: '\ud800', carrier: 'x\u0000' } }],
+    });
+    expect(bad.status).toBe(400);
+    expect(bad.body).toMatchObject({
+      error: 'validation_failed',
+      issues: [
+        { path: 'events.0.data.orderId', message: expect.stringMatching(/lone UTF-16 surrogate/) },
+        { path: 'events.0.data.carrier', message: expect.stringMatching(/NUL/) },
+      ],
+    });
+    expect(await eventsOf(`order-${id}`)).toEqual([]);
+    const dated = await api.request('POST', `/v1/streams/order-${id}/events`, {
+      events: [{ ...orderPlaced(id, 1), metadata: { occurredAt: '0000-01-01T00:00:00Z' } }],
+    });
+    expect(dated.status).toBe(400);
+    // a good append after them is applied: the projection did not stop
+    const ok = await api.request('POST', `/v1/streams/order-${id}/events`, { events: [orderPlaced(id, 2)] });
+    const read = await api.request(
+      'GET',
+      `/v1/projections/orders/rows/${id}?maxStalenessMs=5000&after=${ok.body.position}`,
+    );
+    expect(read.status).toBe(200);
+  });
+
+  it('a row key, filter or filter name no store can hold is a 400, never a 500', async () => {
+    const key = await api.request('GET', `/v1/projections/orders/rows/a%00b`);
+    expect(key.status).toBe(400);
+    expect(key.body).toMatchObject({ error: 'validation_failed', issues: [{ path: 'key' }] });
+    const filter = await api.request('GET', `/v1/projections/orders/rows?status=a%00b`);
+    expect(filter.status).toBe(400);
+    expect(filter.body).toMatchObject({ issues: [{ path: 'status' }] });
+    for (const name of ['toString', 'constructor', '__proto__']) {
+      const r = await api.request('GET', `/v1/projections/orders/rows?${name}=x`);
+      expect(r.status).toBe(400);
+    }
+  });
 });

@@ -41,11 +41,26 @@ const parseExports = (text: string) =>
  * Uses the services named by the environment when all are given; otherwise starts them with
  * infra/ (installing what is missing). A service that cannot be had fails the run: nothing is skipped.
  */
+/** the services of this run: set up once, whatever number of projects ask (one process runs them all) */
+const run = globalThis as {
+  logfrontServices?: Promise<{ services: Services; teardown?: () => Promise<void> }>;
+};
+
 export default async function setup(project: TestProject) {
+  // the unit project tests pure logic: no service; the root of the projects runs no test
+  if (project.name === 'unit' || project.name === '') return;
+  const first = run.logfrontServices === undefined;
+  run.logfrontServices ??= startServices();
+  const { services, teardown } = await run.logfrontServices;
+  project.provide('services', services);
+  return first ? teardown : undefined;
+}
+
+const startServices = async (): Promise<{ services: Services; teardown?: () => Promise<void> }> => {
   if (process.env.LOGFRONT_TEST_NO_SERVICES === '1' && process.env.CI !== 'true') {
     // local runs of unit tests only; a test that needs a service then fails on inject('services')
     process.stdout.write('[services] LOGFRONT_TEST_NO_SERVICES=1: no services started\n');
-    return;
+    return { services: {} as Services };
   }
   let teardown: (() => Promise<void>) | undefined;
   if (process.env.LOGFRONT_TEST_SERVICES === 'docker') {
@@ -80,6 +95,5 @@ export default async function setup(project: TestProject) {
       );
     }
   }
-  project.provide('services', services as Services);
-  return teardown;
-}
+  return teardown ? { services: services as Services, teardown } : { services: services as Services };
+};

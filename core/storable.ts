@@ -1,0 +1,49 @@
+// What every store logfront writes to can hold (Postgres text and jsonb, Kafka, S3): no NUL character,
+// no lone UTF-16 surrogate, and a bounded depth. Input that breaks these is refused at the door with a
+// 400 naming its path, instead of being appended and then refused by a projection's database.
+
+/** the deepest nesting of objects and arrays an event's data or metadata may have */
+export const MAX_DEPTH = 32;
+
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
+/** why a string cannot be stored, or undefined when it can */
+export const unstorableText = (text: string): string | undefined => {
+  if (text.includes('\u0000')) return 'contains a NUL character (\\u0000), which Postgres cannot store';
+  if (LONE_SURROGATE.test(text)) return 'contains a lone UTF-16 surrogate (not valid Unicode)';
+  return undefined;
+};
+
+export interface StorableIssue {
+  path: (string | number)[];
+  message: string;
+}
+
+/** every place in `value` (strings, object keys, nesting) that no store can hold; at most 20 */
+export const unstorable = (value: unknown, path: (string | number)[] = []): StorableIssue[] => {
+  const issues: StorableIssue[] = [];
+  const visit = (v: unknown, at: (string | number)[], depth: number) => {
+    if (issues.length >= 20) return;
+    if (typeof v === 'string') {
+      const why = unstorableText(v);
+      if (why) issues.push({ path: at, message: why });
+      return;
+    }
+    if (typeof v !== 'object' || v === null || Buffer.isBuffer(v) || v instanceof Uint8Array) return;
+    if (depth >= MAX_DEPTH) {
+      issues.push({ path: at, message: `nested deeper than ${MAX_DEPTH} levels` });
+      return;
+    }
+    if (Array.isArray(v)) {
+      v.forEach((item, i) => visit(item, [...at, i], depth + 1));
+      return;
+    }
+    for (const [k, item] of Object.entries(v)) {
+      const why = unstorableText(k);
+      if (why) issues.push({ path: [...at, k], message: `its name ${why}` });
+      visit(item, [...at, k], depth + 1);
+    }
+  };
+  visit(value, path, 0);
+  return issues;
+};

@@ -1,0 +1,60 @@
+import { describe, expect, it } from 'vitest';
+import { createCatalog } from '../../core/event-types.ts';
+import { MAX_DEPTH, unstorable, unstorableText } from '../../core/storable.ts';
+import { orderEventTypes } from '../../schemas/orders.ts';
+
+const shipped = (data: Record<string, unknown>, metadata?: object) => ({
+  type: 'OrderShipped',
+  data: { orderId: 'o-1', carrier: 'DHL', ...data },
+  ...(metadata ? { metadata } : {}),
+});
+
+const issuesOf = (events: unknown[]) => {
+  try {
+    createCatalog(orderEventTypes, 't').prepare(events);
+  } catch (error) {
+    return (error as { issues: { path: string; message: string }[] }).issues;
+  }
+  return [];
+};
+
+describe('what every store can hold', () => {
+  it('text with a NUL or a lone surrogate cannot be stored; paired surrogates (emoji) can', () => {
+    expect(unstorableText('a\u0000b')).toMatch(/NUL/);
+    expect(unstorableText('\ud800')).toMatch(/lone UTF-16 surrogate/);
+    expect(unstorableText('x\udc00')).toMatch(/lone UTF-16 surrogate/);
+    expect(unstorableText('😀 ok')).toBeUndefined();
+    expect(unstorableText('')).toBeUndefined();
+  });
+
+  it('names every place: strings, keys, array items, and nesting past the bound', () => {
+    let deep: unknown = 'leaf';
+    for (let i = 0; i < MAX_DEPTH + 5; i++) deep = [deep];
+    expect(
+      unstorable({ a: 'ok', b: ['x', 'y\u0000'], 'k\ud800': 1, deep, bytes: Buffer.from([0]) }, ['data']),
+    ).toEqual([
+      { path: ['data', 'b', 1], message: expect.stringMatching(/NUL/) },
+      { path: ['data', 'k\ud800'], message: expect.stringMatching(/^its name contains a lone/) },
+      {
+        path: ['data', 'deep', ...Array.from({ length: MAX_DEPTH - 1 }, () => 0)],
+        message: `nested deeper than ${MAX_DEPTH} levels`,
+      },
+    ]);
+    expect(unstorable(Array.from({ length: 50 }, () => '\u0000'))).toHaveLength(20);
+    expect(unstorable(null)).toEqual([]);
+    expect(unstorable(42)).toEqual([]);
+  });
+
+  it('an event whose data or metadata no store can hold is refused with the path, before anything is appended', () => {
+    expect(issuesOf([shipped({ orderId: '\ud800' })])).toEqual([
+      { path: 'events.0.data.orderId', message: expect.stringMatching(/lone UTF-16 surrogate/) },
+    ]);
+    expect(issuesOf([shipped({}, { actor: 'a\u0000' })])).toEqual([
+      { path: 'events.0.metadata.actor', message: expect.stringMatching(/NUL/) },
+    ]);
+    expect(issuesOf([shipped({}, { occurredAt: '0000-01-01T00:00:00Z' })])).toEqual([
+      { path: 'events.0.metadata.occurredAt', message: 'a year from 0001 to 9999' },
+    ]);
+    expect(issuesOf([shipped({}, { occurredAt: '2026-11-30T10:00:00Z' })])).toEqual([]);
+  });
+});
