@@ -35,7 +35,7 @@ export const unstorable = (value: unknown, path: (string | number)[] = []): Stor
       return;
     }
     if (Array.isArray(v)) {
-      v.forEach((item, i) => visit(item, [...at, i], depth + 1));
+      for (const [i, item] of v.entries()) visit(item, [...at, i], depth + 1);
       return;
     }
     for (const [k, item] of Object.entries(v)) {

@@ -47,7 +47,8 @@ export const defineProjection = <H extends Record<string, Handler>>(definition: 
     throw new Error(`subject column "${definition.subject}" of ${definition.name} must be declared as text`);
   }
   if (definition.categories.length === 0) throw new Error(`projection ${definition.name} reads no category`);
-  return Object.freeze({ onError: 'halt', retries: 3, ...definition });
+  // one bad event never stops a projection: it is dead-lettered and skipped unless the projection opts into halting
+  return Object.freeze({ onError: 'skip', retries: 3, ...definition });
 };
 
 export const upsert = (row: Row): Change => ({ kind: 'upsert', row });

