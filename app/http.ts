@@ -28,7 +28,13 @@ const readOptions = z
 
 const streamQuery = z
   .object({
-    fromVersion: z.coerce.number().int().min(1).default(1),
+    // a stream version is a 32-bit integer in every store
+    fromVersion: z.coerce
+      .number()
+      .int()
+      .min(1)
+      .max(2 ** 31 - 1)
+      .default(1),
     limit: z.coerce.number().int().min(1).max(1000).default(100),
   })
   .strict();
@@ -75,6 +81,16 @@ export const createHttpServer = (lf: Logfront): FastifyInstance => {
     loggerInstance: lf.logger as FastifyBaseLogger,
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: lf.config.limits.maxAppendBytes * 2 + 64 * 1024,
+    // stream ids reach 265 characters (category 64, '-', id 200); blob ids and keys 200
+    maxParamLength: 512,
+    // the router's own refusals answer in the API's error shape
+    frameworkErrors: (error, _request, reply) => {
+      const status = error.statusCode ?? 400;
+      void (reply as FastifyReply).status(status).send({
+        error: status === 414 ? 'too_long' : 'bad_request',
+        message: error.message,
+      });
+    },
     return503OnClosing: true,
   });
 

@@ -2,6 +2,7 @@ import { TooLarge, ValidationFailed } from './errors.ts';
 import type { EventCatalog } from './event-types.ts';
 import type { EventLog } from './ports.ts';
 import { encodePosition, type PositionToken } from './positions.ts';
+import { MAX_DEPTH, tooDeep } from './storable.ts';
 import { parseStreamId } from './streams.ts';
 import type { ExpectedVersion, NewEvent, StreamId } from './types.ts';
 
@@ -65,6 +66,13 @@ export const createAppendService = (deps: {
         `an append holds at most ${deps.limits.maxAppendEvents} events, got ${body.events.length}`,
         deps.limits.maxAppendEvents,
       );
+    }
+    // events, one event, its data: then the data's own levels
+    const deep = tooDeep(body.events, MAX_DEPTH + 3);
+    if (deep) {
+      throw new ValidationFailed('invalid append', [
+        { path: ['events', ...deep].join('.'), message: `nested deeper than ${MAX_DEPTH} levels` },
+      ]);
     }
     const bytes = Buffer.byteLength(JSON.stringify(body.events));
     if (bytes > deps.limits.maxAppendBytes) {

@@ -47,3 +47,19 @@ export const unstorable = (value: unknown, path: (string | number)[] = []): Stor
   visit(value, path, 0);
   return issues;
 };
+
+/**
+ * the path of the first place nested deeper than `max` levels, without recursion (so a body nested
+ * 10,000 deep is named, not a stack overflow); undefined when there is none
+ */
+export const tooDeep = (value: unknown, max: number): (string | number)[] | undefined => {
+  const stack: { v: unknown; at: (string | number)[] }[] = [{ v: value, at: [] }];
+  while (stack.length) {
+    const { v, at } = stack.pop()!;
+    if (typeof v !== 'object' || v === null || Buffer.isBuffer(v) || v instanceof Uint8Array) continue;
+    if (at.length >= max) return at;
+    for (const [k, item] of Object.entries(v))
+      stack.push({ v: item, at: [...at, Array.isArray(v) ? Number(k) : k] });
+  }
+  return undefined;
+};

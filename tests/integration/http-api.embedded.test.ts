@@ -328,4 +328,23 @@ describe('HTTP API on the embedded default', () => {
     expect(orders.deadLettered).toBeGreaterThanOrEqual(1);
     expect((await api.request('GET', `/v1/projections/orders/rows/${bad}`)).status).toBe(404);
   });
+  it('a body nested 10,000 deep, a huge fromVersion and a malformed URL are 400s in the API shape; ids of 200 characters route', async () => {
+    let deep = '1';
+    for (let i = 0; i < 10_000; i++) deep = `[${deep}]`;
+    const nested = await api.request(
+      'POST',
+      '/v1/streams/order-deep/events',
+      `{"events":[{"type":"OrderShipped","data":{"orderId":"1","carrier":${deep}}}]}`,
+    );
+    expect(nested.status).toBe(400);
+    expect(nested.body).toMatchObject({ error: 'validation_failed' });
+    const far = await api.request('GET', '/v1/streams/order-1/events?fromVersion=3000000000');
+    expect(far.status).toBe(400);
+    expect(far.body).toMatchObject({ error: 'validation_failed', issues: [{ path: 'fromVersion' }] });
+    const bad = await api.request('GET', '/v1/streams/%E0%A4%A/events');
+    expect(bad.status).toBe(400);
+    expect(bad.body).toMatchObject({ error: 'bad_request' });
+    const long = `order-${'a'.repeat(200)}`;
+    expect((await api.request('GET', `/v1/streams/${long}/events`)).status).toBe(404);
+  });
 });

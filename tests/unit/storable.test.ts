@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { createCatalog } from '../../core/event-types.ts';
-import { MAX_DEPTH, unstorable, unstorableText } from '../../core/storable.ts';
+import { MAX_DEPTH, tooDeep, unstorable, unstorableText } from '../../core/storable.ts';
 import { orderEventTypes } from '../../schemas/orders.ts';
 
 const shipped = (data: Record<string, unknown>, metadata?: object) => ({
@@ -56,5 +56,14 @@ describe('what every store can hold', () => {
       { path: 'events.0.metadata.occurredAt', message: 'a year from 0001 to 9999' },
     ]);
     expect(issuesOf([shipped({}, { occurredAt: '2026-11-30T10:00:00Z' })])).toEqual([]);
+  });
+
+  it('the first place nested past a bound is named without recursion', () => {
+    expect(tooDeep({ a: [[1]], b: 'x' }, 2)).toEqual(['a', 0]);
+    expect(tooDeep({ a: [[1]] }, 3)).toBeUndefined();
+    let deep: unknown = 1;
+    for (let i = 0; i < 100_000; i++) deep = [deep];
+    expect(tooDeep(deep, 5)).toEqual([0, 0, 0, 0, 0]);
+    expect(tooDeep(Buffer.alloc(4), 0)).toBeUndefined();
   });
 });
