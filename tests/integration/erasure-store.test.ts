@@ -4,6 +4,7 @@ import { createPostgresDataKeyStore, createPostgresRowEraser } from '../../conne
 import { createPostgresProjectionStore } from '../../connectors/postgres/projection-store.ts';
 import { createPgSql, type Sql } from '../../connectors/postgres/sql.ts';
 import type { ProjectionSpec } from '../../core/projection.ts';
+import { advance } from '../support/checkpoints.ts';
 import { services, uniqueId } from '../support/services.ts';
 
 const spec: ProjectionSpec = {
@@ -11,14 +12,6 @@ const spec: ProjectionSpec = {
   key: 'id',
   columns: { id: 'text', customer: 'text', total: 'integer' },
 };
-const advance = (to: bigint, from: bigint | null) => ({
-  topic: 't',
-  partition: 0,
-  from,
-  to,
-  lastEventAt: null,
-  caughtUpAt: null,
-});
 
 const erasureSuite = (name: string, open: () => Promise<Sql>) => {
   describe(`data keys and row erasure: ${name}`, () => {
@@ -106,14 +99,14 @@ const erasureSuite = (name: string, open: () => Promise<Sql>) => {
             { kind: 'upsert', row: { id: 'p2', customer: 'ada', total: 2 } },
             { kind: 'upsert', row: { id: 'p3', customer: 'bob', total: 3 } },
           ],
-          advance(3n, null),
+          advance(null, 3n),
         );
         const building = await store.beginRebuild(spec);
         await store.applyBatch(
           spec,
           building,
           [{ kind: 'upsert', row: { id: 'p1', customer: 'ada', total: 1 } }],
-          advance(1n, null),
+          advance(null, 1n),
         );
         expect(await erase('purchases', 'customer', 'ada')).toBe(3);
         expect((await store.get(spec, 'p1')).row).toBeNull();

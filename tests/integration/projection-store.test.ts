@@ -4,8 +4,9 @@ import { createPostgresProjectionStore } from '../../connectors/postgres/project
 import { createPgSql, type Sql } from '../../connectors/postgres/sql.ts';
 import { CheckpointFenced } from '../../core/errors.ts';
 import type { ProjectionStore } from '../../core/ports.ts';
-import type { CheckpointAdvance, ProjectionSpec } from '../../core/projection.ts';
+import type { ProjectionSpec } from '../../core/projection.ts';
 import { increment, patch, remove, upsert } from '../../projections/define.ts';
+import { advance } from '../support/checkpoints.ts';
 import { services, uniqueId } from '../support/services.ts';
 
 const spec: ProjectionSpec = {
@@ -13,14 +14,6 @@ const spec: ProjectionSpec = {
   key: 'id',
   columns: { id: 'text', status: 'text', n: 'integer', at: 'timestamptz', note: 'text' },
 };
-const advance = (from: bigint | null, to: bigint): CheckpointAdvance => ({
-  topic: 't',
-  partition: 0,
-  from,
-  to,
-  lastEventAt: null,
-  caughtUpAt: null,
-});
 
 describe.each([
   ['PostgreSQL', () => createPgSql(services().LOGFRONT_DATABASE_URL)],
