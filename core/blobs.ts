@@ -59,9 +59,13 @@ export const parseBlobId = (raw: string) => {
   return raw;
 };
 
-/** where the sink puts a committed upload: one object per (blob, upload), under the deployment's prefix */
+/**
+ * where the sink puts a committed upload: one object per (blob, upload), under the deployment's prefix.
+ * The ids `.` and `..` would be path steps to a store (S3 servers and file systems resolve them), so
+ * their dots are escaped (`%2E`; no blob id holds a `%`, so no other id can meet them).
+ */
 export const blobKey = (prefix: string, blobId: string, upload: string) =>
-  `${prefix}/blobs/${blobId}/${upload}`;
+  `${prefix}/blobs/${blobId === '.' || blobId === '..' ? blobId.replaceAll('.', '%2E') : blobId}/${upload}`;
 
 export class ChecksumMismatch extends LogfrontError {
   readonly code = 'checksum_mismatch';

@@ -54,6 +54,34 @@ describe('blobs through the log into S3', () => {
     expect((await e.arrayBuffer()).byteLength).toBe(0);
   });
 
+  it('the ids . and .. are blobs like any other, and the sink goes on after them', async () => {
+    // through node:http: WHATWG URLs (fetch) resolve %2E segments before sending
+    const send = (method: string, path: string, body?: Buffer) =>
+      new Promise<{ status: number; body: Buffer }>((resolve, reject) => {
+        const u = new URL(api.url);
+        const req = request({ host: u.hostname, port: u.port, method, path }, (res) => {
+          const chunks: Buffer[] = [];
+          res.on('data', (c: Buffer) => chunks.push(c));
+          res.on('end', () => resolve({ status: res.statusCode!, body: Buffer.concat(chunks) }));
+        });
+        req.on('error', reject);
+        req.end(body);
+      });
+    for (const [id, path] of [
+      ['.', '%2E'],
+      ['..', '%2E%2E'],
+      ['after-dots', 'after-dots'],
+    ] as const) {
+      const body = randomBytes(1000);
+      const put = await send('PUT', `/v1/blobs/${path}`, body);
+      expect(put.status, id).toBe(201);
+      const { position } = JSON.parse(put.body.toString('utf8')) as { position: string };
+      const got = await send('GET', `/v1/blobs/${path}?after=${position}&maxStalenessMs=30000`);
+      expect(got.status, id).toBe(200);
+      expect(got.body.equals(body)).toBe(true);
+    }
+  });
+
   it('bad input is a 4xx naming what is wrong; nothing is stored', async () => {
     const badId = await put(api.url, 'bad%20id', Buffer.from('x'));
     expect(badId.status).toBe(400);
