@@ -1,25 +1,14 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createLogfront, type Logfront } from '../../app/compose.ts';
 import { eventLogContract } from '../contract/event-log.features.ts';
+import { logfrontFixture } from '../support/log-fixture.ts';
 import { embeddedConfig } from '../support/services.ts';
 
-eventLogContract('embedded table log on PGlite', async () => {
+eventLogContract('embedded table log on PGlite', () => {
   // on disk, so that a restart opens the same data
   const dir = mkdtempSync(join(tmpdir(), 'logfront-log-'));
-  const config = embeddedConfig({ LOGFRONT_DATA_DIR: dir });
-  let lf: Logfront = await createLogfront(config);
-  return {
-    log: lf.log,
-    restart: async () => {
-      await lf.close();
-      lf = await createLogfront(config);
-      return lf.log;
-    },
-    close: async () => {
-      await lf.close();
-      rmSync(dir, { recursive: true, force: true });
-    },
-  };
+  return logfrontFixture(embeddedConfig({ LOGFRONT_DATA_DIR: dir }), () =>
+    rmSync(dir, { recursive: true, force: true }),
+  );
 });
