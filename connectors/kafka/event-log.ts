@@ -191,6 +191,44 @@ export const createKafkaEventLog = (options: KafkaLogOptions): KafkaEventLog => 
   const recent = createLru<RecordedEvent>(EVENT_CACHE_ENTRIES, EVENT_CACHE_TTL_MS);
   // per partition, the stream index's checkpoint as the last stream read saw it
   const lastCheckpoint = new Map<string, bigint>();
+  // Concurrent stream reads of a partition share their tail fetch, as appends share a transaction: a
+  // read joins the next fetch to start (one that starts after the read began sees every append
+  // acknowledged before it), from the lowest checkpoint guess among those that joined it.
+  const tails = new Map<
+    string,
+    {
+      running: Promise<unknown> | undefined;
+      next: { from: bigint; result: Promise<FetchedRange | undefined> } | undefined;
+    }
+  >();
+  const tailFetch = (topic: string, partition: number, from: bigint): Promise<FetchedRange | undefined> => {
+    const key = partitionKey(topic, partition);
+    let tail = tails.get(key);
+    if (!tail) {
+      tail = { running: undefined, next: undefined };
+      tails.set(key, tail);
+    }
+    const t = tail;
+    if (t.next && t.next.from <= from) return t.next.result;
+    const start = (): Promise<FetchedRange | undefined> => {
+      const run = reader
+        .fetch(topic, partition, from, { maxBytes: RANGE_FETCH_BYTES })
+        .catch(() => undefined);
+      t.running = run;
+      void run.finally(() => {
+        if (t.running === run) t.running = undefined;
+      });
+      return run;
+    };
+    if (!t.running) return start();
+    // one is in flight: the next starts when it ends, for every read that arrives meanwhile
+    const result = t.running.then(() => {
+      if (t.next?.result === result) t.next = undefined;
+      return start();
+    });
+    t.next = { from, result };
+    return result;
+  };
   const cacheKey = (topic: string, partition: number, offset: bigint) => `${topic}/${partition}/${offset}`;
 
   // The records at `offsets` of a partition (each a logfront event the index points at). Each fetch
@@ -328,10 +366,7 @@ export const createKafkaEventLog = (options: KafkaLogOptions): KafkaEventLog => 
       // fetch from while the index answers (checkpoints only move forward)
       const key = partitionKey(topic, partition);
       const guess = lastCheckpoint.get(key);
-      const prefetch =
-        guess === undefined
-          ? undefined
-          : reader.fetch(topic, partition, guess, { maxBytes: RANGE_FETCH_BYTES }).catch(() => undefined);
+      const prefetch = guess === undefined ? undefined : tailFetch(topic, partition, guess);
       const { events: indexed, checkpoint } = await index.positions(stream, topic, partition, start, limit);
       if (checkpoint !== undefined) lastCheckpoint.set(key, checkpoint);
       const found = await eventsAt(

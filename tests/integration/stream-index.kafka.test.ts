@@ -326,4 +326,21 @@ describe('the stream index (Kafka)', () => {
     );
     expect((await lf.log.readStream(s, 19, 100)).map((e) => e.version)).toEqual([19, 20]);
   });
+
+  it('concurrent stream reads of a partition share their tail fetches and each sees every append acknowledged before it began', async () => {
+    const lf = await start(servicesConfig({ LOGFRONT_TOPIC_PARTITIONS: '1' }));
+    await lf.startStreamIndex();
+    const streams = Array.from({ length: 8 }, () => `order-${uniqueId()}` as StreamId);
+    for (const s of streams) await lf.log.append(s, [shipped('first')], 'no_stream');
+    await caughtUp(lf);
+    // rounds of: appends to every stream, then many reads at once, each of which must see its stream's latest
+    for (let round = 2; round <= 4; round++) {
+      await Promise.all(streams.map((s) => lf.log.append(s, [shipped(`r${round}`)], round - 1)));
+      const reads = await Promise.all(
+        Array.from({ length: 48 }, (_, i) => lf.log.readStream(streams[i % streams.length]!, 1, 100)),
+      );
+      for (const read of reads)
+        expect(read.map((e) => e.version)).toEqual(Array.from({ length: round }, (_, v) => v + 1));
+    }
+  });
 });
