@@ -6,6 +6,16 @@ import { backwardCompatibility, frame, unframe } from './wire.ts';
  * A Confluent-compatible Schema Registry (Confluent, Apicurio's ccompat API, Karapace, Redpanda)
  * through @kafkajs/confluent-schema-registry. Subjects are registered with BACKWARD compatibility.
  */
+/** a registry's answer; a body that is not JSON (a proxy's error page) is kept as its text */
+const parseBody = (text: string): Record<string, unknown> => {
+  if (!text) return {};
+  try {
+    return JSON.parse(text) as Record<string, unknown>;
+  } catch {
+    return { text: text.slice(0, 200) };
+  }
+};
+
 export const createConfluentRegistry = (url: string): SchemaRegistry => {
   const base = url.replace(/\/+$/, '');
   // The client registers schemas (formats kept for other readers); its Ajv is not used to encode.
@@ -20,7 +30,7 @@ export const createConfluentRegistry = (url: string): SchemaRegistry => {
       signal: AbortSignal.timeout(10_000),
     });
     const text = await response.text();
-    return { status: response.status, body: text ? (JSON.parse(text) as Record<string, unknown>) : {} };
+    return { status: response.status, body: parseBody(text) };
   };
   return {
     register: async (subject, jsonSchema) => {

@@ -17,7 +17,9 @@ describe('Confluent registry adapter failures', () => {
   });
 
   it('a path that is not a registry fails the ping and a check with the status', async () => {
-    const registry = createConfluentRegistry(`${services().LOGFRONT_SCHEMA_REGISTRY_URL}/nope/`);
+    // an HTTP server that is not a registry (Toxiproxy's API): Apicurio itself, asked for an unknown
+    // path, now and then logs the 404 and sends nothing back for over 10 s
+    const registry = createConfluentRegistry(`${services().LOGFRONT_TOXIPROXY_URL}/nope/`);
     await expect(registry.ping()).rejects.toThrow(/schema registry answered 404/);
     await expect(registry.check('x.Y', {})).rejects.toThrow(/schema registry answered 404 checking x.Y/);
   });
