@@ -85,13 +85,10 @@ export const run = async () => {
       await turn;
     };
   };
-  const sdkRun = await drive(
-    appends,
-    CONCURRENCY,
-    withVersions(async (stream, expectedVersion, i) => {
-      await lf.append.appendToStream(stream, { expectedVersion, events: batchOf(i) });
-    })('order-s'),
-  );
+  const sdkAppend = withVersions(async (stream, expectedVersion, i) => {
+    await lf.append.appendToStream(stream, { expectedVersion, events: batchOf(i) });
+  });
+  const sdkRun = await drive(appends, CONCURRENCY, sdkAppend('order-s'));
 
   // The same with the stream index built in this process while it appends, as a single `logfront
   // serve` does (the run above had it built elsewhere: its catch-up is timed here, then it runs on)
@@ -99,13 +96,7 @@ export const run = async () => {
   await lf.startStreamIndex();
   while ((await lf.streamIndexLag()) > 0) await new Promise((r) => setTimeout(r, 20));
   const catchUpSeconds = (performance.now() - catchUpStarted) / 1000;
-  const indexedRun = await drive(
-    appends,
-    CONCURRENCY,
-    withVersions(async (stream, expectedVersion, i) => {
-      await lf.append.appendToStream(stream, { expectedVersion, events: batchOf(i) });
-    })('order-i'),
-  );
+  const indexedRun = await drive(appends, CONCURRENCY, sdkAppend('order-i'));
 
   const app = createHttpServer(lf);
   const url = await app.listen({ host: '127.0.0.1', port: 0 });

@@ -377,7 +377,7 @@ export const createKafkaEventLog = (options: KafkaLogOptions): KafkaEventLog => 
       const out = indexed.map((e) => found.get(e.offset)!);
       if (out.length < limit) {
         // read-your-writes: what this process appended to the stream is included
-        const known = sequencers.get(partitionKey(topic, partition))?.lastOffsetOf(stream);
+        const known = sequencers.get(key)?.lastOffsetOf(stream);
         let next = (indexed.at(-1)?.version ?? start - 1) + 1;
         const tail: KafkaMessage[] = [];
         const archived: RecordedEvent[] = [];
