@@ -60,8 +60,19 @@ export const topicOffsets = async (admin: Admin, topic: string) => {
     try {
       return await admin.fetchTopicOffsets(topic);
     } catch (error) {
-      if (!(error instanceof TypeError) || attempt >= 5) throw error;
-      await new Promise((r) => setTimeout(r, 20 * attempt));
+      if (!offsetsWorthRetry(error) || attempt >= 8) throw error;
+      await new Promise((r) => setTimeout(r, 25 * attempt));
     }
   }
 };
+
+/**
+ * The TypeError above, and a partition whose leader the metadata names but that does not lead it yet
+ * (NOT_LEADER_FOR_PARTITION, LEADER_NOT_AVAILABLE: a KRaft broker answers so for a moment after a topic
+ * is made), which fetchTopicOffsets does not retry itself.
+ */
+const offsetsWorthRetry = (error: unknown) =>
+  error instanceof TypeError ||
+  ['NOT_LEADER_FOR_PARTITION', 'LEADER_NOT_AVAILABLE', 'UNKNOWN_TOPIC_OR_PARTITION'].includes(
+    (error as { type?: string }).type ?? '',
+  );

@@ -1,5 +1,6 @@
 // The log's topics: created on first use with the deployment's settings, their partitions and limits.
-import type { Admin } from 'kafkajs';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Admin, ITopicConfig } from 'kafkajs';
 import { BLOB_CATEGORY, BLOB_TOPIC_MAX_MESSAGE_BYTES } from '../../core/blobs.ts';
 import type { Position } from '../../core/types.ts';
 import { memo, topicOffsets } from './client.ts';
@@ -20,6 +21,33 @@ export interface Topics {
   offsetsAt(topics: readonly string[], edge: 'low' | 'high'): Promise<Position[]>;
 }
 
+/** how long a topic made here may take to have a leader for every partition */
+const LEADER_WAIT_MS = 30_000;
+
+/**
+ * Creates a topic (false when it exists already) and waits until every partition has a leader.
+ * kafkajs's own wait (`waitForLeaders`) retries only LEADER_NOT_AVAILABLE, and gives up when the
+ * broker it asks does not know the just-made topic yet (UNKNOWN_TOPIC_OR_PARTITION), which a KRaft
+ * broker answers for a moment after a create, more often right after topics were deleted.
+ */
+export const createTopic = async (admin: Admin, config: ITopicConfig, waitMs = LEADER_WAIT_MS) => {
+  const created = await admin.createTopics({ waitForLeaders: false, topics: [config] });
+  const deadline = Date.now() + waitMs;
+  for (;;) {
+    try {
+      const meta = await admin.fetchTopicMetadata({ topics: [config.topic] });
+      const partitions = meta.topics[0]?.partitions ?? [];
+      if (partitions.length > 0 && partitions.every((p) => p.leader >= 0)) return created;
+    } catch (e) {
+      if (!(e as { retriable?: boolean }).retriable) throw e;
+    }
+    if (Date.now() >= deadline) {
+      throw new Error(`Kafka topic ${config.topic} has no leader for every partition after ${waitMs} ms`);
+    }
+    await sleep(50);
+  }
+};
+
 export const createTopics = (deps: {
   admin: () => Promise<Admin>;
   topicPrefix: string;
@@ -36,22 +64,15 @@ export const createTopics = (deps: {
       const blobs = topic === `${deps.topicPrefix}.events.${BLOB_CATEGORY}`;
       if (!existing.includes(topic)) {
         // false (not an error) when another process created it meanwhile
-        await a.createTopics({
-          waitForLeaders: true,
-          topics: [
-            {
-              topic,
-              numPartitions: partitions,
-              replicationFactor: deps.replication,
-              configEntries: [
-                { name: 'message.timestamp.type', value: 'LogAppendTime' },
-                { name: 'retention.ms', value: String(deps.retentionMs) },
-                // blob chunks travel several to a transaction (core/blob-service.ts)
-                ...(blobs
-                  ? [{ name: 'max.message.bytes', value: String(BLOB_TOPIC_MAX_MESSAGE_BYTES) }]
-                  : []),
-              ],
-            },
+        await createTopic(a, {
+          topic,
+          numPartitions: partitions,
+          replicationFactor: deps.replication,
+          configEntries: [
+            { name: 'message.timestamp.type', value: 'LogAppendTime' },
+            { name: 'retention.ms', value: String(deps.retentionMs) },
+            // blob chunks travel several to a transaction (core/blob-service.ts)
+            ...(blobs ? [{ name: 'max.message.bytes', value: String(BLOB_TOPIC_MAX_MESSAGE_BYTES) }] : []),
           ],
         });
       }

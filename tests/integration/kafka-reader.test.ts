@@ -11,6 +11,7 @@ import {
   OffsetBelowLogStart,
   type PartitionReader,
 } from '../../connectors/kafka/reader.ts';
+import { createTopic } from '../../connectors/kafka/topics.ts';
 import { Unavailable } from '../../core/errors.ts';
 import { createLogger } from '../../core/logger.ts';
 import { services, uniqueId, waitFor } from '../support/services.ts';
@@ -66,10 +67,7 @@ describe('partition reader (Kafka)', () => {
   /** a new topic under the test prefix */
   const givenTopic = async (partitions = 1) => {
     const topic = `${prefix}.reader.${uniqueId()}`;
-    await admin.createTopics({
-      waitForLeaders: true,
-      topics: [{ topic, numPartitions: partitions, replicationFactor: 1 }],
-    });
+    await createTopic(admin, { topic, numPartitions: partitions, replicationFactor: 1 });
     topics.push(topic);
     return topic;
   };
