@@ -1,4 +1,6 @@
 import { execFileSync } from 'node:child_process';
+import { mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { TestProject } from 'vitest/node';
@@ -82,7 +84,13 @@ const startServices = async (): Promise<{ services: Services; teardown?: () => P
   const missing = SERVICE_VARIABLES.filter((v) => !services[v]);
   if (missing.length) throw new Error(`services not available: ${missing.join(', ')}`);
   // what earlier runs left on this machine's own services (loopback): topics, objects, schemas
-  if (/^(127\.0\.0\.1|localhost):/.test(services.LOGFRONT_KAFKA_BROKERS!)) {
+  // (not while another test run on this machine is alive: what it made is in use)
+  const others = otherLiveRuns();
+  if (others.length) {
+    process.stdout.write(
+      `[services] other test runs are alive (pids ${others.join(', ')}): nothing removed\n`,
+    );
+  } else if (/^(127\.0\.0\.1|localhost):/.test(services.LOGFRONT_KAFKA_BROKERS!)) {
     const started = Date.now();
     try {
       const removed = await removeRunData(services, TEST_DATA);
@@ -96,4 +104,26 @@ const startServices = async (): Promise<{ services: Services; teardown?: () => P
     }
   }
   return teardown ? { services: services as Services, teardown } : { services: services as Services };
+};
+
+/** test runs alive on this machine register their pid here, so one does not remove what another uses */
+const RUNS = join(tmpdir(), 'logfront-test-runs');
+
+const otherLiveRuns = () => {
+  mkdirSync(RUNS, { recursive: true });
+  const alive = readdirSync(RUNS)
+    .map(Number)
+    .filter((pid) => Number.isInteger(pid) && pid !== process.pid)
+    .filter((pid) => {
+      try {
+        process.kill(pid, 0);
+        return true;
+      } catch {
+        rmSync(join(RUNS, String(pid)), { force: true });
+        return false;
+      }
+    });
+  writeFileSync(join(RUNS, String(process.pid)), '');
+  process.once('exit', () => rmSync(join(RUNS, String(process.pid)), { force: true }));
+  return alive;
 };
