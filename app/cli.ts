@@ -8,7 +8,7 @@ import { type Config, loadConfig } from '../core/config.ts';
 import { isLogfrontError } from '../core/errors.ts';
 import { createCatalog } from '../core/event-types.ts';
 import { BulkAppendFailed, bulkAppend, parseNdjson } from './bulk-append.ts';
-import { ApiError, createClient, type ReadQuery } from './client.ts';
+import { ApiError, createClient, type DeadLetterJson, type ReadQuery } from './client.ts';
 import { createLogfront } from './compose.ts';
 import type { Domain } from './domain.ts';
 import { createHttpServer } from './http.ts';
@@ -54,12 +54,17 @@ Commands:
                             one page of rows (keyset pages; --cursor continues)
   projections               projection status: generation, state, lag, staleness, dead letters
   rebuild <projection>      blue/green rebuild with a progress bar
+  dead-letters list <projection> [--state S] [--limit N] [--cursor C]
+  dead-letters retry|skip <projection> <id>
+  dead-letters skip <projection>
+                            list a projection's dead letters, retry one after a fix, skip one;
+                            skip without an id resumes a halted projection past the event it halted on
   schemas register|check    register the event schemas / check their compatibility without registering
   erase <subjectId> [--tenant T]
                             GDPR erase of a data subject: its sensitive fields become unreadable, its rows go
   infra up|down|status      start, stop, show the local real services (no Docker)
 
-Every command takes --help; demo, append, get, projections, rebuild, erase, schemas and infra status take --json.
+Every command takes --help; demo, append, get, projections, rebuild, dead-letters, erase, schemas and infra status take --json.
 Client commands talk to LOGFRONT_URL (default http://127.0.0.1:7070).
 dev, serve and schemas load your event types and projections from ./logfront.config.ts (or --config FILE,
 LOGFRONT_CONFIG); without one they use the sample order domain. See docs/writing-projections.md.`,
@@ -77,6 +82,8 @@ LOGFRONT_CONFIG); without one they use the sample order domain. See docs/writing
     "Usage: logfront schemas register|check [--json] [--config FILE]\n\nregister: registers every event type's JSON Schema under <prefix>.<EventType>, BACKWARD compatibility.\ncheck: asks the registry whether each schema is BACKWARD compatible with the registered one, without\nregistering; exits 1 naming each incompatible subject and why. Needs LOGFRONT_SCHEMA_REGISTRY_URL.",
   erase:
     'Usage: logfront erase <subjectId> [--tenant T] [--json]\n\nErases a data subject (GDPR) on the server: its data keys are destroyed, so the sensitive fields of its\nevents read as null everywhere (the log, dead letters, rebuilds), and the rows of projections that declare a\nsubject column are deleted. Written to the audit log as object.deleted. Tenant default: default. See docs/erasure.md.',
+  'dead-letters':
+    'Usage: logfront dead-letters list <projection> [--state pending|retried|skipped] [--limit N] [--cursor C] [--json]\n       logfront dead-letters retry <projection> <id> [--json]\n       logfront dead-letters skip <projection> [<id>] [--json]\n\nlist: one page of the dead letters of a projection, oldest first (--cursor continues).\nretry: applies the event again with the projection as the server runs it now (after a fix), exactly once;\nexits 1 naming the reason when it still fails (the letter stays pending).\nskip: marks the letter skipped; without an id, resumes a halted projection past the event it halted on.\nSee docs/runbooks.md#dead-letters.',
   projections:
     'Usage: logfront projections [--json]\n\nShows every projection with its generation, state, lag, staleness and dead letters.',
   infra:
@@ -325,6 +332,7 @@ export const main = async (argv: string[], io: Io): Promise<number> => {
         file: { type: 'string', short: 'f' },
         tenant: { type: 'string' },
         batch: { type: 'string' },
+        state: { type: 'string' },
       },
     });
     if (values.help) {
@@ -509,6 +517,52 @@ export const main = async (argv: string[], io: Io): Promise<number> => {
             `the rebuild of ${name} stopped before the switch${p.lastError ? `: ${p.lastError}` : ''}`,
           );
         }
+      }
+      case 'dead-letters': {
+        const [verb, projection, id] = positionals;
+        const api = client();
+        const show = (l: DeadLetterJson) =>
+          json
+            ? JSON.stringify(l)
+            : `dead letter ${l.id} of ${l.projection}: ${l.state} (${l.type} ${l.stream}@${l.version})`;
+        if (verb === 'list' && positionals.length === 2) {
+          const r = await api.deadLetters(projection!, {
+            ...(values.limit !== undefined ? { limit: Number(values.limit) } : {}),
+            ...(values.cursor ? { cursor: values.cursor } : {}),
+            ...(values.state ? { state: values.state } : {}),
+          });
+          if (json) io.out(JSON.stringify(r));
+          else {
+            io.out(
+              r.items.length
+                ? formatTable(r.items as unknown as Record<string, unknown>[], [
+                    'id',
+                    'state',
+                    'kind',
+                    'type',
+                    'stream',
+                    'version',
+                    'recordedAt',
+                    'reason',
+                  ])
+                : '(no dead letters)',
+            );
+            if (r.next) io.out(`next page: --cursor ${r.next}`);
+          }
+          return 0;
+        }
+        if ((verb === 'retry' || verb === 'skip') && positionals.length === 3) {
+          io.out(show((await api.resolveDeadLetter(projection!, id!, verb)).deadLetter));
+          return 0;
+        }
+        if (verb === 'skip' && positionals.length === 2) {
+          const r = await api.resume(projection!);
+          io.out(json ? JSON.stringify(r) : `${r.name} resumed past ${show(r.skipped)}`);
+          return 0;
+        }
+        throw new UsageError(
+          'dead-letters takes list <projection>, retry <projection> <id> or skip <projection> [<id>]',
+        );
       }
       case 'erase': {
         need(1, '<subjectId>');

@@ -93,6 +93,21 @@ export const createClient = (baseUrl: string) => {
         'POST',
         `/v1/projections/${encodeURIComponent(projection)}/rebuild`,
       ),
+    deadLetters: (projection: string, q: { limit?: number; cursor?: string; state?: string } = {}) =>
+      call<{ items: DeadLetterJson[]; next: string | null }>(
+        'GET',
+        `/v1/projections/${encodeURIComponent(projection)}/dead-letters${query({ ...q })}`,
+      ),
+    resolveDeadLetter: (projection: string, id: string, action: 'retry' | 'skip') =>
+      call<{ deadLetter: DeadLetterJson }>(
+        'POST',
+        `/v1/projections/${encodeURIComponent(projection)}/dead-letters/${encodeURIComponent(id)}/${action}`,
+      ),
+    resume: (projection: string) =>
+      call<{ name: string; skipped: DeadLetterJson }>(
+        'POST',
+        `/v1/projections/${encodeURIComponent(projection)}/resume`,
+      ),
     ready: () => call<Record<string, unknown>>('GET', '/readyz'),
     erase: (subjectId: string, tenant?: string) =>
       call<{
@@ -106,3 +121,20 @@ export const createClient = (baseUrl: string) => {
 };
 
 export type Client = ReturnType<typeof createClient>;
+
+/** a dead letter as the API shows it */
+export interface DeadLetterJson {
+  id: string;
+  projection: string;
+  generation: number;
+  position: string;
+  stream: string;
+  version: number;
+  eventId: string;
+  type: string;
+  kind: string;
+  reason: string;
+  state: string;
+  recordedAt: string;
+  resolvedAt: string | null;
+}

@@ -34,6 +34,7 @@ import { createCatalog, type EventCatalog } from '../core/event-types.ts';
 import { createFacade, type Facade } from '../core/facade.ts';
 import { createLogger, type Logger } from '../core/logger.ts';
 import type { EventLog, Probe, ProjectionStore, SchemaRegistry, StreamIndex } from '../core/ports.ts';
+import { createDeadLetters, type DeadLetters } from '../projections/dead-letters.ts';
 import { createInvalidator, type Invalidator } from '../projections/invalidator.ts';
 import { type Rebuild, startRebuild } from '../projections/rebuild.ts';
 import { createProjectionRunner, type ProjectionRunner } from '../projections/runner.ts';
@@ -66,6 +67,8 @@ export interface Logfront {
   readonly erasure: Erasure;
   /** starts a blue/green rebuild of a projection; 404 for an unknown one, 409 when one is running */
   rebuild(name: string): Promise<Rebuild>;
+  /** the projections' dead letters: list, retry, skip, and resume a halted projection */
+  readonly deadLetters: DeadLetters;
   /**
    * the stream index (services mode; the embedded log's table is its own index) and its builder, which
    * runs with the runners (LOGFRONT_STREAM_INDEX=on); undefined when embedded
@@ -276,6 +279,7 @@ export const createLogfront = async (config: Config, options: ComposeOptions = {
       },
     },
   });
+  const deadLetters = createDeadLetters({ log, store, projections: domain.projections });
   let runners: ProjectionRunner[] = [];
   let invalidators: Invalidator[] = [];
   const runnerDeps = {
@@ -318,6 +322,7 @@ export const createLogfront = async (config: Config, options: ComposeOptions = {
     cache: shared,
     cacheCounts,
     erasure,
+    deadLetters,
     blobs,
     blobStore,
     blobCounts,

@@ -10,6 +10,8 @@ import type { BlobRecord } from '../core/blobs.ts';
 import { toJsonData } from '../core/bytes-json.ts';
 import { isLogfrontError, NotFound, TooLarge, Unavailable, ValidationFailed } from '../core/errors.ts';
 import type { ReadOptions } from '../core/facade.ts';
+import type { DeadLetterEntry } from '../core/ports.ts';
+import { encodePosition } from '../core/positions.ts';
 import { projectionSummaries } from '../core/status.ts';
 import { parseStreamId } from '../core/streams.ts';
 import type { RecordedEvent } from '../core/types.ts';
@@ -73,6 +75,30 @@ export const envelope = (e: RecordedEvent) => ({
     offset: e.position.offset.toString(),
   },
   recordedAt: e.recordedAt,
+});
+
+const deadLetterQuery = z
+  .object({
+    limit: z.coerce.number().int().min(1).max(500).optional(),
+    cursor: z.string().optional(),
+    state: z.enum(['pending', 'retried', 'skipped']).optional(),
+  })
+  .strict();
+
+const deadLetterJson = (l: DeadLetterEntry) => ({
+  id: l.id,
+  projection: l.projection,
+  generation: l.generation,
+  position: encodePosition(l.position),
+  stream: l.stream,
+  version: l.version,
+  eventId: l.eventId,
+  type: l.type,
+  kind: l.kind,
+  reason: l.reason,
+  state: l.state,
+  recordedAt: l.recordedAt,
+  resolvedAt: l.resolvedAt,
 });
 
 /** The HTTP API of API.md over the services of one Logfront. */
@@ -152,6 +178,32 @@ export const createHttpServer = (lf: Logfront): FastifyInstance => {
     const r = await lf.rebuild(request.params.name);
     return reply.status(202).send({ name: request.params.name, generation: r.generation });
   });
+
+  // dead letters (docs/runbooks.md#dead-letters): list, retry after a fix, skip; resume a halted projection
+  app.get<{ Params: { name: string }; Querystring: Record<string, string> }>(
+    '/v1/projections/:name/dead-letters',
+    async (request) => {
+      const q = parse(deadLetterQuery, request.query, 'query');
+      const page = await lf.deadLetters.list(request.params.name, q);
+      return { items: page.items.map(deadLetterJson), next: page.next };
+    },
+  );
+  app.post<{ Params: { name: string; id: string } }>(
+    '/v1/projections/:name/dead-letters/:id/retry',
+    async (request) => ({
+      deadLetter: deadLetterJson(await lf.deadLetters.retry(request.params.name, request.params.id)),
+    }),
+  );
+  app.post<{ Params: { name: string; id: string } }>(
+    '/v1/projections/:name/dead-letters/:id/skip',
+    async (request) => ({
+      deadLetter: deadLetterJson(await lf.deadLetters.skip(request.params.name, request.params.id)),
+    }),
+  );
+  app.post<{ Params: { name: string } }>('/v1/projections/:name/resume', async (request) => ({
+    name: request.params.name,
+    skipped: deadLetterJson(await lf.deadLetters.resume(request.params.name)),
+  }));
 
   // GDPR erasure (docs/erasure.md): the subject's data keys are destroyed, its projection rows deleted
   app.delete<{ Params: { subjectId: string }; Querystring: { tenant?: string } }>(

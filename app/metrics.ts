@@ -37,6 +37,12 @@ export const installMetrics = (app: FastifyInstance, lf: Logfront) => {
     'logfront_projection_dead_letters',
     'events the projection sent to its dead-letter topic',
   );
+  const letters = new Gauge({
+    name: 'logfront_dead_letters',
+    help: 'dead letters by projection, kind (handler, column, rows, decode, upcast) and state (pending, retried, skipped)',
+    labelNames: ['projection', 'kind', 'state'] as const,
+    registers: [registry],
+  });
   const running = gauge('logfront_projection_running', '1 when a runner applies the projection, 0 otherwise');
 
   const indexLag = new Gauge({
@@ -102,6 +108,10 @@ export const installMetrics = (app: FastifyInstance, lf: Logfront) => {
       staleness.set({ projection: p.name }, p.stalenessMs / 1000);
       deadLetters.set({ projection: p.name }, p.deadLettered);
       running.set({ projection: p.name }, p.state === 'running' ? 1 : 0);
+    }
+    letters.reset();
+    for (const c of await lf.store.deadLetterCounts()) {
+      letters.set({ projection: c.projection, kind: c.kind, state: c.state }, c.count);
     }
     if (lf.streamIndex) {
       for (const p of (await lf.streamIndex.indexer.lag()).partitions) {

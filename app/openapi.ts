@@ -172,6 +172,78 @@ export const openApiDocument = (domain: Domain) => {
           },
         },
       },
+      '/v1/projections/{name}/dead-letters': {
+        get: {
+          summary: "A page of the projection's dead letters, oldest first",
+          parameters: [
+            path('name', 'projection'),
+            {
+              name: 'limit',
+              in: 'query',
+              schema: { type: 'integer', minimum: 1, maximum: 500, default: 50 },
+            },
+            {
+              name: 'cursor',
+              in: 'query',
+              schema: { type: 'string' },
+              description: 'next of the previous page',
+            },
+            {
+              name: 'state',
+              in: 'query',
+              schema: { type: 'string', enum: ['pending', 'retried', 'skipped'] },
+            },
+          ],
+          responses: {
+            '200': json({
+              type: 'object',
+              properties: {
+                items: { type: 'array', items: ref('DeadLetter') },
+                next: { type: 'string', nullable: true },
+              },
+            }),
+            '400': error('validation_failed (bad limit, cursor or state)'),
+            '404': error('not_found'),
+          },
+        },
+      },
+      '/v1/projections/{name}/dead-letters/{id}/retry': {
+        post: {
+          summary: 'Apply a dead letter again with the handler as it is now; exactly once',
+          parameters: [path('name', 'projection'), path('id', 'dead letter id')],
+          responses: {
+            '200': json({ type: 'object', properties: { deadLetter: ref('DeadLetter') } }),
+            '404': error('not_found'),
+            '409': error('conflict: resolved already, or of an inactive generation'),
+            '422': error('dead_letter_still_failing'),
+          },
+        },
+      },
+      '/v1/projections/{name}/dead-letters/{id}/skip': {
+        post: {
+          summary: 'Mark a dead letter skipped',
+          parameters: [path('name', 'projection'), path('id', 'dead letter id')],
+          responses: {
+            '200': json({ type: 'object', properties: { deadLetter: ref('DeadLetter') } }),
+            '404': error('not_found'),
+            '409': error('conflict: resolved already, or of an inactive generation'),
+          },
+        },
+      },
+      '/v1/projections/{name}/resume': {
+        post: {
+          summary: 'Resume a halted projection past the event it halted on',
+          parameters: [path('name', 'projection')],
+          responses: {
+            '200': json({
+              type: 'object',
+              properties: { name: { type: 'string' }, skipped: ref('DeadLetter') },
+            }),
+            '404': error('not_found'),
+            '409': error('conflict: not halted'),
+          },
+        },
+      },
       '/v1/blobs/{blobId}': {
         put: {
           summary:
@@ -341,6 +413,24 @@ export const openApiDocument = (domain: Domain) => {
             heartbeatAt: { type: 'string', nullable: true },
             lastError: { type: 'string', nullable: true },
             rebuilding: { type: 'object', nullable: true },
+          },
+        },
+        DeadLetter: {
+          type: 'object',
+          properties: {
+            id: { type: 'string' },
+            projection: { type: 'string' },
+            generation: { type: 'integer' },
+            position: { type: 'string' },
+            stream: { type: 'string' },
+            version: { type: 'integer' },
+            eventId: { type: 'string' },
+            type: { type: 'string' },
+            kind: { type: 'string', enum: ['handler', 'column', 'rows', 'decode', 'upcast'] },
+            reason: { type: 'string' },
+            state: { type: 'string', enum: ['pending', 'retried', 'skipped'] },
+            recordedAt: { type: 'string', format: 'date-time' },
+            resolvedAt: { type: 'string', format: 'date-time', nullable: true },
           },
         },
         Error: {

@@ -184,6 +184,14 @@ export const createBlobSink = (deps: {
 
   const onBatch = async (batch: LogBatch) => {
     for (const event of batch.events) {
+      if (event.undecodable) {
+        // one bad record never wedges the sink: its upload is left incomplete (and given up later)
+        logger.warn(
+          { position: event.position, type: event.type, reason: event.undecodable.reason },
+          'blob sink: a record that cannot be decoded was passed over',
+        );
+        continue;
+      }
       if (event.type === 'BlobChunk') await onChunk(event, event.data as Chunk);
       else if (event.type === 'BlobCommitted') await onCommit(event, event.data as Commit);
     }

@@ -1,3 +1,4 @@
+import { EventUndecodable } from './errors.ts';
 import type { EventCatalog } from './event-types.ts';
 import type { SchemaRegistry } from './ports.ts';
 
@@ -79,19 +80,38 @@ export const createCodec = (registry: SchemaRegistry, catalog: EventCatalog): Ev
         : payload.length >= BINARY_HEADER
           ? BINARY_HEADER + payload.readUInt32BE(1)
           : Number.POSITIVE_INFINITY;
-      if (end > payload.length) throw new Error('a binary frame shorter than its header says');
-      const decoded = await registry.decode(binary ? payload.subarray(BINARY_HEADER, end) : payload);
+      if (end > payload.length)
+        throw new EventUndecodable('decode', 'a binary frame shorter than its header says');
+      let decoded: { schemaId: number; value: unknown };
+      try {
+        decoded = await registry.decode(binary ? payload.subarray(BINARY_HEADER, end) : payload);
+      } catch (error) {
+        throw new EventUndecodable('decode', (error as Error).message);
+      }
       const { schemaId } = decoded;
       const eventType = catalog.get(type);
       let value = decoded.value;
       if (binary) {
         const field = eventType?.binary;
-        if (!field)
-          throw new Error(`event type ${type} has no binary field, but its payload is a binary frame`);
+        if (!field) {
+          throw new EventUndecodable(
+            'decode',
+            `event type ${type} has no binary field, but its payload is a binary frame`,
+          );
+        }
         value = { ...(value as object), [field]: payload.subarray(end) };
       }
+      // a registry that does not answer is not the event's fault: those errors go up as they are
       if (!eventType?.upcast || schemaId === (await idFor(type))) return value;
-      return eventType.upcast(value, await versionOf(type, schemaId));
+      const version = await versionOf(type, schemaId);
+      try {
+        return eventType.upcast(value, version);
+      } catch (error) {
+        throw new EventUndecodable(
+          'upcast',
+          `upcasting ${type} from schema version ${version}: ${(error as Error).message}`,
+        );
+      }
     },
   };
 };

@@ -132,7 +132,46 @@ export class ProjectionHalted extends LogfrontError {
   }
 }
 
+/** how a column is named in a message: as declared, or quoted and cut when it is not a plain name */
+const columnName = (column: string) =>
+  /^[A-Za-z_][A-Za-z0-9_]{0,62}$/.test(column)
+    ? column
+    : JSON.stringify(column.length > 64 ? `${column.slice(0, 64)}…` : column);
+
+/**
+ * A projection's handler asked for a row change its table cannot hold (a value outside its column's
+ * type, a column the projection does not declare, a key that is no key): a data error of the event
+ * that produced it, found before the database sees the batch. `column` is null when the change as a
+ * whole is malformed.
+ */
+export class ColumnValueRefused extends LogfrontError {
+  readonly code = 'column_value_refused';
+  readonly status = 422;
+  constructor(
+    readonly projection: string,
+    readonly column: string | null,
+    readonly reason: string,
+  ) {
+    super(`${projection}${column === null ? '' : `.${columnName(column)}`}: ${reason}`);
+  }
+  override details() {
+    return { projection: this.projection, column: this.column, reason: this.reason };
+  }
+}
+
 /** A checkpoint moved under a runner's feet: another runner owns the partition now. */
+/** a record of the log whose payload cannot be decoded or upcast: a data error of that one event */
+export class EventUndecodable extends LogfrontError {
+  readonly code = 'event_undecodable';
+  readonly status = 422;
+  constructor(
+    readonly kind: 'decode' | 'upcast',
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
 export class CheckpointFenced extends LogfrontError {
   readonly code = 'checkpoint_fenced';
   readonly status = 409;

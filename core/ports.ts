@@ -52,6 +52,41 @@ export interface Subscription {
   stop(): Promise<void>;
 }
 
+/**
+ * why an event is a dead letter: its handler threw, a value it wrote is outside its column's type,
+ * the database refused its rows, or its record could not be decoded or upcast
+ */
+export type DeadLetterKind = 'handler' | 'column' | 'rows' | 'decode' | 'upcast';
+export type DeadLetterState = 'pending' | 'retried' | 'skipped';
+
+/** a dead letter as the projection store keeps it: the event's place and identity, not its data */
+export interface NewDeadLetter {
+  readonly position: Position;
+  readonly stream: StreamId;
+  readonly version: number;
+  readonly eventId: EventId;
+  readonly type: string;
+  readonly kind: DeadLetterKind;
+  readonly reason: string;
+}
+
+export interface DeadLetterEntry extends NewDeadLetter {
+  /** the letter's id, a decimal string */
+  readonly id: string;
+  readonly projection: string;
+  readonly generation: number;
+  readonly state: DeadLetterState;
+  readonly recordedAt: string;
+  readonly resolvedAt: string | null;
+}
+
+export interface DeadLetterQuery {
+  /** the id of the last letter of the previous page */
+  readonly after?: string;
+  readonly limit: number;
+  readonly state?: DeadLetterState;
+}
+
 export interface DeadLetter {
   readonly projection: string;
   readonly reason: string;
@@ -168,15 +203,35 @@ export interface ProjectionStore {
   ): Promise<void>;
   setState(name: string, generation: number, state: ProjectionState, heartbeatAt?: number): Promise<void>;
   /**
-   * counts a dead letter; with an advance (onError: skip) moves the checkpoint past the event in the
-   * same transaction, without one (halt) marks the projection halted with the reason
+   * records a dead letter (once per event and generation: a letter recorded again is not counted
+   * again); with an advance (onError: skip) moves the checkpoint past the event in the same
+   * transaction, without one (halt) marks the projection halted with the reason
    */
   recordDeadLetter(
     name: string,
     generation: number,
-    reason: string,
+    letter: NewDeadLetter,
     advance: CheckpointAdvance | null,
   ): Promise<void>;
+  /** a page of the projection's dead letters in the order they were recorded, after `after` (an id) */
+  deadLetters(name: string, page: DeadLetterQuery): Promise<DeadLetterEntry[]>;
+  deadLetter(name: string, id: string): Promise<DeadLetterEntry | null>;
+  /**
+   * resolves a pending dead letter of the active generation, in one transaction: `retried` applies
+   * `changes` (the event's, computed again); both mark it resolved. When the projection halted on
+   * this event, its checkpoint moves past it and it runs again. NotFound for an unknown letter,
+   * Conflict for one resolved already or of another generation.
+   */
+  resolveDeadLetter(
+    spec: ProjectionSpec,
+    id: string,
+    resolution: 'retried' | 'skipped',
+    changes: readonly Change[],
+  ): Promise<DeadLetterEntry>;
+  /** dead letters per projection and kind, for the metrics */
+  deadLetterCounts(): Promise<
+    { projection: string; kind: DeadLetterKind; state: DeadLetterState; count: number }[]
+  >;
   status(name: string): Promise<ProjectionStatus | null>;
   /** the row and the checkpoints of the active generation, read in one snapshot */
   get(spec: ProjectionSpec, key: string): Promise<RowRead>;

@@ -56,6 +56,11 @@ export interface RecordedEvent<T = unknown> {
   position: Position;
   /** ISO time the log recorded the event */
   recordedAt: string;
+  /**
+   * set when the record's payload could not be decoded or upcast (data is then null): a data error
+   * of this one event, which a projection dead-letters, never a reason to stop reading the partition
+   */
+  undecodable?: { kind: 'decode' | 'upcast'; reason: string };
 }
 
 export interface AppendResult {

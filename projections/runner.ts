@@ -1,9 +1,10 @@
 import { CheckpointFenced, ProjectionHalted } from '../core/errors.ts';
 import type { Logger } from '../core/logger.ts';
-import type { EventLog, LogBatch, ProjectionStore, Subscription } from '../core/ports.ts';
+import type { DeadLetterKind, EventLog, LogBatch, ProjectionStore, Subscription } from '../core/ports.ts';
 import { partitionKey } from '../core/positions.ts';
 import type { Change, Checkpoint, CheckpointAdvance } from '../core/projection.ts';
 import type { RecordedEvent } from '../core/types.ts';
+import { checkChanges } from './column-bounds.ts';
 import type { Handler, ProjectionDefinition } from './define.ts';
 
 export interface ProjectionRunner {
@@ -40,11 +41,45 @@ const refusedRows = (error: unknown) => /^2[23]/.test(String((error as { code?: 
 class Poison extends Error {
   constructor(
     readonly event: RecordedEvent,
+    readonly kind: DeadLetterKind,
     cause: unknown,
   ) {
     super(reasonOf(cause), { cause });
   }
 }
+
+/** the changes of one event, or the Poison that says why there are none (after `retries` more tries) */
+export const changesOfEvent = (
+  definition: ProjectionDefinition,
+  event: RecordedEvent,
+  into: Change[] = [],
+): Change[] => {
+  if (event.undecodable) {
+    throw new Poison(event, event.undecodable.kind, new Error(event.undecodable.reason));
+  }
+  const handler = Object.hasOwn(definition.on, event.type) ? definition.on[event.type] : undefined;
+  if (!handler) return into;
+  for (let attempt = 0; ; attempt++) {
+    let result: ReturnType<Handler>;
+    try {
+      result = handler(event as RecordedEvent<never>);
+    } catch (error) {
+      if (attempt >= definition.retries) throw new Poison(event, 'handler', error);
+      continue;
+    }
+    if (!result) return into;
+    const changes = Array.isArray(result) ? (result as Change[]) : [result as Change];
+    try {
+      checkChanges(definition, changes);
+    } catch (error) {
+      throw new Poison(event, 'column', error);
+    }
+    for (const c of changes) into.push(c);
+    return into;
+  }
+};
+
+export const isPoison = (error: unknown): error is Poison => error instanceof Poison;
 
 // exactly-once effects: rows and checkpoint commit together; a batch below the checkpoint is skipped.
 export const createProjectionRunner = (options: RunnerOptions): ProjectionRunner => {
@@ -64,23 +99,7 @@ export const createProjectionRunner = (options: RunnerOptions): ProjectionRunner
   };
 
   // the changes of one event, added to `into`; a handler that throws is tried `retries` more times
-  const addChangesOf = (event: RecordedEvent, into: Change[]) => {
-    const handler = Object.hasOwn(definition.on, event.type) ? definition.on[event.type] : undefined;
-    if (!handler) return into;
-    for (let attempt = 0; ; attempt++) {
-      let result: ReturnType<Handler>;
-      try {
-        result = handler(event as RecordedEvent<never>);
-      } catch (error) {
-        if (attempt >= definition.retries) throw new Poison(event, error);
-        continue;
-      }
-      if (!result) return into;
-      if (Array.isArray(result)) for (const c of result as Change[]) into.push(c);
-      else into.push(result as Change);
-      return into;
-    }
-  };
+  const addChangesOf = (event: RecordedEvent, into: Change[]) => changesOfEvent(definition, event, into);
   const changesOf = (event: RecordedEvent): Change[] => addChangesOf(event, []);
 
   // commits `events` (all below `to`) and advances the partition's checkpoint to `to`
@@ -117,7 +136,7 @@ export const createProjectionRunner = (options: RunnerOptions): ProjectionRunner
         if (!refusedRows(error)) throw error;
         if (attempt < definition.retries) continue;
         // the rows of one of these events are refused: apply them one by one to find it
-        if (events.length === 1) throw new Poison(events[0]!, error);
+        if (events.length === 1) throw new Poison(events[0]!, 'rows', error);
         if (events.length > 1) {
           for (const [i, e] of events.entries()) {
             const next = events[i + 1]?.position.offset ?? to;
@@ -161,12 +180,22 @@ export const createProjectionRunner = (options: RunnerOptions): ProjectionRunner
     const { event } = poison;
     const where = `${event.position.topic}/${event.position.partition}@${event.position.offset}`;
     const reason = `${poison.message} (event ${event.id} ${event.type} at ${where})`;
+    // the event itself, for tools that read the log's dead-letter topic
     await log.deadLetter(definition.name, event, reason);
+    const letter = {
+      position: event.position,
+      stream: event.stream,
+      version: event.version,
+      eventId: event.id,
+      type: event.type,
+      kind: poison.kind,
+      reason,
+    };
     if (definition.onError === 'skip') {
       const key = partitionKey(batch.topic, batch.partition);
       const current = checkpoints.get(key);
       const to = event.position.offset + 1n;
-      await store.recordDeadLetter(definition.name, generation, reason, {
+      await store.recordDeadLetter(definition.name, generation, letter, {
         topic: batch.topic,
         partition: batch.partition,
         from: current?.nextOffset ?? null,
@@ -182,9 +211,8 @@ export const createProjectionRunner = (options: RunnerOptions): ProjectionRunner
       logger.warn({ projection: definition.name, reason }, 'skipped an event it cannot apply');
       return;
     }
-    await store.recordDeadLetter(definition.name, generation, reason, null);
+    await store.recordDeadLetter(definition.name, generation, letter, null);
     halted = new ProjectionHalted(definition.name, reason);
-    stopHeartbeat();
     logger.error({ projection: definition.name, reason }, 'projection halted');
     // stopping waits for the batch in flight, which is this one: stop once it has returned
     setImmediate(() => void subscription?.stop().catch(() => {}));
@@ -219,13 +247,26 @@ export const createProjectionRunner = (options: RunnerOptions): ProjectionRunner
   // A plain runner follows the active generation: after a rebuild switched it (here or in another
   // process), the runner restarts on the new one.
   const follow = async () => {
+    if (halted) return resumeIfResolved();
     const active = await store.activeGeneration(definition.name);
-    if (building || halted || active === null || active === generation) return;
+    if (building || active === null || active === generation) return;
     logger.info({ projection: definition.name, from: generation, to: active }, 'active generation switched');
     await subscription?.stop();
     subscription = undefined;
     checkpoints.clear();
     generation = active;
+    await subscribe();
+  };
+
+  // A halted projection runs again once its poison event was retried or skipped (by the API or the
+  // CLI, in any process): the store then says `running` and its checkpoint stands past the event.
+  const resumeIfResolved = async () => {
+    const status = await store.status(definition.name);
+    if (!status || status.state === 'halted' || status.generation !== generation) return;
+    logger.info({ projection: definition.name }, 'resumed past the event it halted on');
+    await subscription?.stop();
+    checkpoints.clear();
+    halted = undefined;
     await subscribe();
   };
 
@@ -268,7 +309,9 @@ export const createProjectionRunner = (options: RunnerOptions): ProjectionRunner
         checkpoints.set(partitionKey(c.topic, c.partition), c);
       }
       const beat = () =>
-        building ? Promise.resolve() : store.setState(definition.name, generation, 'running', now());
+        building || halted
+          ? Promise.resolve()
+          : store.setState(definition.name, generation, 'running', now());
       await beat();
       await subscribe();
       let beating = false;

@@ -1,6 +1,7 @@
 // Kafka records ↔ logfront events: the headers logfront writes, the partition of a stream, decoding.
 import { type IHeaders, type KafkaMessage, Partitioners } from 'kafkajs';
 import type { EventCodec } from '../../core/codec.ts';
+import { EventUndecodable } from '../../core/errors.ts';
 import type { EventId, EventMetadata, RecordedEvent, StreamId } from '../../core/types.ts';
 import type { TailEvent } from './sequencer.ts';
 
@@ -108,16 +109,27 @@ export const createRecordMapper = (codec: EventCodec): RecordMapper => {
     const empty =
       meta === undefined ||
       (typeof meta !== 'string' && meta.length === 2 && meta[0] === OPEN_BRACE && meta[1] === CLOSE_BRACE);
-    return {
+    let metadata: EventMetadata = {};
+    let badMetadata: string | undefined;
+    if (!empty) {
+      try {
+        metadata = JSON.parse(meta.toString('utf8')) as EventMetadata;
+      } catch (error) {
+        badMetadata = `its metadata header is not JSON: ${(error as Error).message}`;
+      }
+    }
+    const event: RecordedEvent = {
       id: header(m.headers, 'ce_id') as EventId,
       stream: m.key!.toString('utf8') as StreamId,
       type,
       version: Number(version),
       data,
-      metadata: (empty ? {} : JSON.parse(meta.toString('utf8'))) as EventMetadata,
+      metadata,
       position: { topic, partition, offset: BigInt(m.offset) },
       recordedAt: lastIso,
     };
+    if (badMetadata) event.undecodable = { kind: 'decode', reason: badMetadata };
+    return event;
   };
   /** the events of logfront's records among `messages` (payloads decoded together), and the others */
   const toEvents = async (
@@ -135,11 +147,25 @@ export const createRecordMapper = (codec: EventCodec): RecordMapper => {
       if (type === undefined || version === undefined) foreign.push(m);
       else ours.push({ m, type, version });
     }
+    // a record that cannot be decoded or upcast is delivered as an event without data that says why
+    const undecodable = new Map<number, EventUndecodable>();
     const data = withData
-      ? await Promise.all(ours.map(({ m, type }) => (m.value ? codec.decode(type, m.value) : null)))
+      ? await Promise.all(
+          ours.map(({ m, type }, i) =>
+            m.value
+              ? codec.decode(type, m.value).catch((error: unknown) => {
+                  if (!(error instanceof EventUndecodable)) throw error;
+                  undecodable.set(i, error);
+                  return null;
+                })
+              : null,
+          ),
+        )
       : [];
     const events = ours.map(({ m, type, version }, i) => {
       const e = eventOf(topic, partition, m, type, version, data[i] ?? null);
+      const bad = undecodable.get(i);
+      if (bad) e.undecodable = { kind: bad.kind, reason: bad.message };
       // large payloads (blob chunks) count against a queue's bytes; small ones only as events
       if (m.value && m.value.length >= LARGE_PAYLOAD) payloadBytes.set(e, m.value.length);
       return e;

@@ -1,6 +1,6 @@
 import { CheckpointFenced, Conflict, NotFound, Unavailable } from '../../core/errors.ts';
 import { DELETED, foldChanges, keyOfChange, planFold } from '../../core/fold.ts';
-import type { ProjectionStore } from '../../core/ports.ts';
+import type { DeadLetterEntry, DeadLetterKind, DeadLetterState, ProjectionStore } from '../../core/ports.ts';
 import type {
   Change,
   Checkpoint,
@@ -11,6 +11,7 @@ import type {
   ProjectionState,
   Row,
 } from '../../core/projection.ts';
+import type { EventId, StreamId } from '../../core/types.ts';
 import { quoteIdent as q, type Sql, type SqlQueryable, schemaMigration, statementName } from './sql.ts';
 
 const SQL_TYPES: Record<ColumnType, string> = {
@@ -54,6 +55,50 @@ interface Plan {
   read: Set<string>;
 }
 
+/** reasons are kept to this many characters */
+const MAX_REASON = 2000;
+
+interface DeadLetterRow {
+  id: string;
+  projection: string;
+  generation: number;
+  topic: string;
+  partition: number;
+  offset: string;
+  stream: string;
+  version: number;
+  event_id: string;
+  type: string;
+  kind: DeadLetterKind;
+  reason: string;
+  state: DeadLetterState;
+  recorded_at: Date;
+  resolved_at: Date | null;
+}
+
+const toDeadLetter = (r: DeadLetterRow): DeadLetterEntry => ({
+  id: String(r.id),
+  projection: r.projection,
+  generation: r.generation,
+  position: { topic: r.topic, partition: r.partition, offset: BigInt(r.offset) },
+  stream: r.stream as StreamId,
+  version: r.version,
+  eventId: r.event_id as EventId,
+  type: r.type,
+  kind: r.kind,
+  reason: r.reason,
+  state: r.state,
+  recordedAt: new Date(r.recorded_at).toISOString(),
+  resolvedAt: r.resolved_at ? new Date(r.resolved_at).toISOString() : null,
+});
+
+/** a statement that must return exactly one row for a batch's rows to be written, and the error if not */
+interface Gate {
+  text: string;
+  params: unknown[];
+  fenced: () => Error;
+}
+
 /** Projections in Postgres (or PGlite): one table per projection generation, checkpoints beside them. */
 export const createPostgresProjectionStore = (sql: Sql, schema: string): ProjectionStore => {
   const s = q(schema);
@@ -81,6 +126,28 @@ export const createPostgresProjectionStore = (sql: Sql, schema: string): Project
       caught_up_at timestamptz,
       updated_at timestamptz NOT NULL DEFAULT now(),
       PRIMARY KEY (projection, generation, topic, partition))`);
+    // the events a projection could not apply: where they are and why, not their data (which stays in
+    // the log, encrypted where it is sensitive); one letter per event and generation
+    await tx.query(`CREATE TABLE IF NOT EXISTS ${s}.dead_letters (
+      id bigserial PRIMARY KEY,
+      projection text NOT NULL,
+      generation integer NOT NULL,
+      topic text NOT NULL,
+      partition integer NOT NULL,
+      "offset" bigint NOT NULL,
+      stream text NOT NULL,
+      version integer NOT NULL,
+      event_id text NOT NULL,
+      type text NOT NULL,
+      kind text NOT NULL,
+      reason text NOT NULL,
+      state text NOT NULL DEFAULT 'pending',
+      recorded_at timestamptz NOT NULL DEFAULT now(),
+      resolved_at timestamptz,
+      UNIQUE (projection, generation, topic, partition, "offset"))`);
+    await tx.query(
+      `CREATE INDEX IF NOT EXISTS dead_letters_by_projection ON ${s}.dead_letters (projection, id)`,
+    );
   });
 
   // the active generation and whether a runner applies it, read inside the caller's snapshot
@@ -159,21 +226,14 @@ export const createPostgresProjectionStore = (sql: Sql, schema: string): Project
   };
 
   const NOTHING: Plan = { upserts: [], deletes: [], patches: new Map(), read: new Set() };
+  const NO_ROWS: ProjectionSpec = { name: '', key: '', columns: {} };
 
-  // The checkpoint advance, the upserts, the patches and the deletes in one statement (one round trip).
-  // The checkpoint's condition failing means another runner owns the partition now: the rows are then
-  // left alone (they are written only if the checkpoint moved), so the statement may run on its own.
-  const writeBatch = async (
-    db: SqlQueryable,
-    spec: ProjectionSpec,
-    generation: number,
-    plan: Plan,
-    a: CheckpointAdvance,
-  ) => {
-    const table = tableOf(spec.name, generation);
-    const key = q(spec.key);
+  // The checkpoint's advance: the statement that gates a batch's rows. Its condition failing means
+  // another runner owns the partition now: the rows are then left alone (they are written only if the
+  // checkpoint moved), so the statement may run on its own.
+  const checkpointGate = (name: string, generation: number, a: CheckpointAdvance): Gate => {
     const params: unknown[] = [
-      spec.name,
+      name,
       generation,
       a.topic,
       a.partition,
@@ -182,14 +242,36 @@ export const createPostgresProjectionStore = (sql: Sql, schema: string): Project
       a.caughtUpAt === null ? null : new Date(a.caughtUpAt).toISOString(),
       channel,
     ];
-    const checkpoint =
+    const text =
       a.from === null
         ? `INSERT INTO ${s}.checkpoints (projection, generation, topic, partition, next_offset, last_event_at, caught_up_at)
            VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING RETURNING pg_notify($8, $1)`
         : `UPDATE ${s}.checkpoints SET next_offset = $5, last_event_at = $6, caught_up_at = $7, updated_at = now()
            WHERE projection = $1 AND generation = $2 AND topic = $3 AND partition = $4 AND next_offset = $${params.push(a.from.toString())}
            RETURNING pg_notify($8, $1)`;
-    const parts = [`cp AS (${checkpoint})`];
+    return {
+      text,
+      params,
+      fenced: () =>
+        new CheckpointFenced(
+          `checkpoint of ${name} g${generation} ${a.topic}/${a.partition} is no longer at ${a.from ?? 'none'}`,
+        ),
+    };
+  };
+
+  // The gate, the upserts, the patches and the deletes in one statement (one round trip); the rows
+  // are written only when the gate's statement returns a row.
+  const writeBatch = async (
+    db: SqlQueryable,
+    spec: ProjectionSpec,
+    generation: number,
+    plan: Plan,
+    gate: Gate,
+  ) => {
+    const table = tableOf(spec.name, generation);
+    const key = q(spec.key);
+    const params = [...gate.params];
+    const parts = [`cp AS (${gate.text})`];
     if (plan.upserts.length) {
       const columns = Object.keys(spec.columns);
       const list = columns.map(q).join(', ');
@@ -207,10 +289,10 @@ export const createPostgresProjectionStore = (sql: Sql, schema: string): Project
       // a patch sets its columns on the stored row (the latest version: UPDATE waits for and re-reads a
       // row another transaction is changing); a key with no row is left alone
       const list = patched.map(q).join(', ');
-      parts.push(`upd AS (UPDATE ${table} AS t SET (${list}) = (
-          SELECT ${patched.map((c) => `r.${q(c)}`).join(', ')} FROM jsonb_populate_record(t, p.value) AS r)
+      parts.push(`upd AS (UPDATE ${table} AS __lf_row SET (${list}) = (
+          SELECT ${patched.map((c) => `r.${q(c)}`).join(', ')} FROM jsonb_populate_record(__lf_row, p.value) AS r)
         FROM jsonb_each($${params.push(JSON.stringify(Object.fromEntries(plan.patches)))}::jsonb) AS p
-        WHERE t.${key} = p.key AND EXISTS (SELECT 1 FROM cp) RETURNING 1)`);
+        WHERE __lf_row.${key} = p.key AND EXISTS (SELECT 1 FROM cp) RETURNING 1)`);
     }
     if (plan.deletes.length) {
       parts.push(
@@ -220,11 +302,7 @@ export const createPostgresProjectionStore = (sql: Sql, schema: string): Project
     }
     const text = `WITH ${parts.join(', ')} SELECT count(*)::int AS n FROM cp`;
     const r = await db.query<{ n: number }>(text, params, statementName(text));
-    if (r.rows[0]?.n !== 1) {
-      throw new CheckpointFenced(
-        `checkpoint of ${spec.name} g${generation} ${a.topic}/${a.partition} is no longer at ${a.from ?? 'none'}`,
-      );
-    }
+    if (r.rows[0]?.n !== 1) throw gate.fenced();
   };
 
   const lockProjection = (tx: SqlQueryable, name: string) =>
@@ -395,11 +473,12 @@ export const createPostgresProjectionStore = (sql: Sql, schema: string): Project
     applyBatch: async (spec, generation, changes, advance) => {
       const plan = planChanges(spec, changes);
       // nothing to read first: one statement is its own transaction (rows, checkpoint and notification)
-      if (plan.read.size === 0) return writeBatch(sql, spec, generation, plan, advance);
+      const gate = checkpointGate(spec.name, generation, advance);
+      if (plan.read.size === 0) return writeBatch(sql, spec, generation, plan, gate);
       await sql.transaction(async (tx) => {
         await readForIncrements(tx, spec, generation, changes, plan);
         // the checkpoint statement also queues the notification, delivered when the transaction commits
-        await writeBatch(tx, spec, generation, plan, advance);
+        await writeBatch(tx, spec, generation, plan, gate);
       });
     },
     setState: async (name, generation, state: ProjectionState, heartbeatAt) => {
@@ -409,17 +488,126 @@ export const createPostgresProjectionStore = (sql: Sql, schema: string): Project
         [name, generation, state, heartbeatAt === undefined ? null : new Date(heartbeatAt).toISOString()],
       );
     },
-    recordDeadLetter: (name, generation, reason, advance) =>
-      sql.transaction(async (tx) => {
-        if (advance) await writeBatch(tx, { name, key: '', columns: {} }, generation, NOTHING, advance);
-        else await tx.query('SELECT pg_notify($1, $2)', [channel, name]);
+    recordDeadLetter: async (name, generation, letter, advance) => {
+      await migrate();
+      await sql.transaction(async (tx) => {
+        if (advance) {
+          await writeBatch(tx, NO_ROWS, generation, NOTHING, checkpointGate(name, generation, advance));
+        } else await tx.query('SELECT pg_notify($1, $2)', [channel, name]);
+        const p = letter.position;
+        // at-least-once: the same event's letter recorded again (a redelivered batch) is one letter
+        const inserted = await tx.query(
+          `INSERT INTO ${s}.dead_letters (projection, generation, topic, partition, "offset", stream, version,
+             event_id, type, kind, reason)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) ON CONFLICT DO NOTHING RETURNING id`,
+          [
+            name,
+            generation,
+            p.topic,
+            p.partition,
+            p.offset.toString(),
+            letter.stream,
+            letter.version,
+            letter.eventId,
+            letter.type,
+            letter.kind,
+            letter.reason.slice(0, MAX_REASON),
+          ],
+        );
         await tx.query(
-          `UPDATE ${s}.projections SET dead_lettered = dead_lettered + 1, last_error = $3,
+          `UPDATE ${s}.projections SET dead_lettered = dead_lettered + $5, last_error = $3,
              state = CASE WHEN $4 AND active_generation = $2 THEN 'halted' ELSE state END
            WHERE name = $1`,
-          [name, generation, reason.slice(0, 2000), advance === null],
+          [name, generation, letter.reason.slice(0, MAX_REASON), advance === null, inserted.rows.length],
         );
-      }),
+      });
+    },
+    deadLetters: async (name, page) => {
+      await migrate();
+      const params: unknown[] = [name, page.limit];
+      const where = [`projection = $1`];
+      if (page.after !== undefined) where.push(`id > $${params.push(page.after)}`);
+      if (page.state !== undefined) where.push(`state = $${params.push(page.state)}`);
+      const r = await sql.query<DeadLetterRow>(
+        `SELECT * FROM ${s}.dead_letters WHERE ${where.join(' AND ')} ORDER BY id LIMIT $2`,
+        params,
+      );
+      return r.rows.map(toDeadLetter);
+    },
+    deadLetter: async (name, id) => {
+      await migrate();
+      const r = await sql.query<DeadLetterRow>(
+        `SELECT * FROM ${s}.dead_letters WHERE projection = $1 AND id = $2`,
+        [name, id],
+      );
+      return r.rows[0] ? toDeadLetter(r.rows[0]) : null;
+    },
+    resolveDeadLetter: async (spec, id, resolution, changes) => {
+      await migrate();
+      return sql.transaction(async (tx) => {
+        await lockProjection(tx, spec.name);
+        const found = await tx.query<DeadLetterRow & { active_generation: number; projection_state: string }>(
+          `SELECT d.*, p.active_generation, p.state AS projection_state
+           FROM ${s}.dead_letters d JOIN ${s}.projections p ON p.name = d.projection
+           WHERE d.projection = $1 AND d.id = $2 FOR UPDATE OF d`,
+          [spec.name, id],
+        );
+        const row = found.rows[0];
+        if (!row) throw new NotFound(`projection ${spec.name} has no dead letter ${id}`);
+        if (row.state !== 'pending') {
+          throw new Conflict(`dead letter ${id} of ${spec.name} was ${row.state} already`);
+        }
+        if (row.generation !== row.active_generation) {
+          throw new Conflict(
+            `dead letter ${id} is of generation ${row.generation} of ${spec.name}; generation ${row.active_generation} is active`,
+          );
+        }
+        const gate: Gate = {
+          text: `UPDATE ${s}.dead_letters SET state = $3, resolved_at = now()
+                 WHERE projection = $1 AND id = $2 AND state = 'pending' RETURNING 1`,
+          params: [spec.name, id, resolution],
+          fenced: () => new Conflict(`dead letter ${id} of ${spec.name} was resolved meanwhile`),
+        };
+        const plan = planChanges(spec, changes);
+        if (plan.read.size) await readForIncrements(tx, spec, row.generation, changes, plan);
+        await writeBatch(tx, spec, row.generation, plan, gate);
+        // the event the projection halted on: its checkpoint stands at the event; it moves past it
+        const next = (BigInt(row.offset) + 1n).toString();
+        const moved = await tx.query(
+          `INSERT INTO ${s}.checkpoints (projection, generation, topic, partition, next_offset)
+           VALUES ($1, $2, $3, $4, $5)
+           ON CONFLICT (projection, generation, topic, partition) DO UPDATE SET next_offset = EXCLUDED.next_offset,
+             updated_at = now()
+           WHERE ${s}.checkpoints.next_offset = $6
+           RETURNING pg_notify($7, $1)`,
+          [spec.name, row.generation, row.topic, row.partition, next, row.offset, channel],
+        );
+        if (moved.rows.length && row.projection_state === 'halted') {
+          await tx.query(`UPDATE ${s}.projections SET state = 'running', last_error = NULL WHERE name = $1`, [
+            spec.name,
+          ]);
+        }
+        const after = await tx.query<DeadLetterRow>(`SELECT * FROM ${s}.dead_letters WHERE id = $1`, [id]);
+        return toDeadLetter(after.rows[0]!);
+      });
+    },
+    deadLetterCounts: async () => {
+      await migrate();
+      const r = await sql.query<{
+        projection: string;
+        kind: DeadLetterKind;
+        state: DeadLetterState;
+        n: string;
+      }>(
+        `SELECT projection, kind, state, count(*) AS n FROM ${s}.dead_letters GROUP BY projection, kind, state`,
+      );
+      return r.rows.map((x) => ({
+        projection: x.projection,
+        kind: x.kind,
+        state: x.state,
+        count: Number(x.n),
+      }));
+    },
     status: async (name) => {
       await migrate();
       return snapshot(async (tx) => {

@@ -1,4 +1,5 @@
 import { SchemaRegistry as Client, COMPATIBILITY, SchemaType } from '@kafkajs/confluent-schema-registry';
+import { EventUndecodable } from '../../core/errors.ts';
 import type { CompatibilityResult, SchemaRegistry } from '../../core/ports.ts';
 import { backwardCompatibility, frame, unframe } from './wire.ts';
 
@@ -71,7 +72,7 @@ export const createConfluentRegistry = (url: string): SchemaRegistry => {
         const v = await http(`${path}/${version}`);
         if (v.body.id === schemaId) return version;
       }
-      throw new Error(`schema ${schemaId} is not a version of ${subject}`);
+      throw new EventUndecodable('decode', `schema ${schemaId} is not a version of ${subject}`);
     },
     // Payloads were validated with zod when prepared (every failing path named); framing them here
     // skips a second, slower validation of every payload by the client's Ajv.

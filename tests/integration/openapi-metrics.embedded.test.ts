@@ -33,6 +33,10 @@ describe('OpenAPI document and metrics', () => {
       'GET /v1/projections/{name}/rows/{key}',
       'GET /v1/projections/{name}/rows',
       'POST /v1/projections/{name}/rebuild',
+      'GET /v1/projections/{name}/dead-letters',
+      'POST /v1/projections/{name}/dead-letters/{id}/retry',
+      'POST /v1/projections/{name}/dead-letters/{id}/skip',
+      'POST /v1/projections/{name}/resume',
       'DELETE /v1/subjects/{subjectId}',
       'PUT /v1/blobs/{blobId}',
       'GET /v1/blobs/{blobId}',
@@ -47,7 +51,7 @@ describe('OpenAPI document and metrics', () => {
       const fastifyPath = path!.replace(/\{(\w+)\}/g, ':$1');
       expect(api.app.hasRoute({ method: method as 'GET', url: fastifyPath }), route).toBe(true);
     }
-    expect(documented.size).toBe(14);
+    expect(documented.size).toBe(18);
   });
 
   it('/metrics speaks Prometheus text with request, latency and projection series', async () => {

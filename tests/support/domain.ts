@@ -44,9 +44,14 @@ export const foldCustomerTotals = (events: readonly RecordedEvent[]) => {
 
 /**
  * A projection with two kinds of poison: a handler that throws (an OrderCancelled whose reason is
- * "poison") and rows Postgres refuses (an OrderShipped by carrier "bad-row" writes text into an integer).
+ * "poison", until `fix.fixed` is set) and a value its column cannot hold (an OrderShipped by carrier
+ * "bad-row" writes text into an integer).
  */
-export const poisonable = (name: string, onError: 'halt' | 'skip') =>
+export const poisonable = (
+  name: string,
+  onError: 'halt' | 'skip',
+  fix: { fixed: boolean } = { fixed: false },
+) =>
   defineProjection({
     name,
     key: 'orderId',
@@ -58,7 +63,7 @@ export const poisonable = (name: string, onError: 'halt' | 'skip') =>
       OrderPlaced: (e: RecordedEvent<OrderPlacedData>) =>
         upsert({ orderId: e.data.orderId, status: 'placed', qty: e.data.items[0]!.qty }),
       OrderCancelled: (e: RecordedEvent<{ orderId: string; reason: string }>) => {
-        if (e.data.reason === 'poison') throw new Error('cannot cancel: poison');
+        if (e.data.reason === 'poison' && !fix.fixed) throw new Error('cannot cancel: poison');
         return patch(e.data.orderId, { status: 'cancelled' });
       },
       OrderShipped: (e: RecordedEvent<{ orderId: string; carrier: string }>) =>

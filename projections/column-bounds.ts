@@ -1,0 +1,240 @@
+// What a projection's column type lets its handler write. The Postgres projection store sends a batch's
+// rows as one JSON document (JSON.stringify) that `jsonb_populate_recordset` turns into the table's
+// types, so a value is refused here when that path would refuse it (a class 22 or 23 error, or a
+// TypeError from JSON.stringify) or change it silently (NaN written as NULL, a column that is not in the
+// table dropped, an unsafe integer rounded). Refused, it is a data error of the event that produced it
+// (`ColumnValueRefused`), instead of a database error that fails the whole batch.
+
+import { z } from 'zod';
+import { ColumnValueRefused } from '../core/errors.ts';
+import type { Change, ColumnType, ProjectionSpec } from '../core/projection.ts';
+import { unstorable, unstorableText } from '../core/storable.ts';
+
+export const INT4_MIN = -2147483648;
+export const INT4_MAX = 2147483647;
+export const INT8_MIN = -(2n ** 63n);
+export const INT8_MAX = 2n ** 63n - 1n;
+
+/** why a value cannot be written, starting with the value as a message shows it; undefined when it can */
+type Refusal = string | undefined;
+
+/** a value as a message shows it: escaped (a message is stored as text too) and cut when long */
+const shown = (value: unknown): string => {
+  if (typeof value === 'string') return JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}…` : value);
+  if (typeof value === 'bigint') return `${value}n`;
+  if (typeof value === 'number' || typeof value === 'boolean') return String(value);
+  if (value === null || value === undefined) return String(value);
+  if (value instanceof Date) return Number.isNaN(value.getTime()) ? 'an invalid Date' : value.toISOString();
+  if (Array.isArray(value)) return 'an array';
+  return typeof value === 'object' ? 'an object' : `a ${typeof value}`;
+};
+
+const pathOf = (path: readonly (string | number)[]) =>
+  path
+    .map((p) =>
+      typeof p === 'number' || /^[A-Za-z0-9_$-]{1,64}$/.test(p)
+        ? String(p)
+        : JSON.stringify(p.length > 64 ? `${p.slice(0, 64)}…` : p),
+    )
+    .join('.');
+
+const text = (value: unknown): Refusal => {
+  if (typeof value !== 'string') return `${shown(value)} is not a string`;
+  const why = unstorableText(value);
+  return why && `${shown(value)} ${why}`;
+};
+
+const integer = (value: unknown): Refusal => {
+  if (typeof value !== 'number') return `${shown(value)} is not an integer (int4)`;
+  if (!Number.isInteger(value)) return `${shown(value)} is not an integer`;
+  if (value < INT4_MIN || value > INT4_MAX)
+    return `${shown(value)} is outside integer (int4) range ${INT4_MIN}..${INT4_MAX}`;
+  return undefined;
+};
+
+// an int8 travels as a number only while a double holds it exactly; beyond, as a decimal string (how
+// the store reads an int8 back); a JS bigint the store cannot serialise at all
+const DECIMAL = /^[+-]?[0-9]+$/;
+const bigint = (value: unknown): Refusal => {
+  if (typeof value === 'bigint')
+    return `${shown(value)} is a JS bigint, which the store cannot serialise: pass it as a decimal string`;
+  if (typeof value === 'number') {
+    if (!Number.isInteger(value)) return `${shown(value)} is not an integer`;
+    if (!Number.isSafeInteger(value))
+      return `${shown(value)} is beyond 2^53 - 1, where a JS number is no longer exact: pass it as a decimal string`;
+    return undefined;
+  }
+  if (typeof value !== 'string') return `${shown(value)} is not an integer (int8)`;
+  if (!DECIMAL.test(value)) return `${shown(value)} is not a decimal integer`;
+  const digits = value.replace(/^[+-]?0*/, '');
+  // more than 19 significant digits is out of range whatever they are (and not worth a BigInt)
+  const n = digits.length > 19 ? null : BigInt(value);
+  if (n === null || n < INT8_MIN || n > INT8_MAX)
+    return `${shown(value)} is outside bigint (int8) range ${INT8_MIN}..${INT8_MAX}`;
+  return undefined;
+};
+
+const double = (value: unknown): Refusal => {
+  if (typeof value !== 'number') return `${shown(value)} is not a number (double precision)`;
+  if (!Number.isFinite(value)) return `${shown(value)} is not a finite number (the store would write NULL)`;
+  return undefined;
+};
+
+const boolean = (value: unknown): Refusal =>
+  typeof value === 'boolean' ? undefined : `${shown(value)} is not a boolean`;
+
+// A timestamp is a Date or the ISO 8601 date-time with an offset that an event's occurredAt is (the same
+// format, calendar-checked), from 0001-01-01 to the end of 9999 UTC: Postgres refuses year 0000 and
+// offsets beyond ±15:59, and an instant outside those years does not read back as the same value.
+const ISO_DATETIME = z.iso.datetime({ offset: true });
+const PARTS = /^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.(\d+))?(?:Z|([+-])(\d\d):(\d\d))$/;
+const FIRST_MS = Date.parse('0001-01-01T00:00:00Z');
+const END_MS = Date.parse('+010000-01-01T00:00:00Z');
+const YEARS = 'the years 0001..9999 (UTC)';
+
+const timestamptz = (value: unknown): Refusal => {
+  if (value instanceof Date) {
+    const ms = value.getTime();
+    if (Number.isNaN(ms)) return 'an invalid Date is not a timestamp (the store would write NULL)';
+    return ms >= FIRST_MS && ms < END_MS ? undefined : `${shown(value)} is outside ${YEARS}`;
+  }
+  if (typeof value !== 'string')
+    return `${shown(value)} is not a timestamp: pass a Date or an ISO 8601 date-time with an offset`;
+  const parts = ISO_DATETIME.safeParse(value).success ? PARTS.exec(value) : null;
+  if (!parts) return `${shown(value)} is not an ISO 8601 date-time with an offset, like 2024-05-01T12:00:00Z`;
+  const [, local = '', fraction = '', sign, hours = '00', minutes = '00'] = parts;
+  if (local.startsWith('0000-')) return `${shown(value)} is in year 0000, outside ${YEARS}`;
+  if (Number(hours) > 15) return `${shown(value)} has an offset beyond ±15:59, which Postgres refuses`;
+  const offsetMs = (sign === '-' ? -1 : 1) * (Number(hours) * 60 + Number(minutes)) * 60_000;
+  // Postgres keeps microseconds: a fraction that rounds up to a whole second moves the instant
+  const carryMs = Math.round(Number(`0.${fraction || '0'}`) * 1e6) === 1e6 ? 1000 : 0;
+  const ms = Date.parse(`${local}Z`) - offsetMs + carryMs;
+  return ms >= FIRST_MS && ms < END_MS ? undefined : `${shown(value)} is outside ${YEARS}`;
+};
+
+// what JSON.stringify would throw on (a bigint) or write as something else (NaN and Infinity as null, an
+// invalid Date as null, a Map or a Set as {}, a function or a symbol as nothing); `unstorable` has
+// already bounded the depth
+const notJson = (value: unknown, at: (string | number)[]): Refusal => {
+  const where = at.length ? `at ${pathOf(at)}: ` : '';
+  if (typeof value === 'bigint') return `${where}${shown(value)} is a JS bigint, which JSON cannot hold`;
+  if (typeof value === 'number' && !Number.isFinite(value))
+    return `${where}${shown(value)} is not a finite number (JSON would write null)`;
+  if (typeof value === 'function' || typeof value === 'symbol') return `${where}${shown(value)} is not JSON`;
+  if (typeof value !== 'object' || value === null || value instanceof Uint8Array) return undefined;
+  if (value instanceof Date)
+    return Number.isNaN(value.getTime()) ? `${where}an invalid Date (JSON would write null)` : undefined;
+  if (value instanceof Map || value instanceof Set)
+    return `${where}a ${value instanceof Map ? 'Map' : 'Set'} is not JSON (it would be written as {})`;
+  for (const [k, item] of Object.entries(value)) {
+    const why = notJson(item, [...at, Array.isArray(value) ? Number(k) : k]);
+    if (why) return why;
+  }
+  return undefined;
+};
+
+const jsonb = (value: unknown): Refusal => {
+  const [issue] = unstorable(value);
+  if (issue) return `${issue.path.length ? `at ${pathOf(issue.path)}: ` : ''}${issue.message}`;
+  return notJson(value, []);
+};
+
+const REFUSALS: Record<ColumnType, (value: unknown) => Refusal> = {
+  text,
+  integer,
+  bigint,
+  double,
+  boolean,
+  timestamptz,
+  jsonb,
+};
+
+const NUMERIC: readonly ColumnType[] = ['integer', 'bigint', 'double'];
+
+/** an increment adds a JS number to the column in memory (the store's fold), so `by` holds numbers only */
+const delta = (type: ColumnType, value: unknown): Refusal => {
+  if (typeof value !== 'number') return `${shown(value)} is not a number`;
+  if (type === 'double') return double(value);
+  if (!Number.isSafeInteger(value)) return `${shown(value)} is not a safe integer`;
+  return type === 'integer' ? integer(value) : undefined;
+};
+
+const isRecord = (value: unknown): value is Record<string, unknown> =>
+  typeof value === 'object' && value !== null && !Array.isArray(value);
+
+/**
+ * Checks the row changes a projection's handler asked for against the projection's columns, in order;
+ * throws `ColumnValueRefused` for the first value its table cannot hold. Pure: call it with the changes
+ * of one event to make a bad value that event's data error.
+ *
+ * - a key (an upsert's key column, the key of a patch, a delete or an increment) is a non-empty string
+ *   Postgres can store (no NUL, no lone surrogate);
+ * - every other column written is declared, and its value fits its type; null and undefined write NULL;
+ * - a patch's key column is ignored, as the store ignores it;
+ * - an increment adds numbers to integer, bigint or double columns, each within its column's range.
+ */
+export const checkChanges = (spec: ProjectionSpec, changes: readonly Change[]): void => {
+  const refuse = (column: string | null, reason: string): never => {
+    throw new ColumnValueRefused(spec.name, column, reason);
+  };
+  const typeOf = (column: string): ColumnType => {
+    const type = Object.hasOwn(spec.columns, column) ? spec.columns[column] : undefined;
+    if (type === undefined)
+      return refuse(
+        column,
+        `not a column of ${spec.name} (its columns: ${Object.keys(spec.columns).join(', ')})`,
+      );
+    if (!Object.hasOwn(REFUSALS, type))
+      return refuse(column, `declared as ${shown(type)}, not a column type`);
+    return type;
+  };
+  const checkKey = (key: unknown) => {
+    if (typeof key !== 'string') return refuse(spec.key, `the key ${shown(key)} is not a string`);
+    if (key === '') return refuse(spec.key, 'the key is empty');
+    const why = unstorableText(key);
+    if (why) refuse(spec.key, `the key ${why}`);
+  };
+  const checkColumns = (row: unknown, what: string) => {
+    if (!isRecord(row)) return refuse(null, `the ${what} is ${shown(row)}, not an object of columns`);
+    for (const [column, value] of Object.entries(row)) {
+      if (column === spec.key) continue;
+      const type = typeOf(column);
+      if (value === null || value === undefined) continue;
+      const why = REFUSALS[type](value);
+      if (why) refuse(column, why);
+    }
+  };
+
+  for (const change of changes as readonly unknown[]) {
+    const kind = isRecord(change) ? change.kind : undefined;
+    if (kind === 'upsert') {
+      const { row } = change as { row: unknown };
+      if (!isRecord(row)) refuse(null, `the row of an upsert is ${shown(row)}, not an object of columns`);
+      else {
+        checkKey(Object.hasOwn(row, spec.key) ? row[spec.key] : undefined);
+        checkColumns(row, 'row of an upsert');
+      }
+    } else if (kind === 'patch') {
+      const { key, set } = change as { key: unknown; set: unknown };
+      checkKey(key);
+      checkColumns(set, 'set of a patch');
+    } else if (kind === 'delete') {
+      checkKey((change as { key: unknown }).key);
+    } else if (kind === 'increment') {
+      const { key, by } = change as { key: unknown; by: unknown };
+      checkKey(key);
+      if (!isRecord(by)) refuse(null, `the by of an increment is ${shown(by)}, not an object of columns`);
+      for (const [column, value] of Object.entries(by as Record<string, unknown>)) {
+        const type = typeOf(column);
+        if (!NUMERIC.includes(type))
+          refuse(column, `a ${type} column cannot be incremented (only integer, bigint and double)`);
+        const why = delta(type, value);
+        if (why) refuse(column, `the increment ${why}`);
+      }
+    } else if (isRecord(change)) {
+      refuse(null, `a change of kind ${shown(kind)} is not an upsert, patch, delete or increment`);
+    } else {
+      refuse(null, `${shown(change)} is not a change`);
+    }
+  }
+};
