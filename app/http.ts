@@ -75,6 +75,8 @@ export const envelope = (e: RecordedEvent) => ({
     offset: e.position.offset.toString(),
   },
   recordedAt: e.recordedAt,
+  // a record that cannot be decoded or upcast: why, and its payload as stored (base64)
+  ...(e.undecodable ? { undecodable: e.undecodable } : {}),
 });
 
 const deadLetterQuery = z

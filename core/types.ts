@@ -60,7 +60,12 @@ export interface RecordedEvent<T = unknown> {
    * set when the record's payload could not be decoded or upcast (data is then null): a data error
    * of this one event, which a projection dead-letters, never a reason to stop reading the partition
    */
-  undecodable?: { kind: 'decode' | 'upcast'; reason: string };
+  undecodable?: {
+    kind: 'decode' | 'upcast';
+    reason: string;
+    /** the record's payload as it is in the log, base64 (kept by the archive, so nothing is lost) */
+    payload?: string;
+  };
 }
 
 export interface AppendResult {

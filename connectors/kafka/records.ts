@@ -165,7 +165,7 @@ export const createRecordMapper = (codec: EventCodec): RecordMapper => {
     const events = ours.map(({ m, type, version }, i) => {
       const e = eventOf(topic, partition, m, type, version, data[i] ?? null);
       const bad = undecodable.get(i);
-      if (bad) e.undecodable = { kind: bad.kind, reason: bad.message };
+      if (bad) e.undecodable = { kind: bad.kind, reason: bad.message, payload: m.value!.toString('base64') };
       // large payloads (blob chunks) count against a queue's bytes; small ones only as events
       if (m.value && m.value.length >= LARGE_PAYLOAD) payloadBytes.set(e, m.value.length);
       return e;

@@ -232,6 +232,10 @@ describe('dead letters of records that cannot be read (Kafka)', () => {
     });
     expect(letter!.reason).toMatch(/not a schema-registry framed payload/);
     expect((await lf.store.get(projection, a)).row).toMatchObject({ status: 'placed' });
+    // reading the stream shows the record as it is: no data, why, and its payload as stored
+    const [bad] = await lf.log.readStream(`order-${s}` as StreamId, 2, 1);
+    expect(bad).toMatchObject({ data: null, undecodable: { kind: 'decode' } });
+    expect(Buffer.from(bad!.undecodable!.payload!, 'base64').toString()).toBe('not a registry frame');
     // a retry reads it again from the log: still undecodable, still pending
     await expect(lf.deadLetters.retry(projection.name, letter!.id)).rejects.toMatchObject({
       code: 'dead_letter_still_failing',
