@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { withSealedFields } from './crypto.ts';
 import { type Issue, ValidationFailed } from './errors.ts';
 import { UUID, uuidv7 } from './ids.ts';
-import { unstorable } from './storable.ts';
+import { unstorable, unstorableDateTime } from './storable.ts';
 import type { EventId, EventMetadata, PreparedEvent } from './types.ts';
 
 export interface EventType<T = unknown> {
@@ -57,10 +57,11 @@ const METADATA = z
     correlationId: z.string().max(200),
     causationId: z.string().max(200),
     traceparent: z.string().regex(/^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$/, 'a W3C traceparent'),
-    // a date every store can hold: from year 1 to 9999
-    occurredAt: z.iso
-      .datetime({ offset: true })
-      .refine((t) => !t.startsWith('0000-'), 'a year from 0001 to 9999'),
+    // a date every store can hold as given: from year 1 to 9999 UTC, an offset Postgres takes
+    occurredAt: z.iso.datetime({ offset: true }).superRefine((t, ctx) => {
+      const why = unstorableDateTime(t);
+      if (why) ctx.addIssue({ code: 'custom', message: `a date-time Postgres holds as given: it ${why}` });
+    }),
   })
   .partial()
   .strict();

@@ -63,3 +63,27 @@ export const tooDeep = (value: unknown, max: number): (string | number)[] | unde
   }
   return undefined;
 };
+
+const DATE_TIME_PARTS = /^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.(\d+))?(?:Z|([+-])(\d\d):(\d\d))$/;
+/** the first and the end of the instants a timestamptz holds as given: years 0001..9999 UTC */
+export const FIRST_INSTANT_MS = Date.parse('0001-01-01T00:00:00Z');
+export const END_INSTANT_MS = Date.parse('+010000-01-01T00:00:00Z');
+const YEARS = 'the years 0001..9999 (UTC)';
+
+/**
+ * why an ISO 8601 date-time with an offset (its format already checked) cannot be stored as the same
+ * instant, or undefined: Postgres refuses year 0000 and offsets beyond ±15:59, and an instant outside
+ * the years 0001..9999 does not read back as the same value
+ */
+export const unstorableDateTime = (iso: string): string | undefined => {
+  const parts = DATE_TIME_PARTS.exec(iso);
+  if (!parts) return undefined; // a form with no seconds: Postgres takes it as it is
+  const [, local = '', fraction = '', sign, hours = '00', minutes = '00'] = parts;
+  if (local.startsWith('0000-')) return `is in year 0000, outside ${YEARS}`;
+  if (Number(hours) > 15) return 'has an offset beyond ±15:59, which Postgres refuses';
+  const offsetMs = (sign === '-' ? -1 : 1) * (Number(hours) * 60 + Number(minutes)) * 60_000;
+  // Postgres keeps microseconds: a fraction that rounds up to a whole second moves the instant
+  const carryMs = Math.round(Number(`0.${fraction || '0'}`) * 1e6) === 1e6 ? 1000 : 0;
+  const ms = Date.parse(`${local}Z`) - offsetMs + carryMs;
+  return ms >= FIRST_INSTANT_MS && ms < END_INSTANT_MS ? undefined : `is outside ${YEARS}`;
+};

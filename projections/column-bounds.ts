@@ -8,7 +8,13 @@
 import { z } from 'zod';
 import { ColumnValueRefused } from '../core/errors.ts';
 import type { Change, ColumnType, ProjectionSpec } from '../core/projection.ts';
-import { unstorable, unstorableText } from '../core/storable.ts';
+import {
+  END_INSTANT_MS,
+  FIRST_INSTANT_MS,
+  unstorable,
+  unstorableDateTime,
+  unstorableText,
+} from '../core/storable.ts';
 
 export const INT4_MIN = -2147483648;
 export const INT4_MAX = 2147483647;
@@ -84,32 +90,22 @@ const boolean = (value: unknown): Refusal =>
   typeof value === 'boolean' ? undefined : `${shown(value)} is not a boolean`;
 
 // A timestamp is a Date or the ISO 8601 date-time with an offset that an event's occurredAt is (the same
-// format, calendar-checked), from 0001-01-01 to the end of 9999 UTC: Postgres refuses year 0000 and
-// offsets beyond ±15:59, and an instant outside those years does not read back as the same value.
+// format, calendar-checked), from 0001-01-01 to the end of 9999 UTC (core/storable.ts).
 const ISO_DATETIME = z.iso.datetime({ offset: true });
-const PARTS = /^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.(\d+))?(?:Z|([+-])(\d\d):(\d\d))$/;
-const FIRST_MS = Date.parse('0001-01-01T00:00:00Z');
-const END_MS = Date.parse('+010000-01-01T00:00:00Z');
 const YEARS = 'the years 0001..9999 (UTC)';
 
 const timestamptz = (value: unknown): Refusal => {
   if (value instanceof Date) {
     const ms = value.getTime();
     if (Number.isNaN(ms)) return 'an invalid Date is not a timestamp (the store would write NULL)';
-    return ms >= FIRST_MS && ms < END_MS ? undefined : `${shown(value)} is outside ${YEARS}`;
+    return ms >= FIRST_INSTANT_MS && ms < END_INSTANT_MS ? undefined : `${shown(value)} is outside ${YEARS}`;
   }
   if (typeof value !== 'string')
     return `${shown(value)} is not a timestamp: pass a Date or an ISO 8601 date-time with an offset`;
-  const parts = ISO_DATETIME.safeParse(value).success ? PARTS.exec(value) : null;
-  if (!parts) return `${shown(value)} is not an ISO 8601 date-time with an offset, like 2024-05-01T12:00:00Z`;
-  const [, local = '', fraction = '', sign, hours = '00', minutes = '00'] = parts;
-  if (local.startsWith('0000-')) return `${shown(value)} is in year 0000, outside ${YEARS}`;
-  if (Number(hours) > 15) return `${shown(value)} has an offset beyond ±15:59, which Postgres refuses`;
-  const offsetMs = (sign === '-' ? -1 : 1) * (Number(hours) * 60 + Number(minutes)) * 60_000;
-  // Postgres keeps microseconds: a fraction that rounds up to a whole second moves the instant
-  const carryMs = Math.round(Number(`0.${fraction || '0'}`) * 1e6) === 1e6 ? 1000 : 0;
-  const ms = Date.parse(`${local}Z`) - offsetMs + carryMs;
-  return ms >= FIRST_MS && ms < END_MS ? undefined : `${shown(value)} is outside ${YEARS}`;
+  if (!ISO_DATETIME.safeParse(value).success)
+    return `${shown(value)} is not an ISO 8601 date-time with an offset, like 2024-05-01T12:00:00Z`;
+  const why = unstorableDateTime(value);
+  return why ? `${shown(value)} ${why}` : undefined;
 };
 
 // what JSON.stringify would throw on (a bigint) or write as something else (NaN and Infinity as null, an

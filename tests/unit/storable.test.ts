@@ -53,7 +53,20 @@ describe('what every store can hold', () => {
       { path: 'events.0.metadata.actor', message: expect.stringMatching(/NUL/) },
     ]);
     expect(issuesOf([shipped({}, { occurredAt: '0000-01-01T00:00:00Z' })])).toEqual([
-      { path: 'events.0.metadata.occurredAt', message: 'a year from 0001 to 9999' },
+      {
+        path: 'events.0.metadata.occurredAt',
+        message:
+          'a date-time Postgres holds as given: it is in year 0000, outside the years 0001..9999 (UTC)',
+      },
+    ]);
+    // an offset Postgres refuses, and an instant that is year 0000 in UTC
+    for (const occurredAt of ['2024-05-01T12:00:00+16:00', '0001-01-01T00:00:00+01:00']) {
+      expect(issuesOf([shipped({}, { occurredAt })]).map((i) => i.path)).toEqual([
+        'events.0.metadata.occurredAt',
+      ]);
+    }
+    expect(issuesOf([shipped({}, { occurredAt: '9999-12-31T23:59:59-15:59' })])).toEqual([
+      { path: 'events.0.metadata.occurredAt', message: expect.stringMatching(/outside the years/) },
     ]);
     expect(issuesOf([shipped({}, { occurredAt: '2026-11-30T10:00:00Z' })])).toEqual([]);
   });
