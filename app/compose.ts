@@ -1,6 +1,6 @@
 // The composition root: config → adapters → services. The CLI, the HTTP server, the demo,
 // the benchmarks and the tests all build logfront here.
-import { mkdirSync, mkdtempSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createFsBlobStore } from '../connectors/embedded/fs-blob-store.ts';
@@ -116,8 +116,9 @@ export const createLogfront = async (config: Config, options: ComposeOptions = {
   let archiveStore: BlobStore | undefined;
   if (config.mode === 'embedded') {
     const inMemory = config.dataDir === ':memory:';
-    if (!inMemory) mkdirSync(config.dataDir, { recursive: true });
+    if (!inMemory) secureDataDir(config.dataDir);
     sql = await createPgliteSql(inMemory ? undefined : join(config.dataDir, 'pg'));
+    if (!inMemory) secureDataDir(config.dataDir);
     registry = createInProcessRegistry();
     log = createTableEventLog(sql, { schema, topicPrefix: config.topicPrefix });
     store = createPostgresProjectionStore(sql, schema);
@@ -401,4 +402,22 @@ export const createLogfront = async (config: Config, options: ComposeOptions = {
       await store.close();
     },
   };
+};
+
+/**
+ * The embedded data directory holds the log, the projections, the wrapped data keys and the KEK: only
+ * its owner may read it. The directory and every directory in it are 0700 and its files 0600; a file
+ * made later is unreachable for others through its 0700 parents whatever its own mode.
+ */
+const secureDataDir = (dir: string) => {
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const walk = (path: string) => {
+    chmodSync(path, 0o700);
+    for (const entry of readdirSync(path, { withFileTypes: true })) {
+      const child = join(path, entry.name);
+      if (entry.isDirectory()) walk(child);
+      else if (entry.isFile()) chmodSync(child, 0o600);
+    }
+  };
+  walk(dir);
 };
