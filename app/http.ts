@@ -1,3 +1,5 @@
+import { maxHeaderSize, STATUS_CODES } from 'node:http';
+import type { Socket } from 'node:net';
 import Fastify, {
   type FastifyBaseLogger,
   type FastifyError,
@@ -40,6 +42,8 @@ const streamQuery = z
     limit: z.coerce.number().int().min(1).max(1000).default(100),
   })
   .strict();
+
+const erasureQuery = z.object({ tenant: z.string().optional() }).strict();
 
 const parse = <T>(schema: z.ZodType<T>, value: unknown, what: string): T => {
   const r = schema.safeParse(value);
@@ -103,26 +107,139 @@ const deadLetterJson = (l: DeadLetterEntry) => ({
   resolvedAt: l.resolvedAt,
 });
 
+/**
+ * The longest path segment routed, in characters once percent-decoded: stream ids reach 265 (category
+ * 64, '-', id 200), blob ids, row keys and subject ids 200.
+ */
+const MAX_SEGMENT = 512;
+
+/** the API's code for a refusal Fastify or Node's HTTP parser makes itself, by its status */
+const REFUSALS: Readonly<Record<number, string>> = {
+  400: 'bad_request',
+  404: 'not_found',
+  408: 'request_timeout',
+  413: 'too_large',
+  414: 'too_long',
+  415: 'unsupported_media_type',
+  417: 'expectation_failed',
+  431: 'headers_too_large',
+};
+
+/** a refusal of Fastify's own (4xx) in the API's error shape */
+const refusal = (error: FastifyError, status: number) => {
+  if (error.code === 'FST_ERR_CTP_INVALID_JSON_BODY' || error.code === 'FST_ERR_CTP_EMPTY_JSON_BODY') {
+    return { error: 'invalid_json', message: error.message };
+  }
+  if (error.code === 'FST_ERR_MAX_PARAM_LENGTH') {
+    return { error: 'too_long', message: `a path segment is over ${MAX_SEGMENT} characters` };
+  }
+  return { error: REFUSALS[status] ?? 'bad_request', message: error.message };
+};
+
+/**
+ * What Node's HTTP parser refuses before Fastify sees a request (a malformed request line or header,
+ * headers over the size limit, a request not received in time), in the API's error shape.
+ */
+const connectionRefusal = (error: Error & { code?: string; rawPacket?: unknown }) => {
+  if (error.code === 'ERR_HTTP_REQUEST_TIMEOUT') {
+    return { status: 408, message: 'the request was not received in time' };
+  }
+  if (error.code === 'HPE_HEADER_OVERFLOW') {
+    // a request line that does not end within half the limit: the URL is what is too long
+    const raw = error.rawPacket;
+    const head = Buffer.isBuffer(raw) ? raw.subarray(0, maxHeaderSize).toString('latin1') : '';
+    const lineEnd = head.indexOf('\r\n');
+    const urlTooLong = /^[A-Z]+ /.test(head) && (lineEnd < 0 ? head.length : lineEnd) > maxHeaderSize / 2;
+    return urlTooLong
+      ? { status: 414, message: `the URL is over ${maxHeaderSize / 2} bytes` }
+      : { status: 431, message: `the request line and headers are over ${maxHeaderSize} bytes` };
+  }
+  return { status: 400, message: `malformed HTTP request: ${error.message}` };
+};
+
+const answerOnSocket = (socket: Socket, status: number, body: { error: string; message: string }) => {
+  const text = JSON.stringify(body);
+  socket.write(
+    `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Type: application/json; charset=utf-8\r\n` +
+      `Content-Length: ${Buffer.byteLength(text)}\r\nConnection: close\r\n\r\n${text}`,
+  );
+};
+
 /** The HTTP API of API.md over the services of one Logfront. */
 export const createHttpServer = (lf: Logfront): FastifyInstance => {
   const app = Fastify({
     loggerInstance: lf.logger as FastifyBaseLogger,
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: lf.config.limits.maxAppendBytes * 2 + 64 * 1024,
-    // stream ids reach 265 characters (category 64, '-', id 200); blob ids and keys 200
-    maxParamLength: 512,
+    routerOptions: { maxParamLength: MAX_SEGMENT },
+    // a request without Host is refused below, in the API's error shape (Node's own 400 has no body)
+    http: { requireHostHeader: false },
     // the router's own refusals answer in the API's error shape
     frameworkErrors: (error, _request, reply) => {
       const status = error.statusCode ?? 400;
-      void (reply as FastifyReply).status(status).send({
-        error: status === 414 ? 'too_long' : 'bad_request',
-        message: error.message,
-      });
+      if (status >= 500) {
+        void (reply as FastifyReply).status(500).send({ error: 'internal', message: 'internal error' });
+        return;
+      }
+      void (reply as FastifyReply).status(status).send(refusal(error, status));
     },
-    return503OnClosing: true,
+    // and so do Node's HTTP parser's
+    clientErrorHandler: (error, socket) => {
+      if (error.code === 'ECONNRESET' || socket.destroyed) return;
+      const { status, message } = connectionRefusal(error);
+      // a response already under way on this connection cannot be followed by another
+      const current = (socket as Socket & { _httpMessage?: { headersSent?: boolean } })._httpMessage;
+      if (socket.writable && !current?.headersSent) {
+        answerOnSocket(socket, status, { error: REFUSALS[status] ?? 'bad_request', message });
+      }
+      socket.destroy();
+    },
+    // a request that arrives while the server closes is answered below, in the API's error shape
+    return503OnClosing: false,
   });
 
   installMetrics(app, lf);
+
+  let closing = false;
+  app.addHook('preClose', async () => {
+    closing = true;
+  });
+  // Refusals every route shares: the server is closing; HTTP/1.1 without Host; a query parameter given
+  // more than once (`?tenant=a&tenant=b` is neither a nor b: no route guesses which was meant)
+  app.addHook('onRequest', async (request, reply) => {
+    if (closing) {
+      reply.header('connection', 'close');
+      throw new Unavailable('the server is shutting down', 1);
+    }
+    if (request.raw.httpVersion === '1.1' && !request.headers.host) {
+      throw Object.assign(new Error('an HTTP/1.1 request needs a Host header'), { statusCode: 400 });
+    }
+    const repeated = Object.entries(request.query as Record<string, unknown>)
+      .filter(([, value]) => Array.isArray(value))
+      .map(([name]) => name);
+    if (repeated.length) {
+      throw new ValidationFailed(
+        'invalid query',
+        repeated.map((name) => ({
+          path: name,
+          message: `query parameter "${name}" is given more than once`,
+        })),
+      );
+    }
+  });
+  // `Expect` other than 100-continue: Node answers 417 itself, with no body
+  app.server.on('checkExpectation', (request, response) => {
+    const text = JSON.stringify({
+      error: 'expectation_failed',
+      message: `Expect: ${String(request.headers.expect).slice(0, 100)} is not supported`,
+    });
+    response.writeHead(417, {
+      'content-type': 'application/json; charset=utf-8',
+      'content-length': Buffer.byteLength(text),
+      connection: 'close',
+    });
+    response.end(text);
+  });
 
   app.setErrorHandler((error: FastifyError, request, reply) => {
     if (isLogfrontError(error)) {
@@ -137,15 +254,7 @@ export const createHttpServer = (lf: Logfront): FastifyInstance => {
         .status(413)
         .send({ error: 'too_large', message: `request body is over ${app.initialConfig.bodyLimit} bytes` });
     }
-    if (status >= 400 && status < 500) {
-      const code =
-        error.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE'
-          ? 'unsupported_media_type'
-          : error instanceof SyntaxError || error.code?.startsWith('FST_ERR_CTP')
-            ? 'invalid_json'
-            : 'bad_request';
-      return reply.status(status).send({ error: code, message: error.message });
-    }
+    if (status >= 400 && status < 500) return reply.status(status).send(refusal(error, status));
     request.log.error({ err: error, url: request.url }, 'request failed');
     return reply.status(500).send({ error: 'internal', message: 'internal error; see the server log' });
   });
@@ -208,18 +317,17 @@ export const createHttpServer = (lf: Logfront): FastifyInstance => {
   }));
 
   // GDPR erasure (docs/erasure.md): the subject's data keys are destroyed, its projection rows deleted
-  app.delete<{ Params: { subjectId: string }; Querystring: { tenant?: string } }>(
-    '/v1/subjects/:subjectId',
-    async (request, reply) => {
-      const traceparent = request.headers.traceparent;
-      const r = await lf.erasure.erase(request.params.subjectId, {
-        tenant: typeof request.query.tenant === 'string' ? request.query.tenant : undefined,
-        actor: 'anonymous',
-        traceId: typeof traceparent === 'string' ? traceparent.split('-')[1] : undefined,
-      });
-      return reply.status(202).send(r);
-    },
-  );
+  app.delete<{ Params: { subjectId: string } }>('/v1/subjects/:subjectId', async (request, reply) => {
+    const traceparent = request.headers.traceparent;
+    // an erasure acts on exactly what it was asked: a misspelt parameter is a 400, never the default tenant
+    const query = parse(erasureQuery, request.query, 'query');
+    const r = await lf.erasure.erase(request.params.subjectId, {
+      tenant: query.tenant,
+      actor: 'anonymous',
+      traceId: typeof traceparent === 'string' ? traceparent.split('-')[1] : undefined,
+    });
+    return reply.status(202).send(r);
+  });
 
   app.get<{ Params: { name: string; key: string } }>('/v1/projections/:name/rows/:key', async (request) => {
     const options = cleanReadOptions(parse(readOptions, request.query, 'query'));

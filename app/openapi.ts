@@ -80,7 +80,9 @@ export const openApiDocument = (domain: Domain) => {
             '400': error('validation_failed or invalid_json'),
             '409': error('version_conflict or conflict'),
             '413': error('too_large'),
-            '503': error('unavailable'),
+            '503': error(
+              'dependency_unavailable (Kafka, Postgres or the Schema Registry is down) or unavailable; Retry-After',
+            ),
           },
         },
         get: {

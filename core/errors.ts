@@ -95,14 +95,37 @@ export class StalenessBudgetExceeded extends LogfrontError {
   }
 }
 
+/** logfront cannot answer now (it is shutting down, a part of it is closed): try again after `Retry-After`. */
 export class Unavailable extends LogfrontError {
-  readonly code = 'unavailable';
+  readonly code: string = 'unavailable';
   readonly status = 503;
   constructor(
     message: string,
     readonly retryAfterSeconds = 1,
   ) {
     super(message);
+  }
+}
+
+/** the services logfront depends on, by the names /readyz gives them */
+export type Dependency = 'kafka' | 'postgres' | 'schema-registry' | 'redis' | 's3';
+
+/**
+ * A service logfront depends on is down, unreachable or does not answer in time: not the caller's
+ * fault, nor logfront's. The adapter that talks to the service says so, naming it.
+ */
+export class DependencyUnavailable extends Unavailable {
+  override readonly code: string = 'dependency_unavailable';
+  constructor(
+    readonly dependency: Dependency,
+    message: string,
+    options: { cause?: unknown; retryAfterSeconds?: number } = {},
+  ) {
+    super(`${dependency} is unavailable: ${message}`, options.retryAfterSeconds ?? 1);
+    if (options.cause !== undefined) this.cause = options.cause;
+  }
+  override details() {
+    return { dependency: this.dependency };
   }
 }
 
@@ -178,6 +201,20 @@ export class CheckpointFenced extends LogfrontError {
 }
 
 export const isLogfrontError = (e: unknown): e is LogfrontError => e instanceof LogfrontError;
+
+/**
+ * `call`, its failures passed through `classify`: an adapter's judgement of which of them say its
+ * service is down (DependencyUnavailable) and which are something else (kept as they are)
+ */
+export const classified =
+  <A extends unknown[], R>(classify: (error: unknown) => unknown, call: (...args: A) => Promise<R>) =>
+  async (...args: A): Promise<R> => {
+    try {
+      return await call(...args);
+    } catch (error) {
+      throw classify(error);
+    }
+  };
 
 /** Erasure needs encrypted sensitive fields, which need a key-encryption key (LOGFRONT_KEK). */
 export class ErasureUnavailable extends LogfrontError {

@@ -1,5 +1,6 @@
 // The kafkajs client of a log, its logging, and small helpers for lazily made connections.
 import { type Admin, Kafka, logLevel } from 'kafkajs';
+import { DependencyUnavailable, isLogfrontError } from '../../core/errors.ts';
 import type { Logger } from '../../core/logger.ts';
 
 /** CONCURRENT_TRANSACTIONS: the next transaction began while the last one's markers were written */
@@ -76,3 +77,39 @@ const offsetsWorthRetry = (error: unknown) =>
   ['NOT_LEADER_FOR_PARTITION', 'LEADER_NOT_AVAILABLE', 'UNKNOWN_TOPIC_OR_PARTITION'].includes(
     (error as { type?: string }).type ?? '',
   );
+
+/** kafkajs errors that say the cluster did not answer, or could not serve, within kafkajs's own retries */
+const UNANSWERED = new Set([
+  'KafkaJSConnectionError',
+  'KafkaJSConnectionClosedError',
+  'KafkaJSRequestTimeoutError',
+  'KafkaJSBrokerNotFound',
+  'KafkaJSNumberOfRetriesExceeded',
+  'KafkaJSLockTimeout',
+  'KafkaJSMetadataNotLoaded',
+  'KafkaJSTimeout',
+  'KafkaJSGroupCoordinatorNotFound',
+  'KafkaJSNoBrokerAvailableError',
+]);
+
+/** whether kafkajs failed because the cluster is down or unreachable (or not serving: a retriable error) */
+export const kafkaUnavailable = (error: unknown): boolean => {
+  for (let e = error, depth = 0; e && typeof e === 'object' && depth < 5; depth++) {
+    const { name, retriable, cause, originalError } = e as {
+      name?: string;
+      retriable?: boolean;
+      cause?: unknown;
+      originalError?: unknown;
+    };
+    if (UNANSWERED.has(name ?? '')) return true;
+    if (name === 'KafkaJSProtocolError' && retriable === true) return true;
+    e = originalError ?? cause;
+  }
+  return false;
+};
+
+/** a failure of Kafka as DependencyUnavailable; any other (logfront's own error, a refused request) as it is */
+export const kafkaFailure = (error: unknown): unknown =>
+  !isLogfrontError(error) && kafkaUnavailable(error)
+    ? new DependencyUnavailable('kafka', (error as Error).message, { cause: error })
+    : error;

@@ -5,14 +5,14 @@ import { type Admin, type IHeaders, type KafkaMessage, Partitioners } from 'kafk
 import { ArchiveGap } from '../../core/archive.ts';
 import { toJsonData } from '../../core/bytes-json.ts';
 import type { EventCodec } from '../../core/codec.ts';
-import { Unavailable } from '../../core/errors.ts';
+import { classified, DependencyUnavailable, Unavailable } from '../../core/errors.ts';
 import type { Logger } from '../../core/logger.ts';
 import { createLru } from '../../core/lru.ts';
 import type { DeadLetter, EventLog, StreamIndex } from '../../core/ports.ts';
 import { partitionKey } from '../../core/positions.ts';
 import { categoriesOf, categoryOf, topicFor } from '../../core/streams.ts';
 import type { AppendResult, ExpectedVersion, RecordedEvent } from '../../core/types.ts';
-import { createKafkaClient, lazily } from './client.ts';
+import { createKafkaClient, kafkaFailure, lazily } from './client.ts';
 import {
   createPartitionReader,
   type FetchedRange,
@@ -152,7 +152,10 @@ export const createKafkaEventLog = (options: KafkaLogOptions): KafkaEventLog => 
     let ready = prefetched && prefetched.lastStableOffset >= atLeast ? prefetched : undefined;
     const overdue = () => {
       if (Date.now() > deadline) {
-        throw new Unavailable(`reading ${topic}/${partition} from ${from} took over ${readTimeoutMs} ms`);
+        throw new DependencyUnavailable(
+          'kafka',
+          `reading ${topic}/${partition} from ${from} took over ${readTimeoutMs} ms`,
+        );
       }
     };
     for (;;) {
@@ -317,7 +320,7 @@ export const createKafkaEventLog = (options: KafkaLogOptions): KafkaEventLog => 
     return sequencer;
   };
 
-  return {
+  const log: KafkaEventLog = {
     kind: 'kafka',
     sequencerWindow: (topic, partition) => sequencers.get(partitionKey(topic, partition))?.windowSize,
     topicFor: topicOf,
@@ -500,5 +503,21 @@ export const createKafkaEventLog = (options: KafkaLogOptions): KafkaEventLog => 
       const a = await connectAdmin.peek()?.catch(() => undefined);
       await a?.disconnect();
     },
+  };
+  // a Kafka that is down or unreachable fails every call as DependencyUnavailable (kafka)
+  const guarded = <A extends unknown[], R>(call: (...args: A) => Promise<R>) =>
+    classified(kafkaFailure, call);
+  return {
+    ...log,
+    ensureTopics: guarded(log.ensureTopics),
+    categories: guarded(log.categories),
+    append: guarded(log.append),
+    readStream: guarded(log.readStream),
+    subscribe: guarded(log.subscribe),
+    deadLetter: guarded(log.deadLetter),
+    deadLetters: guarded(log.deadLetters),
+    startOffsets: guarded(log.startOffsets!),
+    endOffsets: guarded(log.endOffsets),
+    ping: guarded(log.ping),
   };
 };

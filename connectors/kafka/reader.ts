@@ -2,7 +2,7 @@
 import './record-decoder.ts';
 import { createRequire } from 'node:module';
 import { Kafka, type KafkaMessage, logLevel } from 'kafkajs';
-import { LogfrontError, Unavailable } from '../../core/errors.ts';
+import { DependencyUnavailable, LogfrontError, Unavailable } from '../../core/errors.ts';
 import type { Logger } from '../../core/logger.ts';
 
 // A positional reader of Kafka partitions: one Fetch request (read_committed) to the partition's leader
@@ -26,7 +26,7 @@ import type { Logger } from '../../core/logger.ts';
 // Failures: a leader that moved, an unknown topic or partition, a connection closed by the broker
 // (restart) or a request timed out on a silent one: the metadata is refreshed (a timed-out connection
 // dropped) and the fetch tried again, up to `attempts` times, backing off 50 ms doubling to 2 s; then it
-// fails as Unavailable. A broker that refuses connections fails a fetch as Unavailable once kafkajs
+// fails as DependencyUnavailable (kafka). A broker that refuses connections fails a fetch so once kafkajs
 // gives up connecting (its own retry settings); the next fetch connects again.
 
 const require = createRequire(import.meta.url);
@@ -385,10 +385,9 @@ export const createPartitionReader = (options: PartitionReaderOptions): Partitio
         const gaveUp = (error as Error).name === 'KafkaJSNumberOfRetriesExceeded';
         if (!gaveUp && !retriable(error)) throw error;
         if (gaveUp || attempt >= attempts) {
-          throw Object.assign(
-            new Unavailable(
-              `reading ${topic}/${partition} at ${from} failed after ${attempt} attempts: ${(error as Error).message}`,
-            ),
+          throw new DependencyUnavailable(
+            'kafka',
+            `reading ${topic}/${partition} at ${from} failed after ${attempt} attempts: ${(error as Error).message}`,
             { cause: error },
           );
         }

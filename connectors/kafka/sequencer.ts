@@ -1,9 +1,16 @@
 import { type IHeaders, type Kafka, Partitioners, type Producer } from 'kafkajs';
-import { Conflict, TooLarge, Unavailable, VersionConflict } from '../../core/errors.ts';
+import {
+  Conflict,
+  DependencyUnavailable,
+  TooLarge,
+  Unavailable,
+  VersionConflict,
+} from '../../core/errors.ts';
 import { expectedMatches } from '../../core/expected-version.ts';
 import type { Logger } from '../../core/logger.ts';
 import type { StreamIndex } from '../../core/ports.ts';
 import type { AppendResult, ExpectedVersion, PreparedEvent, StreamId } from '../../core/types.ts';
+import { kafkaUnavailable } from './client.ts';
 
 /** one of the partition's events, as a catch-up read of the log's tail reports it */
 export interface TailEvent {
@@ -439,9 +446,20 @@ export const createPartitionSequencer = (deps: {
             await release();
             if (attempt >= maxAttempts || closed) {
               logger.warn({ err: error, topic, partition }, 'append batch failed');
-              const failure = new Unavailable(
-                `appending to ${topic}/${partition} failed: ${(error as Error).message}`,
-              );
+              // Kafka or the index's Postgres down says which; losing the partition again and again
+              // (writers in other processes taking it in turn) is logfront's own unavailability
+              const failure =
+                error instanceof DependencyUnavailable
+                  ? error
+                  : kafkaUnavailable(error)
+                    ? new DependencyUnavailable(
+                        'kafka',
+                        `appending to ${topic}/${partition} failed: ${(error as Error).message}`,
+                        { cause: error },
+                      )
+                    : new Unavailable(
+                        `appending to ${topic}/${partition} failed: ${(error as Error).message}`,
+                      );
               for (const r of batch) r.reject(failure);
               break;
             }

@@ -85,12 +85,17 @@ export const createPostgresRowEraser =
         const table = `${q(schema)}.${q(`proj_${projection}_g${generation}`)}`;
         const exists = await sql.query<{ t: string | null }>('SELECT to_regclass($1) AS t', [table]);
         if (!exists.rows[0]?.t) continue;
-        const r = await sql.query<Record<string, unknown>>(
-          `DELETE FROM ${table} WHERE ${q(column)} = $1 RETURNING *`,
-          [value],
-        );
+        // the rows are told deleted before the delete commits: when that fails (the cache is down), the
+        // rows stay, and the erasure tried again finds them again
+        const r = await sql.transaction(async (tx) => {
+          const rows = await tx.query<Record<string, unknown>>(
+            `DELETE FROM ${table} WHERE ${q(column)} = $1 RETURNING *`,
+            [value],
+          );
+          if (onDeleted && rows.rows.length) await onDeleted(projection, rows.rows);
+          return rows;
+        });
         deleted += r.rowCount;
-        if (onDeleted && r.rows.length) await onDeleted(projection, r.rows);
       }
     }
     return deleted;

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import pg from 'pg';
+import { DependencyUnavailable, isLogfrontError } from '../../core/errors.ts';
 
 // A minimal SQL client both pg (a server) and PGlite (embedded) satisfy.
 export interface SqlResult<R> {
@@ -73,6 +74,41 @@ export const schemaMigration = (
 export const beginStatement = (options: TransactionOptions = {}) =>
   `BEGIN ISOLATION LEVEL ${(options.isolation ?? 'read committed').toUpperCase()}${options.readOnly ? ' READ ONLY' : ''}`;
 
+/** SQLSTATEs of a server that cannot serve now: a connection exception, shutting down, starting up, full */
+const UNAVAILABLE_STATE = /^(08...|57P0[1-3]|53300)$/;
+/** a connection that could not be made or was lost */
+const NETWORK = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ETIMEDOUT',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'EPIPE',
+]);
+/** what pg says when it loses a connection or cannot get one */
+const CONNECTION_LOST =
+  /^(Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error|Query read timeout)/;
+
+/**
+ * A failure that says Postgres is down or unreachable, as DependencyUnavailable; any other (a refused
+ * statement, a constraint, logfront's own error) as it is.
+ */
+export const postgresFailure = (error: unknown): unknown => {
+  if (isLogfrontError(error)) return error;
+  const { code, message } = error as { code?: unknown; message?: unknown };
+  const text = typeof message === 'string' ? message : String(error);
+  const down =
+    (typeof code === 'string' && (NETWORK.has(code) || UNAVAILABLE_STATE.test(code))) ||
+    CONNECTION_LOST.test(text);
+  return down ? new DependencyUnavailable('postgres', text, { cause: error }) : error;
+};
+
+const rethrow = (error: unknown): never => {
+  throw postgresFailure(error);
+};
+
 // int8 stays a string (offsets pass 2^53); numeric types the store declares are int4/float8.
 pg.types.setTypeParser(pg.types.builtins.INT8, (v) => v);
 
@@ -90,13 +126,13 @@ export const createPgSql = (
   const listeners: pg.Client[] = [];
   return {
     query: async <R>(text: string, params?: readonly unknown[], name?: string) => {
-      const r = await pool.query(
-        name ? { name, text, values: params as unknown[] } : { text, values: params as unknown[] },
-      );
+      const r = await pool
+        .query(name ? { name, text, values: params as unknown[] } : { text, values: params as unknown[] })
+        .catch(rethrow);
       return { rows: r.rows as R[], rowCount: r.rowCount ?? 0 };
     },
     transaction: async (fn, txOptions) => {
-      const client = await pool.connect();
+      const client = await pool.connect().catch(rethrow);
       let broken = false;
       try {
         await client.query(beginStatement(txOptions));
@@ -114,7 +150,7 @@ export const createPgSql = (
         await client.query('ROLLBACK').catch(() => {
           broken = true;
         });
-        throw error;
+        return rethrow(error);
       } finally {
         client.release(broken);
       }
@@ -122,7 +158,7 @@ export const createPgSql = (
     listen: async (channel, onPayload) => {
       const client = new pg.Client({ connectionString, application_name: 'logfront-listen' });
       client.on('error', () => {});
-      await client.connect();
+      await client.connect().catch(rethrow);
       client.on('notification', (n) => {
         if (n.channel === channel) onPayload(n.payload ?? '');
       });

@@ -7,6 +7,7 @@ import {
   type KeyTouch,
   type SharedCache,
 } from '../../core/cache.ts';
+import { classified, DependencyUnavailable, isLogfrontError } from '../../core/errors.ts';
 import type { Logger } from '../../core/logger.ts';
 import { partitionKey } from '../../core/positions.ts';
 import type { Position } from '../../core/types.ts';
@@ -85,6 +86,21 @@ interface ScriptedRedis extends Redis {
   lfMark(entry: string, mark: string, ...args: string[]): Promise<number>;
 }
 
+/** errors Redis answers with while it cannot serve (loading, busy with a script, no master, cluster down) */
+const NOT_SERVING = /^(LOADING|BUSY|MASTERDOWN|TRYAGAIN|CLUSTERDOWN)\b/;
+
+/**
+ * A Redis that did not answer (no connection, a command timed out) or cannot serve now, as
+ * DependencyUnavailable; an error Redis answered (a script's, a command's) as it is.
+ */
+export const redisFailure = (error: unknown): unknown => {
+  if (isLogfrontError(error)) return error;
+  const { name, message } = error as { name?: unknown; message?: unknown };
+  const text = typeof message === 'string' ? message : String(error);
+  if (name === 'ReplyError' && !NOT_SERVING.test(text)) return error;
+  return new DependencyUnavailable('redis', text, { cause: error });
+};
+
 export interface RedisCacheOptions {
   url: string;
   prefix: string;
@@ -139,7 +155,7 @@ export const createRedisCache = async (options: RedisCacheOptions): Promise<Shar
   const channel = `${prefix}invalidations`;
   const subscribers = new Set<Redis>();
 
-  return {
+  const cache: SharedCache = {
     kind: 'redis',
     get: async (projection, key, generation) => {
       const k = rowKeys(projection, key);
@@ -241,5 +257,16 @@ export const createRedisCache = async (options: RedisCacheOptions): Promise<Shar
       subscribers.clear();
       redis.disconnect();
     },
+  };
+  // a Redis that is down fails a call as DependencyUnavailable (redis): the row cache then reads the store
+  return {
+    ...cache,
+    get: classified(redisFailure, cache.get),
+    put: classified(redisFailure, cache.put),
+    drop: classified(redisFailure, cache.drop),
+    invalidate: classified(redisFailure, cache.invalidate),
+    bumpEpoch: classified(redisFailure, cache.bumpEpoch),
+    progress: classified(redisFailure, cache.progress),
+    ping: classified(redisFailure, cache.ping),
   };
 };

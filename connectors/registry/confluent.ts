@@ -1,12 +1,27 @@
 import { SchemaRegistry as Client, COMPATIBILITY, SchemaType } from '@kafkajs/confluent-schema-registry';
-import { EventUndecodable } from '../../core/errors.ts';
+import { DependencyUnavailable, EventUndecodable, isLogfrontError } from '../../core/errors.ts';
 import type { CompatibilityResult, SchemaRegistry } from '../../core/ports.ts';
 import { backwardCompatibility, frame, unframe } from './wire.ts';
 
-/**
- * A Confluent-compatible Schema Registry (Confluent, Apicurio's ccompat API, Karapace, Redpanda)
- * through @kafkajs/confluent-schema-registry. Subjects are registered with BACKWARD compatibility.
- */
+/** how long a request to the registry may take */
+const TIMEOUT_MS = 10_000;
+
+type Middleware = NonNullable<ConstructorParameters<typeof Client>[0]['middlewares']>[number];
+
+/** every request of the client is bounded in time (it sets none of its own) */
+const timeout: Middleware = () => ({
+  prepareRequest: (next) => next().then((request) => request.enhance({ timeout: TIMEOUT_MS })),
+});
+
+/** the status of a failure the client reports (its ResponseError), if it is one */
+const statusOf = (error: unknown) => {
+  const status = (error as { status?: unknown }).status;
+  return typeof status === 'number' ? status : undefined;
+};
+
+/** a registry's own failure (5xx) or refusal to serve now (408, 429) */
+const unavailableStatus = (status: number) => status >= 500 || status === 408 || status === 429;
+
 /** a registry's answer; a body that is not JSON (a proxy's error page) is kept as its text */
 const parseBody = (text: string): Record<string, unknown> => {
   if (!text) return {};
@@ -17,29 +32,73 @@ const parseBody = (text: string): Record<string, unknown> => {
   }
 };
 
+/**
+ * A Confluent-compatible Schema Registry (Confluent, Apicurio's ccompat API, Karapace, Redpanda)
+ * through @kafkajs/confluent-schema-registry. Subjects are registered with BACKWARD compatibility.
+ * A registry that is down, or does not answer within 10 s, fails a call as DependencyUnavailable.
+ */
 export const createConfluentRegistry = (url: string): SchemaRegistry => {
   const base = url.replace(/\/+$/, '');
   // The client registers schemas (formats kept for other readers); its Ajv is not used to encode.
   const client = new Client(
-    { host: base, retry: { retries: 3 } },
+    { host: base, retry: { retries: 3 }, middlewares: [timeout] },
     { [SchemaType.JSON]: { strict: false, validateFormats: false, logger: false } },
   );
+  // a registry that does not answer, or answers 5xx, 408 or 429, is unavailable; other answers are kept
   const http = async (path: string, init?: RequestInit) => {
-    const response = await fetch(`${base}${path}`, {
-      ...init,
-      headers: { 'content-type': 'application/vnd.schemaregistry.v1+json', ...init?.headers },
-      signal: AbortSignal.timeout(10_000),
-    });
-    const text = await response.text();
-    return { status: response.status, body: parseBody(text) };
+    let response: Response;
+    let text: string;
+    try {
+      response = await fetch(`${base}${path}`, {
+        ...init,
+        headers: { 'content-type': 'application/vnd.schemaregistry.v1+json', ...init?.headers },
+        signal: AbortSignal.timeout(TIMEOUT_MS),
+      });
+      text = await response.text();
+    } catch (error) {
+      const cause = (error as { cause?: { message?: string } }).cause?.message;
+      throw new DependencyUnavailable(
+        'schema-registry',
+        `no answer from ${path.split('?')[0]}: ${(error as Error).message}${cause ? ` (${cause})` : ''}`,
+        { cause: error },
+      );
+    }
+    const { status } = response;
+    if (unavailableStatus(status)) {
+      throw new DependencyUnavailable('schema-registry', `it answered ${status}: ${text.slice(0, 200)}`);
+    }
+    return { status, body: parseBody(text) };
+  };
+  // A failure of the client as DependencyUnavailable when the registry is down. The client reports a
+  // registry that did not answer (refused, reset, timed out) as a status 400 of its own, like a
+  // registry's own 400: whether it answers at all is asked of it again.
+  const registryFailure = async (error: unknown): Promise<unknown> => {
+    if (isLogfrontError(error)) return error;
+    const status = statusOf(error);
+    const message = error instanceof Error ? error.message : String(error);
+    if (status !== undefined && unavailableStatus(status)) {
+      return new DependencyUnavailable('schema-registry', message, { cause: error });
+    }
+    if (status === 400) {
+      const down = await http('/subjects').then(
+        () => false,
+        (e: unknown) => e instanceof DependencyUnavailable,
+      );
+      if (down) return new DependencyUnavailable('schema-registry', message, { cause: error });
+    }
+    return error;
   };
   return {
     register: async (subject, jsonSchema) => {
-      const { id } = await client.register(
-        { type: SchemaType.JSON, schema: JSON.stringify(jsonSchema) },
-        { subject, compatibility: COMPATIBILITY.BACKWARD },
-      );
-      return id;
+      try {
+        const { id } = await client.register(
+          { type: SchemaType.JSON, schema: JSON.stringify(jsonSchema) },
+          { subject, compatibility: COMPATIBILITY.BACKWARD },
+        );
+        return id;
+      } catch (error) {
+        throw await registryFailure(error);
+      }
     },
     check: async (subject, jsonSchema): Promise<CompatibilityResult> => {
       const { status, body } = await http(

@@ -14,6 +14,7 @@ import {
 } from '@aws-sdk/client-s3';
 import { crc32 } from '@node-rs/crc32';
 import type { BlobStore, StoredObject } from '../../core/blobs.ts';
+import { classified, DependencyUnavailable, isLogfrontError } from '../../core/errors.ts';
 import { createS3Client, type S3Options } from './client.ts';
 
 /**
@@ -31,13 +32,30 @@ const missing = (error: unknown) => {
   return e.name === 'NoSuchKey' || e.name === 'NotFound' || e.$metadata?.httpStatusCode === 404;
 };
 
+/**
+ * An S3 that did not answer (no connection, timed out: the SDK's error carries no HTTP status) or
+ * failed (5xx, 429 SlowDown, 408) after the SDK's retries, as DependencyUnavailable; any other answer
+ * (403, a missing bucket) as it is.
+ */
+export const s3Failure = (error: unknown): unknown => {
+  if (isLogfrontError(error) || typeof error !== 'object' || error === null || !('$metadata' in error)) {
+    return error;
+  }
+  const status = (error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
+  if (status !== undefined && status < 500 && status !== 429 && status !== 408) return error;
+  const message = error instanceof Error ? error.message : String(error);
+  return new DependencyUnavailable('s3', status ? `it answered ${status}: ${message}` : message, {
+    cause: error,
+  });
+};
+
 /** The blob store on S3 (path-style, SigV4): blobs, multipart uploads, the archive. */
 export const createS3BlobStore = (
   options: S3Options,
   client: S3Client = createS3Client(options),
 ): BlobStore => {
   const Bucket = options.bucket;
-  return {
+  const store: BlobStore = {
     kind: 's3',
     put: async (key, body, contentType) => {
       await client.send(
@@ -150,5 +168,19 @@ export const createS3BlobStore = (
     close: async () => {
       client.destroy();
     },
+  };
+  // an S3 that is down fails a call as DependencyUnavailable (s3)
+  return {
+    ...store,
+    put: classified(s3Failure, store.put),
+    get: classified(s3Failure, store.get),
+    head: classified(s3Failure, store.head),
+    delete: classified(s3Failure, store.delete),
+    list: classified(s3Failure, store.list),
+    createMultipart: classified(s3Failure, store.createMultipart),
+    uploadPart: classified(s3Failure, store.uploadPart),
+    completeMultipart: classified(s3Failure, store.completeMultipart),
+    abortMultipart: classified(s3Failure, store.abortMultipart),
+    listMultipart: classified(s3Failure, store.listMultipart),
   };
 };

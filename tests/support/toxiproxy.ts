@@ -7,6 +7,8 @@ export interface ToxicProxy {
   readonly listen: string;
   /** adds a toxic (latency, timeout, …) in one direction */
   toxic(type: string, attributes: Record<string, number>, stream?: 'upstream' | 'downstream'): Promise<void>;
+  /** false: the service is down (open connections are closed, new ones refused); true: it is back */
+  enabled(on: boolean): Promise<void>;
   remove(): Promise<void>;
 }
 
@@ -37,6 +39,9 @@ export const createProxy = async (upstream: string): Promise<ToxicProxy> => {
         toxicity: 1,
         attributes,
       });
+    },
+    enabled: async (on) => {
+      await api('POST', `/proxies/${name}`, { enabled: on });
     },
     remove: async () => {
       await api('DELETE', `/proxies/${name}`);

@@ -3,6 +3,7 @@ import {
   CheckpointFenced,
   ConfigError,
   Conflict,
+  DependencyUnavailable,
   isLogfrontError,
   LogfrontError,
   NotFound,
@@ -27,6 +28,12 @@ describe('errors', () => {
       503,
     ],
     ['Unavailable', new Unavailable('kafka is down'), 'unavailable', 503],
+    [
+      'DependencyUnavailable',
+      new DependencyUnavailable('kafka', 'connection refused'),
+      'dependency_unavailable',
+      503,
+    ],
     ['ConfigError', new ConfigError([]), 'config_invalid', 500],
     ['CheckpointFenced', new CheckpointFenced('moved'), 'checkpoint_fenced', 409],
   ];
@@ -125,6 +132,17 @@ describe('errors', () => {
     expect(new Unavailable('down').retryAfterSeconds).toBe(1);
     expect(new Unavailable('down', 30).retryAfterSeconds).toBe(30);
     expect(new Unavailable('kafka is down').message).toBe('kafka is down');
+  });
+
+  it('DependencyUnavailable names the dependency, asks to retry like any Unavailable and keeps its cause', () => {
+    const cause = new Error('connect ECONNREFUSED 127.0.0.1:5432');
+    const error = new DependencyUnavailable('postgres', cause.message, { cause });
+    expect(error).toBeInstanceOf(Unavailable);
+    expect(error.message).toBe('postgres is unavailable: connect ECONNREFUSED 127.0.0.1:5432');
+    expect(error.details()).toEqual({ dependency: 'postgres' });
+    expect(error.retryAfterSeconds).toBe(1);
+    expect(error.cause).toBe(cause);
+    expect(new DependencyUnavailable('s3', 'slow down', { retryAfterSeconds: 5 }).retryAfterSeconds).toBe(5);
   });
 
   it('ConfigError lists every wrong variable', () => {
