@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -7,8 +7,9 @@ import { createConfluentRegistry } from '../connectors/registry/confluent.ts';
 import { type Config, loadConfig } from '../core/config.ts';
 import { isLogfrontError } from '../core/errors.ts';
 import { createCatalog } from '../core/event-types.ts';
+import { type Authenticator, clientToken, createAuthenticator, DEV_KEY_FILE, makeDevKey } from './auth.ts';
 import { BulkAppendFailed, bulkAppend, parseNdjson } from './bulk-append.ts';
-import { ApiError, createClient, type DeadLetterJson, type ReadQuery } from './client.ts';
+import { ApiError, type Client, createClient, type DeadLetterJson, type ReadQuery } from './client.ts';
 import { createLogfront } from './compose.ts';
 import type { Domain } from './domain.ts';
 import { createHttpServer } from './http.ts';
@@ -95,11 +96,15 @@ const serveUntilStopped = async (
   domain: Domain,
   io: Io,
   banner: (url: string) => string[],
+  authenticator: Authenticator = createAuthenticator(config.auth),
 ) => {
   const lf = await createLogfront(config, { domain });
+  if (authenticator.mode === 'none') {
+    lf.logger.warn('LOGFRONT_AUTH=none: anyone who reaches the port may append, read, rebuild and erase');
+  }
   if (config.runners) await lf.startRunners();
   else if (config.streamIndex) await lf.startStreamIndex();
-  const app = createHttpServer(lf);
+  const app = createHttpServer(lf, { authenticator });
   await app.listen({ host: config.http.host, port: config.http.port });
   const address = app.server.address();
   const port = typeof address === 'object' && address ? address.port : config.http.port;
@@ -125,6 +130,14 @@ const SAMPLE_ORDERS = [
   { orderId: 'A-1005', customerId: 'c-dan', items: [{ sku: 'desk', qty: 1, priceCents: 24900 }] },
 ];
 
+/** the demo's authentication: its own key, nothing from the environment */
+const tokensOnly = {
+  mode: 'tokens',
+  apiKeysFile: undefined,
+  jwtSecret: undefined,
+  jwksFile: undefined,
+} as const;
+
 const demo = async (io: Io, json: boolean) => {
   const config = loadConfig({
     ...io.env,
@@ -136,10 +149,11 @@ const demo = async (io: Io, json: boolean) => {
   const started = Date.now();
   const lf = await createLogfront(config);
   await lf.startRunners();
-  const app = createHttpServer(lf);
+  const key = makeDevKey(undefined);
+  const app = createHttpServer(lf, { authenticator: createAuthenticator(tokensOnly, [key.entry]) });
   try {
     const url = await app.listen({ host: '127.0.0.1', port: 0 });
-    const client = createClient(url);
+    const client = createClient(url, key.token);
     const positions: string[] = [];
     for (const o of SAMPLE_ORDERS) {
       const totalCents = o.items.reduce((n, i) => n + i.qty * i.priceCents, 0);
@@ -240,7 +254,7 @@ const BULK_BATCH_BYTES = 512 * 1024;
 /** append --file: NDJSON events from a file or stdin, in batches per stream, with a progress bar */
 const appendFile = async (
   io: Io,
-  url: string,
+  client: Client,
   file: string,
   stream: string | undefined,
   options: { json: boolean; batch: number },
@@ -259,7 +273,7 @@ const appendFile = async (
   });
   let r: Awaited<ReturnType<typeof bulkAppend>>;
   try {
-    r = await bulkAppend(createClient(url), events, {
+    r = await bulkAppend(client, events, {
       batchEvents: options.batch,
       batchBytes: BULK_BATCH_BYTES,
       concurrency: 4,
@@ -278,18 +292,20 @@ const appendFile = async (
   return 0;
 };
 
-const sampleHints = (url: string) => [
+const bearer = (token: string | undefined) => (token ? ` -H "authorization: Bearer ${token}"` : '');
+
+const sampleHints = (url: string, token?: string) => [
   'try:',
-  `  curl -X POST ${url}/v1/streams/order-1/events -H 'content-type: application/json' \\`,
+  `  curl -X POST ${url}/v1/streams/order-1/events${bearer(token)} -H 'content-type: application/json' \\`,
   `    -d '{"events":[{"type":"OrderPlaced","data":{"orderId":"1","customerId":"c1","customerEmail":"c1@example.com","items":[{"sku":"book","qty":1,"priceCents":1500}],"totalCents":1500}}]}'`,
-  `  curl '${url}/v1/projections/orders/rows/1?maxStalenessMs=1000'`,
+  `  curl${bearer(token)} '${url}/v1/projections/orders/rows/1?maxStalenessMs=1000'`,
 ];
 
-const userDomainHints = (file: string, d: Domain, url: string) => [
+const userDomainHints = (file: string, d: Domain, url: string, token?: string) => [
   `config: ${file}`,
   `event types: ${d.eventTypes.map((t) => t.name).join(', ')}`,
   `projections: ${d.projections.map((p) => p.name).join(', ') || '(none)'}`,
-  `try: curl ${url}/v1/projections`,
+  `try: curl${bearer(token)} ${url}/v1/projections`,
 ];
 
 const parseValue = (raw: string) => {
@@ -341,7 +357,10 @@ export const main = async (argv: string[], io: Io): Promise<number> => {
     }
     const json = values.json === true;
     const config = () => loadConfig({ ...io.env, ...(values.url ? { LOGFRONT_URL: values.url } : {}) });
-    const client = () => createClient(config().http.url);
+    const client = () => {
+      const c = config();
+      return createClient(c.http.url, clientToken(c));
+    };
     // the user's logfront.config.ts (--config, LOGFRONT_CONFIG), else the sample domain
     const domain = async (cfg: Config) =>
       io.domain
@@ -378,11 +397,29 @@ export const main = async (argv: string[], io: Io): Promise<number> => {
           ...(values.port ? { LOGFRONT_PORT: values.port } : {}),
         });
         const user = await domain(cfg);
-        return await serveUntilStopped(cfg, user.domain, io, (url) => [
-          `logfront dev — embedded, data in ${dataDir}${values.reset ? ' (reset)' : ''}`,
-          `listening on ${url}`,
-          ...(user.file ? userDomainHints(user.file, user.domain, url) : sampleHints(url)),
-        ]);
+        // with no authentication configured, dev makes a key of its own: every scope, the default tenant
+        mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+        const key = cfg.auth.mode === 'none' ? undefined : makeDevKey(dataDir);
+        const authenticator =
+          cfg.auth.mode === 'none'
+            ? createAuthenticator(cfg.auth)
+            : createAuthenticator({ ...cfg.auth, mode: 'tokens' }, key ? [key.entry] : []);
+        return await serveUntilStopped(
+          cfg,
+          user.domain,
+          io,
+          (url) => [
+            `logfront dev — embedded, data in ${dataDir}${values.reset ? ' (reset)' : ''}`,
+            `listening on ${url}`,
+            ...(key
+              ? [`dev key: ${key.token}`, `  (the CLI reads it from ${join(dataDir, DEV_KEY_FILE)})`]
+              : []),
+            ...(user.file
+              ? userDomainHints(user.file, user.domain, url, key?.token)
+              : sampleHints(url, key?.token)),
+          ],
+          authenticator,
+        );
       }
       case 'serve': {
         need(0, 'no arguments');
@@ -401,7 +438,7 @@ export const main = async (argv: string[], io: Io): Promise<number> => {
           const batch = values.batch ?? '100';
           if (!/^\d+$/.test(batch) || Number(batch) < 1 || Number(batch) > 100_000)
             throw new UsageError('--batch takes a whole number of events from 1 to 100000');
-          return await appendFile(io, config().http.url, values.file, positionals[0], {
+          return await appendFile(io, client(), values.file, positionals[0], {
             json,
             batch: Number(batch),
           });

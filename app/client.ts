@@ -18,16 +18,18 @@ export interface ReadQuery {
   onStale?: 'error' | 'serve';
 }
 
-export const createClient = (baseUrl: string) => {
+/** a client of the HTTP API at `baseUrl`, sending `token` as its bearer token */
+export const createClient = (baseUrl: string, token?: string) => {
   const base = baseUrl.replace(/\/+$/, '');
+  const auth: Record<string, string> = token ? { authorization: `Bearer ${token}` } : {};
   const call = async <T>(method: string, path: string, body?: unknown): Promise<T> => {
     let response: Response;
     try {
       response = await fetch(`${base}${path}`, {
         method,
         ...(body === undefined
-          ? {}
-          : { body: JSON.stringify(body), headers: { 'content-type': 'application/json' } }),
+          ? { headers: auth }
+          : { body: JSON.stringify(body), headers: { ...auth, 'content-type': 'application/json' } }),
       });
     } catch (error) {
       throw new ApiError(

@@ -1,3 +1,4 @@
+import type { Authorize } from '../core/auth.ts';
 import type { EventType } from '../core/event-types.ts';
 import type { ProjectionDefinition } from '../projections/define.ts';
 import { orders } from '../projections/orders.ts';
@@ -7,6 +8,8 @@ import { orderEventTypes } from '../schemas/orders.ts';
 export interface Domain {
   readonly eventTypes: readonly EventType[];
   readonly projections: readonly ProjectionDefinition[];
+  /** finer access rules than the scopes (per stream category, per projection); see docs/security.md */
+  readonly authorize?: Authorize;
 }
 
 export const sampleDomain: Domain = { eventTypes: orderEventTypes, projections: [orders] };

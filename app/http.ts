@@ -8,6 +8,16 @@ import Fastify, {
   LogController,
 } from 'fastify';
 import { z } from 'zod';
+import {
+  type Access,
+  allowedHostnames,
+  DEFAULT_TENANT,
+  Forbidden,
+  hostnameOf,
+  MisdirectedRequest,
+  type Principal,
+  Unauthenticated,
+} from '../core/auth.ts';
 import type { BlobRecord } from '../core/blobs.ts';
 import { toJsonData } from '../core/bytes-json.ts';
 import { isLogfrontError, NotFound, TooLarge, Unavailable, ValidationFailed } from '../core/errors.ts';
@@ -17,6 +27,8 @@ import { encodePosition } from '../core/positions.ts';
 import { projectionSummaries } from '../core/status.ts';
 import { parseStreamId } from '../core/streams.ts';
 import type { RecordedEvent } from '../core/types.ts';
+import { accessOf } from './access.ts';
+import { type Authenticator, createAuthenticator } from './auth.ts';
 import type { Logfront } from './compose.ts';
 import { installMetrics } from './metrics.ts';
 import { openApiDocument } from './openapi.ts';
@@ -165,8 +177,51 @@ const answerOnSocket = (socket: Socket, status: number, body: { error: string; m
   );
 };
 
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** who sent the request (the anonymous principal when authentication is off) */
+    principal: Principal;
+  }
+}
+
+/**
+ * An append's events carry the principal's tenant: a `metadata.tenant` that names another is a 403; an
+ * event without one gets the principal's (none is written for the default tenant, as before).
+ */
+const withTenant = (body: unknown, tenant: string) => {
+  const events = (body as { events?: unknown } | null)?.events;
+  if (!Array.isArray(events)) return;
+  for (const event of events) {
+    if (typeof event !== 'object' || event === null) continue;
+    const e = event as { metadata?: unknown };
+    const metadata = e.metadata;
+    if (typeof metadata === 'object' && metadata !== null && 'tenant' in metadata) {
+      const given = (metadata as { tenant: unknown }).tenant;
+      if (given !== tenant) {
+        throw new Forbidden(`metadata.tenant names another tenant than the token's (${tenant})`);
+      }
+    } else if (tenant !== DEFAULT_TENANT) {
+      if (metadata === undefined) e.metadata = { tenant };
+      else if (typeof metadata === 'object' && metadata !== null && !Array.isArray(metadata)) {
+        (metadata as Record<string, unknown>).tenant = tenant;
+      }
+    }
+  }
+};
+
+const traceIdOf = (traceparent: string | string[] | undefined) =>
+  typeof traceparent === 'string' ? traceparent.split('-')[1] : undefined;
+
 /** The HTTP API of API.md over the services of one Logfront. */
-export const createHttpServer = (lf: Logfront): FastifyInstance => {
+export const createHttpServer = (
+  lf: Logfront,
+  options: { authenticator?: Authenticator } = {},
+): FastifyInstance => {
+  // a server nobody chose to open is not opened: ConfigError naming LOGFRONT_AUTH
+  const auth = options.authenticator ?? createAuthenticator(lf.config.auth);
+  const hosts = allowedHostnames(lf.config.http.allowedHosts, lf.config.http.host);
+  // the audit trail of access decisions is written whatever LOGFRONT_LOG_LEVEL says
+  const audit = lf.logger.child({}, { level: 'info' });
   const app = Fastify({
     loggerInstance: lf.logger as FastifyBaseLogger,
     logController: new LogController({ disableRequestLogging: true }),
@@ -198,6 +253,7 @@ export const createHttpServer = (lf: Logfront): FastifyInstance => {
     return503OnClosing: false,
   });
 
+  app.decorateRequest('principal', null as unknown as Principal);
   installMetrics(app, lf);
 
   let closing = false;
@@ -226,7 +282,76 @@ export const createHttpServer = (lf: Logfront): FastifyInstance => {
         })),
       );
     }
+    // DNS rebinding: a page from elsewhere that resolves its own name to this server
+    if (hosts && request.headers.host && !hosts.has(hostnameOf(request.headers.host))) {
+      throw new MisdirectedRequest(
+        `this server does not answer to ${request.headers.host.slice(0, 100)}; see LOGFRONT_ALLOWED_HOSTS`,
+      );
+    }
+    // a cross-site form can POST text/plain without a preflight: state changes take JSON only
+    const type = request.headers['content-type'];
+    if (request.method === 'POST' && type !== undefined && !/^application\/json\s*(;|$)/i.test(type)) {
+      throw Object.assign(new Error(`POST takes application/json, not ${type.slice(0, 100)}`), {
+        statusCode: 415,
+        code: 'FST_ERR_CTP_INVALID_MEDIA_TYPE',
+      });
+    }
+    const route = request.routeOptions.url;
+    if (route === '/healthz' || route === '/readyz') return;
+    const access = accessOf(request.method, route, request.params as Record<string, string>);
+    let principal: Principal;
+    try {
+      principal = await auth.authenticate(request.headers.authorization);
+    } catch (error) {
+      if (error instanceof Unauthenticated) {
+        audit.warn(
+          {
+            audit: {
+              action: 'auth.failed',
+              route: route ?? request.url.split('?')[0],
+              reason: error.message,
+              outcome: 'failure',
+            },
+          },
+          'audit',
+        );
+        reply.header('www-authenticate', 'Bearer');
+      }
+      throw error;
+    }
+    request.principal = principal;
+    if (!access) return;
+    const denied = !principal.scopes.has(access.action)
+      ? `the token lacks the ${access.action} scope`
+      : await allowedByHook(principal, access);
+    if (denied) {
+      audit.warn(
+        {
+          audit: {
+            action: 'acl.denied',
+            actor: principal.id,
+            tenant: principal.tenant,
+            scope: access.action,
+            resource: access.resource,
+            reason: denied,
+            outcome: 'failure',
+            traceId: traceIdOf(request.headers.traceparent),
+          },
+        },
+        'audit',
+      );
+      throw new Forbidden(
+        `${denied} (${access.action} on ${access.resource.kind}${access.resource.name ? ` ${access.resource.name.slice(0, 200)}` : ''})`,
+      );
+    }
   });
+  // the deployment's ACL hook (logfront.config.ts `authorize`): false or a reason refuses
+  const allowedByHook = async (principal: Principal, access: Access): Promise<string | undefined> => {
+    if (!lf.domain.authorize) return undefined;
+    const verdict = await lf.domain.authorize(principal, access.action, access.resource);
+    if (verdict === true) return undefined;
+    return typeof verdict === 'string' && verdict ? verdict : "the deployment's authorize hook refuses";
+  };
   // `Expect` other than 100-continue: Node answers 417 itself, with no body
   app.server.on('checkExpectation', (request, response) => {
     const text = JSON.stringify({
@@ -265,6 +390,7 @@ export const createHttpServer = (lf: Logfront): FastifyInstance => {
   );
 
   app.post<{ Params: { stream: string } }>('/v1/streams/:stream/events', async (request, reply) => {
+    if (auth.mode === 'tokens') withTenant(request.body, request.principal.tenant);
     const result = await lf.append.appendToStream(request.params.stream, request.body);
     return reply.status(201).send(result);
   });
@@ -274,6 +400,13 @@ export const createHttpServer = (lf: Logfront): FastifyInstance => {
     const q = parse(streamQuery, request.query, 'query');
     const events = await lf.log.readStream(stream, q.fromVersion, q.limit);
     if (events.length === 0 && q.fromVersion === 1) throw new NotFound(`no stream ${stream}`);
+    // another tenant's stream does not exist for this principal
+    if (
+      auth.mode === 'tokens' &&
+      events.some((e) => (e.metadata.tenant ?? DEFAULT_TENANT) !== request.principal.tenant)
+    ) {
+      throw new NotFound(`no stream ${stream}`);
+    }
     const last = events.at(-1);
     return {
       events: events.map(envelope),
@@ -321,9 +454,12 @@ export const createHttpServer = (lf: Logfront): FastifyInstance => {
     const traceparent = request.headers.traceparent;
     // an erasure acts on exactly what it was asked: a misspelt parameter is a 400, never the default tenant
     const query = parse(erasureQuery, request.query, 'query');
+    if (auth.mode === 'tokens' && query.tenant !== undefined && query.tenant !== request.principal.tenant) {
+      throw new Forbidden(`a principal of tenant ${request.principal.tenant} erases in its own tenant only`);
+    }
     const r = await lf.erasure.erase(request.params.subjectId, {
-      tenant: query.tenant,
-      actor: 'anonymous',
+      tenant: auth.mode === 'tokens' ? request.principal.tenant : query.tenant,
+      actor: request.principal.id,
       traceId: typeof traceparent === 'string' ? traceparent.split('-')[1] : undefined,
     });
     return reply.status(202).send(r);

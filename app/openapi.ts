@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { accessOf } from './access.ts';
 import type { Domain } from './domain.ts';
 
 const json = (schema: object, description = 'OK') => ({
@@ -43,7 +44,7 @@ export const openApiDocument = (domain: Domain) => {
       },
     ]),
   );
-  return {
+  const document = {
     openapi: '3.0.3',
     info: {
       title: 'logfront',
@@ -347,7 +348,16 @@ export const openApiDocument = (domain: Domain) => {
       },
       '/openapi.json': { get: { summary: 'This document', responses: { '200': json({ type: 'object' }) } } },
     },
+    security: [{ bearer: [] }],
     components: {
+      securitySchemes: {
+        bearer: {
+          type: 'http',
+          scheme: 'bearer',
+          description:
+            'an API key (LOGFRONT_API_KEYS_FILE) or a JWT (claims sub, tenant, scope); `dev` prints a dev key',
+        },
+      },
       schemas: {
         ...events,
         Metadata: {
@@ -444,4 +454,32 @@ export const openApiDocument = (domain: Domain) => {
       },
     },
   };
+  return withSecurity(document);
+};
+
+/**
+ * Every route declares its security: the probes none, the others a bearer token and the scope the
+ * server checks (`x-required-scope`, from app/access.ts) with the 401 and 403 they may answer.
+ */
+const withSecurity = <T extends { paths: Record<string, Record<string, Record<string, unknown>>> }>(
+  document: T,
+): T => {
+  for (const [path, methods] of Object.entries(document.paths)) {
+    for (const [method, operation] of Object.entries(methods)) {
+      if (path === '/healthz' || path === '/readyz') {
+        operation.security = [];
+        continue;
+      }
+      const route = path.replace(/\{(\w+)\}/g, ':$1');
+      const access = accessOf(method.toUpperCase(), route, {});
+      if (access) operation['x-required-scope'] = access.action;
+      const responses = operation.responses as Record<string, unknown>;
+      responses['401'] ??= error('unauthenticated: no valid bearer token');
+      if (access)
+        responses['403'] ??= error(
+          `forbidden: the token lacks the ${access.action} scope, or the ACL hook refuses`,
+        );
+    }
+  }
+  return document;
 };

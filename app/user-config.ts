@@ -5,6 +5,7 @@ import { existsSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { basename, dirname, isAbsolute, join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { build, type Plugin } from 'esbuild';
+import type { Authorize } from '../core/auth.ts';
 import { ConfigError } from '../core/errors.ts';
 import type { EventType } from '../core/event-types.ts';
 import type { ProjectionDefinition } from '../projections/define.ts';
@@ -16,6 +17,8 @@ export interface LogfrontConfig {
   readonly eventTypes: readonly EventType[];
   /** the projections it runs (default: none) */
   readonly projections?: readonly ProjectionDefinition[];
+  /** finer access rules than the scopes (docs/security.md): true allows, false or a reason refuses */
+  readonly authorize?: Authorize;
 }
 
 /** Types a config file; returns it unchanged. */
@@ -87,7 +90,14 @@ export const domainOf = (file: string, exported: unknown): Domain => {
   if (typeof exported !== 'object' || exported === null) {
     return fail(name, 'the default export must be defineConfig({ eventTypes, projections })');
   }
-  const { eventTypes, projections = [] } = exported as { eventTypes?: unknown; projections?: unknown };
+  const {
+    eventTypes,
+    projections = [],
+    authorize,
+  } = exported as { eventTypes?: unknown; projections?: unknown; authorize?: unknown };
+  if (authorize !== undefined && typeof authorize !== 'function') {
+    return fail(name, 'authorize must be a function (principal, action, resource) => boolean | string');
+  }
   if (!Array.isArray(eventTypes) || eventTypes.length === 0) {
     return fail(name, 'eventTypes must be a non-empty array of defineEventType(…)');
   }
@@ -114,7 +124,11 @@ export const domainOf = (file: string, exported: unknown): Domain => {
       }
     }
   }
-  return { eventTypes: eventTypes as EventType[], projections: projections as ProjectionDefinition[] };
+  return {
+    eventTypes: eventTypes as EventType[],
+    projections: projections as ProjectionDefinition[],
+    ...(authorize ? { authorize: authorize as Authorize } : {}),
+  };
 };
 
 /** compiles and runs a config file; a broken one throws ConfigError with a one-line reason */

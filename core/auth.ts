@@ -20,7 +20,7 @@ export interface Principal {
 /** what a request does to what: the scope it needs, and the resource (for the ACL hook and the audit) */
 export interface Access {
   readonly action: Scope;
-  readonly resource: { readonly kind: string; readonly name?: string };
+  readonly resource: { readonly kind: string; readonly name?: string; readonly category?: string };
 }
 
 /**
@@ -42,6 +42,33 @@ export class Forbidden extends LogfrontError {
   readonly code = 'forbidden';
   readonly status = 403;
 }
+
+/** a request whose Host header names a server this is not (DNS rebinding): 421 */
+export class MisdirectedRequest extends LogfrontError {
+  readonly code = 'misdirected_request';
+  readonly status = 421;
+}
+
+/** the hostname of a Host header, lowercase, without its port */
+export const hostnameOf = (host: string) => {
+  const h = host.trim().toLowerCase();
+  if (h.startsWith('[')) return h.slice(0, h.indexOf(']') + 1);
+  return h.split(':')[0]!;
+};
+
+const LOOPBACK = ['localhost', '127.0.0.1', '[::1]', '::1'];
+
+/**
+ * the names a server answers to: the configured ones, else the loopback names when it listens on
+ * loopback (so a page a browser loaded from elsewhere cannot reach it by DNS rebinding), else any (null)
+ */
+export const allowedHostnames = (
+  configured: readonly string[],
+  listenHost: string,
+): ReadonlySet<string> | null => {
+  if (configured.length) return new Set(configured.map(hostnameOf));
+  return LOOPBACK.includes(listenHost.toLowerCase()) ? new Set(LOOPBACK) : null;
+};
 
 /** an API key as its file holds it: never the key, its SHA-256 */
 export interface ApiKeyEntry {

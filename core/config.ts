@@ -74,6 +74,20 @@ export const ENV_SCHEMA = z.object({
   LOGFRONT_PORT: int(0, 65535).default(7070),
   LOGFRONT_URL: url(HTTP, 'http://127.0.0.1:7070').optional(),
   LOGFRONT_DATA_DIR: z.string().min(1).default('./.logfront'),
+  LOGFRONT_AUTH: z.enum(['none', 'tokens']).optional(),
+  LOGFRONT_API_KEYS_FILE: z.string().min(1).optional(),
+  LOGFRONT_JWT_SECRET: z.string().min(32, 'at least 32 characters (openssl rand -base64 32)').optional(),
+  LOGFRONT_JWT_JWKS_FILE: z.string().min(1).optional(),
+  LOGFRONT_ALLOWED_HOSTS: z
+    .string()
+    .transform((s) =>
+      s
+        .split(',')
+        .map((h) => h.trim().toLowerCase())
+        .filter(Boolean),
+    )
+    .optional(),
+  LOGFRONT_TOKEN: z.string().min(1).optional(),
   LOGFRONT_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   LOGFRONT_MAX_APPEND_BYTES: int(1024, 64 * 1024 * 1024).default(1024 * 1024),
   LOGFRONT_MAX_APPEND_EVENTS: int(1, 100_000).default(1000),
@@ -128,7 +142,25 @@ export interface Config {
     accessKeyId: string | undefined;
     secretAccessKey: string | undefined;
   };
-  http: { host: string; port: number; url: string };
+  http: {
+    host: string;
+    port: number;
+    url: string;
+    /** names the server answers to (the Host header); another is 421. Empty: loopback names only when it listens on loopback, any otherwise */
+    allowedHosts: string[];
+    /** the bearer token the CLI sends (LOGFRONT_TOKEN; else the dev key of the data directory) */
+    token: string | undefined;
+  };
+  /**
+   * who may call the HTTP API: `tokens` (API keys from a file, JWTs), `none` (anyone: LOGFRONT_AUTH=none,
+   * explicitly), or `unset` (nothing configured: `serve` refuses to start, `dev` makes a dev key)
+   */
+  auth: {
+    mode: 'none' | 'tokens' | 'unset';
+    apiKeysFile: string | undefined;
+    jwtSecret: string | undefined;
+    jwksFile: string | undefined;
+  };
   dataDir: string;
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
   limits: { maxAppendBytes: number; maxAppendEvents: number; readWaitMs: number; batchEvents: number };
@@ -158,6 +190,28 @@ export const loadConfig = (env: Record<string, string | undefined> = process.env
   }
   const e = parsed.data;
   const mode = e.LOGFRONT_MODE ?? (e.LOGFRONT_KAFKA_BROKERS ? 'services' : 'embedded');
+  const tokens = Boolean(e.LOGFRONT_API_KEYS_FILE || e.LOGFRONT_JWT_SECRET || e.LOGFRONT_JWT_JWKS_FILE);
+  if (e.LOGFRONT_AUTH === 'none' && tokens) {
+    throw new ConfigError([
+      { path: 'LOGFRONT_AUTH', message: 'none, but API keys or a JWT key are configured too: choose one' },
+    ]);
+  }
+  if (e.LOGFRONT_AUTH === 'tokens' && !tokens) {
+    throw new ConfigError([
+      {
+        path: 'LOGFRONT_AUTH',
+        message: 'tokens needs LOGFRONT_API_KEYS_FILE, LOGFRONT_JWT_SECRET or LOGFRONT_JWT_JWKS_FILE',
+      },
+    ]);
+  }
+  if (e.LOGFRONT_JWT_SECRET && e.LOGFRONT_JWT_JWKS_FILE) {
+    throw new ConfigError([
+      {
+        path: 'LOGFRONT_JWT_SECRET',
+        message: 'give LOGFRONT_JWT_SECRET or LOGFRONT_JWT_JWKS_FILE, not both',
+      },
+    ]);
+  }
   if (mode === 'services') {
     const missing = REQUIRED_FOR_SERVICES.filter((name) => e[name] === undefined);
     if (missing.length) {
@@ -211,6 +265,14 @@ export const loadConfig = (env: Record<string, string | undefined> = process.env
       host: e.LOGFRONT_HOST,
       port: e.LOGFRONT_PORT,
       url: e.LOGFRONT_URL ?? `http://${e.LOGFRONT_HOST}:${e.LOGFRONT_PORT}`,
+      allowedHosts: e.LOGFRONT_ALLOWED_HOSTS ?? [],
+      token: e.LOGFRONT_TOKEN,
+    },
+    auth: {
+      mode: e.LOGFRONT_AUTH ?? (tokens ? 'tokens' : 'unset'),
+      apiKeysFile: e.LOGFRONT_API_KEYS_FILE,
+      jwtSecret: e.LOGFRONT_JWT_SECRET,
+      jwksFile: e.LOGFRONT_JWT_JWKS_FILE,
     },
     dataDir: e.LOGFRONT_DATA_DIR,
     logLevel: e.LOGFRONT_LOG_LEVEL,

@@ -2,7 +2,8 @@
 // Run against `npx logfront dev`:  node --import tsx examples/order-service.ts [count]
 import { ApiError, createClient } from '../app/sdk.ts';
 
-const client = createClient(process.env.LOGFRONT_URL ?? 'http://127.0.0.1:7070');
+// the bearer token: LOGFRONT_TOKEN (`export LOGFRONT_TOKEN=$(cat .logfront/dev-key)` for a dev server)
+const client = createClient(process.env.LOGFRONT_URL ?? 'http://127.0.0.1:7070', process.env.LOGFRONT_TOKEN);
 const count = Number(process.argv[2] ?? 3);
 
 for (let i = 1; i <= count; i++) {

@@ -3,12 +3,14 @@
 import { createInterface } from 'node:readline';
 
 const base = process.env.LOGFRONT_URL ?? 'http://127.0.0.1:7070';
+// the bearer token: LOGFRONT_TOKEN (`export LOGFRONT_TOKEN=$(cat .logfront/dev-key)` for a dev server)
+const auth = process.env.LOGFRONT_TOKEN ? { authorization: `Bearer ${process.env.LOGFRONT_TOKEN}` } : {};
 for await (const line of createInterface({ input: process.stdin })) {
   if (!line.trim()) continue;
   const [orderId, customerId, qty] = line.split(',');
   const response = await fetch(`${base}/v1/streams/order-${orderId}/events`, {
     method: 'POST',
-    headers: { 'content-type': 'application/json' },
+    headers: { ...auth, 'content-type': 'application/json' },
     body: JSON.stringify({
       expectedVersion: 'no_stream',
       events: [

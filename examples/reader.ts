@@ -3,7 +3,8 @@
 // Run against `npx logfront dev`:  node --import tsx examples/reader.ts
 import { createClient } from '../app/sdk.ts';
 
-const client = createClient(process.env.LOGFRONT_URL ?? 'http://127.0.0.1:7070');
+// the bearer token: LOGFRONT_TOKEN (`export LOGFRONT_TOKEN=$(cat .logfront/dev-key)` for a dev server)
+const client = createClient(process.env.LOGFRONT_URL ?? 'http://127.0.0.1:7070', process.env.LOGFRONT_TOKEN);
 const orderId = `ryw-${Date.now().toString(36)}`;
 const { position } = await client.append(`order-${orderId}`, [
   {

@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { type Io, main } from '../../app/cli.ts';
 import { createClient } from '../../app/client.ts';
-import { run, useDevServer } from '../support/cli.ts';
+import { devTokens, run, useDevServer } from '../support/cli.ts';
 import { uniqueId } from '../support/services.ts';
 
 const BIN = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'bin', 'logfront.js');
@@ -31,7 +31,7 @@ const runWith = async (argv: string[], options: { stdin?: string; tty?: boolean 
   const io: Io = {
     out: (l) => out.push(l),
     err: (l) => err.push(l),
-    env: { LOGFRONT_LOG_LEVEL: 'warn' },
+    env: { LOGFRONT_LOG_LEVEL: 'warn', LOGFRONT_TOKEN: devTokens.get(argv[argv.indexOf('--url') + 1]!) },
     untilStopped: () => Promise.resolve(),
     ...(options.stdin === undefined ? {} : { stdin: async () => options.stdin! }),
     ...(options.tty ? { tty: { write: (s: string) => drawn.push(s), columns: 120 } } : {}),
@@ -62,7 +62,7 @@ describe('logfront append --file', () => {
     );
     expect(r.drawn.at(-2)).toMatch(/orders\.ndjson \[#{20}\] 100% 180\/180 events/);
     expect(r.drawn.at(-1)).toBe('\n');
-    const client = createClient(dev.url);
+    const client = createClient(dev.url, dev.token);
     const stream = await client.readStream(`order-${run}-4`);
     expect(stream.events.map((e) => e.type)).toEqual(['OrderPlaced', 'OrderShipped']);
     const row = await client.get('orders', `${run}-118`, { consistency: 'strong' });
@@ -76,13 +76,14 @@ describe('logfront append --file', () => {
     expect(r.code, r.err).toBe(0);
     expect(JSON.parse(r.out)).toMatchObject({ events: 2, streams: 1, batches: 1 });
     expect(r.err).toBe('');
-    const events = await createClient(dev.url).readStream(`order-${id}`);
+    const events = await createClient(dev.url, dev.token).readStream(`order-${id}`);
     expect(events.events.map((e) => e.version)).toEqual([1, 2]);
   });
 
   it('from the real binary on a pipe: no bar, the summary on stdout', async () => {
     const id = uniqueId();
     const child = spawn(process.execPath, [BIN, 'append', `order-${id}`, '--file', '-', '--url', dev.url], {
+      env: { ...process.env, LOGFRONT_TOKEN: dev.token },
       stdio: ['pipe', 'pipe', 'pipe'],
     });
     let out = '';
@@ -107,7 +108,9 @@ describe('logfront append --file', () => {
     const r = await run(['append', '--file', file, '--url', dev.url]);
     expect(r.code).toBe(1);
     expect(r.err).toBe(`logfront: ${file}: line 2: not valid JSON`);
-    await expect(createClient(dev.url).readStream(`order-${id}`)).rejects.toMatchObject({ status: 404 });
+    await expect(createClient(dev.url, dev.token).readStream(`order-${id}`)).rejects.toMatchObject({
+      status: 404,
+    });
   });
 
   it('an event the server refuses stops the run naming its line; batches before it stay appended', async () => {
@@ -131,8 +134,10 @@ describe('logfront append --file', () => {
         `^logfront: ${file}: line 3: validation_failed: data\\.items: .* \\(appended 1 of 3 events before it\\)$`,
       ),
     );
-    expect((await createClient(dev.url).readStream(`order-${id}-a`)).events).toHaveLength(1);
-    await expect(createClient(dev.url).readStream(`order-${id}-b`)).rejects.toMatchObject({ status: 404 });
+    expect((await createClient(dev.url, dev.token).readStream(`order-${id}-a`)).events).toHaveLength(1);
+    await expect(createClient(dev.url, dev.token).readStream(`order-${id}-b`)).rejects.toMatchObject({
+      status: 404,
+    });
   });
 
   it('bad arguments: a missing file, --data with --file, a bad --batch', async () => {

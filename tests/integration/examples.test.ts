@@ -14,7 +14,7 @@ describe('examples/ against a dev server', () => {
       const child = execFile(
         process.execPath,
         args,
-        { cwd: ROOT, env: { ...process.env, LOGFRONT_URL: dev.url } },
+        { cwd: ROOT, env: { ...process.env, LOGFRONT_URL: dev.url, LOGFRONT_TOKEN: dev.token } },
         (error, out, err) => resolve({ code: error ? Number(error.code ?? 1) : 0, out, err }),
       );
       child.stdin?.end(input ?? '');
@@ -28,7 +28,9 @@ describe('examples/ against a dev server', () => {
       .split('\n')
       .map((l) => JSON.parse(l) as { orderId: string; version: number; position: string });
     expect(orders).toHaveLength(2);
-    const row = await createClient(dev.url).get('orders', orders[1]!.orderId, { after: orders[1]!.position });
+    const row = await createClient(dev.url, dev.token).get('orders', orders[1]!.orderId, {
+      after: orders[1]!.position,
+    });
     expect(row.data).toMatchObject({ status: 'shipped', version: 2, itemCount: 2 });
   });
 

@@ -22,7 +22,8 @@ const commands = () => {
 };
 
 // started by the test itself: the installation, the demo (tested elsewhere) and the dev server
-const SETUP = /^(npm ci|npm run demo|npx logfront dev)\b/;
+// and the dev key, which the test gives the commands itself (its dev server keeps its data elsewhere)
+const SETUP = /^(npm ci|npm run demo|npx logfront dev|export LOGFRONT_TOKEN=)/;
 
 describe('docs/getting-started.md', () => {
   const dev = useDevServer('logfront-gs-');
@@ -43,7 +44,7 @@ describe('docs/getting-started.md', () => {
       const script = `${state}\n${command}${assigned ? `\necho "$${assigned}"` : ''}`;
       const result = await run('bash', ['-c', script], {
         cwd: ROOT,
-        env: { ...process.env, LOGFRONT_URL: dev.url, LOGFRONT_LOG_LEVEL: 'warn' },
+        env: { ...process.env, LOGFRONT_URL: dev.url, LOGFRONT_TOKEN: dev.token, LOGFRONT_LOG_LEVEL: 'warn' },
       }).then(
         (r) => ({ code: 0, out: r.stdout, err: r.stderr }),
         (e: { code: number; stdout: string; stderr: string }) => ({

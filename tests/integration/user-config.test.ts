@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createClient } from '../../app/client.ts';
-import { cli, run } from '../support/cli.ts';
+import { cli, devTokens, run } from '../support/cli.ts';
 import { services, uniqueId } from '../support/services.ts';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -38,6 +38,7 @@ describe('a user config written as docs/writing-projections.md says', () => {
   let url = '';
   let banner = '';
   let get = '';
+  let token = '';
 
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'logfront-user-'));
@@ -62,6 +63,9 @@ describe('a user config written as docs/writing-projections.md says', () => {
       });
       child!.on('exit', (code) => reject(new Error(`dev exited ${code}: ${errors}`)));
     });
+    // its dev key, for the commands below run from elsewhere
+    token = readFileSync(join(dir, '.logfront', 'dev-key'), 'utf8').trim();
+    devTokens.set(url, token);
     // the doc's append and get, as written, against that server
     for (const line of rest) {
       const command = line.replace('npx logfront', `node ${BIN}`);
@@ -110,7 +114,7 @@ describe('a user config written as docs/writing-projections.md says', () => {
       ]);
       expect(r.code, r.err).toBe(0);
     }
-    const client = createClient(url);
+    const client = createClient(url, token);
     const last = await client.append(`review-${sku}-2`, [
       { type: 'ReviewPosted', data: JSON.parse(review('r2', sku, 1)) },
     ]);

@@ -47,15 +47,25 @@ export const cli = (argv: string[], env: Record<string, string | undefined> = {}
   return { done, stop, waitForLine };
 };
 
-export const run = (argv: string[], env: Record<string, string | undefined> = {}): Promise<CliRun> =>
-  cli(argv, env).done;
+/** the dev key of each dev server the tests started, by its URL */
+export const devTokens = new Map<string, string>();
+
+/** runs the CLI to its end; against a dev server this process started (`--url`), with its dev key */
+export const run = (argv: string[], env: Record<string, string | undefined> = {}): Promise<CliRun> => {
+  const url = argv.includes('--url') ? argv[argv.indexOf('--url') + 1] : env.LOGFRONT_URL;
+  const token = url ? devTokens.get(url) : undefined;
+  return cli(argv, { ...(token ? { LOGFRONT_TOKEN: token } : {}), ...env }).done;
+};
 
 /** `logfront dev` in-process on a free port with its data in `dir`; resolves once it listens */
 export const startDev = async (dir: string, extra: string[] = []) => {
   const server = cli(['dev', '--data', dir, '--port', '0', ...extra], { LOGFRONT_LOG_LEVEL: 'warn' });
   const url = (await server.waitForLine(/^listening on /)).replace('listening on ', '');
+  const token = (await server.waitForLine(/^dev key: /)).replace('dev key: ', '');
+  devTokens.set(url, token);
   return {
     url,
+    token,
     /** stops the server; resolves with its exit code */
     stop: async () => {
       server.stop();
@@ -66,7 +76,7 @@ export const startDev = async (dir: string, extra: string[] = []) => {
 
 /** a dev server in a fresh temp dir for the enclosing describe block: started before, removed after */
 export const useDevServer = (prefix: string) => {
-  const state = { url: '', dir: '', stop: async () => 0 };
+  const state = { url: '', token: '', dir: '', stop: async () => 0 };
   beforeAll(async () => {
     state.dir = mkdtempSync(join(tmpdir(), prefix));
     Object.assign(state, await startDev(state.dir));

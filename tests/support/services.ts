@@ -18,6 +18,8 @@ export const servicesConfig = (overrides: Record<string, string> = {}): Config =
     LOGFRONT_REDIS_PREFIX: `t${id}:`,
     LOGFRONT_LOG_LEVEL: 'warn',
     LOGFRONT_READ_WAIT_MS: '15000',
+    // the HTTP API open to the tests; authentication has tests of its own
+    LOGFRONT_AUTH: 'none',
     ...overrides,
   });
 };
@@ -29,6 +31,7 @@ export const embeddedConfig = (overrides: Record<string, string> = {}): Config =
     LOGFRONT_DATA_DIR: ':memory:',
     LOGFRONT_LOG_LEVEL: 'warn',
     LOGFRONT_READ_WAIT_MS: '5000',
+    LOGFRONT_AUTH: 'none',
     ...overrides,
   });
 

@@ -55,7 +55,14 @@ describe('loadConfig', () => {
           accessKeyId: undefined,
           secretAccessKey: undefined,
         },
-        http: { host: '127.0.0.1', port: 7070, url: 'http://127.0.0.1:7070' },
+        http: {
+          host: '127.0.0.1',
+          port: 7070,
+          url: 'http://127.0.0.1:7070',
+          allowedHosts: [],
+          token: undefined,
+        },
+        auth: { mode: 'unset', apiKeysFile: undefined, jwtSecret: undefined, jwksFile: undefined },
         dataDir: './.logfront',
         logLevel: 'info',
         limits: { maxAppendBytes: 1024 * 1024, maxAppendEvents: 1000, readWaitMs: 5000, batchEvents: 500 },
@@ -188,6 +195,10 @@ describe('loadConfig', () => {
       LOGFRONT_RUNNERS: 'off',
       LOGFRONT_STREAM_INDEX: 'off',
       LOGFRONT_BATCH_EVENTS: '50',
+      LOGFRONT_API_KEYS_FILE: '/etc/logfront/keys.json',
+      LOGFRONT_JWT_JWKS_FILE: '/etc/logfront/jwks.json',
+      LOGFRONT_ALLOWED_HOSTS: 'API.example.com, logfront.internal',
+      LOGFRONT_TOKEN: 'tok',
     });
 
     expect(config).toEqual({
@@ -216,13 +227,38 @@ describe('loadConfig', () => {
         accessKeyId: 'key',
         secretAccessKey: 'secret',
       },
-      http: { host: '0.0.0.0', port: 8080, url: 'https://api.example.com' },
+      http: {
+        host: '0.0.0.0',
+        port: 8080,
+        url: 'https://api.example.com',
+        allowedHosts: ['api.example.com', 'logfront.internal'],
+        token: 'tok',
+      },
+      auth: {
+        mode: 'tokens',
+        apiKeysFile: '/etc/logfront/keys.json',
+        jwtSecret: undefined,
+        jwksFile: '/etc/logfront/jwks.json',
+      },
       dataDir: '/var/lib/logfront',
       logLevel: 'debug',
       limits: { maxAppendBytes: 2048, maxAppendEvents: 10, readWaitMs: 0, batchEvents: 50 },
       runners: false,
       streamIndex: false,
     });
+  });
+
+  it('authentication: none and tokens exclude each other; tokens need keys; one JWT key kind', () => {
+    expect(loadConfig({ LOGFRONT_AUTH: 'none' }).auth.mode).toBe('none');
+    expect(loadConfig({ LOGFRONT_JWT_SECRET: 'x'.repeat(32) }).auth.mode).toBe('tokens');
+    expect(() => loadConfig({ LOGFRONT_AUTH: 'none', LOGFRONT_API_KEYS_FILE: 'k.json' })).toThrow(
+      /LOGFRONT_AUTH/,
+    );
+    expect(() => loadConfig({ LOGFRONT_AUTH: 'tokens' })).toThrow(/LOGFRONT_AUTH.*LOGFRONT_API_KEYS_FILE/);
+    expect(() =>
+      loadConfig({ LOGFRONT_JWT_SECRET: 'x'.repeat(32), LOGFRONT_JWT_JWKS_FILE: 'j.json' }),
+    ).toThrow(/not both/);
+    expect(() => loadConfig({ LOGFRONT_JWT_SECRET: 'short' })).toThrow(/LOGFRONT_JWT_SECRET/);
   });
 
   it('without LOGFRONT_URL the url is built from host and port', () => {

@@ -1,0 +1,293 @@
+// The security boundary over HTTP, on both modes: every route of the OpenAPI document wants a token
+// (but the probes), each its scope; tenants see their own streams only; foreign Hosts and cross-site
+// text/plain POSTs are refused; `serve` does not open a port nobody chose to open.
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { FastifyInstance } from 'fastify';
+import { SignJWT } from 'jose';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createLogfront, type Logfront } from '../../app/compose.ts';
+import { sampleDomain } from '../../app/domain.ts';
+import { createHttpServer } from '../../app/http.ts';
+import { SCOPES, sha256Hex } from '../../core/auth.ts';
+import type { Config } from '../../core/config.ts';
+import { createLogger } from '../../core/logger.ts';
+import { cli } from '../support/cli.ts';
+import { orderPlaced } from '../support/orders.ts';
+import { embeddedConfig, services, servicesConfig, uniqueId } from '../support/services.ts';
+
+const dir = mkdtempSync(join(tmpdir(), 'logfront-auth-'));
+const KEYS = {
+  none: { tenant: 'default', scopes: [] as string[] },
+  append: { tenant: 'default', scopes: ['append'] },
+  read: { tenant: 'default', scopes: ['read'] },
+  admin: { tenant: 'default', scopes: ['admin'] },
+  erase: { tenant: 'default', scopes: ['erase'] },
+  metrics: { tenant: 'default', scopes: ['metrics'] },
+  acme: { tenant: 'acme', scopes: [...SCOPES] },
+  all: { tenant: 'default', scopes: [...SCOPES] },
+} as const;
+type KeyName = keyof typeof KEYS;
+const tokenOf = (name: KeyName) => `key-${name}-0123456789abcdef`;
+const keysFile = join(dir, 'keys.json');
+writeFileSync(
+  keysFile,
+  JSON.stringify(
+    Object.entries(KEYS).map(([name, k]) => ({
+      id: name,
+      keySha256: sha256Hex(tokenOf(name as KeyName)),
+      ...k,
+    })),
+  ),
+);
+const JWT_SECRET = 'a-secret-of-at-least-thirty-two-characters';
+const AUTH = { LOGFRONT_AUTH: 'tokens', LOGFRONT_API_KEYS_FILE: keysFile, LOGFRONT_JWT_SECRET: JWT_SECRET };
+
+interface Operation {
+  path: string;
+  method: string;
+  scope: string | undefined;
+}
+
+for (const [mode, config] of [
+  ['embedded', () => embeddedConfig(AUTH)],
+  ['Kafka', () => servicesConfig(AUTH)],
+] as [string, () => Config][]) {
+  describe(`authentication and scopes (${mode})`, () => {
+    let lf: Logfront;
+    let app: FastifyInstance;
+    let url = '';
+    const logged: string[] = [];
+    beforeAll(async () => {
+      lf = await createLogfront(config(), {
+        logger: createLogger('warn', { write: (line: string) => void logged.push(line) }),
+      });
+      app = createHttpServer(lf);
+      url = await app.listen({ host: '127.0.0.1', port: 0 });
+    }, 60_000);
+    afterAll(async () => {
+      await app?.close();
+      await lf?.close();
+    });
+
+    const send = async (method: string, path: string, token?: string, body?: unknown, headers = {}) => {
+      const r = await fetch(`${url}${path}`, {
+        method,
+        headers: {
+          ...(token ? { authorization: `Bearer ${token}` } : {}),
+          ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+          ...headers,
+        },
+        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+      });
+      const text = await r.text();
+      return {
+        status: r.status,
+        headers: r.headers,
+        body: (text && r.headers.get('content-type')?.includes('json') ? JSON.parse(text) : {}) as Record<
+          string,
+          unknown
+        >,
+      };
+    };
+
+    /** every operation of the served OpenAPI document, with its declared scope */
+    const operations = async (): Promise<Operation[]> => {
+      const doc = (await send('GET', '/openapi.json', tokenOf('none'))).body as {
+        paths: Record<string, Record<string, { 'x-required-scope'?: string; security?: unknown[] }>>;
+      };
+      return Object.entries(doc.paths).flatMap(([path, methods]) =>
+        Object.entries(methods).map(([method, op]) => ({
+          path: path
+            .replace('{stream}', `order-${uniqueId()}`)
+            .replace('{name}', 'orders')
+            .replace('{key}', 'k1')
+            .replace('{blobId}', 'b1')
+            .replace('{subjectId}', 's1')
+            .replace('{id}', '1'),
+          method: method.toUpperCase(),
+          scope: op['x-required-scope'],
+        })),
+      );
+    };
+
+    it('walks the OpenAPI document: 401 without a token, 403 without the scope (audited), not refused with it', async () => {
+      const ops = await operations();
+      expect(ops.length).toBeGreaterThanOrEqual(18);
+      for (const op of ops) {
+        const probe = op.path === '/healthz' || op.path === '/readyz';
+        const body = op.method === 'POST' || op.method === 'PUT' ? {} : undefined;
+        const anonymous = await send(op.method, op.path, undefined, body);
+        if (probe) {
+          expect(anonymous.status, `${op.method} ${op.path}`).toBe(200);
+          continue;
+        }
+        expect({ op: `${op.method} ${op.path}`, status: anonymous.status }).toEqual({
+          op: `${op.method} ${op.path}`,
+          status: 401,
+        });
+        if (op.method !== 'HEAD') expect(anonymous.body.error).toBe('unauthenticated');
+        expect(anonymous.headers.get('www-authenticate')).toBe('Bearer');
+        expect((await send(op.method, op.path, 'not-a-key', body)).status).toBe(401);
+        if (!op.scope) {
+          expect((await send(op.method, op.path, tokenOf('none'), body)).status).toBe(200);
+          continue;
+        }
+        const before = logged.length;
+        const lacking = await send(op.method, op.path, tokenOf('none'), body);
+        expect({ op: `${op.method} ${op.path}`, status: lacking.status }).toEqual({
+          op: `${op.method} ${op.path}`,
+          status: 403,
+        });
+        const denied = logged.slice(before).map((l) => JSON.parse(l) as { audit?: Record<string, unknown> });
+        expect(denied.some((l) => l.audit?.action === 'acl.denied' && l.audit.actor === 'none')).toBe(true);
+        const allowed = await send(op.method, op.path, tokenOf(op.scope as KeyName), body);
+        expect(
+          allowed.status,
+          `${op.method} ${op.path} with ${op.scope}: ${JSON.stringify(allowed.body)}`,
+        ).not.toBe(401);
+        expect(allowed.status, `${op.method} ${op.path} with ${op.scope}`).not.toBe(403);
+      }
+    });
+
+    it('a JWT (HS256) names its principal; a bad signature or an expired one is 401', async () => {
+      const sign = (claims: Record<string, unknown>, secret = JWT_SECRET, exp = '5m') =>
+        new SignJWT(claims)
+          .setProtectedHeader({ alg: 'HS256' })
+          .setIssuedAt()
+          .setExpirationTime(exp)
+          .sign(new TextEncoder().encode(secret));
+      const reader = await sign({ sub: 'svc-reader', scope: 'read' });
+      expect((await send('GET', '/v1/projections', reader)).status).toBe(200);
+      expect((await send('POST', '/v1/projections/orders/rebuild', reader, {})).status).toBe(403);
+      expect(
+        (await send('GET', '/v1/projections', await sign({ sub: 'x', scope: 'read' }, 'x'.repeat(40))))
+          .status,
+      ).toBe(401);
+      const expired = await new SignJWT({ sub: 'x', scope: 'read' })
+        .setProtectedHeader({ alg: 'HS256' })
+        .setExpirationTime(Math.floor(Date.now() / 1000) - 60)
+        .sign(new TextEncoder().encode(JWT_SECRET));
+      expect((await send('GET', '/v1/projections', expired)).status).toBe(401);
+    });
+
+    it("tenants: an append names its own tenant or none; another tenant's stream is a 404", async () => {
+      const id = uniqueId();
+      const other = await send('POST', `/v1/streams/order-${id}/events`, tokenOf('acme'), {
+        events: [{ ...orderPlaced(id), metadata: { tenant: 'globex' } }],
+      });
+      expect(other).toMatchObject({ status: 403, body: { error: 'forbidden' } });
+      const placed = await send('POST', `/v1/streams/order-${id}/events`, tokenOf('acme'), {
+        events: [orderPlaced(id)],
+      });
+      expect(placed.status).toBe(201);
+      const own = await send('GET', `/v1/streams/order-${id}/events`, tokenOf('acme'));
+      expect(own.status).toBe(200);
+      expect((own.body.events as { metadata: { tenant?: string } }[])[0]!.metadata.tenant).toBe('acme');
+      const foreign = await send('GET', `/v1/streams/order-${id}/events`, tokenOf('all'));
+      expect(foreign).toMatchObject({ status: 404, body: { error: 'not_found' } });
+      // a default-tenant append carries no tenant, as before
+      const mine = uniqueId();
+      expect(
+        (
+          await send('POST', `/v1/streams/order-${mine}/events`, tokenOf('all'), {
+            events: [orderPlaced(mine)],
+          })
+        ).status,
+      ).toBe(201);
+      expect((await send('GET', `/v1/streams/order-${mine}/events`, tokenOf('acme'))).status).toBe(404);
+      const erase = await send('DELETE', '/v1/subjects/s1?tenant=default', tokenOf('acme'));
+      expect(erase).toMatchObject({ status: 403, body: { error: 'forbidden' } });
+    });
+
+    it('a foreign Host is 421 (DNS rebinding); a text/plain POST is 415 (cross-site forms)', async () => {
+      const { request } = await import('node:http');
+      const status = await new Promise<number>((resolve, reject) => {
+        const req = request(`${url}/v1/projections`, {
+          headers: { host: 'attacker.example:80', authorization: `Bearer ${tokenOf('all')}` },
+        });
+        req.on('response', (r) => {
+          r.resume();
+          resolve(r.statusCode!);
+        });
+        req.on('error', reject);
+        req.end();
+      });
+      expect(status).toBe(421);
+      const plain = await fetch(`${url}/v1/projections/orders/rebuild`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${tokenOf('all')}`, 'content-type': 'text/plain' },
+        body: 'x',
+      });
+      expect(plain.status).toBe(415);
+      expect(((await plain.json()) as { error: string }).error).toBe('unsupported_media_type');
+      expect(
+        (
+          await send('GET', '/v1/projections', tokenOf('all'), undefined, {
+            host: `localhost:${new URL(url).port}`,
+          })
+        ).status,
+      ).toBe(200);
+    });
+  });
+}
+
+describe('the ACL hook of a deployment (embedded)', () => {
+  it('refuses with its reason after the scope check, and allows what it returns true for', async () => {
+    const seen: string[] = [];
+    const lf = await createLogfront(embeddedConfig(AUTH), {
+      domain: {
+        ...sampleDomain,
+        authorize: (principal, action, resource) => {
+          seen.push(
+            `${principal.id} ${action} ${resource.kind} ${resource.name ?? ''} ${resource.category ?? ''}`.trim(),
+          );
+          if (resource.kind === 'stream' && resource.category === 'payment')
+            return 'payment streams are closed';
+          return !(action === 'admin' && resource.name === 'orders');
+        },
+      },
+    });
+    const app = createHttpServer(lf);
+    try {
+      const url = await app.listen({ host: '127.0.0.1', port: 0 });
+      const as = (path: string, method = 'GET') =>
+        fetch(`${url}${path}`, { method, headers: { authorization: `Bearer ${tokenOf('all')}` } });
+      const payment = await as('/v1/streams/payment-1/events');
+      expect(payment.status).toBe(403);
+      expect(((await payment.json()) as { message: string }).message).toMatch(/payment streams are closed/);
+      const rebuild = await as('/v1/projections/orders/rebuild', 'POST');
+      expect(rebuild.status).toBe(403);
+      expect(((await rebuild.json()) as { message: string }).message).toMatch(/authorize hook refuses/);
+      expect((await as('/v1/projections')).status).toBe(200);
+      // a principal without the scope never reaches the hook
+      await fetch(`${url}/v1/projections`, { headers: { authorization: `Bearer ${tokenOf('none')}` } });
+      expect(seen).toEqual([
+        'all read stream payment-1 payment',
+        'all admin projection orders',
+        'all read projection',
+      ]);
+    } finally {
+      await app.close();
+      await lf.close();
+    }
+  });
+});
+
+describe('serve and dev', () => {
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('serve without an auth configuration exits non-zero naming LOGFRONT_AUTH', async () => {
+    const env = {
+      ...services(),
+      LOGFRONT_LOG_LEVEL: 'warn',
+      LOGFRONT_TOPIC_PREFIX: `t${uniqueId()}`,
+      LOGFRONT_PORT: '0',
+    };
+    const r = await cli(['serve'], env).done;
+    expect(r.code).toBe(1);
+    expect(r.err).toMatch(/LOGFRONT_AUTH/);
+    expect(r.err.split('\n')).toHaveLength(1);
+  });
+});
