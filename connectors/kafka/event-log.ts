@@ -8,6 +8,7 @@ import type { EventCodec } from '../../core/codec.ts';
 import { Unavailable } from '../../core/errors.ts';
 import type { Logger } from '../../core/logger.ts';
 import { createLru } from '../../core/lru.ts';
+import { partitionOf } from '../../core/partitioning.ts';
 import type { DeadLetter, EventLog, StreamIndex } from '../../core/ports.ts';
 import { partitionKey } from '../../core/positions.ts';
 import { categoriesOf, categoryOf, topicFor } from '../../core/streams.ts';
@@ -19,12 +20,10 @@ import {
   OffsetBelowLogStart,
   type PartitionReader,
 } from './reader.ts';
-import { createRecordMapper, partitionOf, tailEventOf } from './records.ts';
+import { createRecordMapper, tailEventOf } from './records.ts';
 import { createPartitionSequencer, type PartitionSequencer } from './sequencer.ts';
 import { subscribeToKafka } from './subscription.ts';
 import { createTopics } from './topics.ts';
-
-export { partitionOf } from './records.ts';
 
 export interface KafkaLogOptions {
   brokers: string[];
