@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { kafkaFastPaths } from '../connectors/kafka/fast-paths.ts';
 import { projectionSummaries } from '../core/status.ts';
 import type { Logfront } from './compose.ts';
 
@@ -9,7 +10,7 @@ import type { Logfront } from './compose.ts';
  * logfront_projection_lag_events, logfront_projection_staleness_seconds,
  * logfront_projection_dead_letters, logfront_projection_running, logfront_cache_hits_total,
  * logfront_cache_misses_total, logfront_cache_errors_total, logfront_cache_probe_mismatches_total,
- * logfront_blob_checksum_mismatches_total, logfront_stream_index_lag_events.
+ * logfront_blob_checksum_mismatches_total, logfront_stream_index_lag_events, logfront_kafka_fast_path.
  */
 export const installMetrics = (app: FastifyInstance, lf: Logfront) => {
   const registry = new Registry();
@@ -50,6 +51,18 @@ export const installMetrics = (app: FastifyInstance, lf: Logfront) => {
     help: 'offsets of the log the stream index has not covered yet, by topic and partition (a takeover reads them)',
     labelNames: ['topic', 'partition'] as const,
     registers: [registry],
+  });
+
+  new Gauge({
+    name: 'logfront_kafka_fast_path',
+    help: "1 when logfront's kafkajs fast path runs in this process (produce_encoder, record_decoder), 0 when kafkajs's own code does",
+    labelNames: ['path'] as const,
+    registers: [registry],
+    collect() {
+      const paths = kafkaFastPaths();
+      this.set({ path: 'produce_encoder' }, paths.produceEncoder ? 1 : 0);
+      this.set({ path: 'record_decoder' }, paths.recordDecoder ? 1 : 0);
+    },
   });
 
   const counts = lf.cacheCounts;

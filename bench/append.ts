@@ -1,7 +1,7 @@
 // Append throughput and latency: the SDK and HTTP (with concurrency control) next to a raw kafkajs
 // producer sending the same records with the same batch size and acks, in one run. The raw producer
 // lives in the same process, so it encodes Produce requests with logfront's encoder too (kafkajs's
-// module cache is shared; see connectors/kafka/produce-encoder.ts): a baseline no slower than stock.
+// module cache is shared; see connectors/kafka/fast-paths.ts): a baseline no slower than stock.
 import { Kafka, logLevel, Partitioners } from 'kafkajs';
 import { createLogfront } from '../app/compose.ts';
 import { createHttpServer } from '../app/http.ts';

@@ -2,9 +2,10 @@
 // records laid out exactly as logfront writes them (key = stream id, value = the registry wire format
 // of an OrderShipped payload, CloudEvents + logfront headers), through a raw kafkajs producer.
 //
-// kafkajs loads logfront's produce encoder here too (it is imported first, as connectors/kafka/event-log.ts
-// does): the same bytes as kafkajs's own encoder, with less copying.
-import '../connectors/kafka/produce-encoder.ts';
+// The raw producer uses logfront's produce encoder too: the Kafka log made below installs it, process-wide
+// (fast-paths.ts is imported first, as connectors/kafka/event-log.ts does, for the request framing): the
+// same bytes as kafkajs's own encoder, with less copying.
+import '../connectors/kafka/fast-paths.ts';
 import { randomUUID } from 'node:crypto';
 import { Kafka, logLevel, type Message, Partitioners } from 'kafkajs';
 import { createLogfront } from '../app/compose.ts';

@@ -1,6 +1,5 @@
-// before kafkajs: its produce request encoder and record decoder are replaced before kafkajs loads them
-import './produce-encoder.ts';
-import './record-decoder.ts';
+// before kafkajs: the request framing is put in place before kafkajs loads (see fast-paths.ts)
+import './fast-paths.ts';
 import { type Admin, type IHeaders, type KafkaMessage, Partitioners } from 'kafkajs';
 import { ArchiveGap } from '../../core/archive.ts';
 import { toJsonData } from '../../core/bytes-json.ts';
@@ -8,23 +7,23 @@ import type { EventCodec } from '../../core/codec.ts';
 import { classified, DependencyUnavailable, Unavailable } from '../../core/errors.ts';
 import type { Logger } from '../../core/logger.ts';
 import { createLru } from '../../core/lru.ts';
+import { partitionOf } from '../../core/partitioning.ts';
 import type { DeadLetter, EventLog, StreamIndex } from '../../core/ports.ts';
 import { partitionKey } from '../../core/positions.ts';
 import { categoriesOf, categoryOf, topicFor } from '../../core/streams.ts';
 import type { AppendResult, ExpectedVersion, RecordedEvent } from '../../core/types.ts';
 import { createKafkaClient, kafkaFailure, lazily } from './client.ts';
+import { describeFastPaths, installKafkaFastPaths } from './fast-paths.ts';
 import {
   createPartitionReader,
   type FetchedRange,
   OffsetBelowLogStart,
   type PartitionReader,
 } from './reader.ts';
-import { createRecordMapper, partitionOf, tailEventOf } from './records.ts';
+import { createRecordMapper, tailEventOf } from './records.ts';
 import { createPartitionSequencer, type PartitionSequencer } from './sequencer.ts';
 import { subscribeToKafka } from './subscription.ts';
 import { createTopics } from './topics.ts';
-
-export { partitionOf } from './records.ts';
 
 export interface KafkaLogOptions {
   brokers: string[];
@@ -89,6 +88,9 @@ const BATCH_MARGIN_BYTES = 64 * 1024;
  */
 export const createKafkaEventLog = (options: KafkaLogOptions): KafkaEventLog => {
   const { codec, logger } = options;
+  // at start, which of logfront's kafkajs fast paths this process runs (off: kafkajs's own code)
+  const fastPaths = installKafkaFastPaths(logger);
+  logger.info({ kafkaFastPaths: fastPaths }, describeFastPaths(fastPaths));
   const index: IndexReads = options.index ?? NO_INDEX;
   const kafka = createKafkaClient(options);
   const connectAdmin = lazily(async (): Promise<Admin> => {

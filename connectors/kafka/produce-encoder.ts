@@ -1,5 +1,5 @@
-import { createRequire } from 'node:module';
 import { crc32c } from '@node-rs/crc32';
+import type { KafkajsModules } from './fast-paths.ts';
 
 // kafkajs 2.2.4 encodes a Produce request by copying every record's bytes again at each level (the
 // record, the batch body as it doubles, the batch, the partition, the topic, the request, the size
@@ -8,13 +8,14 @@ import { crc32c } from '@node-rs/crc32';
 // (tested against kafkajs's own, byte for byte) into one buffer sized up front, with the CRC from
 // @node-rs/crc32, and leaves room in front for the request header so that the request is sent from
 // that same buffer. Anything it does not cover (compression, message timestamps, keys or values that
-// are neither strings nor buffers) goes to kafkajs's encoder, as do other kafkajs versions.
+// are neither strings nor buffers) goes to kafkajs's encoder.
+//
+// Importing this file changes nothing: fast-paths.ts installs it (kafkajs 2.2.4 only, its private files
+// loaded inside try/catch) in kafkajs's module cache, which makes it PROCESS-WIDE: every kafkajs client
+// of the process that loads the same kafkajs copy uses it. See fast-paths.ts.
 
-const require = createRequire(import.meta.url);
-const kafkajsDir = require.resolve('kafkajs').replace(/index\.js$/, '');
-const PRODUCE_V3 = `${kafkajsDir}src/protocol/requests/produce/v3/request.js`;
-const REQUEST = `${kafkajsDir}src/protocol/request.js`;
-const version = (require('kafkajs/package.json') as { version: string }).version;
+const PRODUCE_V3 = 'src/protocol/requests/produce/v3/request.js';
+const REQUEST = 'src/protocol/request.js';
 
 interface Long {
   getHighBits(): number;
@@ -58,12 +59,33 @@ interface ProduceRequest {
   encode: () => Promise<KafkajsEncoder>;
 }
 
-const Encoder = require(`${kafkajsDir}src/protocol/encoder.js`) as new (
-  initialSize?: number,
-) => KafkajsEncoder;
-const LongClass = require(`${kafkajsDir}src/utils/long.js`) as {
-  fromInt(n: number): Long;
-  fromValue(v: unknown): Long;
+type ProduceV3 = (args: ProduceArgs) => ProduceRequest;
+type CreateRequest = (args: {
+  correlationId: number;
+  clientId: string | null;
+  request: { apiKey: number; apiVersion: number; encode: () => Promise<KafkajsEncoder> };
+}) => Promise<KafkajsEncoder>;
+
+/** what the encoder uses of kafkajs, loaded when it is installed */
+interface Kafkajs {
+  Encoder: new (initialSize?: number) => KafkajsEncoder;
+  Long: { fromInt(n: number): Long; fromValue(v: unknown): Long };
+  /** kafkajs's own Produce v3 request */
+  produceV3: ProduceV3;
+}
+let kafkajs: Kafkajs | undefined;
+
+/** kafkajs's files the encoder uses; throws when one is not where kafkajs 2.2.4 has it */
+const loadKafkajs = (modules: KafkajsModules): Kafkajs => ({
+  Encoder: modules.load('src/protocol/encoder.js') as Kafkajs['Encoder'],
+  Long: modules.load('src/utils/long.js') as Kafkajs['Long'],
+  produceV3: modules.load(PRODUCE_V3) as ProduceV3,
+});
+
+/** kafkajs's internals, or a clear error when the encoder was not installed */
+const internals = () => {
+  if (!kafkajs) throw new Error('the produce encoder is not installed (see installProduceEncoder)');
+  return kafkajs;
 };
 
 /** room left in front of a produce request's payload for the request header */
@@ -167,6 +189,7 @@ class Writer {
 
 /** the Produce request (v3, which v4 to v7 reuse) kafkajs would send, written once */
 const encodeProduce = (args: ProduceArgs, now: number): KafkajsEncoder => {
+  const { Encoder, Long: LongClass } = internals();
   const transactionalId = args.transactionalId ?? null;
   const producerId = args.producerId ?? LongClass.fromInt(-1);
   const producerEpoch = args.producerEpoch ?? 0;
@@ -246,20 +269,8 @@ const encodeProduce = (args: ProduceArgs, now: number): KafkajsEncoder => {
   return encoder;
 };
 
-type ProduceV3 = (args: ProduceArgs) => ProduceRequest;
-type CreateRequest = (args: {
-  correlationId: number;
-  clientId: string | null;
-  request: { apiKey: number; apiVersion: number; encode: () => Promise<KafkajsEncoder> };
-}) => Promise<KafkajsEncoder>;
-
-const loadOriginal = <T>(path: string): T => {
-  require(path);
-  return require.cache[path]!.exports as T;
-};
-
 /** kafkajs's own Produce v3 request (for the tests: the bytes must be the same) */
-export const originalProduceRequest = loadOriginal<ProduceV3>(PRODUCE_V3);
+export const originalProduceRequest: ProduceV3 = (args) => internals().produceV3(args);
 
 export const produceRequest: ProduceV3 = (args) => {
   const request = originalProduceRequest(args);
@@ -287,21 +298,27 @@ export const createRequest =
     w.int16(args.request.apiVersion);
     w.int32(args.correlationId);
     w.string(clientId);
-    const out = new Encoder(0);
+    const out = new (internals().Encoder)(0);
     out.buf = whole.subarray(start);
     out.offset = out.buf.length;
     return out;
   };
 
-/** what was put in kafkajs's module cache: the produce request always, the framing only before kafkajs loaded */
-export const installed = (() => {
-  if (version !== '2.2.4') return { produce: false, framing: false };
-  let framing = false;
-  if (!require.cache[REQUEST]) {
-    const original = loadOriginal<CreateRequest>(REQUEST);
-    require.cache[REQUEST]!.exports = createRequest(original);
-    framing = true;
-  }
-  require.cache[PRODUCE_V3]!.exports = produceRequest;
-  return { produce: true, framing };
-})();
+/**
+ * Puts the framing in kafkajs's module cache. kafkajs reads it once, when it loads: throws when kafkajs
+ * was loaded already (or its request.js is not there). Requests it gets from kafkajs's own encoders go
+ * to kafkajs's framing unchanged.
+ */
+export const installRequestFraming = (modules: KafkajsModules) => {
+  if (modules.loaded(REQUEST)) throw new Error("kafkajs was loaded before logfront's Kafka connector");
+  const original = modules.load(REQUEST) as CreateRequest;
+  modules.replace(REQUEST, createRequest(original));
+};
+
+/** Puts the encoder in kafkajs's module cache; throws, having changed nothing, when a file is missing. */
+export const installProduceEncoder = (modules: KafkajsModules) => {
+  const loaded = loadKafkajs(modules);
+  if (loaded.produceV3 === produceRequest) return; // installed already: kafkajs's own is kept
+  kafkajs = loaded;
+  modules.replace(PRODUCE_V3, produceRequest);
+};

@@ -1,15 +1,17 @@
-// before kafkajs: its record decoder is replaced before kafkajs loads it (as event-log.ts does)
-import './record-decoder.ts';
-import { createRequire } from 'node:module';
+// before kafkajs: the request framing is put in place before kafkajs loads (as event-log.ts does)
+import './fast-paths.ts';
 import { Kafka, type KafkaMessage, logLevel } from 'kafkajs';
 import { DependencyUnavailable, LogfrontError, Unavailable } from '../../core/errors.ts';
 import type { Logger } from '../../core/logger.ts';
+import { installKafkaFastPaths, KAFKAJS_VERSION, kafkajsModules } from './fast-paths.ts';
 
 // A positional reader of Kafka partitions: one Fetch request (read_committed) to the partition's leader
 // per read, from any offset, with no consumer group, subscription or rebalance.
 //
-// kafkajs has no public assign()-style API, so this uses its internals, checked for kafkajs 2.2.4
-// (its last release) when a reader is made:
+// kafkajs has no public assign()-style API, so this uses its internals: never when this file is imported,
+// checked for kafkajs 2.2.4 (its last release) when a reader is made, which fails then with
+// KafkaInternalsMissing (no fallback: kafkajs has no public way to read a partition by position). They
+// are reached through a client instance, never a file of kafkajs's, so no module is replaced for them:
 // - the client's private cluster factory, an own symbol-keyed property of a `Kafka` instance
 //   (`Symbol('private:Kafka:createCluster')`, src/index.js); the cluster it makes carries the client's
 //   brokers, TLS/SASL, socket factory, retry and logger settings;
@@ -29,19 +31,8 @@ import type { Logger } from '../../core/logger.ts';
 // fails as DependencyUnavailable (kafka). A broker that refuses connections fails a fetch so once kafkajs
 // gives up connecting (its own retry settings); the next fetch connects again.
 
-const require = createRequire(import.meta.url);
-
-/** the kafkajs version whose internals this reader was written against */
-export const KAFKAJS_VERSION = '2.2.4';
-
 /** the installed kafkajs version, or undefined when it cannot be read */
-const installedVersion = (() => {
-  try {
-    return (require('kafkajs/package.json') as { version: string }).version;
-  } catch {
-    return undefined;
-  }
-})();
+const installedVersion = kafkajsModules.version;
 
 /** kafkajs is not the version whose internals this reader uses, or they are not where they were */
 export class KafkaInternalsMissing extends LogfrontError {
@@ -287,6 +278,7 @@ const kafkaLogs =
 
 export const createPartitionReader = (options: PartitionReaderOptions): PartitionReader => {
   const { logger } = options;
+  installKafkaFastPaths(logger); // the record decoder, for its fetches
   const defaultMaxBytes = options.maxBytes ?? 1024 * 1024;
   const attempts = Math.max(1, options.attempts ?? 8);
   const kafka =

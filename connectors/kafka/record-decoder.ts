@@ -1,16 +1,16 @@
-import { createRequire } from 'node:module';
+import type { KafkajsModules } from './fast-paths.ts';
 
 // kafkajs 2.2.4 (its last release) decodes a record's headers by spreading the header object once
 // per header: with CloudEvents' nine headers that is a tenth of the projection runner's CPU and a
 // good part of its garbage. This is the same decoder (same output, field for field) with the headers
-// built in one object, and offsets added as numbers while they are safe integers. It is put in
-// kafkajs's module cache before kafkajs loads its fetch decoders, which happens on the first fetch.
+// built in one object, and offsets added as numbers while they are safe integers.
+//
+// Importing this file changes nothing: fast-paths.ts installs it (kafkajs 2.2.4 only, its private files
+// loaded inside try/catch) in kafkajs's module cache before kafkajs loads its record batch decoder, which
+// makes it PROCESS-WIDE: every kafkajs client of the process that loads the same kafkajs copy uses it.
 
-const require = createRequire(import.meta.url);
-const kafkajsDir = require.resolve('kafkajs').replace(/index\.js$/, '');
-const RECORD_DECODER = `${kafkajsDir}src/protocol/recordBatch/record/v0/decoder.js`;
-const RECORD_BATCH_DECODER = `${kafkajsDir}src/protocol/recordBatch/v0/decoder.js`;
-const version = (require('kafkajs/package.json') as { version: string }).version;
+const RECORD_DECODER = 'src/protocol/recordBatch/record/v0/decoder.js';
+const RECORD_BATCH_DECODER = 'src/protocol/recordBatch/v0/decoder.js';
 
 interface Long {
   add(n: unknown): Long;
@@ -33,10 +33,12 @@ interface BatchContext {
   maxTimestamp: string;
 }
 
-const LongClass = require(`${kafkajsDir}src/utils/long.js`) as { fromValue(v: unknown): Long };
-const { LOG_APPEND_TIME } = require(`${kafkajsDir}src/protocol/timestampTypes.js`) as {
+/** what the decoder uses of kafkajs, loaded when it is installed */
+interface Kafkajs {
+  Long: { fromValue(v: unknown): Long };
   LOG_APPEND_TIME: number;
-};
+}
+let kafkajs: Kafkajs | undefined;
 
 type HeaderValue = Buffer | null | (Buffer | null)[];
 
@@ -70,6 +72,8 @@ export const decodeRecord = (decoder: KafkajsDecoder, batchContext: BatchContext
     timestampType,
     maxTimestamp,
   } = batchContext;
+  if (!kafkajs) throw new Error('the record decoder is not installed (see installRecordDecoder)');
+  const { Long: LongClass, LOG_APPEND_TIME } = kafkajs;
   const attributes = decoder.readInt8();
   const timestampDelta = decoder.readVarLong();
   const timestamp =
@@ -119,11 +123,29 @@ export const decodeRecord = (decoder: KafkajsDecoder, batchContext: BatchContext
   };
 };
 
-/** true when kafkajs decodes records with `decodeRecord` (its fetch decoders were not loaded before) */
-export const installed = (() => {
-  // another version may decode differently; decoders loaded already keep the original
-  if (version !== '2.2.4' || require.cache[RECORD_BATCH_DECODER]) return false;
-  require(RECORD_DECODER);
-  require.cache[RECORD_DECODER]!.exports = decodeRecord;
-  return true;
-})();
+/**
+ * Puts the decoder in kafkajs's module cache, then loads kafkajs's record batch decoder, which takes it
+ * from there. Throws, having changed nothing, when kafkajs has decoded record batches already (its batch
+ * decoder keeps its own) or a file is not where kafkajs 2.2.4 has it.
+ */
+export const installRecordDecoder = (modules: KafkajsModules) => {
+  if (modules.loaded(RECORD_BATCH_DECODER)) {
+    throw new Error(
+      "kafkajs had loaded its record batch decoder (fetched) before logfront's first Kafka log or reader",
+    );
+  }
+  const loaded: Kafkajs = {
+    Long: modules.load('src/utils/long.js') as Kafkajs['Long'],
+    LOG_APPEND_TIME: (modules.load('src/protocol/timestampTypes.js') as { LOG_APPEND_TIME: number })
+      .LOG_APPEND_TIME,
+  };
+  const original = modules.load(RECORD_DECODER);
+  kafkajs = loaded;
+  modules.replace(RECORD_DECODER, decodeRecord);
+  try {
+    modules.load(RECORD_BATCH_DECODER);
+  } catch (error) {
+    modules.replace(RECORD_DECODER, original);
+    throw error;
+  }
+};

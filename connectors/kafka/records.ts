@@ -1,5 +1,5 @@
-// Kafka records ↔ logfront events: the headers logfront writes, the partition of a stream, decoding.
-import { type IHeaders, type KafkaMessage, Partitioners } from 'kafkajs';
+// Kafka records ↔ logfront events: the headers logfront writes, decoding.
+import type { IHeaders, KafkaMessage } from 'kafkajs';
 import type { EventCodec } from '../../core/codec.ts';
 import { EventUndecodable } from '../../core/errors.ts';
 import type { EventId, EventMetadata, RecordedEvent, StreamId } from '../../core/types.ts';
@@ -40,28 +40,11 @@ const CLOSE_BRACE = 0x7d;
 /** a payload this large counts against a subscription queue's bytes (blob chunks) */
 export const LARGE_PAYLOAD = 16 * 1024;
 
-const partitioner = Partitioners.DefaultPartitioner();
-
 /** a record logfront wrote: it has a key, a type and a stream version */
 export const isLogfrontRecord = (m: KafkaMessage) =>
   m.key !== null &&
   header(m.headers, 'ce_type') !== undefined &&
   header(m.headers, 'lf_stream_version') !== undefined;
-
-/** the partition Kafka's default (murmur2) partitioner gives a stream id */
-export const partitionOf = (stream: string, partitions: number) =>
-  partitioner({
-    topic: '',
-    partitionMetadata: Array.from({ length: partitions }, (_, partitionId) => ({
-      partitionId,
-      leader: 0,
-      replicas: [0],
-      isr: [0],
-      offlineReplicas: [],
-      partitionErrorCode: 0,
-    })),
-    message: { key: stream, value: null },
-  });
 
 /** a record's place in its stream, read from its key and headers alone; undefined: not logfront's */
 export const tailEventOf = (m: KafkaMessage): TailEvent | undefined => {

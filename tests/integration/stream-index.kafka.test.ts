@@ -6,11 +6,11 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { createLogfront, type Logfront } from '../../app/compose.ts';
 import { createHttpServer } from '../../app/http.ts';
 import type { KafkaEventLog } from '../../connectors/kafka/event-log.ts';
-import { partitionOf } from '../../connectors/kafka/records.ts';
 import { ArchiveGap, readArchive } from '../../core/archive.ts';
 import type { Config } from '../../core/config.ts';
 import { TooLarge, VersionConflict } from '../../core/errors.ts';
 import { uuidv7 } from '../../core/ids.ts';
+import { partitionOf } from '../../core/partitioning.ts';
 import type { PreparedEvent, StreamId } from '../../core/types.ts';
 import { servicesConfig, uniqueId, waitFor } from '../support/services.ts';
 

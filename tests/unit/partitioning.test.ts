@@ -1,6 +1,7 @@
+import fc from 'fast-check';
 import { Partitioners } from 'kafkajs';
 import { describe, expect, it } from 'vitest';
-import { partitionOf } from '../../connectors/kafka/event-log.ts';
+import { murmur2 as ours, partitionOf } from '../../core/partitioning.ts';
 
 /** Kafka's Java Utils.murmur2, written out independently as the oracle */
 const murmur2 = (bytes: Buffer): number => {
@@ -31,7 +32,7 @@ const murmur2 = (bytes: Buffer): number => {
 const javaPartition = (key: string, partitions: number) =>
   (murmur2(Buffer.from(key, 'utf8')) & 0x7fffffff) % partitions;
 
-const kafkajsPartition = (key: string, partitions: number) =>
+const kafkajsPartition = (key: string | Buffer, partitions: number) =>
   Partitioners.DefaultPartitioner()({
     topic: 'any',
     partitionMetadata: Array.from({ length: partitions }, (_, partitionId) => ({
@@ -79,6 +80,31 @@ describe('partitionOf', () => {
       for (const stream of streams)
         expect(partitionOf(stream, partitions)).toBe(kafkajsPartition(stream, partitions));
     }
+  });
+
+  it('any stream id, and any key bytes, go where kafkajs’s default partitioner puts them', () => {
+    fc.assert(
+      fc.property(
+        fc.string({ unit: 'binary', maxLength: 80 }),
+        fc.integer({ min: 1, max: 1000 }),
+        (stream, partitions) => partitionOf(stream, partitions) === kafkajsPartition(stream, partitions),
+      ),
+      { numRuns: 2000 },
+    );
+    fc.assert(
+      fc.property(
+        fc.uint8Array({ maxLength: 64 }),
+        fc.integer({ min: 1, max: 1000 }),
+        (bytes, partitions) => {
+          const key = Buffer.from(bytes);
+          return (
+            (ours(key) & 0x7fffffff) % partitions === kafkajsPartition(key, partitions) &&
+            ours(key) === murmur2(key)
+          );
+        },
+      ),
+      { numRuns: 2000 },
+    );
   });
 
   it('the same stream always lands on the same partition', () => {
