@@ -393,12 +393,18 @@ export const createPostgresProjectionStore = (sql: Sql, schema: string): Project
       await migrate();
       return sql.transaction(async (tx) => {
         await lockProjection(tx, spec.name);
+        // A generation number is never given out twice: not the number of a rebuild given up either,
+        // whose dead letters (and, after a crash before its drop, its checkpoints) carry it.
         const r = await tx.query<{
           active_generation: number;
           building_generation: number | null;
           alive: boolean;
+          highest: number;
         }>(
-          `SELECT active_generation, building_generation, building_at > now() - interval '30 seconds' AS alive
+          `SELECT active_generation, building_generation, building_at > now() - interval '30 seconds' AS alive,
+             GREATEST(active_generation, building_generation,
+               (SELECT max(generation) FROM ${s}.checkpoints WHERE projection = $1),
+               (SELECT max(generation) FROM ${s}.dead_letters WHERE projection = $1)) AS highest
            FROM ${s}.projections WHERE name = $1`,
           [spec.name],
         );
@@ -407,7 +413,10 @@ export const createPostgresProjectionStore = (sql: Sql, schema: string): Project
         if (p.building_generation !== null && p.alive) {
           throw new Conflict(`a rebuild of ${spec.name} (generation ${p.building_generation}) is running`);
         }
-        const generation = Math.max(p.active_generation, p.building_generation ?? 0) + 1;
+        const generation = p.highest + 1;
+        // a table of this number can only be one a rebuild given up left behind (nothing reads it): the
+        // new generation starts empty, in the shape of this spec
+        await tx.query(`DROP TABLE IF EXISTS ${tableOf(spec.name, generation)}`);
         await createTable(tx, spec, generation);
         await tx.query(
           `UPDATE ${s}.projections SET building_generation = $2, building_at = now() WHERE name = $1`,

@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLogfront, type Logfront } from '../../app/compose.ts';
 import { createHttpServer } from '../../app/http.ts';
 import { StalenessBudgetExceeded } from '../../core/errors.ts';
+import { decodePositions } from '../../core/positions.ts';
 import { type Api, startApi } from '../support/api.ts';
 import { orderPlaced, orderShipped } from '../support/orders.ts';
 import { startOwnRedis } from '../support/redis-server.ts';
@@ -105,76 +106,119 @@ describe('a stopped runner is stale for cached rows too', () => {
   });
 });
 
-describe('Redis stopped and started again mid-run', () => {
-  it('no read fails while Redis is down (they come from the store); hits resume when it is back', async () => {
-    const redis = await startOwnRedis();
-    const lf = await createLogfront(servicesConfig({ LOGFRONT_REDIS_URL: redis.url }));
-    try {
-      await lf.startRunners();
-      const ids: string[] = [];
-      let last = '';
-      for (let i = 0; i < 5; i++) {
-        const p = await place(lf);
-        ids.push(p.id);
-        last = p.position;
-      }
-      await lf.facade.get('orders', ids[0]!, { after: last });
-      const sources: string[] = [];
-      let failures = 0;
-      let reading = true;
-      const reader = (async () => {
-        for (let i = 0; reading; i++) {
-          try {
-            const r = await lf.facade.get('orders', ids[i % ids.length]!, { maxStalenessMs: 10_000 });
-            sources.push(r.meta.source);
-          } catch {
-            failures += 1;
-          }
-          await new Promise((r) => setTimeout(r, 5));
-        }
-      })();
-      await waitFor(async () => lf.cacheCounts.hits.shared + lf.cacheCounts.hits.memory > 20);
-
-      await redis.stop();
-      const downAt = sources.length;
-      // while down: reads keep coming (from the store), and writes still land
-      const during = await place(lf);
-      await waitFor(async () => sources.length > downAt + 50);
-      const whileDown = sources.slice(downAt + 10);
-      expect(whileDown.filter((s) => s === 'store').length).toBeGreaterThan(20);
-      const readDuring = await lf.facade.get('orders', during.id, { after: during.position });
-      expect(readDuring.data.orderId).toBe(during.id);
-
-      await redis.start();
-      const hitsBefore = lf.cacheCounts.hits.shared + lf.cacheCounts.hits.memory;
-      await waitFor(
-        async () => lf.cacheCounts.hits.shared + lf.cacheCounts.hits.memory > hitsBefore + 20,
-        30_000,
+// Redis comes back empty (a restart without persistence) or with everything it held (a restart that
+// persists, or a server that was only out of reach): then the entries it holds from before are stale.
+for (const [how, keepData] of [
+  ['empty', false],
+  ['with its data', true],
+] as const) {
+  describe(`Redis stopped and started again mid-run, coming back ${how}`, () => {
+    it('no read fails while Redis is down (they come from the store); once it is back hits resume, and a row changed meanwhile is never served as it was', async () => {
+      const redis = await startOwnRedis({ keepData });
+      // no process LRU: what is served from the cache is what Redis holds (an LRU copy is dropped by a
+      // pub/sub message, which may arrive after the progress checked below)
+      const lf = await createLogfront(
+        servicesConfig({ LOGFRONT_REDIS_URL: redis.url, LOGFRONT_CACHE_LRU_ENTRIES: '0' }),
       );
-      reading = false;
-      await reader;
-      expect(failures).toBe(0);
-      expect(sources.slice(-10)).toContain('cache');
-
-      // /readyz lists Redis as optional: down, it does not make the process unready
-      const app = createHttpServer(lf);
       try {
-        const url = await app.listen({ host: '127.0.0.1', port: 0 });
+        await lf.startRunners();
+        const ids: string[] = [];
+        let last = '';
+        for (let i = 0; i < 5; i++) {
+          const p = await place(lf);
+          ids.push(p.id);
+          last = p.position;
+        }
+        // a row changed while Redis is down: the reads below leave it alone until Redis is back (a read
+        // with a budget would find its cached copy too old and put the store's row in its place)
+        const { id: changed, position: placed } = await place(lf);
+        await lf.facade.get('orders', ids[0]!, { after: last });
+        await lf.facade.get('orders', changed, { after: placed });
+        // it is in Redis as placed
+        await waitFor(async () => (await lf.facade.get('orders', changed)).meta.source === 'cache');
+        const answers: { source: string }[] = [];
+        let failures = 0;
+        let reading = true;
+        const reader = (async () => {
+          for (let i = 0; reading; i++) {
+            try {
+              const r = await lf.facade.get('orders', ids[i % ids.length]!, { maxStalenessMs: 10_000 });
+              answers.push({ source: r.meta.source });
+            } catch {
+              failures += 1;
+            }
+            await new Promise((r) => setTimeout(r, 5));
+          }
+        })();
+        await waitFor(async () => lf.cacheCounts.hits.shared > 20);
+
         await redis.stop();
-        const down = await fetch(`${url}/readyz`);
-        expect(down.status).toBe(200);
-        expect(((await down.json()) as { dependencies: unknown[] }).dependencies).toContainEqual(
-          expect.objectContaining({ name: 'redis', ok: false, optional: true }),
-        );
+        const downAt = answers.length;
+        // while down: reads keep coming (from the store), and writes still land
+        const during = await place(lf);
+        const shipped = await lf.append.appendToStream(`order-${changed}`, {
+          events: [orderShipped(changed)],
+        });
+        await waitFor(async () => answers.length > downAt + 50);
+        const whileDown = answers.slice(downAt + 10);
+        expect(whileDown.filter((a) => a.source === 'store').length).toBeGreaterThan(20);
+        const readDuring = await lf.facade.get('orders', during.id, { after: during.position });
+        expect(readDuring.data.orderId).toBe(during.id);
+        const readShipped = await lf.facade.get('orders', changed, { after: shipped.position });
+        expect(readShipped.data).toMatchObject({ status: 'shipped', version: 2 });
+
+        await redis.start();
+        const hitsBefore = lf.cacheCounts.hits.shared;
+        await waitFor(async () => lf.cacheCounts.hits.shared > hitsBefore + 20, 30_000);
+        // once the invalidation consumer has gone past the change (it marks the row, or retires every
+        // entry stored before Redis was lost), no read serves the row from before, not even one
+        // without a staleness budget
+        const [change] = decodePositions(shipped.position);
+        await waitFor(async () => {
+          const progress = await lf.cache!.progress('orders').catch(() => []);
+          const reached = progress.find(
+            (p) => p.topic === change!.topic && p.partition === change!.partition,
+          );
+          return reached !== undefined && reached.offset > change!.offset;
+        }, 30_000);
+        for (const options of [{}, {}, { maxStalenessMs: 60_000 }, { consistency: 'strong' as const }]) {
+          const r = await lf.facade.get('orders', changed, options);
+          expect(r.data).toMatchObject({ status: 'shipped', version: 2 });
+        }
+        // and the cache holds the new row again
+        await waitFor(async () => {
+          const r = await lf.facade.get('orders', changed);
+          expect(r.data).toMatchObject({ status: 'shipped', version: 2 });
+          return r.meta.source === 'cache';
+        });
+        const hitsAfter = lf.cacheCounts.hits.shared;
+        await waitFor(async () => lf.cacheCounts.hits.shared > hitsAfter + 20, 30_000);
+        reading = false;
+        await reader;
+        expect(failures).toBe(0);
+        expect(answers.slice(-10).map((a) => a.source)).toContain('cache');
+        expect((await lf.facade.get('orders', during.id)).data.orderId).toBe(during.id);
+
+        // /readyz lists Redis as optional: down, it does not make the process unready
+        const app = createHttpServer(lf);
+        try {
+          const url = await app.listen({ host: '127.0.0.1', port: 0 });
+          await redis.stop();
+          const down = await fetch(`${url}/readyz`);
+          expect(down.status).toBe(200);
+          expect(((await down.json()) as { dependencies: unknown[] }).dependencies).toContainEqual(
+            expect.objectContaining({ name: 'redis', ok: false, optional: true }),
+          );
+        } finally {
+          await app.close();
+        }
       } finally {
-        await app.close();
+        await lf.close();
+        await redis.remove();
       }
-    } finally {
-      await lf.close();
-      await redis.stop();
-    }
-  }, 90_000);
-});
+    }, 120_000);
+  });
+}
 
 describe('the facade rejects what it cannot honour', () => {
   it('a budget the projection cannot meet is StalenessBudgetExceeded with the measured staleness', async () => {

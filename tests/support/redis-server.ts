@@ -1,5 +1,8 @@
 import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { waitFor } from './services.ts';
 
@@ -15,18 +18,22 @@ const freePort = () =>
 
 /**
  * A Redis server of the test's own (Debian's redis-server, installed by infra/), so a test can stop
- * and restart it without touching the shared one.
+ * and restart it without touching the shared one. `keepData`: every write is in its append-only file
+ * before Redis answers, so a restart (even after SIGKILL) comes back with everything it held, as a
+ * Redis that persists does (or one that was only out of reach); otherwise it comes back empty.
  */
-export const startOwnRedis = async () => {
+export const startOwnRedis = async (options: { keepData?: boolean } = {}) => {
   const port = await freePort();
   let child: ChildProcess | undefined;
   const url = `redis://127.0.0.1:${port}`;
+  const dir = options.keepData ? mkdtempSync(join(tmpdir(), 'lf-redis-')) : undefined;
+  const persistence = dir
+    ? ['--dir', dir, '--save', '', '--appendonly', 'yes', '--appendfsync', 'always']
+    : ['--save', '', '--appendonly', 'no'];
   const start = async () => {
-    child = spawn(
-      'redis-server',
-      ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
-      { stdio: 'ignore' },
-    );
+    child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', ...persistence], {
+      stdio: 'ignore',
+    });
     await waitFor(async () => {
       const probe = new Redis(url, { lazyConnect: true, retryStrategy: () => null, maxRetriesPerRequest: 0 });
       probe.on('error', () => {});
@@ -49,5 +56,15 @@ export const startOwnRedis = async () => {
     await exited;
   };
   await start();
-  return { url, port, start, stop };
+  return {
+    url,
+    port,
+    start,
+    stop,
+    /** stops it and removes its files */
+    remove: async () => {
+      await stop();
+      if (dir) rmSync(dir, { recursive: true, force: true });
+    },
+  };
 };
