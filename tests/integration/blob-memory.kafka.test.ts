@@ -24,6 +24,7 @@ describe('server memory while blobs upload', () => {
       env: {
         ...process.env,
         ...services(),
+        LOGFRONT_AUTH: 'none',
         LOGFRONT_TOPIC_PREFIX: config.topicPrefix,
         LOGFRONT_DATABASE_SCHEMA: config.database.schema,
         LOGFRONT_REDIS_PREFIX: config.redis.prefix,

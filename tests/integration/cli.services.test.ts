@@ -42,6 +42,7 @@ describe('CLI against real services', () => {
     const id = uniqueId();
     const server = cli(['serve'], {
       ...services(),
+      LOGFRONT_AUTH: 'none',
       LOGFRONT_TOPIC_PREFIX: `t${id}`,
       LOGFRONT_DATABASE_SCHEMA: `t_${id}`,
       LOGFRONT_PORT: '0',

@@ -29,6 +29,7 @@ const serve = (env: Record<string, string>) =>
       env: {
         ...process.env,
         ...services(),
+        LOGFRONT_AUTH: 'none',
         LOGFRONT_PORT: '0',
         LOGFRONT_LOG_LEVEL: 'warn',
         LOGFRONT_RUNNERS: 'off',

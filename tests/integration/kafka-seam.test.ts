@@ -37,6 +37,7 @@ const runLogfront = async (hideKafkajsInternals: boolean): Promise<SeamResult> =
     env: {
       ...process.env,
       ...services(),
+      LOGFRONT_AUTH: 'none',
       LOGFRONT_MODE: 'services',
       LOGFRONT_TOPIC_PREFIX: `t${id}`,
       LOGFRONT_DATABASE_SCHEMA: `t_${id}`,
