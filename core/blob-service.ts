@@ -71,6 +71,13 @@ export const createBlobService = (deps: {
   const recordOf = async (rawId: string, options: BlobReadOptions): Promise<BlobRecord> => {
     const blobId = parseBlobId(rawId);
     const target = options.after ? decodePositions(options.after) : [];
+    const blobTopic = deps.log.topicFor(BLOB_CATEGORY);
+    const foreign = target.find((p) => p.topic !== blobTopic);
+    if (foreign) {
+      throw new ValidationFailed('invalid after', [
+        { path: 'after', message: `a position in ${foreign.topic}: blob positions are in ${blobTopic}` },
+      ]);
+    }
     const waitMs = options.maxStalenessMs ?? (target.length ? deps.defaultWaitMs : 0);
     const deadline = Date.now() + waitMs;
     for (;;) {

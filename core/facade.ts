@@ -205,6 +205,17 @@ export const createFacade = (deps: {
     const budget = budgetOf(options);
     const begunAt = now();
     let target: Position[] | undefined = options.after ? decodePositions(options.after) : undefined;
+    // a position in a topic the projection does not read can never be applied: say so now, not after the wait
+    const reads = new Set(topicsOf(spec));
+    const foreign = target?.find((p) => !reads.has(p.topic));
+    if (foreign) {
+      throw new ValidationFailed('invalid after', [
+        {
+          path: 'after',
+          message: `a position in ${foreign.topic}, which projection ${spec.name} does not read (it reads ${[...reads].join(', ')})`,
+        },
+      ]);
+    }
     if (options.consistency === 'strong') {
       // the last record of each partition as of now (ends are next offsets; an empty partition has none)
       const { ends } = await knownEnds(spec, 0, begunAt);

@@ -365,7 +365,10 @@ export const createKafkaEventLog = (options: KafkaLogOptions): KafkaEventLog => 
     // covered yet (its lag) is read from the log after its checkpoint. At most `limit` are held.
     readStream: async (stream, fromVersion, limit) => {
       const topic = topicOf(categoryOf(stream));
-      const partition = partitionOf(stream, (await topics.info(topic)).partitions);
+      // a read never makes a topic: a category nothing was appended to has no streams
+      const info = await topics.find(topic);
+      if (!info) return [];
+      const partition = partitionOf(stream, info.partitions);
       const start = Math.max(fromVersion, 1);
       // the index's lag is read from its checkpoint on; the last one seen here is a guess good enough to
       // fetch from while the index answers (checkpoints only move forward)

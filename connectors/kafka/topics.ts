@@ -17,6 +17,8 @@ export interface TopicInfo {
 export interface Topics {
   /** the topic's partition count and limits; creates it when missing (`partitions`, default the log's) */
   info(topic: string, partitions?: number): Promise<TopicInfo>;
+  /** the topic's partition count and limits when it exists; undefined otherwise (it is not made) */
+  find(topic: string): Promise<TopicInfo | undefined>;
   /** per partition of each topic, the log's start (`low`) or its end, the last stable offset (`high`) */
   offsetsAt(topics: readonly string[], edge: 'low' | 'high'): Promise<Position[]>;
 }
@@ -87,6 +89,11 @@ export const createTopics = (deps: {
 
   return {
     info,
+    find: async (topic) => {
+      if (known.has(topic)) return info(topic);
+      const exists = (await (await deps.admin()).listTopics()).includes(topic);
+      return exists ? info(topic) : undefined;
+    },
     offsetsAt: async (topics, edge) => {
       const a = await deps.admin();
       const all = await Promise.all(

@@ -218,6 +218,29 @@ describe('HTTP errors on the embedded default', () => {
     });
   });
 
+  it('after= with a position the read can never reach (another topic) is a 400 at once, not a wait', async () => {
+    const placed = await api.request('POST', `/v1/streams/order-${uniqueId()}/events`, {
+      events: [orderPlacedBy(uniqueId(), `c-${uniqueId()}`)],
+    });
+    const blob = await api.request('PUT', `/v1/blobs/b-${uniqueId()}`, 'bytes', {
+      'content-type': 'text/plain',
+    });
+    expect(blob.status).toBe(201);
+    const started = Date.now();
+    const onBlob = await api.request(
+      'GET',
+      `/v1/blobs/none-${uniqueId()}?after=${placed.body.position}&maxStalenessMs=10000`,
+    );
+    expect(onBlob).toMatchObject({ status: 400, body: { error: 'validation_failed' } });
+    const onRows = await api.request(
+      'GET',
+      `/v1/projections/orders/rows/x?after=${blob.body.position}&maxStalenessMs=10000`,
+    );
+    expect(onRows).toMatchObject({ status: 400, body: { error: 'validation_failed' } });
+    expect(String(onRows.body.message)).toMatch(/does not read/);
+    expect(Date.now() - started).toBeLessThan(5000);
+  });
+
   describe('ids of the documented 200 characters work on every route, percent-encoded or not', () => {
     // what a client sends for an id: encodeURIComponent of it; the router keeps / ? # % : and the like
     // encoded while it routes (3 characters each), and limits a segment once decoded

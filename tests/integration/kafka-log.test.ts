@@ -194,6 +194,19 @@ describe('Kafka event log', () => {
     expect(warnings.some((w) => w.includes('could not read the stored checkpoint'))).toBe(true);
   });
 
+  it('a read of a stream whose category has no topic answers nothing and makes no topic', async () => {
+    expect(await log.readStream('zqx-1' as StreamId, 1, 10)).toEqual([]);
+    const admin = raw.admin();
+    await admin.connect();
+    try {
+      const names = await admin.listTopics();
+      expect(names).toContain(log.topicFor('order'));
+      expect(names).not.toContain(log.topicFor('zqx'));
+    } finally {
+      await admin.disconnect();
+    }
+  });
+
   it('a partition read over its time bound fails as unavailable', async () => {
     const slow = createKafkaEventLog({ ...options(), readTimeoutMs: 1 });
     try {
