@@ -1,7 +1,7 @@
 // The log's topics: created on first use with the deployment's settings, their partitions and limits.
-import { setTimeout as sleep } from 'node:timers/promises';
 import type { Admin, ITopicConfig } from 'kafkajs';
 import { BLOB_CATEGORY, BLOB_TOPIC_MAX_MESSAGE_BYTES } from '../../core/blobs.ts';
+import { pollUntil } from '../../core/poll.ts';
 import type { Position } from '../../core/types.ts';
 import { memo, topicOffsets } from './client.ts';
 
@@ -34,20 +34,20 @@ const LEADER_WAIT_MS = 30_000;
  */
 export const createTopic = async (admin: Admin, config: ITopicConfig, waitMs = LEADER_WAIT_MS) => {
   const created = await admin.createTopics({ waitForLeaders: false, topics: [config] });
-  const deadline = Date.now() + waitMs;
-  for (;;) {
-    try {
+  await pollUntil(
+    async () => {
       const meta = await admin.fetchTopicMetadata({ topics: [config.topic] });
       const partitions = meta.topics[0]?.partitions ?? [];
-      if (partitions.length > 0 && partitions.every((p) => p.leader >= 0)) return created;
-    } catch (e) {
-      if (!(e as { retriable?: boolean }).retriable) throw e;
-    }
-    if (Date.now() >= deadline) {
-      throw new Error(`Kafka topic ${config.topic} has no leader for every partition after ${waitMs} ms`);
-    }
-    await sleep(50);
-  }
+      return partitions.length > 0 && partitions.every((p) => p.leader >= 0) ? true : undefined;
+    },
+    {
+      waitMs,
+      everyMs: 50,
+      retriable: (e) => (e as { retriable?: boolean }).retriable === true,
+      timeoutMessage: `Kafka topic ${config.topic} has no leader for every partition after ${waitMs} ms`,
+    },
+  );
+  return created;
 };
 
 export const createTopics = (deps: {
