@@ -194,6 +194,8 @@ const startServer = async (name: string, runners: boolean) => {
       LOGFRONT_HOST: '127.0.0.1',
       LOGFRONT_PORT: '0',
       LOGFRONT_RUNNERS: runners ? 'on' : 'off',
+      // as benchConfig: no token check on the measured path
+      LOGFRONT_AUTH: 'none',
     },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
