@@ -1,16 +1,18 @@
 import { type IHeaders, type Kafka, Partitioners, type Producer } from 'kafkajs';
-import {
-  Conflict,
-  DependencyUnavailable,
-  TooLarge,
-  Unavailable,
-  VersionConflict,
-} from '../../core/errors.ts';
-import { expectedMatches } from '../../core/expected-version.ts';
+import { DependencyUnavailable, TooLarge, Unavailable, VersionConflict } from '../../core/errors.ts';
 import type { Logger } from '../../core/logger.ts';
 import type { StreamIndex } from '../../core/ports.ts';
 import type { AppendResult, ExpectedVersion, PreparedEvent, StreamId } from '../../core/types.ts';
 import { kafkaUnavailable } from './client.ts';
+import {
+  appendBytes,
+  batchSize,
+  createStreamWindow,
+  planBatch,
+  resultOf,
+  retryDelayMs,
+  tooLarge,
+} from './sequencer-plan.ts';
 
 /** one of the partition's events, as a catch-up read of the log's tail reports it */
 export interface TailEvent {
@@ -53,25 +55,6 @@ export interface PartitionSequencer {
   close(): Promise<void>;
 }
 
-/** what the sequencer knows of one stream: its head, and the ids it holds */
-interface Known {
-  version: number;
-  /** event id → [version, offset] (offset -1: planned in the batch being written) */
-  ids: Map<string, [number, bigint]>;
-  /** offset of the stream's newest event */
-  last: bigint;
-  /** true when `ids` holds every id of the stream, so an id it lacks was never appended */
-  complete: boolean;
-}
-
-/** Kafka's refusal of a record batch over the topic's max.message.bytes */
-const tooLarge = (error: unknown) =>
-  /MESSAGE_TOO_LARGE|RECORD_LIST_TOO_LARGE/.test(String((error as { type?: unknown }).type ?? ''));
-
-/** bytes a record adds to a batch besides its value: key, headers, varints (an upper bound) */
-const recordOverhead = (stream: string, event: PreparedEvent) =>
-  2 * stream.length + 2 * JSON.stringify(event.metadata).length + event.id.length + event.type.length + 320;
-
 /**
  * The one writer of a partition. Ownership is a pair of transactional producers whose
  * transactional.ids are derived from the partition (`<id>` and `<id>.1`): taking them bumps their
@@ -111,8 +94,7 @@ export const createPartitionSequencer = (deps: {
   const maxBatchBytes = deps.maxBatchBytes ?? 900 * 1024;
   const windowIds = deps.windowIds ?? 200_000;
   const maxAttempts = deps.maxAttempts ?? 10;
-  const window = new Map<string, Known>();
-  let idsHeld = 0;
+  const window = createStreamWindow();
   /** the pair, once owned; transactions alternate between them */
   let producers: Producer[] = [];
   let turn = 0;
@@ -145,19 +127,6 @@ export const createPartitionSequencer = (deps: {
       await txn.abort().catch(() => {});
       throw error;
     }
-  };
-
-  const remember = (stream: string, version: number, id: string, offset: bigint) => {
-    let known = window.get(stream);
-    if (!known) {
-      // the tail is read in offset order: a stream first seen at version 1 began inside the window
-      known = { version: 0, ids: new Map(), last: -1n, complete: version === 1 };
-      window.set(stream, known);
-    }
-    if (!known.ids.has(id)) idsHeld++;
-    known.ids.set(id, [version, offset]);
-    if (version > known.version) known.version = version;
-    if (offset > known.last) known.last = offset;
   };
 
   // Takes the partition: a new producer epoch fences every earlier owner; then what the index has not
@@ -196,13 +165,12 @@ export const createPartitionSequencer = (deps: {
     }
     producers = pair;
     window.clear();
-    idsHeld = 0;
     const started = Date.now();
     const from = (await index.checkpoint(topic, partition)) ?? 0n;
     let tail = 0;
     const end = await deps.readTail(from, (e) => {
       tail++;
-      remember(e.stream, e.version, e.id, e.offset);
+      window.remember(e.stream, e.version, e.id, e.offset);
     });
     logger.debug(
       { topic, partition, from: from.toString(), end: end.toString(), tail, ms: Date.now() - started },
@@ -212,26 +180,13 @@ export const createPartitionSequencer = (deps: {
 
   // Drops from the window what the index has covered, the streams written longest ago first.
   const prune = async () => {
-    if (idsHeld <= windowIds) return;
+    if (window.ids <= windowIds) return;
     const covered = (await index.checkpoint(topic, partition)) ?? 0n;
-    for (const [stream, known] of window) {
-      if (idsHeld <= windowIds / 2) break;
-      if (known.last < covered) {
-        window.delete(stream);
-        idsHeld -= known.ids.size;
-        continue;
-      }
-      for (const [id, [, offset]] of known.ids) {
-        if (offset >= covered) continue;
-        known.ids.delete(id);
-        known.complete = false;
-        idsHeld--;
-      }
-    }
-    if (idsHeld > windowIds && Date.now() - warnedFull > 60_000) {
+    window.prune(covered, windowIds / 2);
+    if (window.ids > windowIds && Date.now() - warnedFull > 60_000) {
       warnedFull = Date.now();
       logger.warn(
-        { topic, partition, ids: idsHeld, indexedTo: covered.toString() },
+        { topic, partition, ids: window.ids, indexedTo: covered.toString() },
         'the sequencer holds more ids than its window: the stream index is behind (is it running?)',
       );
     }
@@ -240,95 +195,12 @@ export const createPartitionSequencer = (deps: {
   // What the window lacks to check the batch: heads of streams it does not hold, and ids it cannot
   // rule out. One indexed lookup for all of them; what it finds joins the window.
   const complete = async (batch: readonly Pending[]) => {
-    const asks = new Map<string, Set<string>>();
-    for (const request of batch) {
-      const known = window.get(request.stream);
-      const ids = request.events
-        .filter((e) => !e.freshId && !known?.ids.has(e.id) && !known?.complete)
-        .map((e) => e.id);
-      if (known && ids.length === 0) continue;
-      const ask = asks.get(request.stream) ?? new Set();
-      for (const id of ids) ask.add(id);
-      asks.set(request.stream, ask);
-    }
+    const asks = window.lacks(batch);
     if (asks.size === 0) return;
     const found = await index.lookup(
       [...asks].map(([stream, ids]) => ({ stream: stream as StreamId, ids: [...ids] })),
     );
-    for (const stream of asks.keys()) {
-      const indexed = found.get(stream);
-      let known = window.get(stream);
-      if (!known) {
-        const version = indexed?.version ?? 0;
-        known = { version, ids: new Map(), last: -1n, complete: version === 0 };
-        window.set(stream, known);
-      }
-      for (const [id, [version, offset]] of indexed?.ids ?? []) {
-        if (!known.ids.has(id)) idsHeld++;
-        known.ids.set(id, [version, offset]);
-      }
-    }
-  };
-
-  // an append planned in this batch but not yet committed: its version, and its ids at offset -1
-  interface Tentative {
-    version: number;
-    ids: Map<string, [number, bigint]>;
-  }
-
-  // Checks a batch of requests against the window; returns what to write and what to answer now.
-  const plan = (batch: Pending[]) => {
-    const tentative = new Map<string, Tentative>();
-    // `repeat`: the same event ids as an earlier append of this batch; answered from it after the commit
-    const accepted: { request: Pending; fromVersion: number; repeat?: true }[] = [];
-    const answered: { request: Pending; result?: AppendResult; error?: unknown }[] = [];
-    for (const request of batch) {
-      const known = window.get(request.stream)!;
-      const planned = tentative.get(request.stream);
-      const head = planned?.version ?? known.version;
-      const seen = request.events
-        .map((e) => (e.freshId ? undefined : (planned?.ids.get(e.id) ?? known.ids.get(e.id))))
-        .filter((x) => x !== undefined);
-      if (seen.length === request.events.length) {
-        const last = seen.reduce((a, b) => (b[0] > a[0] ? b : a));
-        const fromVersion = Math.min(...seen.map((s) => s[0]));
-        if (last[1] < 0n) {
-          accepted.push({ request, fromVersion, repeat: true });
-          continue;
-        }
-        answered.push({
-          request,
-          result: {
-            stream: request.stream,
-            fromVersion,
-            toVersion: last[0],
-            position: { topic, partition, offset: last[1] },
-          },
-        });
-        continue;
-      }
-      if (seen.length > 0) {
-        answered.push({
-          request,
-          error: new Conflict(
-            `${seen.length} of ${request.events.length} event ids were already appended to ${request.stream}`,
-          ),
-        });
-        continue;
-      }
-      if (!expectedMatches(request.expected, head)) {
-        answered.push({ request, error: new VersionConflict(request.stream, request.expected, head) });
-        continue;
-      }
-      const next = planned ?? { version: head, ids: new Map() };
-      request.events.forEach((e, i) => {
-        next.ids.set(e.id, [head + i + 1, -1n]);
-      });
-      next.version = head + request.events.length;
-      tentative.set(request.stream, next);
-      accepted.push({ request, fromVersion: head + 1 });
-    }
-    return { accepted, answered };
+    window.absorb(asks.keys(), found);
   };
 
   // A version conflict read from the window is true only while we still own the partition: another
@@ -336,7 +208,7 @@ export const createPartitionSequencer = (deps: {
   // proves ownership.
   const writeBatch = async (batch: Pending[]) => {
     await complete(batch);
-    const { accepted, answered } = plan(batch);
+    const { accepted, answered } = planBatch(window, batch, topic, partition);
     const writes = accepted.filter((a) => !a.repeat);
     if (writes.length === 0 && answered.some((a) => a.error instanceof VersionConflict))
       await confirmOwnership(next());
@@ -357,13 +229,11 @@ export const createPartitionSequencer = (deps: {
         committedTo = offset + BigInt(messages.length);
         for (const { request, fromVersion } of writes) {
           request.events.forEach((e, i) => {
-            remember(request.stream, fromVersion + i, e.id, offset);
+            window.remember(request.stream, fromVersion + i, e.id, offset);
             offset++;
           });
           // most recently written last: the window drops the streams written longest ago first
-          const known = window.get(request.stream)!;
-          window.delete(request.stream);
-          window.set(request.stream, known);
+          window.touch(request.stream);
         }
       } catch (error) {
         await txn.abort().catch(() => {});
@@ -374,16 +244,7 @@ export const createPartitionSequencer = (deps: {
       if (a.error) a.request.reject(a.error);
       else a.request.resolve(a.result!);
     }
-    for (const { request } of accepted) {
-      const known = window.get(request.stream)!;
-      const found = request.events.map((e) => known.ids.get(e.id)!);
-      request.resolve({
-        stream: request.stream,
-        fromVersion: found[0]![0],
-        toVersion: found.at(-1)![0],
-        position: { topic, partition, offset: found.at(-1)![1] },
-      });
-    }
+    for (const { request } of accepted) request.resolve(resultOf(window, request, topic, partition));
     await prune().catch((error) =>
       logger.warn({ err: error, topic, partition }, 'could not read the stream index checkpoint'),
     );
@@ -391,23 +252,7 @@ export const createPartitionSequencer = (deps: {
 
   // the next batch: at least one request, then as many as fit the bounds
   const takeBatch = () => {
-    let events = 0;
-    let bytes = 0;
-    let take = 0;
-    while (take < queue.length) {
-      const next = queue[take]!;
-      if (
-        take > 0 &&
-        (next.alone ||
-          queue[0]!.alone ||
-          events + next.events.length > maxBatchEvents ||
-          bytes + next.bytes > maxBatchBytes)
-      )
-        break;
-      events += next.events.length;
-      bytes += next.bytes;
-      take++;
-    }
+    const take = batchSize(queue, maxBatchEvents, maxBatchBytes);
     const batch = queue.slice(0, take);
     queue = queue.slice(take);
     return batch;
@@ -466,7 +311,7 @@ export const createPartitionSequencer = (deps: {
             logger.debug({ err: error, topic, partition, attempt }, 'lost the partition; taking it again');
             // two writers taking the partition from each other would fence each other forever: back off
             // with full jitter so one of them gets a transaction through
-            await new Promise((r) => setTimeout(r, Math.random() * Math.min(1000, 20 * 2 ** attempt)));
+            await new Promise((r) => setTimeout(r, retryDelayMs(attempt, Math.random())));
           }
         }
       }
@@ -476,15 +321,12 @@ export const createPartitionSequencer = (deps: {
   };
 
   return {
-    lastOffsetOf: (stream) => {
-      const last = window.get(stream)?.last;
-      return last === undefined || last < 0n ? undefined : last;
-    },
+    lastOffsetOf: (stream) => window.lastOffsetOf(stream),
     get committedTo() {
       return committedTo;
     },
     get windowSize() {
-      return { streams: window.size, ids: idsHeld };
+      return { streams: window.streams, ids: window.ids };
     },
     append: (request) =>
       new Promise<AppendResult>((resolve, reject) => {
@@ -492,11 +334,12 @@ export const createPartitionSequencer = (deps: {
           reject(new Unavailable(`the sequencer of ${topic}/${partition} is closed`));
           return;
         }
-        let bytes = 0;
-        request.events.forEach((e, i) => {
-          bytes += request.values[i]!.length + recordOverhead(request.stream, e);
+        queue.push({
+          ...request,
+          bytes: appendBytes(request.stream, request.events, request.values),
+          resolve,
+          reject,
         });
-        queue.push({ ...request, bytes, resolve, reject });
         void flush();
       }),
     close: async () => {
