@@ -67,6 +67,30 @@ export const survivesMarks = (entry: CacheEntry, marks: ReadonlyMap<string, bigi
   return true;
 };
 
+/**
+ * true when `stored` is newer than `candidate` (of the same generation): ahead of it in some partition
+ * and behind it in none. A compare-and-set keeps such an entry rather than replace it with an older read.
+ */
+export const storedIsAhead = (stored: CacheEntry, candidate: CacheEntry) => {
+  const mine = appliedOf(candidate.checkpoints);
+  const ahead = stored.checkpoints.map(
+    (c) => c.nextOffset - (mine.get(partitionKey(c.topic, c.partition)) ?? -1n),
+  );
+  return ahead.some((d) => d > 0n) && !ahead.some((d) => d < 0n);
+};
+
+/** per touched key, the newest offset that touched it in each partition: the marks the touches set */
+export const newestTouches = (touches: readonly KeyTouch[]) => {
+  const byKey = new Map<string, Map<string, bigint>>();
+  for (const t of touches) {
+    const marks = byKey.get(t.key) ?? new Map<string, bigint>();
+    const p = partitionKey(t.topic, t.partition);
+    if ((marks.get(p) ?? -1n) < t.offset) marks.set(p, t.offset);
+    byKey.set(t.key, marks);
+  }
+  return byKey;
+};
+
 /** JSON with sorted keys: the same row always gives the same text */
 const canonical = (value: unknown): string => {
   if (value === null || typeof value !== 'object') return JSON.stringify(value) ?? 'null';

@@ -1,9 +1,10 @@
 import {
-  appliedOf,
   type CacheEntry,
   type InvalidationListener,
   type KeyTouch,
+  newestTouches,
   type SharedCache,
+  storedIsAhead,
   survivesMarks,
 } from '../../core/cache.ts';
 import { partitionKey } from '../../core/positions.ts';
@@ -56,14 +57,9 @@ export const createMemoryCache = (options: {
       const k = id(projection, key);
       if (!survivesMarks(entry, marksOf(k))) return false;
       const existing = current(projection, key);
-      if (existing && existing.generation === entry.generation) {
-        // not replaced by an older read: the stored one is ahead somewhere and behind nowhere
-        const mine = appliedOf(entry.checkpoints);
-        const ahead = existing.checkpoints.map(
-          (c) => c.nextOffset - (mine.get(partitionKey(c.topic, c.partition)) ?? -1n),
-        );
-        if (ahead.some((d) => d > 0n) && !ahead.some((d) => d < 0n)) return false;
-      }
+      // not replaced by an older read: the stored one is ahead somewhere and behind nowhere
+      if (existing && existing.generation === entry.generation && storedIsAhead(existing, entry))
+        return false;
       entries.set(k, { entry, epoch: epochOf(projection), expiresAt: now() + options.ttlMs });
       return true;
     },
@@ -72,13 +68,12 @@ export const createMemoryCache = (options: {
     },
     invalidate: async (projection, touches: readonly KeyTouch[], reached: readonly Position[]) => {
       const keys = new Set<string>();
-      for (const t of touches) {
-        const k = id(projection, t.key);
+      for (const [key, newest] of newestTouches(touches)) {
+        const k = id(projection, key);
         const m = marksOf(k);
-        const p = partitionKey(t.topic, t.partition);
-        if ((m.get(p) ?? -1n) < t.offset) m.set(p, t.offset);
+        for (const [p, offset] of newest) if ((m.get(p) ?? -1n) < offset) m.set(p, offset);
         marks.set(k, { offsets: m, expiresAt: now() + options.markTtlMs });
-        keys.add(t.key);
+        keys.add(key);
       }
       for (const key of keys) current(projection, key); // drops the superseded
       const p = progress.get(projection) ?? new Map<string, Position>();

@@ -5,6 +5,7 @@ import {
   encodeEntry,
   type InvalidationListener,
   type KeyTouch,
+  newestTouches,
   type SharedCache,
 } from '../../core/cache.ts';
 import { classified, DependencyUnavailable, isLogfrontError } from '../../core/errors.ts';
@@ -184,13 +185,7 @@ export const createRedisCache = async (options: RedisCacheOptions): Promise<Shar
     },
     invalidate: async (projection, touches: readonly KeyTouch[], progress: readonly Position[]) => {
       // per row, the newest touching offset per partition
-      const byKey = new Map<string, Map<string, bigint>>();
-      for (const t of touches) {
-        const marks = byKey.get(t.key) ?? new Map<string, bigint>();
-        const p = partitionKey(t.topic, t.partition);
-        if ((marks.get(p) ?? -1n) < t.offset) marks.set(p, t.offset);
-        byKey.set(t.key, marks);
-      }
+      const byKey = newestTouches(touches);
       const pipeline = redis.pipeline() as unknown as ScriptedRedis & { exec(): Promise<unknown> };
       for (const [key, marks] of byKey) {
         const k = rowKeys(projection, key);
