@@ -65,15 +65,13 @@ export interface FoldPlan {
  * increment of a row that is not known needs the stored row read first.
  */
 export const planFold = (spec: ProjectionSpec, changes: readonly Change[]): FoldPlan => {
-  const state = new Map<string, 'patch' | 'known' | 'read'>();
+  // a key is decided by its first change that is not a patch; a key with none was changed by patches only
+  const state = new Map<string, 'known' | 'read'>();
   const keys = changes.map((change) => keyOfChange(spec, change));
   changes.forEach((change, i) => {
     const key = keys[i]!;
-    const s = state.get(key);
-    if (s === 'known' || s === 'read') return;
-    if (change.kind === 'upsert' || change.kind === 'delete') state.set(key, 'known');
-    else if (change.kind === 'patch') state.set(key, 'patch');
-    else state.set(key, 'read');
+    if (state.has(key) || change.kind === 'patch') return;
+    state.set(key, change.kind === 'upsert' || change.kind === 'delete' ? 'known' : 'read');
   });
   const rows = new Map<string, Row>();
   const patches = new Map<string, Row>();
@@ -84,12 +82,13 @@ export const planFold = (spec: ProjectionSpec, changes: readonly Change[]): Fold
     const s = state.get(key);
     if (s === 'known') known.push(change);
     else if (s === 'read') read.add(key);
-    else if (change.kind === 'patch') {
+    else {
+      const columns = (change as Extract<Change, { kind: 'patch' }>).set;
       const set = patches.get(key) ?? {};
       patches.set(key, set);
-      for (const column in change.set) {
-        if (!Object.hasOwn(change.set, column) || column === spec.key) continue;
-        const value = change.set[column];
+      for (const column in columns) {
+        if (!Object.hasOwn(columns, column) || column === spec.key) continue;
+        const value = columns[column];
         set[column] = value === undefined ? null : value;
       }
     }

@@ -24,7 +24,7 @@ export const decodePositions = (token: string, field = 'after'): Position[] => {
   try {
     parsed = JSON.parse(Buffer.from(token, 'base64url').toString('utf8'));
   } catch {
-    throw invalid(field);
+    // not JSON: refused below, with everything else that is not a list of positions
   }
   if (!Array.isArray(parsed) || parsed.length === 0) throw invalid(field);
   return parsed.map((entry) => {

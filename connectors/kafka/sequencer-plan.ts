@@ -26,7 +26,7 @@ export interface PlannedAppend {
 
 /** Kafka's refusal of a record batch over the topic's max.message.bytes */
 export const tooLarge = (error: unknown) =>
-  /MESSAGE_TOO_LARGE|RECORD_LIST_TOO_LARGE/.test(String((error as { type?: unknown }).type ?? ''));
+  /MESSAGE_TOO_LARGE|RECORD_LIST_TOO_LARGE/.test(String((error as { type?: unknown }).type));
 
 /** bytes a record adds to a batch besides its value: key, headers, varints (an upper bound) */
 export const recordOverhead = (stream: string, event: PreparedEvent) =>
@@ -101,8 +101,8 @@ export const createStreamWindow = (): StreamWindow => {
       return window.size;
     },
     lastOffsetOf: (stream) => {
-      const last = window.get(stream)?.last;
-      return last === undefined || last < 0n ? undefined : last;
+      const last = window.get(stream)?.last ?? -1n;
+      return last < 0n ? undefined : last;
     },
     prune: (covered, target) => {
       for (const [stream, known] of window) {

@@ -154,6 +154,13 @@ describe('a projection column bounds what its handler may write', () => {
         expect(writing('views', text)).toBe(`orders.views: ${JSON.stringify(text)} is not a decimal integer`);
       expect(writing('views', true)).toBe('orders.views: true is not an integer (int8)');
     });
+
+    it('a long string is refused in linear time (no regular expression backtracking)', () => {
+      const started = performance.now();
+      expect(writing('views', `${'0'.repeat(200_000)}x`)).toMatch(/is not a decimal integer$/);
+      expect(writing('views', `-${'0'.repeat(200_000)}`)).toBeUndefined();
+      expect(performance.now() - started).toBeLessThan(1000);
+    });
   });
 
   describe('double is a finite number', () => {
@@ -200,6 +207,16 @@ describe('a projection column bounds what its handler may write', () => {
       expect(writing('status', `${'y'.repeat(50)}\u0000`)).toBe(
         `orders.status: "${'y'.repeat(40)}…" contains a NUL character (\\u0000), which Postgres cannot store`,
       );
+    });
+
+    it('a value is shown whole up to 40 characters, and cut after', () => {
+      expect(writing('totalCents', 'x'.repeat(40))).toBe(
+        `orders.totalCents: "${'x'.repeat(40)}" is not an integer (int4)`,
+      );
+      expect(writing('totalCents', 'x'.repeat(41))).toBe(
+        `orders.totalCents: "${'x'.repeat(40)}…" is not an integer (int4)`,
+      );
+      expect(writing('status', new Date('nope'))).toBe('orders.status: an invalid Date is not a string');
     });
 
     it('anything but a string is refused', () => {
@@ -380,6 +397,24 @@ describe('a projection column bounds what its handler may write', () => {
       );
       expect(writing('meta', { s: new Set([1]) })).toBe(
         'orders.meta: at s: a Set is not JSON (it would be written as {})',
+      );
+      expect(writing('meta', { ok: [1, 'two'], bad: [3, Number.NaN] })).toBe(
+        'orders.meta: at bad.1: NaN is not a finite number (JSON would write null)',
+      );
+    });
+
+    it('a path shows indexes and plain names as they are, other names quoted and cut after 64 characters', () => {
+      const nul = 'contains a NUL character (\\u0000), which Postgres cannot store';
+      expect(writing('meta', { 'a b': ['\u0000'] })).toBe(`orders.meta: at "a b".0: ${nul}`);
+      expect(writing('meta', { $a_1: { 'x-y': '\u0000' } })).toBe(`orders.meta: at $a_1.x-y: ${nul}`);
+      expect(writing('meta', { ['k'.repeat(64)]: '\u0000' })).toBe(
+        `orders.meta: at ${'k'.repeat(64)}: ${nul}`,
+      );
+      expect(writing('meta', { [`${'k'.repeat(63)} `]: '\u0000' })).toBe(
+        `orders.meta: at "${'k'.repeat(63)} ": ${nul}`,
+      );
+      expect(writing('meta', { ['k'.repeat(65)]: '\u0000' })).toBe(
+        `orders.meta: at "${'k'.repeat(64)}…": ${nul}`,
       );
     });
   });

@@ -23,8 +23,10 @@ import type { EventId, PreparedEvent, RecordedEvent, StreamId } from '../../core
 const memoryKeys = () => {
   const keys = new Map<string, { tenant: string; subject: string; wrapped: string }>();
   let lookups = 0;
-  const store: DataKeyStore & { lookups: () => number } = {
+  let made = 0;
+  const store: DataKeyStore & { lookups: () => number; keyRequests: () => number } = {
     keyFor: async (tenant, subject, fresh) => {
+      made++;
       for (const [keyId, k] of keys)
         if (k.tenant === tenant && k.subject === subject) return { keyId, wrapped: k.wrapped };
       keys.set(fresh.keyId, { tenant, subject, wrapped: fresh.wrapped });
@@ -40,6 +42,7 @@ const memoryKeys = () => {
       return n;
     },
     lookups: () => lookups,
+    keyRequests: () => made,
   };
   return store;
 };
@@ -84,6 +87,8 @@ describe('keys and values', () => {
     expect(parseKek(text).equals(kek)).toBe(true);
     expect(() => parseKek(randomBytes(16).toString('base64'))).toThrow(/32 bytes, base64/);
     expect(() => parseKek(`${text}!`)).toThrow(/32 bytes/);
+    // as read from a file or an environment variable, with its line end
+    expect(parseKek(` ${text}\n`).equals(kek)).toBe(true);
   });
 
   it('a wrapped data key opens only with its KEK and its id', () => {
@@ -118,6 +123,7 @@ describe('keys and values', () => {
     });
     expect(schema.properties.userId).toEqual({ type: 'string' });
     expect(withSealedFields({ type: 'object' }, ['a.b'])).toEqual({ type: 'object' });
+    expect(withSealedFields({ properties: { a: null } }, ['a.b'])).toEqual({ properties: { a: null } });
   });
 
   it('the data subject is metadata.subject, else the type’s subject field, else the stream', () => {
@@ -125,6 +131,14 @@ describe('keys and values', () => {
     expect(subjectOf(Profile, 'user-1', { userId: 'u9' }, {})).toBe('u9');
     expect(subjectOf(Profile, 'user-1', { userId: { no: 1 } }, {})).toBe('user-1');
     expect(subjectOf(Plain, 'note-1', {}, {})).toBe('note-1');
+    expect(subjectOf(Profile, 'user-1', { userId: 42 }, {})).toBe('42');
+  });
+
+  it('a subject path walks objects only: not into null, nor into a string’s own properties', () => {
+    const Account = defineEventType('AccountOpened', z.object({}), { subject: 'owner.length' });
+    expect(subjectOf(Account, 'account-1', { owner: { length: 'o-7' } }, {})).toBe('o-7');
+    expect(subjectOf(Account, 'account-1', { owner: 'abcd' }, {})).toBe('account-1');
+    expect(subjectOf(Account, 'account-1', { owner: null }, {})).toBe('account-1');
   });
 });
 
@@ -200,6 +214,94 @@ describe('the field cipher', () => {
       keyIdOf((b!.data as unknown as { age: string }).age),
     );
     expect((await one.open([recorded(b!)]))[0]!.data).toMatchObject({ age: 42 });
+  });
+});
+
+describe('the field cipher’s keys and shortcuts', () => {
+  const Order = defineEventType('OrderNoted', z.object({ items: z.array(z.string()) }), {
+    sensitive: ['items.0'],
+  });
+  const withOrder = createCatalog([Profile, Plain, Order], 'p');
+
+  it('seals with the key it keeps for the subject, asking the store again only after KEY_CACHE_MS', async () => {
+    let t = 0;
+    const keys = memoryKeys();
+    const cipher = createFieldCipher({ kek, keys, catalog, now: () => t });
+    await cipher.seal('user-1', [profile('u1')]);
+    await cipher.seal('user-1', [profile('u1')]);
+    expect(keys.keyRequests()).toBe(1);
+    t += KEY_CACHE_MS;
+    await cipher.seal('user-1', [profile('u1')]);
+    expect(keys.keyRequests()).toBe(2);
+  });
+
+  it('opens what it sealed itself without a key lookup', async () => {
+    const keys = memoryKeys();
+    const cipher = createFieldCipher({ kek, keys, catalog });
+    const [sealed] = await cipher.seal('user-1', [profile('u1')]);
+    expect((await cipher.open([recorded(sealed!)]))[0]!.data).toEqual(profile('u1').data);
+    expect(keys.lookups()).toBe(0);
+  });
+
+  it('a key read exactly KEY_CACHE_MS ago is looked up again', async () => {
+    let t = 0;
+    const keys = memoryKeys();
+    const [sealed] = await createFieldCipher({ kek, keys, catalog }).seal('user-1', [profile('u1')]);
+    const reader = createFieldCipher({ kek, keys, catalog, now: () => t });
+    await reader.open([recorded(sealed!)]);
+    t += KEY_CACHE_MS - 1;
+    await reader.open([recorded(sealed!)]);
+    expect(keys.lookups()).toBe(1);
+    t += 1;
+    await reader.open([recorded(sealed!)]);
+    expect(keys.lookups()).toBe(2);
+  });
+
+  it('after forget, sealing for the subject makes a new key', async () => {
+    const keys = memoryKeys();
+    const cipher = createFieldCipher({ kek, keys, catalog });
+    const ageKey = (e: { data: unknown } | undefined) => keyIdOf((e!.data as { age: string }).age);
+    const [before] = await cipher.seal('user-1', [profile('u1')]);
+    await cipher.forget('default', 'u1');
+    const [after] = await cipher.seal('user-1', [profile('u1')]);
+    expect(ageKey(after)).not.toBe(ageKey(before));
+    expect(keys.keyRequests()).toBe(2);
+  });
+
+  it('a destroyed key is remembered as gone: opening again asks nothing', async () => {
+    const keys = memoryKeys();
+    const cipher = createFieldCipher({ kek, keys, catalog });
+    const [sealed] = await cipher.seal('user-1', [profile('u1')]);
+    await cipher.forget('default', 'u1');
+    await cipher.open([recorded(sealed!)]);
+    const [again] = await cipher.open([recorded(sealed!)]);
+    expect(again!.data).toMatchObject({ age: null });
+    expect(keys.lookups()).toBe(1);
+  });
+
+  it('events with nothing to seal or open are passed on as they are, with no key made or looked up', async () => {
+    const keys = memoryKeys();
+    const cipher = createFieldCipher({ kek, keys, catalog: withOrder });
+    const events = [
+      { type: 'Noted', data: { text: 'x' }, metadata: {} },
+      { type: 'Unknown', data: { age: 1 }, metadata: {} },
+      { type: 'ProfileSet', data: { userId: 'u1', contact: { email: null }, age: null }, metadata: {} },
+    ];
+    const sealed = await cipher.seal('user-1', events);
+    for (const [i, e] of sealed.entries()) expect(e).toBe(events[i]);
+    expect(keys.keyRequests()).toBe(0);
+    const read = events.map((e) => recorded(e));
+    const opened = await cipher.open(read);
+    for (const [i, e] of opened.entries()) expect(e).toBe(read[i]);
+    expect(keys.lookups()).toBe(0);
+  });
+
+  it('a sensitive path through an array is not sealed: only object fields are', async () => {
+    const cipher = createFieldCipher({ kek, keys: memoryKeys(), catalog: withOrder });
+    const [sealed] = await cipher.seal('order-1', [
+      { type: 'OrderNoted', data: { items: ['a', 'b'] }, metadata: {} },
+    ]);
+    expect(sealed!.data).toEqual({ items: ['a', 'b'] });
   });
 });
 

@@ -64,6 +64,7 @@ describe('planFold', () => {
       a: { status: 'shipped', note: 'y' },
       e: { status: 'nobody' },
     });
+    expect([...plan.rows.keys()]).toEqual(['c', 'd', 'f']);
     expect(plan.rows.get('c')).toEqual({ id: 'c', status: 'paid', n: 0 });
     expect(plan.rows.get('d')).toBe(DELETED);
     expect(plan.rows.get('f')).toBe(DELETED);
@@ -97,5 +98,28 @@ describe('planFold', () => {
 
   it('refuses an upsert without a text key, as the fold does', () => {
     expect(() => planFold(spec, [upsert({ status: 'x' })])).toThrow('upsert without a text key');
+  });
+});
+
+describe('keyOfChange', () => {
+  it('is the key of a patch, a delete or an increment, and the key column of an upsert', () => {
+    expect(keyOfChange(spec, patch('a', { status: 'x' }))).toBe('a');
+    expect(keyOfChange(spec, remove('b'))).toBe('b');
+    expect(keyOfChange(spec, increment('c', { n: 1 }))).toBe('c');
+    expect(keyOfChange(spec, upsert({ id: 'd', status: 'x' }))).toBe('d');
+  });
+
+  it('refuses an upsert whose key is missing, empty or not text, naming the projection', () => {
+    for (const row of [{ status: 'x' }, { id: '' }, { id: 7 }]) {
+      expect(() => keyOfChange(spec, upsert(row))).toThrow(/^t: upsert without a text key$/);
+    }
+  });
+});
+
+describe('the deleted marker', () => {
+  it('is a frozen row that equals no row a projection writes, not even an empty one', () => {
+    expect(Object.isFrozen(DELETED)).toBe(true);
+    expect(DELETED).not.toEqual({});
+    expect(DELETED).toEqual({ __deleted: true });
   });
 });

@@ -43,4 +43,19 @@ describe('pollUntil', () => {
     ).rejects.toThrow('timed out');
     expect(n).toBe(3);
   });
+
+  it('gives up as soon as the clock reaches the deadline, without another attempt', async () => {
+    const clock = [0, 1000, 1001];
+    let n = 0;
+    await expect(
+      pollUntil(
+        async () => {
+          n += 1;
+          return undefined;
+        },
+        options({ now: () => clock.shift() ?? 2000 }),
+      ),
+    ).rejects.toThrow('timed out');
+    expect(n).toBe(1);
+  });
 });

@@ -79,11 +79,13 @@ describe('position tokens', () => {
       'a partition that is a string': forged([['t', '0', '1']]),
       'a fractional partition': forged([['t', 0.5, '1']]),
       'a negative partition': forged([['t', -1, '1']]),
+      'a partition past 2^31 - 1': forged([['t', 2 ** 31, '1']]),
       'an offset given as a JSON number': forged([['t', 0, 1]]),
       'a negative offset': forged([['t', 0, '-1']]),
       'an offset with a decimal point': forged([['t', 0, '1.5']]),
       'an empty offset': forged([['t', 0, '']]),
       'an offset of twenty digits': forged([['t', 0, '12345678901234567890']]),
+      'an offset of nineteen digits past 2^63 - 1': forged([['t', 0, '9223372036854775808']]),
       'an offset with a trailing newline': forged([['t', 0, '1\n']]),
       'one bad entry after a good one': forged([
         ['t', 0, '1'],
@@ -115,6 +117,12 @@ describe('position tokens', () => {
 
   it('offset 0 and partition 0 are valid', () => {
     expect(decodePositions(forged([['t', 0, '0']]))).toEqual([at('t', 0, 0n)]);
+  });
+
+  it('the largest partition (2^31 - 1) and offset (2^63 - 1) are valid', () => {
+    expect(decodePositions(forged([['t', 2 ** 31 - 1, '9223372036854775807']]))).toEqual([
+      at('t', 2 ** 31 - 1, 2n ** 63n - 1n),
+    ]);
   });
 });
 

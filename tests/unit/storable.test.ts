@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { createCatalog } from '../../core/event-types.ts';
-import { MAX_DEPTH, tooDeep, unstorable, unstorableText } from '../../core/storable.ts';
+import { MAX_DEPTH, tooDeep, unstorable, unstorableDateTime, unstorableText } from '../../core/storable.ts';
 import { orderEventTypes } from '../../schemas/orders.ts';
 
 const shipped = (data: Record<string, unknown>, metadata?: object) => ({
@@ -78,5 +78,43 @@ describe('what every store can hold', () => {
     for (let i = 0; i < 100_000; i++) deep = [deep];
     expect(tooDeep(deep, 5)).toEqual([0, 0, 0, 0, 0]);
     expect(tooDeep(Buffer.alloc(4), 0)).toBeUndefined();
+  });
+
+  it('null, numbers and byte arrays are leaves, however deep the bound', () => {
+    expect(tooDeep({ a: null, b: [null, 2, new Uint8Array(3)] }, 2)).toBeUndefined();
+    expect(tooDeep(null, 0)).toBeUndefined();
+  });
+});
+
+describe('date-times a timestamptz holds as the same instant', () => {
+  it('an offset counts in hours and minutes when the instant is placed in 0001..9999', () => {
+    expect(unstorableDateTime('0001-01-01T01:00:00+01:00')).toBeUndefined();
+    expect(unstorableDateTime('0001-01-01T00:30:00+01:00')).toBe('is outside the years 0001..9999 (UTC)');
+    expect(unstorableDateTime('0001-01-01T00:30:00+00:30')).toBeUndefined();
+    expect(unstorableDateTime('0001-01-01T00:29:00+00:30')).toBe('is outside the years 0001..9999 (UTC)');
+    expect(unstorableDateTime('9999-12-31T23:30:00-00:30')).toBe('is outside the years 0001..9999 (UTC)');
+    expect(unstorableDateTime('9999-12-31T23:29:59.999-00:30')).toBeUndefined();
+  });
+
+  it('an offset of 15 hours is taken, 16 is refused', () => {
+    expect(unstorableDateTime('2026-01-01T00:00:00+15:00')).toBeUndefined();
+    expect(unstorableDateTime('2026-01-01T00:00:00-16:00')).toBe(
+      'has an offset beyond ±15:59, which Postgres refuses',
+    );
+  });
+
+  it('a fraction that rounds to a whole second at microseconds carries into the next second', () => {
+    expect(unstorableDateTime('9999-12-31T23:59:59.9999994Z')).toBeUndefined();
+    expect(unstorableDateTime('9999-12-31T23:59:59.9999995Z')).toBe('is outside the years 0001..9999 (UTC)');
+    expect(unstorableDateTime('0000-12-31T23:59:59.9999999Z')).toBe(
+      'is in year 0000, outside the years 0001..9999 (UTC)',
+    );
+  });
+
+  it('a form without seconds is left to Postgres', () => {
+    expect(unstorableDateTime('0000-01-01T00:00Z')).toBeUndefined();
+    // and so is anything around a date-time: its format is checked before
+    expect(unstorableDateTime('x0000-01-01T00:00:00Z')).toBeUndefined();
+    expect(unstorableDateTime('0000-01-01T00:00:00Zx')).toBeUndefined();
   });
 });

@@ -170,6 +170,14 @@ describe('liveness', () => {
     expect(silent.stalenessMs).toBe(HEARTBEAT_TIMEOUT_MS + 1);
   });
 
+  it('a running projection whose heartbeat is exactly the timeout old still counts as running', () => {
+    const atTheLimit = measure(caughtUp, end, 50_000, {
+      state: 'running',
+      heartbeatAt: 50_000 - HEARTBEAT_TIMEOUT_MS,
+    });
+    expect(atTheLimit.stalenessMs).toBe(0);
+  });
+
   it('a projection that never ran is stale since the epoch', () => {
     expect(
       measure([], [{ topic: 't', partition: 0, offset: 0n }], 50_000, { state: 'idle', heartbeatAt: null })
