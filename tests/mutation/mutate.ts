@@ -10,9 +10,9 @@
 // `--changed` compares the work tree with its merge base with `main` (MUTATE_BASE); on main itself
 // (CI's clone), with the commit before HEAD (its first parent), which is what the last landing changed.
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
-import { dirname, join } from 'node:path';
+import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Stryker } from '@stryker-mutator/core';
 
@@ -137,6 +137,11 @@ const main = async () => {
     vitest: { configFile: 'tests/mutation/vitest.config.ts', related: true },
     coverageAnalysis: 'perTest',
     mutate: modules,
+    // Stryker copies the project into a sandbox: not what git ignores (services' data, coverage, reports)
+    ignorePatterns: readFileSync(join(ROOT, '.gitignore'), 'utf8')
+      .split('\n')
+      .map((line) => line.trim())
+      .filter((line) => line && !line.startsWith('#')),
     // the machine's 2 cores are shared
     concurrency: Math.min(2, availableParallelism()),
     reporters: ['clear-text', process.stdout.isTTY ? 'progress' : 'dots', 'json', 'html'],
@@ -150,7 +155,21 @@ const main = async () => {
   const seconds = Math.round((Date.now() - started) / 1000);
   const scores = scoresOf(results, modules);
   const summary = { minScore: MIN_SCORE, seconds, modules: scores };
-  const text = `# Mutation scores\n\n\`npm run mutate\` (Stryker, the unit tests) in ${seconds} s; each module must score at least ${MIN_SCORE} %.\n\n${table(scores)}\n`;
+  const survivors = results
+    .filter((r) => r.status === 'Survived' || r.status === 'NoCoverage')
+    .map(
+      (r) =>
+        `- \`${relative(ROOT, r.fileName)}:${r.location.start.line}\` ${r.mutatorName}: \`\` ${(r.replacement ?? '').replace(/\s+/g, ' ')} \`\`${r.status === 'NoCoverage' ? ' (no test runs it)' : ''}`,
+    );
+  const text = [
+    '# Mutation scores',
+    '',
+    `\`npm run mutate\` (Stryker, the unit tests) in ${seconds} s; each module must score at least ${MIN_SCORE} %.`,
+    '',
+    table(scores),
+    '',
+    ...(survivors.length ? ['Surviving mutants:', '', ...survivors, ''] : []),
+  ].join('\n');
   // the committed report is the one of every module; a partial run's goes beside Stryker's own
   const dir = join(ROOT, 'reports', full ? '' : 'mutation');
   mkdirSync(dir, { recursive: true });
