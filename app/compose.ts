@@ -259,6 +259,7 @@ export const createLogfront = async (config: Config, options: ComposeOptions = {
         store: blobStore,
         maxBytes: config.blobs.maxBytes,
         defaultWaitMs: config.limits.readWaitMs,
+        maxWaitMs: config.limits.maxWaitMs,
         verifyFirstBytes: config.blobs.partBytes,
         onMismatch: (blobId) => {
           blobCounts.checksumMismatches += 1;
@@ -272,6 +273,7 @@ export const createLogfront = async (config: Config, options: ComposeOptions = {
     log,
     projections: domain.projections,
     defaultWaitMs: config.limits.readWaitMs,
+    maxWaitMs: config.limits.maxWaitMs,
     cache: rowCache,
     logger,
     events: {

@@ -209,6 +209,15 @@ const withTenant = (body: unknown, tenant: string) => {
   }
 };
 
+/** aborted when the client goes away before its answer is sent: a waiting read then stops waiting */
+const untilDisconnected = (reply: FastifyReply) => {
+  const controller = new AbortController();
+  reply.raw.once('close', () => {
+    if (!reply.raw.writableFinished) controller.abort();
+  });
+  return controller.signal;
+};
+
 const traceIdOf = (traceparent: string | string[] | undefined) =>
   typeof traceparent === 'string' ? traceparent.split('-')[1] : undefined;
 
@@ -465,14 +474,20 @@ export const createHttpServer = (
     return reply.status(202).send(r);
   });
 
-  app.get<{ Params: { name: string; key: string } }>('/v1/projections/:name/rows/:key', async (request) => {
-    const options = cleanReadOptions(parse(readOptions, request.query, 'query'));
-    return lf.facade.get(request.params.name, request.params.key, options);
-  });
+  app.get<{ Params: { name: string; key: string } }>(
+    '/v1/projections/:name/rows/:key',
+    async (request, reply) => {
+      const options = cleanReadOptions(parse(readOptions, request.query, 'query'));
+      return lf.facade.get(request.params.name, request.params.key, {
+        ...options,
+        signal: untilDisconnected(reply),
+      });
+    },
+  );
 
   app.get<{ Params: { name: string }; Querystring: Record<string, string> }>(
     '/v1/projections/:name/rows',
-    async (request) => {
+    async (request, reply) => {
       const { limit, cursor, maxStalenessMs, after, consistency, onStale, ...filters } = request.query;
       const options = cleanReadOptions(
         parse(readOptions, { maxStalenessMs, after, consistency, onStale }, 'query'),
@@ -491,6 +506,7 @@ export const createHttpServer = (
       }
       return lf.facade.list(request.params.name, {
         ...options,
+        signal: untilDisconnected(reply),
         filters,
         limit: paging.limit,
         ...(paging.cursor ? { cursor: paging.cursor } : {}),

@@ -109,6 +109,10 @@ export const installMetrics = (app: FastifyInstance, lf: Logfront) => {
     () => [[{}, lf.blobCounts.checksumMismatches]],
   );
 
+  // a client that went away before its answer (a waiting read it gave up on): counted as 499
+  app.addHook('onRequestAbort', async (request) => {
+    requests.inc({ method: request.method, route: request.routeOptions.url ?? 'unmatched', status: '499' });
+  });
   app.addHook('onResponse', async (request, reply) => {
     const route = request.routeOptions.url ?? 'unmatched';
     requests.inc({ method: request.method, route, status: String(reply.statusCode) });

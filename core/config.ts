@@ -92,6 +92,7 @@ export const ENV_SCHEMA = z.object({
   LOGFRONT_MAX_APPEND_BYTES: int(1024, 64 * 1024 * 1024).default(1024 * 1024),
   LOGFRONT_MAX_APPEND_EVENTS: int(1, 100_000).default(1000),
   LOGFRONT_READ_WAIT_MS: int(0, 600_000).default(5000),
+  LOGFRONT_MAX_WAIT_MS: int(0, 600_000).default(30_000),
   LOGFRONT_RUNNERS: z.enum(['on', 'off']).default('on'),
   LOGFRONT_STREAM_INDEX: z.enum(['on', 'off']).default('on'),
   LOGFRONT_BATCH_EVENTS: int(1, 100_000).default(500),
@@ -163,7 +164,14 @@ export interface Config {
   };
   dataDir: string;
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
-  limits: { maxAppendBytes: number; maxAppendEvents: number; readWaitMs: number; batchEvents: number };
+  limits: {
+    maxAppendBytes: number;
+    maxAppendEvents: number;
+    readWaitMs: number;
+    /** the longest any read waits (after=, consistency=strong, a budget), whatever it asks */
+    maxWaitMs: number;
+    batchEvents: number;
+  };
   runners: boolean;
   /** whether `serve` builds the stream index (also with the runners off) */
   streamIndex: boolean;
@@ -280,6 +288,7 @@ export const loadConfig = (env: Record<string, string | undefined> = process.env
       maxAppendBytes: e.LOGFRONT_MAX_APPEND_BYTES,
       maxAppendEvents: e.LOGFRONT_MAX_APPEND_EVENTS,
       readWaitMs: e.LOGFRONT_READ_WAIT_MS,
+      maxWaitMs: e.LOGFRONT_MAX_WAIT_MS,
       batchEvents: e.LOGFRONT_BATCH_EVENTS,
     },
     runners: e.LOGFRONT_RUNNERS === 'on',

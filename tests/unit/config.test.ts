@@ -65,7 +65,13 @@ describe('loadConfig', () => {
         auth: { mode: 'unset', apiKeysFile: undefined, jwtSecret: undefined, jwksFile: undefined },
         dataDir: './.logfront',
         logLevel: 'info',
-        limits: { maxAppendBytes: 1024 * 1024, maxAppendEvents: 1000, readWaitMs: 5000, batchEvents: 500 },
+        limits: {
+          maxAppendBytes: 1024 * 1024,
+          maxAppendEvents: 1000,
+          readWaitMs: 5000,
+          maxWaitMs: 30_000,
+          batchEvents: 500,
+        },
         runners: true,
         streamIndex: true,
       });
@@ -192,6 +198,7 @@ describe('loadConfig', () => {
       LOGFRONT_MAX_APPEND_BYTES: '2048',
       LOGFRONT_MAX_APPEND_EVENTS: '10',
       LOGFRONT_READ_WAIT_MS: '0',
+      LOGFRONT_MAX_WAIT_MS: '1000',
       LOGFRONT_RUNNERS: 'off',
       LOGFRONT_STREAM_INDEX: 'off',
       LOGFRONT_BATCH_EVENTS: '50',
@@ -242,7 +249,7 @@ describe('loadConfig', () => {
       },
       dataDir: '/var/lib/logfront',
       logLevel: 'debug',
-      limits: { maxAppendBytes: 2048, maxAppendEvents: 10, readWaitMs: 0, batchEvents: 50 },
+      limits: { maxAppendBytes: 2048, maxAppendEvents: 10, readWaitMs: 0, maxWaitMs: 1000, batchEvents: 50 },
       runners: false,
       streamIndex: false,
     });
