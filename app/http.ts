@@ -16,6 +16,7 @@ import {
   hostnameOf,
   MisdirectedRequest,
   type Principal,
+  RateLimited,
   Unauthenticated,
 } from '../core/auth.ts';
 import type { BlobRecord } from '../core/blobs.ts';
@@ -209,6 +210,31 @@ const withTenant = (body: unknown, tenant: string) => {
   }
 };
 
+/**
+ * Requests per principal per minute (fixed one-minute windows): over `max`, 429 `rate_limited` with
+ * Retry-After until the window ends. 0: no limit. Principals are the configured keys and valid tokens,
+ * so the table stays small; windows over are dropped as it grows.
+ */
+const createRateLimiter = (max: number) => {
+  const windows = new Map<string, { startedAt: number; count: number }>();
+  return {
+    take: (principal: string, now = Date.now()) => {
+      if (max <= 0) return;
+      let w = windows.get(principal);
+      if (!w || now - w.startedAt >= 60_000) {
+        if (windows.size > 10_000) {
+          for (const [k, v] of windows) if (now - v.startedAt >= 60_000) windows.delete(k);
+        }
+        w = { startedAt: now, count: 0 };
+        windows.set(principal, w);
+      }
+      w.count += 1;
+      if (w.count > max)
+        throw new RateLimited(principal, max, Math.ceil((w.startedAt + 60_000 - now) / 1000));
+    },
+  };
+};
+
 /** aborted when the client goes away before its answer is sent: a waiting read then stops waiting */
 const untilDisconnected = (reply: FastifyReply) => {
   const controller = new AbortController();
@@ -229,6 +255,7 @@ export const createHttpServer = (
   // a server nobody chose to open is not opened: ConfigError naming LOGFRONT_AUTH
   const auth = options.authenticator ?? createAuthenticator(lf.config.auth);
   const hosts = allowedHostnames(lf.config.http.allowedHosts, lf.config.http.host);
+  const limiter = createRateLimiter(lf.config.http.rateLimitPerMinute);
   // the audit trail of access decisions is written whatever LOGFRONT_LOG_LEVEL says
   const audit = lf.logger.child({}, { level: 'info' });
   const app = Fastify({
@@ -329,6 +356,7 @@ export const createHttpServer = (
       throw error;
     }
     request.principal = principal;
+    if (auth.mode === 'tokens') limiter.take(principal.id);
     if (!access) return;
     const denied = !principal.scopes.has(access.action)
       ? `the token lacks the ${access.action} scope`
@@ -377,7 +405,9 @@ export const createHttpServer = (
 
   app.setErrorHandler((error: FastifyError, request, reply) => {
     if (isLogfrontError(error)) {
-      if (error instanceof Unavailable) reply.header('retry-after', String(error.retryAfterSeconds));
+      if (error instanceof Unavailable || error instanceof RateLimited) {
+        reply.header('retry-after', String(error.retryAfterSeconds));
+      }
       return reply
         .status(error.status)
         .send({ error: error.code, message: error.message, ...error.details() });

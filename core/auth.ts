@@ -43,6 +43,21 @@ export class Forbidden extends LogfrontError {
   readonly status = 403;
 }
 
+/** a principal over its requests per minute: 429 with Retry-After */
+export class RateLimited extends LogfrontError {
+  readonly code = 'rate_limited';
+  readonly status = 429;
+  constructor(
+    readonly principal: string,
+    readonly perMinute: number,
+    readonly retryAfterSeconds: number,
+  ) {
+    super(
+      `${principal} made more than ${perMinute} requests in a minute; try again in ${retryAfterSeconds} s`,
+    );
+  }
+}
+
 /** a request whose Host header names a server this is not (DNS rebinding): 421 */
 export class MisdirectedRequest extends LogfrontError {
   readonly code = 'misdirected_request';

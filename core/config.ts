@@ -88,6 +88,7 @@ export const ENV_SCHEMA = z.object({
     )
     .optional(),
   LOGFRONT_TOKEN: z.string().min(1).optional(),
+  LOGFRONT_RATE_LIMIT_PER_MINUTE: int(0, 100_000_000).default(60_000),
   LOGFRONT_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   LOGFRONT_MAX_APPEND_BYTES: int(1024, 64 * 1024 * 1024).default(1024 * 1024),
   LOGFRONT_MAX_APPEND_EVENTS: int(1, 100_000).default(1000),
@@ -151,6 +152,8 @@ export interface Config {
     allowedHosts: string[];
     /** the bearer token the CLI sends (LOGFRONT_TOKEN; else the dev key of the data directory) */
     token: string | undefined;
+    /** requests a principal may make per minute (0: no limit); applies when tokens are checked */
+    rateLimitPerMinute: number;
   };
   /**
    * who may call the HTTP API: `tokens` (API keys from a file, JWTs), `none` (anyone: LOGFRONT_AUTH=none,
@@ -275,6 +278,7 @@ export const loadConfig = (env: Record<string, string | undefined> = process.env
       url: e.LOGFRONT_URL ?? `http://${e.LOGFRONT_HOST}:${e.LOGFRONT_PORT}`,
       allowedHosts: e.LOGFRONT_ALLOWED_HOSTS ?? [],
       token: e.LOGFRONT_TOKEN,
+      rateLimitPerMinute: e.LOGFRONT_RATE_LIMIT_PER_MINUTE,
     },
     auth: {
       mode: e.LOGFRONT_AUTH ?? (tokens ? 'tokens' : 'unset'),

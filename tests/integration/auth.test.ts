@@ -275,6 +275,28 @@ describe('the ACL hook of a deployment (embedded)', () => {
   });
 });
 
+describe('rate limits per principal (embedded)', () => {
+  it('a principal over its requests per minute gets 429 rate_limited with Retry-After; another is not held up', async () => {
+    const lf = await createLogfront(embeddedConfig({ ...AUTH, LOGFRONT_RATE_LIMIT_PER_MINUTE: '5' }));
+    const app = createHttpServer(lf);
+    try {
+      const url = await app.listen({ host: '127.0.0.1', port: 0 });
+      const as = (key: KeyName) =>
+        fetch(`${url}/v1/projections`, { headers: { authorization: `Bearer ${tokenOf(key)}` } });
+      for (let i = 0; i < 5; i++) expect((await as('read')).status).toBe(200);
+      const over = await as('read');
+      expect(over.status).toBe(429);
+      expect(over.headers.get('retry-after')).toMatch(/^\d+$/);
+      expect(((await over.json()) as { error: string }).error).toBe('rate_limited');
+      expect((await as('all')).status).toBe(200);
+      expect((await fetch(`${url}/healthz`)).status).toBe(200);
+    } finally {
+      await app.close();
+      await lf.close();
+    }
+  });
+});
+
 describe('serve and dev', () => {
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 

@@ -61,6 +61,7 @@ describe('loadConfig', () => {
           url: 'http://127.0.0.1:7070',
           allowedHosts: [],
           token: undefined,
+          rateLimitPerMinute: 60_000,
         },
         auth: { mode: 'unset', apiKeysFile: undefined, jwtSecret: undefined, jwksFile: undefined },
         dataDir: './.logfront',
@@ -206,6 +207,7 @@ describe('loadConfig', () => {
       LOGFRONT_JWT_JWKS_FILE: '/etc/logfront/jwks.json',
       LOGFRONT_ALLOWED_HOSTS: 'API.example.com, logfront.internal',
       LOGFRONT_TOKEN: 'tok',
+      LOGFRONT_RATE_LIMIT_PER_MINUTE: '0',
     });
 
     expect(config).toEqual({
@@ -240,6 +242,7 @@ describe('loadConfig', () => {
         url: 'https://api.example.com',
         allowedHosts: ['api.example.com', 'logfront.internal'],
         token: 'tok',
+        rateLimitPerMinute: 0,
       },
       auth: {
         mode: 'tokens',
