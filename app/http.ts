@@ -17,6 +17,7 @@ import {
   MisdirectedRequest,
   type Principal,
   RateLimited,
+  TENANT_NAME,
   Unauthenticated,
 } from '../core/auth.ts';
 import type { BlobRecord } from '../core/blobs.ts';
@@ -56,7 +57,7 @@ const streamQuery = z
   })
   .strict();
 
-const erasureQuery = z.object({ tenant: z.string().optional() }).strict();
+const erasureQuery = z.object({ tenant: z.string().regex(TENANT_NAME, 'a tenant name').optional() }).strict();
 
 const parse = <T>(schema: z.ZodType<T>, value: unknown, what: string): T => {
   const r = schema.safeParse(value);

@@ -95,7 +95,9 @@ export interface ApiKeyEntry {
 
 export const sha256Hex = (text: string) => createHash('sha256').update(text).digest('hex');
 
-const TENANT = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+/** what a tenant's name may be: in a token, an event's metadata and an erasure */
+export const TENANT_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+const TENANT = TENANT_NAME;
 const HEX64 = /^[0-9a-f]{64}$/;
 
 /** checks one entry of the API keys file; the message names what is wrong */
