@@ -84,7 +84,10 @@ export interface Logfront {
   close(): Promise<void>;
 }
 
-/** the mark an erasure leaves on a row: a position no cached entry has applied */
+/**
+ * the mark an erasure (or a dead letter's retry) leaves on a row: a position no cached entry has
+ * applied, so the row is read from the store until the mark expires
+ */
 const ERASED = { topic: '\u0000erased', partition: 0, offset: 0n } as const;
 
 export interface CacheCounts {
@@ -282,7 +285,18 @@ export const createLogfront = async (config: Config, options: ComposeOptions = {
       },
     },
   });
-  const deadLetters = createDeadLetters({ log, store, projections: domain.projections });
+  const deadLetters = createDeadLetters({
+    log,
+    store,
+    projections: domain.projections,
+    beforeRowsChange: async (projection, keys) => {
+      await shared?.invalidate(
+        projection,
+        keys.map((key) => ({ key, ...ERASED })),
+        [],
+      );
+    },
+  });
   let runners: ProjectionRunner[] = [];
   let invalidators: Invalidator[] = [];
   const runnerDeps = {

@@ -47,6 +47,11 @@ export const createDeadLetters = (deps: {
   log: EventLog;
   store: ProjectionStore;
   projections: readonly ProjectionDefinition[];
+  /**
+   * the rows a retry is about to change, so no cache serves them as they were: the log's order does
+   * not hold for a retried event, whose position is older than the rows' newest
+   */
+  beforeRowsChange?: (projection: string, keys: readonly string[]) => Promise<void>;
 }): DeadLetters => {
   const definitionOf = (name: string) => {
     const definition = deps.projections.find((p) => p.name === name);
@@ -104,6 +109,10 @@ export const createDeadLetters = (deps: {
         if (!isPoison(error)) throw error;
         throw new DeadLetterStillFailing(id, error.message);
       }
+      const keys = [
+        ...new Set(changes.map((c) => (c.kind === 'upsert' ? String(c.row[definition.key]) : c.key))),
+      ];
+      if (keys.length) await deps.beforeRowsChange?.(definition.name, keys);
       try {
         return await deps.store.resolveDeadLetter(definition, id, 'retried', changes);
       } catch (error) {
