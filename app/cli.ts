@@ -7,6 +7,7 @@ import { createConfluentRegistry } from '../connectors/registry/confluent.ts';
 import { type Config, loadConfig } from '../core/config.ts';
 import { isLogfrontError } from '../core/errors.ts';
 import { createCatalog } from '../core/event-types.ts';
+import { errorMessage } from '../core/redaction.ts';
 import { type Authenticator, clientToken, createAuthenticator, DEV_KEY_FILE, makeDevKey } from './auth.ts';
 import { BulkAppendFailed, bulkAppend, parseNdjson } from './bulk-append.ts';
 import { ApiError, type Client, createClient, type DeadLetterJson, type ReadQuery } from './client.ts';
@@ -663,7 +664,8 @@ export const main = async (argv: string[], io: Io): Promise<number> => {
       io.err(`logfront: ${error.code}: ${error.message}`);
       return 1;
     }
-    io.err(`logfront: ${(error as Error).message ?? String(error)}`);
+    // stderr is where the server logs too: the message as a log line may show it (docs/security.md#logs)
+    io.err(`logfront: ${errorMessage(error)}`);
     return 1;
   }
 };
