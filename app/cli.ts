@@ -1,5 +1,6 @@
 import { text } from 'node:stream/consumers';
 import { isLogfrontError } from '../core/errors.ts';
+import { errorMessage } from '../core/redaction.ts';
 import { append } from './cli/append.ts';
 import { deadLetters } from './cli/dead-letters.ts';
 import { demo } from './cli/demo.ts';
@@ -72,7 +73,8 @@ const report = (error: unknown, io: Io) => {
     io.err(`logfront: ${error.code}: ${error.message}`);
     return 1;
   }
-  io.err(`logfront: ${(error as Error).message ?? String(error)}`);
+  // stderr is where the server logs too: the message as a log line may show it (docs/security.md#logs)
+  io.err(`logfront: ${errorMessage(error)}`);
   return 1;
 };
 

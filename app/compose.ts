@@ -32,7 +32,7 @@ import { createErasure, type Erasure } from '../core/erasure.ts';
 import { NotFound } from '../core/errors.ts';
 import { createCatalog, type EventCatalog } from '../core/event-types.ts';
 import { createFacade, type Facade } from '../core/facade.ts';
-import { createLogger, type Logger } from '../core/logger.ts';
+import { createLogger, type Logger, withRedaction } from '../core/logger.ts';
 import type { EventLog, Probe, ProjectionStore, SchemaRegistry, StreamIndex } from '../core/ports.ts';
 import { createDeadLetters, type DeadLetters } from '../projections/dead-letters.ts';
 import { createInvalidator, type Invalidator } from '../projections/invalidator.ts';
@@ -103,10 +103,11 @@ export interface ComposeOptions {
 }
 
 export const createLogfront = async (config: Config, options: ComposeOptions = {}): Promise<Logfront> => {
-  const logger = options.logger ?? createLogger(config.logLevel);
   const domain = options.domain ?? sampleDomain;
   // every deployment carries blobs on its log, next to its own event types
   const catalog = createCatalog([...domain.eventTypes, ...blobEventTypes], config.topicPrefix);
+  // what the event types mark sensitive never reaches a log line, at any depth (docs/security.md#logs)
+  const logger = withRedaction(options.logger ?? createLogger(config.logLevel), catalog.types.values());
   const schema = config.database.schema;
 
   let log: EventLog;
@@ -305,6 +306,7 @@ export const createLogfront = async (config: Config, options: ComposeOptions = {
     groupPrefix: config.topicPrefix,
     batchEvents: config.limits.batchEvents,
     logger,
+    catalog,
   };
   const rebuilds = new Set<Rebuild>();
 

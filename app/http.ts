@@ -420,7 +420,16 @@ export const createHttpServer = (
         .send({ error: 'too_large', message: `request body is over ${app.initialConfig.bodyLimit} bytes` });
     }
     if (status >= 400 && status < 500) return reply.status(status).send(refusal(error, status));
-    request.log.error({ err: error, url: request.url }, 'request failed');
+    // the route, never the URL: path parameters and the query name subjects, keys and filter values
+    request.log.error(
+      {
+        err: error,
+        method: request.method,
+        route: request.routeOptions.url ?? null,
+        traceId: traceIdOf(request.headers.traceparent),
+      },
+      'request failed',
+    );
     return reply.status(500).send({ error: 'internal', message: 'internal error; see the server log' });
   });
   app.setNotFoundHandler((request, reply) =>

@@ -1,6 +1,7 @@
 import { EventUndecodable } from './errors.ts';
 import type { EventCatalog } from './event-types.ts';
 import type { SchemaRegistry } from './ports.ts';
+import { errorMessage, valuesAt, withoutValues } from './redaction.ts';
 
 /**
  * Turns event payloads into registry-framed bytes and back, upcasting old versions on read.
@@ -86,7 +87,8 @@ export const createCodec = (registry: SchemaRegistry, catalog: EventCatalog): Ev
       try {
         decoded = await registry.decode(binary ? payload.subarray(BINARY_HEADER, end) : payload);
       } catch (error) {
-        throw new EventUndecodable('decode', (error as Error).message);
+        // never the payload: JSON.parse quotes the text it could not parse
+        throw new EventUndecodable('decode', errorMessage(error));
       }
       const { schemaId } = decoded;
       const eventType = catalog.get(type);
@@ -107,10 +109,9 @@ export const createCodec = (registry: SchemaRegistry, catalog: EventCatalog): Ev
       try {
         return eventType.upcast(value, version);
       } catch (error) {
-        throw new EventUndecodable(
-          'upcast',
-          `upcasting ${type} from schema version ${version}: ${(error as Error).message}`,
-        );
+        // an upcaster's message may quote the payload: the values of its sensitive fields are taken out
+        const message = withoutValues(errorMessage(error), valuesAt(value, eventType.sensitive));
+        throw new EventUndecodable('upcast', `upcasting ${type} from schema version ${version}: ${message}`);
       }
     },
   };

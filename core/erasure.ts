@@ -4,6 +4,7 @@ import { createHash } from 'node:crypto';
 import { DEFAULT_TENANT, type FieldCipher } from './crypto.ts';
 import { ErasureUnavailable, ValidationFailed } from './errors.ts';
 import type { Logger } from './logger.ts';
+import { errorMessage } from './redaction.ts';
 
 export interface ErasureRequest {
   readonly tenant?: string | undefined;
@@ -78,7 +79,7 @@ export const createErasure = (deps: {
         return { subjectId, tenant, erased: true, keysDestroyed, rowsDeleted };
       } catch (error) {
         auditLog.warn(
-          { audit: { ...audit, outcome: 'failure', reason: (error as Error).message } },
+          { audit: { ...audit, outcome: 'failure', reason: errorMessage(error) } },
           'object.deleted',
         );
         throw error;
