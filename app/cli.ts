@@ -7,6 +7,8 @@ import { createConfluentRegistry } from '../connectors/registry/confluent.ts';
 import { type Config, loadConfig } from '../core/config.ts';
 import { isLogfrontError } from '../core/errors.ts';
 import { createCatalog } from '../core/event-types.ts';
+import { openCommandAudit } from './audit.ts';
+import { AUDIT_HELP, auditCommand, auditUsageProblem } from './audit-command.ts';
 import { type Authenticator, clientToken, createAuthenticator, DEV_KEY_FILE, makeDevKey } from './auth.ts';
 import { BulkAppendFailed, bulkAppend, parseNdjson } from './bulk-append.ts';
 import { ApiError, type Client, createClient, type DeadLetterJson, type ReadQuery } from './client.ts';
@@ -64,8 +66,10 @@ Commands:
   erase <subjectId> [--tenant T]
                             GDPR erase of a data subject: its sensitive fields become unreadable, its rows go
   infra up|down|status      start, stop, show the local real services (no Docker)
+  audit [--since T] [--action A] [--limit N] [--cursor C]
+                            read the audit log (admin scope)
 
-Every command takes --help; demo, append, get, projections, rebuild, dead-letters, erase, schemas and infra status take --json.
+Every command takes --help; demo, append, get, projections, rebuild, dead-letters, erase, schemas, audit and infra status take --json.
 Client commands talk to LOGFRONT_URL (default http://127.0.0.1:7070).
 dev, serve and schemas load your event types and projections from ./logfront.config.ts (or --config FILE,
 LOGFRONT_CONFIG); without one they use the sample order domain. See docs/writing-projections.md.`,
@@ -87,6 +91,7 @@ LOGFRONT_CONFIG); without one they use the sample order domain. See docs/writing
     'Usage: logfront dead-letters list <projection> [--state pending|retried|skipped] [--limit N] [--cursor C] [--json]\n       logfront dead-letters retry <projection> <id> [--json]\n       logfront dead-letters skip <projection> [<id>] [--json]\n\nlist: one page of the dead letters of a projection, oldest first (--cursor continues).\nretry: applies the event again with the projection as the server runs it now (after a fix), exactly once;\nexits 1 naming the reason when it still fails (the letter stays pending).\nskip: marks the letter skipped; without an id, resumes a halted projection past the event it halted on.\nSee docs/runbooks.md#dead-letters.',
   projections:
     'Usage: logfront projections [--json]\n\nShows every projection with its generation, state, lag, staleness and dead letters.',
+  audit: AUDIT_HELP,
   infra:
     'Usage: logfront infra up|down|status [service…] [--json]\n\nStarts, stops or shows the local real services (Kafka, Schema Registry, Postgres, Redis, S3, Toxiproxy),\ninstalled from package registries, on 127.0.0.1. See docs/infra.md.',
 };
@@ -349,6 +354,8 @@ export const main = async (argv: string[], io: Io): Promise<number> => {
         tenant: { type: 'string' },
         batch: { type: 'string' },
         state: { type: 'string' },
+        since: { type: 'string' },
+        action: { type: 'string' },
       },
     });
     if (values.help) {
@@ -621,7 +628,10 @@ export const main = async (argv: string[], io: Io): Promise<number> => {
         }
         const cfg = config();
         if (!cfg.schemaRegistryUrl) throw new UsageError('schemas needs LOGFRONT_SCHEMA_REGISTRY_URL');
-        const registry = createConfluentRegistry(cfg.schemaRegistryUrl);
+        // registrations go to the audit log (schema.registered)
+        const audit = verb === 'register' ? openCommandAudit(cfg) : undefined;
+        const confluent = createConfluentRegistry(cfg.schemaRegistryUrl);
+        const registry = audit ? audit.registry(confluent) : confluent;
         const catalog = createCatalog((await domain(cfg)).domain.eventTypes, cfg.topicPrefix);
         const rows: Record<string, unknown>[] = [];
         for (const type of catalog.types.keys()) {
@@ -634,9 +644,18 @@ export const main = async (argv: string[], io: Io): Promise<number> => {
           }
         }
         io.out(json ? JSON.stringify({ subjects: rows }) : formatTable(rows));
+        const audited = await audit?.close();
+        if (audited?.note) io.err(`logfront: note: ${audited.note}`);
+        if (audited?.failure) io.err(`logfront: ${audited.failure}`);
         const broken = rows.filter((r) => r.compatible === false);
         for (const b of broken) io.err(`logfront: ${b.subject} is not BACKWARD compatible: ${b.reasons}`);
-        return broken.length ? 1 : 0;
+        return broken.length || audited?.failure ? 1 : 0;
+      }
+      case 'audit': {
+        need(0, 'no arguments');
+        const problem = auditUsageProblem(values);
+        if (problem) throw new UsageError(problem);
+        return await auditCommand(client(), values, io.out, json);
       }
       case 'infra': {
         const [verb, ...services] = positionals;
