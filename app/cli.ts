@@ -2,6 +2,7 @@ import { text } from 'node:stream/consumers';
 import { isLogfrontError } from '../core/errors.ts';
 import { errorMessage } from '../core/redaction.ts';
 import { append } from './cli/append.ts';
+import { audit } from './cli/audit.ts';
 import { deadLetters } from './cli/dead-letters.ts';
 import { demo } from './cli/demo.ts';
 import { dev } from './cli/dev.ts';
@@ -33,6 +34,7 @@ export const commands: readonly Command[] = [
   deadLetters,
   schemas,
   erase,
+  audit,
   infra,
 ];
 

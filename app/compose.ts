@@ -21,6 +21,7 @@ import { createS3BlobStore } from '../connectors/s3/blob-store.ts';
 import { createS3Probe } from '../connectors/s3/client.ts';
 import { type AppendService, createAppendService } from '../core/append.ts';
 import { createArchiveSink, readArchive, withArchive } from '../core/archive.ts';
+import { type AuditActor, type AuditTrail, SYSTEM } from '../core/audit.ts';
 import { type BlobService, createBlobService } from '../core/blob-service.ts';
 import { createBlobSink } from '../core/blob-sink.ts';
 import { BLOB_CATEGORY, type BlobStore } from '../core/blobs.ts';
@@ -40,6 +41,7 @@ import { type Rebuild, startRebuild } from '../projections/rebuild.ts';
 import { createProjectionRunner, type ProjectionRunner } from '../projections/runner.ts';
 import { createStreamIndexer, type StreamIndexer } from '../projections/stream-indexer.ts';
 import { blobEventTypes } from '../schemas/blobs.ts';
+import { createAuditTrailFor } from './audit.ts';
 import { type Domain, sampleDomain } from './domain.ts';
 import { resolveKek } from './kek.ts';
 
@@ -65,8 +67,13 @@ export interface Logfront {
   readonly blobCounts: { checksumMismatches: number; stored: number; parts: Record<string, number> };
   /** GDPR erasure of a data subject (crypto-shredding); see docs/erasure.md */
   readonly erasure: Erasure;
-  /** starts a blue/green rebuild of a projection; 404 for an unknown one, 409 when one is running */
-  rebuild(name: string): Promise<Rebuild>;
+  /** the audit trail: records of access decisions, deletions, erasures and operator actions */
+  readonly audit: AuditTrail;
+  /**
+   * starts a blue/green rebuild of a projection (recorded as projection.rebuilt, `by` whom); 404 for an
+   * unknown one, 409 when one is running
+   */
+  rebuild(name: string, by?: AuditActor): Promise<Rebuild>;
   /** the projections' dead letters: list, retry, skip, and resume a halted projection */
   readonly deadLetters: DeadLetters;
   /**
@@ -129,7 +136,18 @@ export const createLogfront = async (config: Config, options: ComposeOptions = {
     probes.push({ name: 'postgres', ping: () => store.ping() });
   } else {
     registry = createConfluentRegistry(config.schemaRegistryUrl!);
-    const codec = createCodec(registry, catalog);
+    // registrations of this process (on first use of each type) go to the audit trail
+    const codec = createCodec(registry, catalog, {
+      onRegistration: (subject, result) =>
+        audit.offer({
+          ...SYSTEM,
+          action: 'schema.registered',
+          resource: `schema/${subject}`,
+          ...('schemaId' in result
+            ? { outcome: 'success', details: { schemaId: result.schemaId } }
+            : { outcome: 'failure', reason: String((result.error as Error)?.message ?? result.error) }),
+        }),
+    });
     sql = createPgSql(config.database.url!);
     streamIndex = createPostgresStreamIndex(sql, schema);
     log = createKafkaEventLog({
@@ -159,6 +177,8 @@ export const createLogfront = async (config: Config, options: ComposeOptions = {
       probes.push(createS3Probe({ ...config.s3, endpoint: config.s3.endpoint, bucket: config.s3.bucket }));
     }
   }
+
+  const audit = createAuditTrailFor(config, { sql, logger });
 
   let shared: SharedCache | undefined;
   if (config.cache.enabled) {
@@ -248,7 +268,7 @@ export const createLogfront = async (config: Config, options: ComposeOptions = {
       const touches = rows.map((row) => ({ key: String(row[spec.key]), ...ERASED }));
       await shared.invalidate(projection, touches, []);
     }),
-    logger,
+    audit,
   });
 
   const append = createAppendService({ log, catalog, limits: config.limits });
@@ -290,6 +310,7 @@ export const createLogfront = async (config: Config, options: ComposeOptions = {
     log,
     store,
     projections: domain.projections,
+    audit,
     beforeRowsChange: async (projection, keys) => {
       await shared?.invalidate(
         projection,
@@ -341,6 +362,7 @@ export const createLogfront = async (config: Config, options: ComposeOptions = {
     cache: shared,
     cacheCounts,
     erasure,
+    audit,
     deadLetters,
     blobs,
     blobStore,
@@ -365,6 +387,7 @@ export const createLogfront = async (config: Config, options: ComposeOptions = {
               blobCounts.stored += 1;
               blobCounts.parts[blobId] = parts;
             },
+            audit,
           }),
         ];
         if (config.archive.enabled && storedLog.startOffsets) {
@@ -398,13 +421,35 @@ export const createLogfront = async (config: Config, options: ComposeOptions = {
         ...sinks.map((k) => k.start()),
       ]);
     },
-    rebuild: async (name) => {
-      const definition = domain.projections.find((p) => p.name === name);
-      if (!definition) throw new NotFound(`no projection named "${name.slice(0, 100)}"`);
-      const r = await startRebuild({ ...runnerDeps, definition });
+    rebuild: async (name, by = SYSTEM) => {
+      const rebuilt = (outcome: 'started' | 'success' | 'failure', more: object) =>
+        audit.offer({
+          ...by,
+          action: 'projection.rebuilt',
+          resource: `projection/${name}`,
+          outcome,
+          ...more,
+        });
+      let r: Rebuild;
+      try {
+        const definition = domain.projections.find((p) => p.name === name);
+        if (!definition) throw new NotFound(`no projection named "${name.slice(0, 100)}"`);
+        r = await startRebuild({ ...runnerDeps, definition });
+      } catch (error) {
+        rebuilt('failure', { reason: (error as Error).message });
+        throw error;
+      }
+      const generation = r.generation;
+      rebuilt('started', { details: { generation } });
       rebuilds.add(r);
       r.done
-        .catch((err) => logger.error({ err, projection: name }, 'rebuild failed'))
+        .then(
+          () => rebuilt('success', { details: { generation } }),
+          (err: unknown) => {
+            rebuilt('failure', { reason: (err as Error).message, details: { generation } });
+            logger.error({ err, projection: name }, 'rebuild failed');
+          },
+        )
         .finally(() => rebuilds.delete(r));
       return r;
     },
@@ -416,6 +461,8 @@ export const createLogfront = async (config: Config, options: ComposeOptions = {
       await rowCache?.close();
       await shared?.close();
       await blobStore?.close();
+      // what is queued for the audit log is written before its store closes
+      await audit.close();
       await log.close();
       await store.close();
     },

@@ -5,9 +5,11 @@ import Fastify, {
   type FastifyError,
   type FastifyInstance,
   type FastifyReply,
+  type FastifyRequest,
   LogController,
 } from 'fastify';
 import { z } from 'zod';
+import { type AuditActor, traceIdOf } from '../core/audit.ts';
 import {
   type Access,
   allowedHostnames,
@@ -58,6 +60,23 @@ const streamQuery = z
   .strict();
 
 const erasureQuery = z.object({ tenant: z.string().regex(TENANT_NAME, 'a tenant name').optional() }).strict();
+
+/** the audit log's query: the values are checked by the audit trail (core/audit.ts) */
+const auditQuery = z
+  .object({
+    since: z.string().optional(),
+    action: z.string().optional(),
+    tenant: z.string().optional(),
+    limit: z.coerce.number().int().min(1).max(1000).optional(),
+    cursor: z.string().optional(),
+  })
+  .strict();
+
+/** what an Access names, as the audit log shows it: `stream/order-1`, `projection/orders`, `metrics` */
+const resourceOf = (access: Access) =>
+  access.resource.name === undefined
+    ? access.resource.kind
+    : `${access.resource.kind}/${access.resource.name}`;
 
 const parse = <T>(schema: z.ZodType<T>, value: unknown, what: string): T => {
   const r = schema.safeParse(value);
@@ -245,8 +264,12 @@ const untilDisconnected = (reply: FastifyReply) => {
   return controller.signal;
 };
 
-const traceIdOf = (traceparent: string | string[] | undefined) =>
-  typeof traceparent === 'string' ? traceparent.split('-')[1] : undefined;
+/** who sent a request, for the audit trail */
+const actorOf = (request: FastifyRequest): AuditActor => ({
+  actor: request.principal.id,
+  tenant: request.principal.tenant,
+  traceId: traceIdOf(request.headers.traceparent),
+});
 
 /** The HTTP API of API.md over the services of one Logfront. */
 export const createHttpServer = (
@@ -257,8 +280,8 @@ export const createHttpServer = (
   const auth = options.authenticator ?? createAuthenticator(lf.config.auth);
   const hosts = allowedHostnames(lf.config.http.allowedHosts, lf.config.http.host);
   const limiter = createRateLimiter(lf.config.http.rateLimitPerMinute);
-  // the audit trail of access decisions is written whatever LOGFRONT_LOG_LEVEL says
-  const audit = lf.logger.child({}, { level: 'info' });
+  // access decisions go to the audit trail, best effort: they never fail or slow a request down
+  const audit = lf.audit;
   const app = Fastify({
     loggerInstance: lf.logger as FastifyBaseLogger,
     logController: new LogController({ disableRequestLogging: true }),
@@ -341,17 +364,16 @@ export const createHttpServer = (
       principal = await auth.authenticate(request.headers.authorization);
     } catch (error) {
       if (error instanceof Unauthenticated) {
-        audit.warn(
-          {
-            audit: {
-              action: 'auth.failed',
-              route: route ?? request.url.split('?')[0],
-              reason: error.message,
-              outcome: 'failure',
-            },
-          },
-          'audit',
-        );
+        audit.offer({
+          actor: 'anonymous',
+          tenant: DEFAULT_TENANT,
+          traceId: traceIdOf(request.headers.traceparent),
+          action: 'auth.failed',
+          resource: `route/${request.method} ${route ?? request.url.split('?')[0]}`,
+          outcome: 'failure',
+          reason: error.message,
+          details: { source: request.ip },
+        });
         reply.header('www-authenticate', 'Bearer');
       }
       throw error;
@@ -363,21 +385,14 @@ export const createHttpServer = (
       ? `the token lacks the ${access.action} scope`
       : await allowedByHook(principal, access);
     if (denied) {
-      audit.warn(
-        {
-          audit: {
-            action: 'acl.denied',
-            actor: principal.id,
-            tenant: principal.tenant,
-            scope: access.action,
-            resource: access.resource,
-            reason: denied,
-            outcome: 'failure',
-            traceId: traceIdOf(request.headers.traceparent),
-          },
-        },
-        'audit',
-      );
+      audit.offer({
+        ...actorOf(request),
+        action: 'acl.denied',
+        resource: resourceOf(access),
+        outcome: 'failure',
+        reason: denied,
+        details: { scope: access.action, source: request.ip },
+      });
       throw new Forbidden(
         `${denied} (${access.action} on ${access.resource.kind}${access.resource.name ? ` ${access.resource.name.slice(0, 200)}` : ''})`,
       );
@@ -468,7 +483,7 @@ export const createHttpServer = (
   }));
 
   app.post<{ Params: { name: string } }>('/v1/projections/:name/rebuild', async (request, reply) => {
-    const r = await lf.rebuild(request.params.name);
+    const r = await lf.rebuild(request.params.name, actorOf(request));
     return reply.status(202).send({ name: request.params.name, generation: r.generation });
   });
 
@@ -484,23 +499,26 @@ export const createHttpServer = (
   app.post<{ Params: { name: string; id: string } }>(
     '/v1/projections/:name/dead-letters/:id/retry',
     async (request) => ({
-      deadLetter: deadLetterJson(await lf.deadLetters.retry(request.params.name, request.params.id)),
+      deadLetter: deadLetterJson(
+        await lf.deadLetters.retry(request.params.name, request.params.id, actorOf(request)),
+      ),
     }),
   );
   app.post<{ Params: { name: string; id: string } }>(
     '/v1/projections/:name/dead-letters/:id/skip',
     async (request) => ({
-      deadLetter: deadLetterJson(await lf.deadLetters.skip(request.params.name, request.params.id)),
+      deadLetter: deadLetterJson(
+        await lf.deadLetters.skip(request.params.name, request.params.id, actorOf(request)),
+      ),
     }),
   );
   app.post<{ Params: { name: string } }>('/v1/projections/:name/resume', async (request) => ({
     name: request.params.name,
-    skipped: deadLetterJson(await lf.deadLetters.resume(request.params.name)),
+    skipped: deadLetterJson(await lf.deadLetters.resume(request.params.name, actorOf(request))),
   }));
 
   // GDPR erasure (docs/erasure.md): the subject's data keys are destroyed, its projection rows deleted
   app.delete<{ Params: { subjectId: string } }>('/v1/subjects/:subjectId', async (request, reply) => {
-    const traceparent = request.headers.traceparent;
     // an erasure acts on exactly what it was asked: a misspelt parameter is a 400, never the default tenant
     const query = parse(erasureQuery, request.query, 'query');
     if (auth.mode === 'tokens' && query.tenant !== undefined && query.tenant !== request.principal.tenant) {
@@ -509,9 +527,23 @@ export const createHttpServer = (
     const r = await lf.erasure.erase(request.params.subjectId, {
       tenant: auth.mode === 'tokens' ? request.principal.tenant : query.tenant,
       actor: request.principal.id,
-      traceId: typeof traceparent === 'string' ? traceparent.split('-')[1] : undefined,
+      traceId: traceIdOf(request.headers.traceparent),
     });
     return reply.status(202).send(r);
+  });
+
+  // the audit log (docs/security.md#the-audit-trail): a principal reads its own tenant's records
+  app.get('/v1/audit', async (request) => {
+    const query = parse(auditQuery, request.query, 'query');
+    if (auth.mode === 'tokens' && query.tenant !== undefined && query.tenant !== request.principal.tenant) {
+      throw new Forbidden(
+        `a principal of tenant ${request.principal.tenant} reads its own tenant's audit records`,
+      );
+    }
+    return lf.audit.query({
+      ...query,
+      tenant: auth.mode === 'tokens' ? request.principal.tenant : query.tenant,
+    });
   });
 
   app.get<{ Params: { name: string; key: string } }>(

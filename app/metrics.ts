@@ -10,7 +10,8 @@ import type { Logfront } from './compose.ts';
  * logfront_projection_lag_events, logfront_projection_staleness_seconds,
  * logfront_projection_dead_letters, logfront_projection_running, logfront_cache_hits_total,
  * logfront_cache_misses_total, logfront_cache_errors_total, logfront_cache_probe_mismatches_total,
- * logfront_blob_checksum_mismatches_total, logfront_stream_index_lag_events, logfront_kafka_fast_path.
+ * logfront_blob_checksum_mismatches_total, logfront_stream_index_lag_events, logfront_kafka_fast_path,
+ * logfront_audit_dropped_total, logfront_audit_queued_records.
  */
 export const installMetrics = (app: FastifyInstance, lf: Logfront) => {
   const registry = new Registry();
@@ -108,6 +109,21 @@ export const installMetrics = (app: FastifyInstance, lf: Logfront) => {
     [],
     () => [[{}, lf.blobCounts.checksumMismatches]],
   );
+
+  total(
+    'logfront_audit_dropped_total',
+    'audit records the best-effort queue dropped (full, or the process stopped before the audit log took them), by action',
+    ['action'],
+    () => Object.entries(lf.audit.counts.dropped).map(([action, n]) => [{ action }, n]),
+  );
+  new Gauge({
+    name: 'logfront_audit_queued_records',
+    help: 'audit records waiting in the best-effort queue for the audit log',
+    registers: [registry],
+    collect() {
+      this.set(lf.audit.counts.queued());
+    },
+  });
 
   // a client that went away before its answer (a waiting read it gave up on): counted as 499
   app.addHook('onRequestAbort', async (request) => {

@@ -23,7 +23,16 @@ export interface EventCodec {
 const BINARY_FRAME = 0x01;
 const BINARY_HEADER = 5;
 
-export const createCodec = (registry: SchemaRegistry, catalog: EventCatalog): EventCodec => {
+export interface CodecOptions {
+  /** told of every registration this codec makes (once per type and process), and of each that failed */
+  onRegistration?: (subject: string, result: { schemaId: number } | { error: unknown }) => void;
+}
+
+export const createCodec = (
+  registry: SchemaRegistry,
+  catalog: EventCatalog,
+  options: CodecOptions = {},
+): EventCodec => {
   const ids = new Map<string, number>();
   const pending = new Map<string, Promise<number>>();
   // schema id → the subject version it is, for upcasters
@@ -43,12 +52,20 @@ export const createCodec = (registry: SchemaRegistry, catalog: EventCatalog): Ev
     if (id !== undefined) return Promise.resolve(id);
     let p = pending.get(type);
     if (!p) {
+      const subject = catalog.subjectOf(type);
       p = registry
-        .register(catalog.subjectOf(type), catalog.jsonSchemaOf(type))
-        .then((registered) => {
-          ids.set(type, registered);
-          return registered;
-        })
+        .register(subject, catalog.jsonSchemaOf(type))
+        .then(
+          (registered) => {
+            ids.set(type, registered);
+            options.onRegistration?.(subject, { schemaId: registered });
+            return registered;
+          },
+          (error: unknown) => {
+            options.onRegistration?.(subject, { error });
+            throw error;
+          },
+        )
         .finally(() => pending.delete(type));
       pending.set(type, p);
     }

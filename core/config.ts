@@ -26,6 +26,17 @@ const list = z
       .min(1, 'expected host:port[,host:port…]'),
   );
 
+/** 32 random bytes in base64 (a key) */
+const key32 = z
+  .string()
+  .trim()
+  .refine(
+    (s) => Buffer.from(s, 'base64').length === 32 && Buffer.from(s, 'base64').toString('base64') === s,
+    {
+      message: '32 bytes, base64 (openssl rand -base64 32)',
+    },
+  );
+
 /** Every variable logfront reads, with its default. docs/configuration.md documents each. */
 export const ENV_SCHEMA = z.object({
   LOGFRONT_MODE: z.enum(['embedded', 'services']).optional(),
@@ -98,16 +109,8 @@ export const ENV_SCHEMA = z.object({
   LOGFRONT_STREAM_INDEX: z.enum(['on', 'off']).default('on'),
   LOGFRONT_BATCH_EVENTS: int(1, 100_000).default(500),
   LOGFRONT_CONFIG: z.string().min(1).optional(),
-  LOGFRONT_KEK: z
-    .string()
-    .trim()
-    .refine(
-      (s) => Buffer.from(s, 'base64').length === 32 && Buffer.from(s, 'base64').toString('base64') === s,
-      {
-        message: '32 bytes, base64 (openssl rand -base64 32)',
-      },
-    )
-    .optional(),
+  LOGFRONT_KEK: key32.optional(),
+  LOGFRONT_AUDIT_SECRET: key32.optional(),
 });
 
 export type Env = z.input<typeof ENV_SCHEMA>;
@@ -182,6 +185,11 @@ export interface Config {
   configFile: string | undefined;
   /** base64 key-encryption key of the data keys; embedded mode keeps one in the data dir when unset */
   kek: string | undefined;
+  /**
+   * base64 key of the HMAC of data subject ids in the audit log; embedded mode keeps one in the data dir
+   * when unset, services mode derives one from the KEK (see app/kek.ts)
+   */
+  auditSecret: string | undefined;
 }
 
 const REQUIRED_FOR_SERVICES = [
@@ -299,5 +307,6 @@ export const loadConfig = (env: Record<string, string | undefined> = process.env
     streamIndex: e.LOGFRONT_STREAM_INDEX === 'on',
     configFile: e.LOGFRONT_CONFIG,
     kek: e.LOGFRONT_KEK,
+    auditSecret: e.LOGFRONT_AUDIT_SECRET,
   };
 };

@@ -1,6 +1,7 @@
 import { createConfluentRegistry } from '../../connectors/registry/confluent.ts';
 import { loadConfig } from '../../core/config.ts';
 import { createCatalog } from '../../core/event-types.ts';
+import { openCommandAudit } from '../audit.ts';
 import { formatTable } from '../table.ts';
 import { configOption, defineCommand, jsonOption, UsageError, userDomain } from './shared.ts';
 
@@ -17,7 +18,10 @@ export const schemas = defineCommand({
     }
     const config = loadConfig(io.env);
     if (!config.schemaRegistryUrl) throw new UsageError('schemas needs LOGFRONT_SCHEMA_REGISTRY_URL');
-    const registry = createConfluentRegistry(config.schemaRegistryUrl);
+    // registrations go to the audit log (schema.registered)
+    const audit = verb === 'register' ? openCommandAudit(config) : undefined;
+    const confluent = createConfluentRegistry(config.schemaRegistryUrl);
+    const registry = audit ? audit.registry(confluent) : confluent;
     const catalog = createCatalog(
       (await userDomain(io, config, values.config)).domain.eventTypes,
       config.topicPrefix,
@@ -33,8 +37,11 @@ export const schemas = defineCommand({
       }
     }
     io.out(values.json ? JSON.stringify({ subjects: rows }) : formatTable(rows));
+    const audited = await audit?.close();
+    if (audited?.note) io.err(`logfront: note: ${audited.note}`);
+    if (audited?.failure) io.err(`logfront: ${audited.failure}`);
     const broken = rows.filter((r) => r.compatible === false);
     for (const b of broken) io.err(`logfront: ${b.subject} is not BACKWARD compatible: ${b.reasons}`);
-    return broken.length ? 1 : 0;
+    return broken.length || audited?.failure ? 1 : 0;
   },
 });
