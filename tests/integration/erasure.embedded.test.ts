@@ -131,7 +131,7 @@ describe('erasing a data subject (embedded)', () => {
     expect(long.status).toBeLessThan(500);
     const cli = await run(['erase', 'ok', '--tenant', 'a\u0001', '--url', url]);
     expect(cli).toMatchObject({ code: 1 });
-    expect(cli.err).toMatch(/^logfront: validation_failed: invalid erasure: tenant: /);
+    expect(cli.err).toMatch(/^logfront: validation_failed: invalid query: tenant: /);
     expect((await run(['erase', '--url', url])).code).toBe(2);
     expect((await run(['erase', 'a', 'b', '--url', url])).err).toMatch(/erase takes <subjectId>/);
   });
