@@ -1,4 +1,7 @@
 // The SDK: logfront in-process (append, read, run projections) and a client for a running server.
+// Importing it loads no driver and no server: createLogfront imports its mode's adapters when called,
+// createHttpServer loads Fastify when called (tests/integration/loaded-modules.test.ts).
+import type { createHttpServer as createFastifyServer } from './http.ts';
 
 export { z } from 'zod';
 export type { AppendResponse, AppendService } from '../core/append.ts';
@@ -11,5 +14,8 @@ export { defineProjection, increment, patch, remove, upsert } from '../projectio
 export { ApiError, createClient } from './client.ts';
 export { createLogfront, type Logfront } from './compose.ts';
 export { type Domain, sampleDomain } from './domain.ts';
-export { createHttpServer } from './http.ts';
 export { CONFIG_FILES, defineConfig, type LogfrontConfig } from './user-config.ts';
+
+/** the HTTP API (Fastify) over a Logfront, not listening yet; Fastify is loaded on the first call */
+export const createHttpServer = async (...args: Parameters<typeof createFastifyServer>) =>
+  (await import('./http.ts')).createHttpServer(...args);
