@@ -69,7 +69,6 @@ export const createTableEventLog = (
   const topicOf = (category: string) => topicFor(options.topicPrefix, category);
 
   return {
-    kind: 'embedded',
     topicFor: topicOf,
     ensureTopics: async (categories) => {
       await migrate();
