@@ -10,7 +10,6 @@ import { type BlobService, createBlobService } from '../core/blob-service.ts';
 import { createBlobSink } from '../core/blob-sink.ts';
 import { BLOB_CATEGORY, type BlobStore } from '../core/blobs.ts';
 import { type CacheTier, createRowCache, type SharedCache } from '../core/cache.ts';
-import type { Config } from '../core/config.ts';
 import { createFieldCipher, type FieldCipher, withFieldEncryption } from '../core/crypto.ts';
 import { createErasure, type Erasure } from '../core/erasure.ts';
 import { NotFound } from '../core/errors.ts';
@@ -24,6 +23,7 @@ import { type Rebuild, startRebuild } from '../projections/rebuild.ts';
 import { createProjectionRunner, type ProjectionRunner } from '../projections/runner.ts';
 import { createStreamIndexer, type StreamIndexer } from '../projections/stream-indexer.ts';
 import { blobEventTypes } from '../schemas/blobs.ts';
+import type { Config } from './config.ts';
 import { type Domain, sampleDomain } from './domain.ts';
 import { resolveKek } from './kek.ts';
 

@@ -3,8 +3,8 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Config } from '../core/config.ts';
 import { parseKek } from '../core/crypto.ts';
+import type { Config } from './config.ts';
 
 export const KEK_FILE = 'kek';
 

@@ -5,7 +5,6 @@ import type { createHttpServer as createFastifyServer } from './http.ts';
 
 export { z } from 'zod';
 export type { AppendResponse, AppendService } from '../core/append.ts';
-export { type Config, loadConfig } from '../core/config.ts';
 export * from '../core/errors.ts';
 export { defineEventType, type EventType } from '../core/event-types.ts';
 export type { Facade, ReadMeta, ReadOptions } from '../core/facade.ts';
@@ -13,6 +12,7 @@ export type { ExpectedVersion, NewEvent, RecordedEvent } from '../core/types.ts'
 export { defineProjection, increment, patch, remove, upsert } from '../projections/define.ts';
 export { ApiError, createClient } from './client.ts';
 export { createLogfront, type Logfront } from './compose.ts';
+export { type Config, loadConfig } from './config.ts';
 export { type Domain, sampleDomain } from './domain.ts';
 export { CONFIG_FILES, defineConfig, type LogfrontConfig } from './user-config.ts';
 
