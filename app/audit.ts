@@ -2,34 +2,28 @@
 // log's schema (embedded), the HMAC secret of data subject ids, the best-effort queue.
 
 import { userInfo } from 'node:os';
-import { createTableAuditLog } from '../connectors/embedded/audit-log.ts';
-import { createKafkaAuditLog } from '../connectors/kafka/audit-log.ts';
-import type { Sql } from '../connectors/postgres/sql.ts';
 import { type AuditActor, type AuditInput, type AuditLog, createAuditTrail } from '../core/audit.ts';
 import { DEFAULT_TENANT } from '../core/auth.ts';
-import type { Config } from '../core/config.ts';
-import { createLogger, type Logger } from '../core/logger.ts';
+import type { Logger } from '../core/logger.ts';
 import type { SchemaRegistry } from '../core/ports.ts';
+import type { Config } from './config.ts';
 import { resolveAuditSecret } from './kek.ts';
 
-export const createAuditLogFor = (config: Config, deps: { sql?: Sql; logger: Logger }): AuditLog => {
-  if (config.mode === 'services') {
-    return createKafkaAuditLog({
-      brokers: config.kafka.brokers,
-      clientId: `${config.kafka.clientId}-audit`,
-      topicPrefix: config.topicPrefix,
-      replication: config.kafka.replication,
-      logger: deps.logger,
-    });
-  }
-  if (!deps.sql) throw new Error('the embedded audit log needs the embedded database');
-  return createTableAuditLog(deps.sql, { schema: config.database.schema });
+/** the audit trail over a mode's audit log (compose-services.ts: a topic; compose-embedded.ts: a table) */
+export const createAuditTrailFor = (config: Config, deps: { log: AuditLog; logger: Logger }) => {
+  const { secret } = resolveAuditSecret(config);
+  return createAuditTrail({ log: deps.log, secret, logger: deps.logger });
 };
 
-export const createAuditTrailFor = (config: Config, deps: { sql?: Sql; logger: Logger }) => {
-  const { secret } = resolveAuditSecret(config);
-  return createAuditTrail({ log: createAuditLogFor(config, deps), secret, logger: deps.logger });
-};
+/** the audit log on Kafka, as `serve` keeps it; loaded only when asked for */
+export const createKafkaAuditLogFor = async (config: Config, logger: Logger): Promise<AuditLog> =>
+  (await import('../connectors/kafka/audit-log.ts')).createKafkaAuditLog({
+    brokers: config.kafka.brokers,
+    clientId: `${config.kafka.clientId}-audit`,
+    topicPrefix: config.topicPrefix,
+    replication: config.kafka.replication,
+    logger,
+  });
 
 /** who runs a CLI command, as the audit log names it */
 const cliActor = () => {
@@ -49,11 +43,14 @@ type CommandAuditResult = { note?: string; failure?: string };
  * process that holds the data directory): `close` answers a note saying so. It answers a failure when
  * records could not be written, nothing when every one was.
  */
-export const openCommandAudit = (config: Config) => {
+export const openCommandAudit = async (config: Config) => {
   const by: AuditActor = { actor: cliActor(), tenant: DEFAULT_TENANT, traceId: null };
   let offered = 0;
+  const logger = (await import('../core/logger.ts')).createLogger('silent');
   const trail =
-    config.mode === 'services' ? createAuditTrailFor(config, { logger: createLogger('silent') }) : undefined;
+    config.mode === 'services'
+      ? createAuditTrailFor(config, { log: await createKafkaAuditLogFor(config, logger), logger })
+      : undefined;
   const offer = (entry: AuditInput) => {
     offered += 1;
     trail?.offer(entry);

@@ -1,39 +1,23 @@
 // The composition root: config → adapters → services. The CLI, the HTTP server, the demo,
 // the benchmarks and the tests all build logfront here.
-import { chmodSync, mkdirSync, mkdtempSync, readdirSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { createFsBlobStore } from '../connectors/embedded/fs-blob-store.ts';
-import { createTableEventLog } from '../connectors/embedded/log.ts';
-import { createMemoryCache } from '../connectors/embedded/memory-cache.ts';
-import { createPgliteSql } from '../connectors/embedded/pglite-sql.ts';
-import { createInProcessRegistry } from '../connectors/embedded/registry.ts';
-import { createKafkaEventLog } from '../connectors/kafka/event-log.ts';
+import type { KafkaFastPaths } from '../connectors/kafka/fast-paths.ts';
 import { createPostgresBlobIndex } from '../connectors/postgres/blob-index.ts';
 import { createPostgresDataKeyStore, createPostgresRowEraser } from '../connectors/postgres/erasure.ts';
-import { createPostgresProjectionStore } from '../connectors/postgres/projection-store.ts';
-import { createPgSql, type Sql } from '../connectors/postgres/sql.ts';
-import { createPostgresStreamIndex } from '../connectors/postgres/stream-index.ts';
-import { createRedisCache } from '../connectors/redis/cache.ts';
-import { createRedisProbe } from '../connectors/redis/probe.ts';
-import { createConfluentRegistry } from '../connectors/registry/confluent.ts';
-import { createS3BlobStore } from '../connectors/s3/blob-store.ts';
-import { createS3Probe } from '../connectors/s3/client.ts';
+import type { Sql } from '../connectors/sql/sql.ts';
 import { type AppendService, createAppendService } from '../core/append.ts';
-import { createArchiveSink, readArchive, withArchive } from '../core/archive.ts';
-import { type AuditActor, type AuditTrail, SYSTEM } from '../core/audit.ts';
+import { createArchiveSink, withArchive } from '../core/archive.ts';
+import { type AuditActor, type AuditLog, type AuditTrail, SYSTEM } from '../core/audit.ts';
 import { type BlobService, createBlobService } from '../core/blob-service.ts';
 import { createBlobSink } from '../core/blob-sink.ts';
 import { BLOB_CATEGORY, type BlobStore } from '../core/blobs.ts';
 import { type CacheTier, createRowCache, type SharedCache } from '../core/cache.ts';
-import { createCodec } from '../core/codec.ts';
-import type { Config } from '../core/config.ts';
+import type { CodecOptions } from '../core/codec.ts';
 import { createFieldCipher, type FieldCipher, withFieldEncryption } from '../core/crypto.ts';
 import { createErasure, type Erasure } from '../core/erasure.ts';
 import { NotFound } from '../core/errors.ts';
 import { createCatalog, type EventCatalog } from '../core/event-types.ts';
 import { createFacade, type Facade } from '../core/facade.ts';
-import { createLogger, type Logger, withRedaction } from '../core/logger.ts';
+import type { Logger } from '../core/logger.ts';
 import type { EventLog, Probe, ProjectionStore, SchemaRegistry, StreamIndex } from '../core/ports.ts';
 import { createDeadLetters, type DeadLetters } from '../projections/dead-letters.ts';
 import { createInvalidator, type Invalidator } from '../projections/invalidator.ts';
@@ -42,6 +26,7 @@ import { createProjectionRunner, type ProjectionRunner } from '../projections/ru
 import { createStreamIndexer, type StreamIndexer } from '../projections/stream-indexer.ts';
 import { blobEventTypes } from '../schemas/blobs.ts';
 import { createAuditTrailFor } from './audit.ts';
+import type { Config } from './config.ts';
 import { type Domain, sampleDomain } from './domain.ts';
 import { resolveKek } from './kek.ts';
 
@@ -63,6 +48,8 @@ export interface Logfront {
   /** blob uploads and verified reads; undefined without a blob store (services mode without S3) */
   readonly blobs: BlobService | undefined;
   readonly blobStore: BlobStore | undefined;
+  /** which of logfront's kafkajs fast paths run; undefined when embedded (no kafkajs loaded) */
+  readonly kafkaFastPaths: (() => KafkaFastPaths) | undefined;
   /** blobs whose stored bytes did not match their SHA-256 when read */
   readonly blobCounts: { checksumMismatches: number; stored: number; parts: Record<string, number> };
   /** GDPR erasure of a data subject (crypto-shredding); see docs/erasure.md */
@@ -109,7 +96,44 @@ export interface ComposeOptions {
   logger?: Logger;
 }
 
+/** what a mode builds from the config: compose-embedded.ts and compose-services.ts */
+export interface ModeAdapters {
+  readonly sql: Sql;
+  readonly log: EventLog;
+  readonly store: ProjectionStore;
+  readonly registry: SchemaRegistry;
+  /** services mode; the embedded log's table is its own index */
+  readonly streamIndex: StreamIndex | undefined;
+  readonly probes: Probe[];
+  /** the shared read cache, when the config turns it on (and, in services mode, names Redis) */
+  readonly cache: SharedCache | undefined;
+  readonly blobStore: BlobStore | undefined;
+  readonly kafkaFastPaths: (() => KafkaFastPaths) | undefined;
+  /** where the audit trail is kept: a topic of its own, or a table of the embedded log */
+  readonly auditLog: AuditLog;
+}
+
+export interface ModeContext {
+  readonly config: Config;
+  readonly catalog: EventCatalog;
+  readonly logger: Logger;
+  /** the codec's registrations of schemas, for the audit trail */
+  readonly onRegistration?: CodecOptions['onRegistration'];
+}
+
+// A mode's adapters are imported when the config picks that mode, never before: an embedded process
+// loads none of kafkajs, pg, ioredis, the AWS SDK (tests/integration/loaded-modules.test.ts).
+const modes: Record<
+  Config['mode'],
+  () => Promise<{ createAdapters(context: ModeContext): Promise<ModeAdapters> }>
+> = {
+  embedded: () => import('./compose-embedded.ts'),
+  services: () => import('./compose-services.ts'),
+};
+
 export const createLogfront = async (config: Config, options: ComposeOptions = {}): Promise<Logfront> => {
+  // pino is loaded when logfront is made without a logger, never by importing the SDK
+  const { createLogger, withRedaction } = await import('../core/logger.ts');
   const domain = options.domain ?? sampleDomain;
   // every deployment carries blobs on its log, next to its own event types
   const catalog = createCatalog([...domain.eventTypes, ...blobEventTypes], config.topicPrefix);
@@ -117,83 +141,27 @@ export const createLogfront = async (config: Config, options: ComposeOptions = {
   const logger = withRedaction(options.logger ?? createLogger(config.logLevel), catalog.types.values());
   const schema = config.database.schema;
 
-  let log: EventLog;
-  let store: ProjectionStore;
-  let registry: SchemaRegistry;
-  let sql: Sql;
-  let streamIndex: StreamIndex | undefined;
-  const probes: Probe[] = [];
-  // the blob store is made below; the Kafka log reads the archive through it, once there is one
-  let archiveStore: BlobStore | undefined;
-  if (config.mode === 'embedded') {
-    const inMemory = config.dataDir === ':memory:';
-    if (!inMemory) secureDataDir(config.dataDir);
-    sql = await createPgliteSql(inMemory ? undefined : join(config.dataDir, 'pg'));
-    if (!inMemory) secureDataDir(config.dataDir);
-    registry = createInProcessRegistry();
-    log = createTableEventLog(sql, { schema, topicPrefix: config.topicPrefix });
-    store = createPostgresProjectionStore(sql, schema);
-    probes.push({ name: 'postgres', ping: () => store.ping() });
-  } else {
-    registry = createConfluentRegistry(config.schemaRegistryUrl!);
-    // registrations of this process (on first use of each type) go to the audit trail
-    const codec = createCodec(registry, catalog, {
-      onRegistration: (subject, result) =>
-        audit.offer({
-          ...SYSTEM,
-          action: 'schema.registered',
-          resource: `schema/${subject}`,
-          ...('schemaId' in result
-            ? { outcome: 'success', details: { schemaId: result.schemaId } }
-            : { outcome: 'failure', reason: String((result.error as Error)?.message ?? result.error) }),
-        }),
+  // registrations of this process (on first use of each type) go to the audit trail, made just below
+  const registrations: { trail?: AuditTrail } = {};
+  const onRegistration: CodecOptions['onRegistration'] = (subject, result) =>
+    registrations.trail?.offer({
+      ...SYSTEM,
+      action: 'schema.registered',
+      resource: `schema/${subject}`,
+      ...('schemaId' in result
+        ? { outcome: 'success', details: { schemaId: result.schemaId } }
+        : { outcome: 'failure', reason: String((result.error as Error)?.message ?? result.error) }),
     });
-    sql = createPgSql(config.database.url!);
-    streamIndex = createPostgresStreamIndex(sql, schema);
-    log = createKafkaEventLog({
-      brokers: config.kafka.brokers,
-      clientId: config.kafka.clientId,
-      topicPrefix: config.topicPrefix,
-      partitions: config.kafka.partitions,
-      replication: config.kafka.replication,
-      sessionTimeoutMs: config.kafka.sessionTimeoutMs,
-      retentionMs: config.kafka.retentionMs,
-      readTimeoutMs: config.kafka.readTimeoutMs,
-      windowIds: config.kafka.windowIds,
-      codec,
-      logger,
-      index: streamIndex,
-      archived: async (topic, partition, from, to) =>
-        archiveStore ? readArchive(archiveStore, config.topicPrefix, topic, partition, from, to) : [],
-    });
-    store = createPostgresProjectionStore(sql, schema);
-    probes.push(
-      { name: 'kafka', ping: () => log.ping() },
-      { name: 'postgres', ping: () => store.ping() },
-      { name: 'schema-registry', ping: () => registry.ping() },
-    );
-    if (config.redis.url) probes.push(createRedisProbe(config.redis.url));
-    if (config.s3.endpoint && config.s3.bucket) {
-      probes.push(createS3Probe({ ...config.s3, endpoint: config.s3.endpoint, bucket: config.s3.bucket }));
-    }
-  }
-
-  const audit = createAuditTrailFor(config, { sql, logger });
-
-  let shared: SharedCache | undefined;
-  if (config.cache.enabled) {
-    if (config.mode === 'embedded') {
-      shared = createMemoryCache({ ttlMs: config.cache.ttlMs, markTtlMs: config.cache.markTtlMs });
-    } else if (config.redis.url) {
-      shared = await createRedisCache({
-        url: config.redis.url,
-        prefix: config.redis.prefix,
-        ttlMs: config.cache.ttlMs,
-        markTtlMs: config.cache.markTtlMs,
-        logger,
-      });
-    }
-  }
+  const adapters = await (await modes[config.mode]()).createAdapters({
+    config,
+    catalog,
+    logger,
+    onRegistration,
+  });
+  const { sql, store, registry, streamIndex, probes, cache: shared, blobStore, kafkaFastPaths } = adapters;
+  let log = adapters.log;
+  const audit = createAuditTrailFor(config, { log: adapters.auditLog, logger });
+  registrations.trail = audit;
   const cacheCounts: CacheCounts = { hits: { memory: 0, shared: 0 }, misses: 0, errors: {}, mismatches: 0 };
   const rowCache = shared
     ? await createRowCache({
@@ -214,21 +182,10 @@ export const createLogfront = async (config: Config, options: ComposeOptions = {
         },
       })
     : undefined;
-  let blobStore: BlobStore | undefined;
-  if (config.mode === 'embedded') {
-    blobStore = createFsBlobStore(
-      config.dataDir === ':memory:'
-        ? mkdtempSync(join(tmpdir(), 'logfront-blobs-'))
-        : join(config.dataDir, 'blobs'),
-    );
-  } else if (config.s3.endpoint && config.s3.bucket) {
-    blobStore = createS3BlobStore({ ...config.s3, endpoint: config.s3.endpoint, bucket: config.s3.bucket });
-  }
   // the log as stored (ciphertext): what the archive sink writes and the stream index reads
   const storedLog = log;
   let indexedLog = log;
   if (blobStore && config.archive.enabled) {
-    archiveStore = blobStore;
     log = withArchive(log, { store: blobStore, keyPrefix: config.topicPrefix, logger });
     indexedLog = log;
   }
@@ -366,6 +323,7 @@ export const createLogfront = async (config: Config, options: ComposeOptions = {
     deadLetters,
     blobs,
     blobStore,
+    kafkaFastPaths,
     blobCounts,
     streamIndex: streamIndex && indexer ? { index: streamIndex, indexer } : undefined,
     startStreamIndex,
@@ -467,22 +425,4 @@ export const createLogfront = async (config: Config, options: ComposeOptions = {
       await store.close();
     },
   };
-};
-
-/**
- * The embedded data directory holds the log, the projections, the wrapped data keys and the KEK: only
- * its owner may read it. The directory and every directory in it are 0700 and its files 0600; a file
- * made later is unreachable for others through its 0700 parents whatever its own mode.
- */
-const secureDataDir = (dir: string) => {
-  mkdirSync(dir, { recursive: true, mode: 0o700 });
-  const walk = (path: string) => {
-    chmodSync(path, 0o700);
-    for (const entry of readdirSync(path, { withFileTypes: true })) {
-      const child = join(path, entry.name);
-      if (entry.isDirectory()) walk(child);
-      else if (entry.isFile()) chmodSync(child, 0o600);
-    }
-  };
-  walk(dir);
 };

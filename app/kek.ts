@@ -5,8 +5,8 @@
 import { hkdfSync, randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Config } from '../core/config.ts';
 import { parseKek } from '../core/crypto.ts';
+import type { Config } from './config.ts';
 
 export const KEK_FILE = 'kek';
 export const AUDIT_SECRET_FILE = 'audit-secret';

@@ -1,6 +1,5 @@
 import type { FastifyInstance } from 'fastify';
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
-import { kafkaFastPaths } from '../connectors/kafka/fast-paths.ts';
 import { projectionSummaries } from '../core/status.ts';
 import type { Logfront } from './compose.ts';
 
@@ -60,9 +59,10 @@ export const installMetrics = (app: FastifyInstance, lf: Logfront) => {
     labelNames: ['path'] as const,
     registers: [registry],
     collect() {
-      const paths = kafkaFastPaths();
-      this.set({ path: 'produce_encoder' }, paths.produceEncoder ? 1 : 0);
-      this.set({ path: 'record_decoder' }, paths.recordDecoder ? 1 : 0);
+      // embedded: no kafkajs in the process, so none of its fast paths
+      const paths = lf.kafkaFastPaths?.();
+      this.set({ path: 'produce_encoder' }, paths?.produceEncoder ? 1 : 0);
+      this.set({ path: 'record_decoder' }, paths?.recordDecoder ? 1 : 0);
     },
   });
 

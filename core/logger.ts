@@ -1,3 +1,4 @@
+// biome-ignore lint/style/noRestrictedImports: until issue 12's follow-up "Logger interface in core, pino in app"
 import { pino } from 'pino';
 import { createRedactor } from './redaction.ts';
 

@@ -1,7 +1,7 @@
-import { loadConfig } from '../../core/config.ts';
 import { createAuthenticator, makeDevKey } from '../auth.ts';
 import { createClient } from '../client.ts';
 import { createLogfront } from '../compose.ts';
+import { loadConfig } from '../config.ts';
 import { createHttpServer } from '../http.ts';
 import { formatTable } from '../table.ts';
 import { defineCommand, jsonOption, need } from './shared.ts';

@@ -1,7 +1,7 @@
 import { mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { loadConfig } from '../../core/config.ts';
 import { createAuthenticator, DEV_KEY_FILE, makeDevKey } from '../auth.ts';
+import { loadConfig } from '../config.ts';
 import type { Domain } from '../domain.ts';
 import { serveUntilStopped } from './serve.ts';
 import { configOption, defineCommand, need, userDomain } from './shared.ts';

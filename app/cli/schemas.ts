@@ -1,7 +1,7 @@
 import { createConfluentRegistry } from '../../connectors/registry/confluent.ts';
-import { loadConfig } from '../../core/config.ts';
 import { createCatalog } from '../../core/event-types.ts';
 import { openCommandAudit } from '../audit.ts';
+import { loadConfig } from '../config.ts';
 import { formatTable } from '../table.ts';
 import { configOption, defineCommand, jsonOption, UsageError, userDomain } from './shared.ts';
 
@@ -19,7 +19,7 @@ export const schemas = defineCommand({
     const config = loadConfig(io.env);
     if (!config.schemaRegistryUrl) throw new UsageError('schemas needs LOGFRONT_SCHEMA_REGISTRY_URL');
     // registrations go to the audit log (schema.registered)
-    const audit = verb === 'register' ? openCommandAudit(config) : undefined;
+    const audit = verb === 'register' ? await openCommandAudit(config) : undefined;
     const confluent = createConfluentRegistry(config.schemaRegistryUrl);
     const registry = audit ? audit.registry(confluent) : confluent;
     const catalog = createCatalog(

@@ -1,6 +1,6 @@
-import { type Config, loadConfig } from '../../core/config.ts';
 import { type Authenticator, createAuthenticator } from '../auth.ts';
 import { createLogfront } from '../compose.ts';
+import { type Config, loadConfig } from '../config.ts';
 import type { Domain } from '../domain.ts';
 import { createHttpServer } from '../http.ts';
 import { configOption, defineCommand, type Io, need, userDomain } from './shared.ts';

@@ -1,9 +1,9 @@
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type ParseArgsConfig, parseArgs } from 'node:util';
-import { type Config, loadConfig } from '../../core/config.ts';
 import { clientToken } from '../auth.ts';
 import { createClient, type ReadQuery } from '../client.ts';
+import { type Config, loadConfig } from '../config.ts';
 import type { Domain } from '../domain.ts';
 import type { ProgressSink } from '../progress.ts';
 import { loadDomain } from '../user-config.ts';

@@ -1,7 +1,7 @@
 // The audit log of the embedded default: a table in the embedded log's schema, read a page at a time by
 // an indexed query from a position (its sequence number), never by scanning the table.
 import type { AuditEntry, AuditLog, AuditRecord } from '../../core/audit.ts';
-import { quoteIdent as q, type Sql, schemaMigration } from '../postgres/sql.ts';
+import { quoteIdent as q, type Sql, schemaMigration } from '../sql/sql.ts';
 
 interface AuditRow {
   seq: string;

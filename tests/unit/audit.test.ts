@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { openCommandAudit } from '../../app/audit.ts';
 import { auditUsageProblem, sinceOf } from '../../app/audit-command.ts';
+import { loadConfig } from '../../app/config.ts';
 import { AUDIT_SECRET_FILE, resolveAuditSecret } from '../../app/kek.ts';
 import {
   type AuditEntry,
@@ -17,7 +18,6 @@ import {
   SYSTEM,
   traceIdOf,
 } from '../../core/audit.ts';
-import { loadConfig } from '../../core/config.ts';
 import type { FieldCipher } from '../../core/crypto.ts';
 import { createErasure } from '../../core/erasure.ts';
 import { DependencyUnavailable, ValidationFailed } from '../../core/errors.ts';
@@ -355,7 +355,9 @@ describe('an erasure and its audit records', () => {
 
 describe('the audit of logfront schemas register', () => {
   it('without Kafka: registrations and failures are counted, and close says none was written', async () => {
-    const audit = openCommandAudit(loadConfig({ LOGFRONT_MODE: 'embedded', LOGFRONT_DATA_DIR: ':memory:' }));
+    const audit = await openCommandAudit(
+      loadConfig({ LOGFRONT_MODE: 'embedded', LOGFRONT_DATA_DIR: ':memory:' }),
+    );
     let n = 0;
     const registry = audit.registry({
       register: async () => {
@@ -369,7 +371,9 @@ describe('the audit of logfront schemas register', () => {
     expect(await audit.close()).toEqual({
       note: '2 audit records not written: no audit log (LOGFRONT_KAFKA_BROKERS is not set)',
     });
-    const idle = openCommandAudit(loadConfig({ LOGFRONT_MODE: 'embedded', LOGFRONT_DATA_DIR: ':memory:' }));
+    const idle = await openCommandAudit(
+      loadConfig({ LOGFRONT_MODE: 'embedded', LOGFRONT_DATA_DIR: ':memory:' }),
+    );
     expect(await idle.close()).toEqual({});
   });
 });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { loadConfig } from '../../core/config.ts';
+import { loadConfig } from '../../app/config.ts';
 import { ConfigError } from '../../core/errors.ts';
 
 const SERVICES = {

@@ -26,7 +26,6 @@ const scripted = () => {
     if (failing) throw new Error('redis down');
   };
   const shared: SharedCache = {
-    kind: 'memory',
     get: async (_p, key, generation) => {
       calls.get += 1;
       fail();

@@ -1,6 +1,6 @@
 // The only module that reads the environment. Everything else receives a Config.
 import { z } from 'zod';
-import { ConfigError } from './errors.ts';
+import { ConfigError } from '../core/errors.ts';
 
 const int = (min: number, max: number) =>
   z
