@@ -41,6 +41,8 @@ export const accessOf = (
     case 'GET /v1/blobs/:blobId':
     case 'HEAD /v1/blobs/:blobId':
       return { action: 'read', resource: { kind: 'blob', name: params.blobId } };
+    case 'GET /v1/audit':
+      return { action: 'admin', resource: { kind: 'audit' } };
     case 'DELETE /v1/subjects/:subjectId':
       return { action: 'erase', resource: { kind: 'subject' } };
     case 'GET /metrics':

@@ -16,8 +16,8 @@ import {
   sha256Hex,
   Unauthenticated,
 } from '../core/auth.ts';
-import type { Config } from '../core/config.ts';
 import { ConfigError } from '../core/errors.ts';
+import type { Config } from './config.ts';
 
 export interface Authenticator {
   /** `none`: every request is the anonymous principal, with every scope */

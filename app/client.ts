@@ -110,6 +110,8 @@ export const createClient = (baseUrl: string, token?: string) => {
         'POST',
         `/v1/projections/${encodeURIComponent(projection)}/resume`,
       ),
+    audit: (q: { since?: string; action?: string; limit?: number; cursor?: string; tenant?: string } = {}) =>
+      call<{ items: AuditRecordJson[]; next: string | null }>('GET', `/v1/audit${query({ ...q })}`),
     ready: () => call<Record<string, unknown>>('GET', '/readyz'),
     erase: (subjectId: string, tenant?: string) =>
       call<{
@@ -139,4 +141,18 @@ export interface DeadLetterJson {
   state: string;
   recordedAt: string;
   resolvedAt: string | null;
+}
+
+/** an audit record as the API shows it */
+export interface AuditRecordJson {
+  id: string;
+  time: string;
+  action: string;
+  actor: string;
+  tenant: string;
+  resource: string;
+  outcome: string;
+  traceId: string | null;
+  reason?: string;
+  details?: Record<string, unknown>;
 }

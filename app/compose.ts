@@ -1,38 +1,23 @@
 // The composition root: config → adapters → services. The CLI, the HTTP server, the demo,
 // the benchmarks and the tests all build logfront here.
-import { chmodSync, mkdirSync, mkdtempSync, readdirSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { createFsBlobStore } from '../connectors/embedded/fs-blob-store.ts';
-import { createTableEventLog } from '../connectors/embedded/log.ts';
-import { createMemoryCache } from '../connectors/embedded/memory-cache.ts';
-import { createPgliteSql } from '../connectors/embedded/pglite-sql.ts';
-import { createInProcessRegistry } from '../connectors/embedded/registry.ts';
-import { createKafkaEventLog } from '../connectors/kafka/event-log.ts';
+import type { KafkaFastPaths } from '../connectors/kafka/fast-paths.ts';
 import { createPostgresBlobIndex } from '../connectors/postgres/blob-index.ts';
 import { createPostgresDataKeyStore, createPostgresRowEraser } from '../connectors/postgres/erasure.ts';
-import { createPostgresProjectionStore } from '../connectors/postgres/projection-store.ts';
-import { createPgSql, type Sql } from '../connectors/postgres/sql.ts';
-import { createPostgresStreamIndex } from '../connectors/postgres/stream-index.ts';
-import { createRedisCache } from '../connectors/redis/cache.ts';
-import { createRedisProbe } from '../connectors/redis/probe.ts';
-import { createConfluentRegistry } from '../connectors/registry/confluent.ts';
-import { createS3BlobStore } from '../connectors/s3/blob-store.ts';
-import { createS3Probe } from '../connectors/s3/client.ts';
+import type { Sql } from '../connectors/sql/sql.ts';
 import { type AppendService, createAppendService } from '../core/append.ts';
-import { createArchiveSink, readArchive, withArchive } from '../core/archive.ts';
+import { createArchiveSink, withArchive } from '../core/archive.ts';
+import { type AuditActor, type AuditLog, type AuditTrail, SYSTEM } from '../core/audit.ts';
 import { type BlobService, createBlobService } from '../core/blob-service.ts';
 import { createBlobSink } from '../core/blob-sink.ts';
 import { BLOB_CATEGORY, type BlobStore } from '../core/blobs.ts';
 import { type CacheTier, createRowCache, type SharedCache } from '../core/cache.ts';
-import { createCodec } from '../core/codec.ts';
-import type { Config } from '../core/config.ts';
+import type { CodecOptions } from '../core/codec.ts';
 import { createFieldCipher, type FieldCipher, withFieldEncryption } from '../core/crypto.ts';
 import { createErasure, type Erasure } from '../core/erasure.ts';
 import { NotFound } from '../core/errors.ts';
 import { createCatalog, type EventCatalog } from '../core/event-types.ts';
 import { createFacade, type Facade } from '../core/facade.ts';
-import { createLogger, type Logger } from '../core/logger.ts';
+import type { Logger } from '../core/logger.ts';
 import type { EventLog, Probe, ProjectionStore, SchemaRegistry, StreamIndex } from '../core/ports.ts';
 import { createDeadLetters, type DeadLetters } from '../projections/dead-letters.ts';
 import { createInvalidator, type Invalidator } from '../projections/invalidator.ts';
@@ -40,6 +25,8 @@ import { type Rebuild, startRebuild } from '../projections/rebuild.ts';
 import { createProjectionRunner, type ProjectionRunner } from '../projections/runner.ts';
 import { createStreamIndexer, type StreamIndexer } from '../projections/stream-indexer.ts';
 import { blobEventTypes } from '../schemas/blobs.ts';
+import { createAuditTrailFor } from './audit.ts';
+import type { Config } from './config.ts';
 import { type Domain, sampleDomain } from './domain.ts';
 import { resolveKek } from './kek.ts';
 
@@ -61,12 +48,19 @@ export interface Logfront {
   /** blob uploads and verified reads; undefined without a blob store (services mode without S3) */
   readonly blobs: BlobService | undefined;
   readonly blobStore: BlobStore | undefined;
+  /** which of logfront's kafkajs fast paths run; undefined when embedded (no kafkajs loaded) */
+  readonly kafkaFastPaths: (() => KafkaFastPaths) | undefined;
   /** blobs whose stored bytes did not match their SHA-256 when read */
   readonly blobCounts: { checksumMismatches: number; stored: number; parts: Record<string, number> };
   /** GDPR erasure of a data subject (crypto-shredding); see docs/erasure.md */
   readonly erasure: Erasure;
-  /** starts a blue/green rebuild of a projection; 404 for an unknown one, 409 when one is running */
-  rebuild(name: string): Promise<Rebuild>;
+  /** the audit trail: records of access decisions, deletions, erasures and operator actions */
+  readonly audit: AuditTrail;
+  /**
+   * starts a blue/green rebuild of a projection (recorded as projection.rebuilt, `by` whom); 404 for an
+   * unknown one, 409 when one is running
+   */
+  rebuild(name: string, by?: AuditActor): Promise<Rebuild>;
   /** the projections' dead letters: list, retry, skip, and resume a halted projection */
   readonly deadLetters: DeadLetters;
   /**
@@ -84,7 +78,10 @@ export interface Logfront {
   close(): Promise<void>;
 }
 
-/** the mark an erasure leaves on a row: a position no cached entry has applied */
+/**
+ * the mark an erasure (or a dead letter's retry) leaves on a row: a position no cached entry has
+ * applied, so the row is read from the store until the mark expires
+ */
 const ERASED = { topic: '\u0000erased', partition: 0, offset: 0n } as const;
 
 export interface CacheCounts {
@@ -99,77 +96,72 @@ export interface ComposeOptions {
   logger?: Logger;
 }
 
+/** what a mode builds from the config: compose-embedded.ts and compose-services.ts */
+export interface ModeAdapters {
+  readonly sql: Sql;
+  readonly log: EventLog;
+  readonly store: ProjectionStore;
+  readonly registry: SchemaRegistry;
+  /** services mode; the embedded log's table is its own index */
+  readonly streamIndex: StreamIndex | undefined;
+  readonly probes: Probe[];
+  /** the shared read cache, when the config turns it on (and, in services mode, names Redis) */
+  readonly cache: SharedCache | undefined;
+  readonly blobStore: BlobStore | undefined;
+  readonly kafkaFastPaths: (() => KafkaFastPaths) | undefined;
+  /** where the audit trail is kept: a topic of its own, or a table of the embedded log */
+  readonly auditLog: AuditLog;
+}
+
+export interface ModeContext {
+  readonly config: Config;
+  readonly catalog: EventCatalog;
+  readonly logger: Logger;
+  /** the codec's registrations of schemas, for the audit trail */
+  readonly onRegistration?: CodecOptions['onRegistration'];
+}
+
+// A mode's adapters are imported when the config picks that mode, never before: an embedded process
+// loads none of kafkajs, pg, ioredis, the AWS SDK (tests/integration/loaded-modules.test.ts).
+const modes: Record<
+  Config['mode'],
+  () => Promise<{ createAdapters(context: ModeContext): Promise<ModeAdapters> }>
+> = {
+  embedded: () => import('./compose-embedded.ts'),
+  services: () => import('./compose-services.ts'),
+};
+
 export const createLogfront = async (config: Config, options: ComposeOptions = {}): Promise<Logfront> => {
-  const logger = options.logger ?? createLogger(config.logLevel);
+  // pino is loaded when logfront is made without a logger, never by importing the SDK
+  const { createLogger, withRedaction } = await import('../core/logger.ts');
   const domain = options.domain ?? sampleDomain;
   // every deployment carries blobs on its log, next to its own event types
   const catalog = createCatalog([...domain.eventTypes, ...blobEventTypes], config.topicPrefix);
+  // what the event types mark sensitive never reaches a log line, at any depth (docs/security.md#logs)
+  const logger = withRedaction(options.logger ?? createLogger(config.logLevel), catalog.types.values());
   const schema = config.database.schema;
 
-  let log: EventLog;
-  let store: ProjectionStore;
-  let registry: SchemaRegistry;
-  let sql: Sql;
-  let streamIndex: StreamIndex | undefined;
-  const probes: Probe[] = [];
-  // the blob store is made below; the Kafka log reads the archive through it, once there is one
-  let archiveStore: BlobStore | undefined;
-  if (config.mode === 'embedded') {
-    const inMemory = config.dataDir === ':memory:';
-    if (!inMemory) secureDataDir(config.dataDir);
-    sql = await createPgliteSql(inMemory ? undefined : join(config.dataDir, 'pg'));
-    if (!inMemory) secureDataDir(config.dataDir);
-    registry = createInProcessRegistry();
-    log = createTableEventLog(sql, { schema, topicPrefix: config.topicPrefix });
-    store = createPostgresProjectionStore(sql, schema);
-    probes.push({ name: 'postgres', ping: () => store.ping() });
-  } else {
-    registry = createConfluentRegistry(config.schemaRegistryUrl!);
-    const codec = createCodec(registry, catalog);
-    sql = createPgSql(config.database.url!);
-    streamIndex = createPostgresStreamIndex(sql, schema);
-    log = createKafkaEventLog({
-      brokers: config.kafka.brokers,
-      clientId: config.kafka.clientId,
-      topicPrefix: config.topicPrefix,
-      partitions: config.kafka.partitions,
-      replication: config.kafka.replication,
-      sessionTimeoutMs: config.kafka.sessionTimeoutMs,
-      retentionMs: config.kafka.retentionMs,
-      readTimeoutMs: config.kafka.readTimeoutMs,
-      windowIds: config.kafka.windowIds,
-      codec,
-      logger,
-      index: streamIndex,
-      archived: async (topic, partition, from, to) =>
-        archiveStore ? readArchive(archiveStore, config.topicPrefix, topic, partition, from, to) : [],
+  // registrations of this process (on first use of each type) go to the audit trail, made just below
+  const registrations: { trail?: AuditTrail } = {};
+  const onRegistration: CodecOptions['onRegistration'] = (subject, result) =>
+    registrations.trail?.offer({
+      ...SYSTEM,
+      action: 'schema.registered',
+      resource: `schema/${subject}`,
+      ...('schemaId' in result
+        ? { outcome: 'success', details: { schemaId: result.schemaId } }
+        : { outcome: 'failure', reason: String((result.error as Error)?.message ?? result.error) }),
     });
-    store = createPostgresProjectionStore(sql, schema);
-    probes.push(
-      { name: 'kafka', ping: () => log.ping() },
-      { name: 'postgres', ping: () => store.ping() },
-      { name: 'schema-registry', ping: () => registry.ping() },
-    );
-    if (config.redis.url) probes.push(createRedisProbe(config.redis.url));
-    if (config.s3.endpoint && config.s3.bucket) {
-      probes.push(createS3Probe({ ...config.s3, endpoint: config.s3.endpoint, bucket: config.s3.bucket }));
-    }
-  }
-
-  let shared: SharedCache | undefined;
-  if (config.cache.enabled) {
-    if (config.mode === 'embedded') {
-      shared = createMemoryCache({ ttlMs: config.cache.ttlMs, markTtlMs: config.cache.markTtlMs });
-    } else if (config.redis.url) {
-      shared = await createRedisCache({
-        url: config.redis.url,
-        prefix: config.redis.prefix,
-        ttlMs: config.cache.ttlMs,
-        markTtlMs: config.cache.markTtlMs,
-        logger,
-      });
-    }
-  }
+  const adapters = await (await modes[config.mode]()).createAdapters({
+    config,
+    catalog,
+    logger,
+    onRegistration,
+  });
+  const { sql, store, registry, streamIndex, probes, cache: shared, blobStore, kafkaFastPaths } = adapters;
+  let log = adapters.log;
+  const audit = createAuditTrailFor(config, { log: adapters.auditLog, logger });
+  registrations.trail = audit;
   const cacheCounts: CacheCounts = { hits: { memory: 0, shared: 0 }, misses: 0, errors: {}, mismatches: 0 };
   const rowCache = shared
     ? await createRowCache({
@@ -190,21 +182,10 @@ export const createLogfront = async (config: Config, options: ComposeOptions = {
         },
       })
     : undefined;
-  let blobStore: BlobStore | undefined;
-  if (config.mode === 'embedded') {
-    blobStore = createFsBlobStore(
-      config.dataDir === ':memory:'
-        ? mkdtempSync(join(tmpdir(), 'logfront-blobs-'))
-        : join(config.dataDir, 'blobs'),
-    );
-  } else if (config.s3.endpoint && config.s3.bucket) {
-    blobStore = createS3BlobStore({ ...config.s3, endpoint: config.s3.endpoint, bucket: config.s3.bucket });
-  }
   // the log as stored (ciphertext): what the archive sink writes and the stream index reads
   const storedLog = log;
   let indexedLog = log;
   if (blobStore && config.archive.enabled) {
-    archiveStore = blobStore;
     log = withArchive(log, { store: blobStore, keyPrefix: config.topicPrefix, logger });
     indexedLog = log;
   }
@@ -244,7 +225,7 @@ export const createLogfront = async (config: Config, options: ComposeOptions = {
       const touches = rows.map((row) => ({ key: String(row[spec.key]), ...ERASED }));
       await shared.invalidate(projection, touches, []);
     }),
-    logger,
+    audit,
   });
 
   const append = createAppendService({ log, catalog, limits: config.limits });
@@ -259,6 +240,7 @@ export const createLogfront = async (config: Config, options: ComposeOptions = {
         store: blobStore,
         maxBytes: config.blobs.maxBytes,
         defaultWaitMs: config.limits.readWaitMs,
+        maxWaitMs: config.limits.maxWaitMs,
         verifyFirstBytes: config.blobs.partBytes,
         onMismatch: (blobId) => {
           blobCounts.checksumMismatches += 1;
@@ -272,6 +254,7 @@ export const createLogfront = async (config: Config, options: ComposeOptions = {
     log,
     projections: domain.projections,
     defaultWaitMs: config.limits.readWaitMs,
+    maxWaitMs: config.limits.maxWaitMs,
     cache: rowCache,
     logger,
     events: {
@@ -280,7 +263,19 @@ export const createLogfront = async (config: Config, options: ComposeOptions = {
       },
     },
   });
-  const deadLetters = createDeadLetters({ log, store, projections: domain.projections });
+  const deadLetters = createDeadLetters({
+    log,
+    store,
+    projections: domain.projections,
+    audit,
+    beforeRowsChange: async (projection, keys) => {
+      await shared?.invalidate(
+        projection,
+        keys.map((key) => ({ key, ...ERASED })),
+        [],
+      );
+    },
+  });
   let runners: ProjectionRunner[] = [];
   let invalidators: Invalidator[] = [];
   const runnerDeps = {
@@ -289,6 +284,7 @@ export const createLogfront = async (config: Config, options: ComposeOptions = {
     groupPrefix: config.topicPrefix,
     batchEvents: config.limits.batchEvents,
     logger,
+    catalog,
   };
   const rebuilds = new Set<Rebuild>();
 
@@ -323,9 +319,11 @@ export const createLogfront = async (config: Config, options: ComposeOptions = {
     cache: shared,
     cacheCounts,
     erasure,
+    audit,
     deadLetters,
     blobs,
     blobStore,
+    kafkaFastPaths,
     blobCounts,
     streamIndex: streamIndex && indexer ? { index: streamIndex, indexer } : undefined,
     startStreamIndex,
@@ -347,6 +345,7 @@ export const createLogfront = async (config: Config, options: ComposeOptions = {
               blobCounts.stored += 1;
               blobCounts.parts[blobId] = parts;
             },
+            audit,
           }),
         ];
         if (config.archive.enabled && storedLog.startOffsets) {
@@ -380,13 +379,35 @@ export const createLogfront = async (config: Config, options: ComposeOptions = {
         ...sinks.map((k) => k.start()),
       ]);
     },
-    rebuild: async (name) => {
-      const definition = domain.projections.find((p) => p.name === name);
-      if (!definition) throw new NotFound(`no projection named "${name.slice(0, 100)}"`);
-      const r = await startRebuild({ ...runnerDeps, definition });
+    rebuild: async (name, by = SYSTEM) => {
+      const rebuilt = (outcome: 'started' | 'success' | 'failure', more: object) =>
+        audit.offer({
+          ...by,
+          action: 'projection.rebuilt',
+          resource: `projection/${name}`,
+          outcome,
+          ...more,
+        });
+      let r: Rebuild;
+      try {
+        const definition = domain.projections.find((p) => p.name === name);
+        if (!definition) throw new NotFound(`no projection named "${name.slice(0, 100)}"`);
+        r = await startRebuild({ ...runnerDeps, definition });
+      } catch (error) {
+        rebuilt('failure', { reason: (error as Error).message });
+        throw error;
+      }
+      const generation = r.generation;
+      rebuilt('started', { details: { generation } });
       rebuilds.add(r);
       r.done
-        .catch((err) => logger.error({ err, projection: name }, 'rebuild failed'))
+        .then(
+          () => rebuilt('success', { details: { generation } }),
+          (err: unknown) => {
+            rebuilt('failure', { reason: (err as Error).message, details: { generation } });
+            logger.error({ err, projection: name }, 'rebuild failed');
+          },
+        )
         .finally(() => rebuilds.delete(r));
       return r;
     },
@@ -398,26 +419,10 @@ export const createLogfront = async (config: Config, options: ComposeOptions = {
       await rowCache?.close();
       await shared?.close();
       await blobStore?.close();
+      // what is queued for the audit log is written before its store closes
+      await audit.close();
       await log.close();
       await store.close();
     },
   };
-};
-
-/**
- * The embedded data directory holds the log, the projections, the wrapped data keys and the KEK: only
- * its owner may read it. The directory and every directory in it are 0700 and its files 0600; a file
- * made later is unreachable for others through its 0700 parents whatever its own mode.
- */
-const secureDataDir = (dir: string) => {
-  mkdirSync(dir, { recursive: true, mode: 0o700 });
-  const walk = (path: string) => {
-    chmodSync(path, 0o700);
-    for (const entry of readdirSync(path, { withFileTypes: true })) {
-      const child = join(path, entry.name);
-      if (entry.isDirectory()) walk(child);
-      else if (entry.isFile()) chmodSync(child, 0o600);
-    }
-  };
-  walk(dir);
 };

@@ -5,9 +5,11 @@ import Fastify, {
   type FastifyError,
   type FastifyInstance,
   type FastifyReply,
+  type FastifyRequest,
   LogController,
 } from 'fastify';
 import { z } from 'zod';
+import { type AuditActor, traceIdOf } from '../core/audit.ts';
 import {
   type Access,
   allowedHostnames,
@@ -16,6 +18,8 @@ import {
   hostnameOf,
   MisdirectedRequest,
   type Principal,
+  RateLimited,
+  TENANT_NAME,
   Unauthenticated,
 } from '../core/auth.ts';
 import type { BlobRecord } from '../core/blobs.ts';
@@ -55,7 +59,24 @@ const streamQuery = z
   })
   .strict();
 
-const erasureQuery = z.object({ tenant: z.string().optional() }).strict();
+const erasureQuery = z.object({ tenant: z.string().regex(TENANT_NAME, 'a tenant name').optional() }).strict();
+
+/** the audit log's query: the values are checked by the audit trail (core/audit.ts) */
+const auditQuery = z
+  .object({
+    since: z.string().optional(),
+    action: z.string().optional(),
+    tenant: z.string().optional(),
+    limit: z.coerce.number().int().min(1).max(1000).optional(),
+    cursor: z.string().optional(),
+  })
+  .strict();
+
+/** what an Access names, as the audit log shows it: `stream/order-1`, `projection/orders`, `metrics` */
+const resourceOf = (access: Access) =>
+  access.resource.name === undefined
+    ? access.resource.kind
+    : `${access.resource.kind}/${access.resource.name}`;
 
 const parse = <T>(schema: z.ZodType<T>, value: unknown, what: string): T => {
   const r = schema.safeParse(value);
@@ -209,8 +230,46 @@ const withTenant = (body: unknown, tenant: string) => {
   }
 };
 
-const traceIdOf = (traceparent: string | string[] | undefined) =>
-  typeof traceparent === 'string' ? traceparent.split('-')[1] : undefined;
+/**
+ * Requests per principal per minute (fixed one-minute windows): over `max`, 429 `rate_limited` with
+ * Retry-After until the window ends. 0: no limit. Principals are the configured keys and valid tokens,
+ * so the table stays small; windows over are dropped as it grows.
+ */
+const createRateLimiter = (max: number) => {
+  const windows = new Map<string, { startedAt: number; count: number }>();
+  return {
+    take: (principal: string, now = Date.now()) => {
+      if (max <= 0) return;
+      let w = windows.get(principal);
+      if (!w || now - w.startedAt >= 60_000) {
+        if (windows.size > 10_000) {
+          for (const [k, v] of windows) if (now - v.startedAt >= 60_000) windows.delete(k);
+        }
+        w = { startedAt: now, count: 0 };
+        windows.set(principal, w);
+      }
+      w.count += 1;
+      if (w.count > max)
+        throw new RateLimited(principal, max, Math.ceil((w.startedAt + 60_000 - now) / 1000));
+    },
+  };
+};
+
+/** aborted when the client goes away before its answer is sent: a waiting read then stops waiting */
+const untilDisconnected = (reply: FastifyReply) => {
+  const controller = new AbortController();
+  reply.raw.once('close', () => {
+    if (!reply.raw.writableFinished) controller.abort();
+  });
+  return controller.signal;
+};
+
+/** who sent a request, for the audit trail */
+const actorOf = (request: FastifyRequest): AuditActor => ({
+  actor: request.principal.id,
+  tenant: request.principal.tenant,
+  traceId: traceIdOf(request.headers.traceparent),
+});
 
 /** The HTTP API of API.md over the services of one Logfront. */
 export const createHttpServer = (
@@ -220,8 +279,9 @@ export const createHttpServer = (
   // a server nobody chose to open is not opened: ConfigError naming LOGFRONT_AUTH
   const auth = options.authenticator ?? createAuthenticator(lf.config.auth);
   const hosts = allowedHostnames(lf.config.http.allowedHosts, lf.config.http.host);
-  // the audit trail of access decisions is written whatever LOGFRONT_LOG_LEVEL says
-  const audit = lf.logger.child({}, { level: 'info' });
+  const limiter = createRateLimiter(lf.config.http.rateLimitPerMinute);
+  // access decisions go to the audit trail, best effort: they never fail or slow a request down
+  const audit = lf.audit;
   const app = Fastify({
     loggerInstance: lf.logger as FastifyBaseLogger,
     logController: new LogController({ disableRequestLogging: true }),
@@ -304,42 +364,35 @@ export const createHttpServer = (
       principal = await auth.authenticate(request.headers.authorization);
     } catch (error) {
       if (error instanceof Unauthenticated) {
-        audit.warn(
-          {
-            audit: {
-              action: 'auth.failed',
-              route: route ?? request.url.split('?')[0],
-              reason: error.message,
-              outcome: 'failure',
-            },
-          },
-          'audit',
-        );
+        audit.offer({
+          actor: 'anonymous',
+          tenant: DEFAULT_TENANT,
+          traceId: traceIdOf(request.headers.traceparent),
+          action: 'auth.failed',
+          resource: `route/${request.method} ${route ?? request.url.split('?')[0]}`,
+          outcome: 'failure',
+          reason: error.message,
+          details: { source: request.ip },
+        });
         reply.header('www-authenticate', 'Bearer');
       }
       throw error;
     }
     request.principal = principal;
+    if (auth.mode === 'tokens') limiter.take(principal.id);
     if (!access) return;
     const denied = !principal.scopes.has(access.action)
       ? `the token lacks the ${access.action} scope`
       : await allowedByHook(principal, access);
     if (denied) {
-      audit.warn(
-        {
-          audit: {
-            action: 'acl.denied',
-            actor: principal.id,
-            tenant: principal.tenant,
-            scope: access.action,
-            resource: access.resource,
-            reason: denied,
-            outcome: 'failure',
-            traceId: traceIdOf(request.headers.traceparent),
-          },
-        },
-        'audit',
-      );
+      audit.offer({
+        ...actorOf(request),
+        action: 'acl.denied',
+        resource: resourceOf(access),
+        outcome: 'failure',
+        reason: denied,
+        details: { scope: access.action, source: request.ip },
+      });
       throw new Forbidden(
         `${denied} (${access.action} on ${access.resource.kind}${access.resource.name ? ` ${access.resource.name.slice(0, 200)}` : ''})`,
       );
@@ -368,7 +421,9 @@ export const createHttpServer = (
 
   app.setErrorHandler((error: FastifyError, request, reply) => {
     if (isLogfrontError(error)) {
-      if (error instanceof Unavailable) reply.header('retry-after', String(error.retryAfterSeconds));
+      if (error instanceof Unavailable || error instanceof RateLimited) {
+        reply.header('retry-after', String(error.retryAfterSeconds));
+      }
       return reply
         .status(error.status)
         .send({ error: error.code, message: error.message, ...error.details() });
@@ -380,7 +435,16 @@ export const createHttpServer = (
         .send({ error: 'too_large', message: `request body is over ${app.initialConfig.bodyLimit} bytes` });
     }
     if (status >= 400 && status < 500) return reply.status(status).send(refusal(error, status));
-    request.log.error({ err: error, url: request.url }, 'request failed');
+    // the route, never the URL: path parameters and the query name subjects, keys and filter values
+    request.log.error(
+      {
+        err: error,
+        method: request.method,
+        route: request.routeOptions.url ?? null,
+        traceId: traceIdOf(request.headers.traceparent),
+      },
+      'request failed',
+    );
     return reply.status(500).send({ error: 'internal', message: 'internal error; see the server log' });
   });
   app.setNotFoundHandler((request, reply) =>
@@ -419,7 +483,7 @@ export const createHttpServer = (
   }));
 
   app.post<{ Params: { name: string } }>('/v1/projections/:name/rebuild', async (request, reply) => {
-    const r = await lf.rebuild(request.params.name);
+    const r = await lf.rebuild(request.params.name, actorOf(request));
     return reply.status(202).send({ name: request.params.name, generation: r.generation });
   });
 
@@ -435,23 +499,26 @@ export const createHttpServer = (
   app.post<{ Params: { name: string; id: string } }>(
     '/v1/projections/:name/dead-letters/:id/retry',
     async (request) => ({
-      deadLetter: deadLetterJson(await lf.deadLetters.retry(request.params.name, request.params.id)),
+      deadLetter: deadLetterJson(
+        await lf.deadLetters.retry(request.params.name, request.params.id, actorOf(request)),
+      ),
     }),
   );
   app.post<{ Params: { name: string; id: string } }>(
     '/v1/projections/:name/dead-letters/:id/skip',
     async (request) => ({
-      deadLetter: deadLetterJson(await lf.deadLetters.skip(request.params.name, request.params.id)),
+      deadLetter: deadLetterJson(
+        await lf.deadLetters.skip(request.params.name, request.params.id, actorOf(request)),
+      ),
     }),
   );
   app.post<{ Params: { name: string } }>('/v1/projections/:name/resume', async (request) => ({
     name: request.params.name,
-    skipped: deadLetterJson(await lf.deadLetters.resume(request.params.name)),
+    skipped: deadLetterJson(await lf.deadLetters.resume(request.params.name, actorOf(request))),
   }));
 
   // GDPR erasure (docs/erasure.md): the subject's data keys are destroyed, its projection rows deleted
   app.delete<{ Params: { subjectId: string } }>('/v1/subjects/:subjectId', async (request, reply) => {
-    const traceparent = request.headers.traceparent;
     // an erasure acts on exactly what it was asked: a misspelt parameter is a 400, never the default tenant
     const query = parse(erasureQuery, request.query, 'query');
     if (auth.mode === 'tokens' && query.tenant !== undefined && query.tenant !== request.principal.tenant) {
@@ -460,19 +527,39 @@ export const createHttpServer = (
     const r = await lf.erasure.erase(request.params.subjectId, {
       tenant: auth.mode === 'tokens' ? request.principal.tenant : query.tenant,
       actor: request.principal.id,
-      traceId: typeof traceparent === 'string' ? traceparent.split('-')[1] : undefined,
+      traceId: traceIdOf(request.headers.traceparent),
     });
     return reply.status(202).send(r);
   });
 
-  app.get<{ Params: { name: string; key: string } }>('/v1/projections/:name/rows/:key', async (request) => {
-    const options = cleanReadOptions(parse(readOptions, request.query, 'query'));
-    return lf.facade.get(request.params.name, request.params.key, options);
+  // the audit log (docs/security.md#the-audit-trail): a principal reads its own tenant's records
+  app.get('/v1/audit', async (request) => {
+    const query = parse(auditQuery, request.query, 'query');
+    if (auth.mode === 'tokens' && query.tenant !== undefined && query.tenant !== request.principal.tenant) {
+      throw new Forbidden(
+        `a principal of tenant ${request.principal.tenant} reads its own tenant's audit records`,
+      );
+    }
+    return lf.audit.query({
+      ...query,
+      tenant: auth.mode === 'tokens' ? request.principal.tenant : query.tenant,
+    });
   });
+
+  app.get<{ Params: { name: string; key: string } }>(
+    '/v1/projections/:name/rows/:key',
+    async (request, reply) => {
+      const options = cleanReadOptions(parse(readOptions, request.query, 'query'));
+      return lf.facade.get(request.params.name, request.params.key, {
+        ...options,
+        signal: untilDisconnected(reply),
+      });
+    },
+  );
 
   app.get<{ Params: { name: string }; Querystring: Record<string, string> }>(
     '/v1/projections/:name/rows',
-    async (request) => {
+    async (request, reply) => {
       const { limit, cursor, maxStalenessMs, after, consistency, onStale, ...filters } = request.query;
       const options = cleanReadOptions(
         parse(readOptions, { maxStalenessMs, after, consistency, onStale }, 'query'),
@@ -491,6 +578,7 @@ export const createHttpServer = (
       }
       return lf.facade.list(request.params.name, {
         ...options,
+        signal: untilDisconnected(reply),
         filters,
         limit: paging.limit,
         ...(paging.cursor ? { cursor: paging.cursor } : {}),

@@ -1,6 +1,5 @@
 import type { FastifyInstance } from 'fastify';
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
-import { kafkaFastPaths } from '../connectors/kafka/fast-paths.ts';
 import { projectionSummaries } from '../core/status.ts';
 import type { Logfront } from './compose.ts';
 
@@ -10,7 +9,8 @@ import type { Logfront } from './compose.ts';
  * logfront_projection_lag_events, logfront_projection_staleness_seconds,
  * logfront_projection_dead_letters, logfront_projection_running, logfront_cache_hits_total,
  * logfront_cache_misses_total, logfront_cache_errors_total, logfront_cache_probe_mismatches_total,
- * logfront_blob_checksum_mismatches_total, logfront_stream_index_lag_events, logfront_kafka_fast_path.
+ * logfront_blob_checksum_mismatches_total, logfront_stream_index_lag_events, logfront_kafka_fast_path,
+ * logfront_audit_dropped_total, logfront_audit_queued_records.
  */
 export const installMetrics = (app: FastifyInstance, lf: Logfront) => {
   const registry = new Registry();
@@ -59,9 +59,10 @@ export const installMetrics = (app: FastifyInstance, lf: Logfront) => {
     labelNames: ['path'] as const,
     registers: [registry],
     collect() {
-      const paths = kafkaFastPaths();
-      this.set({ path: 'produce_encoder' }, paths.produceEncoder ? 1 : 0);
-      this.set({ path: 'record_decoder' }, paths.recordDecoder ? 1 : 0);
+      // embedded: no kafkajs in the process, so none of its fast paths
+      const paths = lf.kafkaFastPaths?.();
+      this.set({ path: 'produce_encoder' }, paths?.produceEncoder ? 1 : 0);
+      this.set({ path: 'record_decoder' }, paths?.recordDecoder ? 1 : 0);
     },
   });
 
@@ -109,6 +110,25 @@ export const installMetrics = (app: FastifyInstance, lf: Logfront) => {
     () => [[{}, lf.blobCounts.checksumMismatches]],
   );
 
+  total(
+    'logfront_audit_dropped_total',
+    'audit records the best-effort queue dropped (full, or the process stopped before the audit log took them), by action',
+    ['action'],
+    () => Object.entries(lf.audit.counts.dropped).map(([action, n]) => [{ action }, n]),
+  );
+  new Gauge({
+    name: 'logfront_audit_queued_records',
+    help: 'audit records waiting in the best-effort queue for the audit log',
+    registers: [registry],
+    collect() {
+      this.set(lf.audit.counts.queued());
+    },
+  });
+
+  // a client that went away before its answer (a waiting read it gave up on): counted as 499
+  app.addHook('onRequestAbort', async (request) => {
+    requests.inc({ method: request.method, route: request.routeOptions.url ?? 'unmatched', status: '499' });
+  });
   app.addHook('onResponse', async (request, reply) => {
     const route = request.routeOptions.url ?? 'unmatched';
     requests.inc({ method: request.method, route, status: String(reply.statusCode) });

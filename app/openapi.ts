@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { AUDIT_ACTIONS, AUDIT_LIMIT_DEFAULT, AUDIT_LIMIT_MAX } from '../core/audit.ts';
 import { accessOf } from './access.ts';
 import type { Domain } from './domain.ts';
 
@@ -328,6 +329,54 @@ export const openApiDocument = (domain: Domain) => {
           },
         },
       },
+      '/v1/audit': {
+        get: {
+          summary:
+            "A page of the audit log, oldest first: the principal's tenant's records of access decisions, deletions, erasures and operator actions",
+          parameters: [
+            {
+              name: 'since',
+              in: 'query',
+              schema: { type: 'string', format: 'date-time' },
+              description: 'records of actions at or after this time',
+            },
+            { name: 'action', in: 'query', schema: { type: 'string', enum: [...AUDIT_ACTIONS] } },
+            {
+              name: 'limit',
+              in: 'query',
+              schema: { type: 'integer', minimum: 1, maximum: AUDIT_LIMIT_MAX, default: AUDIT_LIMIT_DEFAULT },
+            },
+            {
+              name: 'cursor',
+              in: 'query',
+              schema: { type: 'string' },
+              description: 'next of the previous page (a position in the audit log)',
+            },
+            {
+              name: 'tenant',
+              in: 'query',
+              schema: { type: 'string' },
+              description: "the principal's own (another is a 403); without authentication, a filter",
+            },
+          ],
+          responses: {
+            '200': json({
+              type: 'object',
+              properties: {
+                items: { type: 'array', items: ref('AuditRecord') },
+                next: {
+                  type: 'string',
+                  nullable: true,
+                  description:
+                    'null at the end; a page may hold fewer than limit records and still have a next',
+                },
+              },
+            }),
+            '400': error('validation_failed (bad since, action, limit or cursor)'),
+            '503': error('dependency_unavailable: the audit log cannot be read'),
+          },
+        },
+      },
       '/healthz': { get: { summary: 'The process runs', responses: { '200': json({ type: 'object' }) } } },
       '/readyz': {
         get: {
@@ -443,6 +492,22 @@ export const openApiDocument = (domain: Domain) => {
             state: { type: 'string', enum: ['pending', 'retried', 'skipped'] },
             recordedAt: { type: 'string', format: 'date-time' },
             resolvedAt: { type: 'string', format: 'date-time', nullable: true },
+          },
+        },
+        AuditRecord: {
+          type: 'object',
+          required: ['id', 'time', 'action', 'actor', 'tenant', 'resource', 'outcome', 'traceId'],
+          properties: {
+            id: { type: 'string', description: 'its position in the audit log' },
+            time: { type: 'string', format: 'date-time' },
+            action: { type: 'string', enum: [...AUDIT_ACTIONS] },
+            actor: { type: 'string' },
+            tenant: { type: 'string' },
+            resource: { type: 'string', description: '<kind>/<name>; a data subject as subject/hmac:<hex>' },
+            outcome: { type: 'string', enum: ['started', 'success', 'failure'] },
+            traceId: { type: 'string', nullable: true },
+            reason: { type: 'string' },
+            details: { type: 'object', additionalProperties: true },
           },
         },
         Error: {

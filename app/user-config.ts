@@ -4,7 +4,7 @@ import { randomUUID } from 'node:crypto';
 import { existsSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { basename, dirname, isAbsolute, join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { build, type Plugin } from 'esbuild';
+import type { Plugin } from 'esbuild';
 import type { Authorize } from '../core/auth.ts';
 import { ConfigError } from '../core/errors.ts';
 import type { EventType } from '../core/event-types.ts';
@@ -136,6 +136,8 @@ export const importConfigFile = async (file: string): Promise<unknown> => {
   const sdk = await import('./sdk.ts');
   (globalThis as Record<symbol, unknown>)[SDK_KEY] = sdk;
   const exportNames = Object.keys(sdk).filter((k) => /^[A-Za-z_$][\w$]*$/.test(k) && k !== 'default');
+  // esbuild is loaded when there is a config file to compile, never by importing the SDK
+  const { build } = await import('esbuild');
   let code: string;
   try {
     const out = await build({

@@ -4,7 +4,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { type Config, loadConfig } from '../core/config.ts';
+import { type Config, loadConfig } from '../app/config.ts';
 import { benchData, removeRunData } from '../tests/support/cleanup.ts';
 
 export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');

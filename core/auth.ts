@@ -43,6 +43,21 @@ export class Forbidden extends LogfrontError {
   readonly status = 403;
 }
 
+/** a principal over its requests per minute: 429 with Retry-After */
+export class RateLimited extends LogfrontError {
+  readonly code = 'rate_limited';
+  readonly status = 429;
+  constructor(
+    readonly principal: string,
+    readonly perMinute: number,
+    readonly retryAfterSeconds: number,
+  ) {
+    super(
+      `${principal} made more than ${perMinute} requests in a minute; try again in ${retryAfterSeconds} s`,
+    );
+  }
+}
+
 /** a request whose Host header names a server this is not (DNS rebinding): 421 */
 export class MisdirectedRequest extends LogfrontError {
   readonly code = 'misdirected_request';
@@ -80,7 +95,9 @@ export interface ApiKeyEntry {
 
 export const sha256Hex = (text: string) => createHash('sha256').update(text).digest('hex');
 
-const TENANT = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+/** what a tenant's name may be: in a token, an event's metadata and an erasure */
+export const TENANT_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+const TENANT = TENANT_NAME;
 const HEX64 = /^[0-9a-f]{64}$/;
 
 /** checks one entry of the API keys file; the message names what is wrong */

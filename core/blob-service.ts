@@ -63,6 +63,8 @@ export const createBlobService = (deps: {
   maxBytes: number;
   /** how long `after` waits when no budget is given */
   defaultWaitMs: number;
+  /** the longest a read waits, whatever its budget (LOGFRONT_MAX_WAIT_MS) */
+  maxWaitMs?: number;
   /** blobs up to this size are verified before the first byte is sent (a mismatch is then a 502) */
   verifyFirstBytes: number;
   onMismatch: (blobId: string) => void;
@@ -78,7 +80,10 @@ export const createBlobService = (deps: {
         { path: 'after', message: `a position in ${foreign.topic}: blob positions are in ${blobTopic}` },
       ]);
     }
-    const waitMs = options.maxStalenessMs ?? (target.length ? deps.defaultWaitMs : 0);
+    const waitMs = Math.min(
+      options.maxStalenessMs ?? (target.length ? deps.defaultWaitMs : 0),
+      deps.maxWaitMs ?? Number.POSITIVE_INFINITY,
+    );
     const deadline = Date.now() + waitMs;
     for (;;) {
       const record = await deps.index.find(blobId);

@@ -3,6 +3,7 @@
 // completes it once size and SHA-256 match, and records it. After a crash it restarts the upload
 // (aborting what the dead one left) from the upload's first chunk: no duplicate object, no orphaned
 // multipart upload.
+import { type AuditInput, type AuditTrail, SYSTEM } from './audit.ts';
 import { BLOB_CATEGORY, type BlobIndex, type BlobStore, blobKey, sha256Hex } from './blobs.ts';
 import type { Logger } from './logger.ts';
 import type { EventLog, LogBatch, Subscription } from './ports.ts';
@@ -61,6 +62,8 @@ export const createBlobSink = (deps: {
   abandonAfterMs?: number;
   /** told of every upload the sink completed, with the number of multipart parts it took */
   onStored?: (blobId: string, size: number, parts: number) => void;
+  /** where the deletion of a replaced object is recorded (object.deleted), before it is deleted */
+  audit?: Pick<AuditTrail, 'record' | 'offer'>;
 }): BlobSink => {
   const { log, store, index, logger } = deps;
   const abandonAfterMs = deps.abandonAfterMs ?? 10 * 60_000;
@@ -178,7 +181,25 @@ export const createBlobSink = (deps: {
       contentType: c.contentType,
       position: event.position,
     });
-    if (replaced) await store.delete(replaced.key);
+    if (replaced) {
+      // the object a new upload of the blob replaced: never deleted unless the audit log holds it first
+      const deleted = (outcome: AuditInput['outcome'], reason?: string): AuditInput => ({
+        ...SYSTEM,
+        action: 'object.deleted',
+        resource: `blob/${c.blobId}`,
+        outcome,
+        ...(reason === undefined ? {} : { reason }),
+        details: { kind: 'blob', key: replaced.key, replacedBy: c.upload },
+      });
+      await deps.audit?.record(deleted('started'));
+      try {
+        await store.delete(replaced.key);
+      } catch (error) {
+        deps.audit?.offer(deleted('failure', (error as Error).message));
+        throw error;
+      }
+      deps.audit?.offer(deleted('success'));
+    }
     deps.onStored?.(c.blobId, c.size, parts);
   };
 

@@ -12,7 +12,6 @@ export interface StoredObject {
 
 /** The blob store port: S3, or the filesystem for the embedded default. */
 export interface BlobStore {
-  readonly kind: 's3' | 'filesystem';
   put(key: string, body: Buffer, contentType?: string): Promise<void>;
   /**
    * the object's bytes as a stream, or null when there is none. `verifiedByCaller`: the caller checks

@@ -33,7 +33,6 @@ export interface InvalidationListener {
 
 /** The shared cache port: one per deployment, seen by every process. */
 export interface SharedCache {
-  readonly kind: 'redis' | 'memory';
   /** the entry of `key` in `generation`, unless an event at or past its position touched the key */
   get(projection: string, key: string, generation: number): Promise<CacheEntry | null>;
   /** compare-and-set: stores the entry unless a mark is at or past its position; true when stored */

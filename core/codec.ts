@@ -1,6 +1,7 @@
 import { EventUndecodable } from './errors.ts';
 import type { EventCatalog } from './event-types.ts';
 import type { SchemaRegistry } from './ports.ts';
+import { errorMessage, valuesAt, withoutValues } from './redaction.ts';
 
 /**
  * Turns event payloads into registry-framed bytes and back, upcasting old versions on read.
@@ -22,7 +23,16 @@ export interface EventCodec {
 const BINARY_FRAME = 0x01;
 const BINARY_HEADER = 5;
 
-export const createCodec = (registry: SchemaRegistry, catalog: EventCatalog): EventCodec => {
+export interface CodecOptions {
+  /** told of every registration this codec makes (once per type and process), and of each that failed */
+  onRegistration?: (subject: string, result: { schemaId: number } | { error: unknown }) => void;
+}
+
+export const createCodec = (
+  registry: SchemaRegistry,
+  catalog: EventCatalog,
+  options: CodecOptions = {},
+): EventCodec => {
   const ids = new Map<string, number>();
   const pending = new Map<string, Promise<number>>();
   // schema id → the subject version it is, for upcasters
@@ -42,12 +52,20 @@ export const createCodec = (registry: SchemaRegistry, catalog: EventCatalog): Ev
     if (id !== undefined) return Promise.resolve(id);
     let p = pending.get(type);
     if (!p) {
+      const subject = catalog.subjectOf(type);
       p = registry
-        .register(catalog.subjectOf(type), catalog.jsonSchemaOf(type))
-        .then((registered) => {
-          ids.set(type, registered);
-          return registered;
-        })
+        .register(subject, catalog.jsonSchemaOf(type))
+        .then(
+          (registered) => {
+            ids.set(type, registered);
+            options.onRegistration?.(subject, { schemaId: registered });
+            return registered;
+          },
+          (error: unknown) => {
+            options.onRegistration?.(subject, { error });
+            throw error;
+          },
+        )
         .finally(() => pending.delete(type));
       pending.set(type, p);
     }
@@ -86,7 +104,8 @@ export const createCodec = (registry: SchemaRegistry, catalog: EventCatalog): Ev
       try {
         decoded = await registry.decode(binary ? payload.subarray(BINARY_HEADER, end) : payload);
       } catch (error) {
-        throw new EventUndecodable('decode', (error as Error).message);
+        // never the payload: JSON.parse quotes the text it could not parse
+        throw new EventUndecodable('decode', errorMessage(error));
       }
       const { schemaId } = decoded;
       const eventType = catalog.get(type);
@@ -107,10 +126,9 @@ export const createCodec = (registry: SchemaRegistry, catalog: EventCatalog): Ev
       try {
         return eventType.upcast(value, version);
       } catch (error) {
-        throw new EventUndecodable(
-          'upcast',
-          `upcasting ${type} from schema version ${version}: ${(error as Error).message}`,
-        );
+        // an upcaster's message may quote the payload: the values of its sensitive fields are taken out
+        const message = withoutValues(errorMessage(error), valuesAt(value, eventType.sensitive));
+        throw new EventUndecodable('upcast', `upcasting ${type} from schema version ${version}: ${message}`);
       }
     },
   };

@@ -1,15 +1,15 @@
 // GDPR erasure of a data subject (DESIGN §7): its data keys are destroyed, so its sensitive fields
 // become unreadable in every event wherever it is stored, and its projection rows are deleted.
-import { createHash } from 'node:crypto';
+import type { AuditActor, AuditInput, AuditTrail } from './audit.ts';
 import { DEFAULT_TENANT, type FieldCipher } from './crypto.ts';
 import { ErasureUnavailable, ValidationFailed } from './errors.ts';
-import type { Logger } from './logger.ts';
+import { errorMessage } from './redaction.ts';
 
 export interface ErasureRequest {
   readonly tenant?: string | undefined;
-  /** who asked (a principal once authentication exists) */
+  /** who asked: the request's principal */
   readonly actor: string;
-  readonly traceId?: string | undefined;
+  readonly traceId?: string | null | undefined;
 }
 
 export interface ErasureResult {
@@ -25,9 +25,6 @@ export interface Erasure {
   erase(subjectId: string, request: ErasureRequest): Promise<ErasureResult>;
 }
 
-/** an identifier as the audit log shows it: a short hash, never the value */
-export const redact = (id: string) => `sha256:${createHash('sha256').update(id).digest('hex').slice(0, 12)}`;
-
 const validId = (id: string) =>
   id.length >= 1 && id.length <= 200 && ![...id].some((c) => c.charCodeAt(0) < 0x20);
 
@@ -36,53 +33,70 @@ export const createErasure = (deps: {
   cipher: FieldCipher | null;
   projections: readonly { readonly name: string; readonly subject?: string }[];
   deleteRows: (projection: string, column: string, value: string) => Promise<number>;
-  logger: Logger;
-}): Erasure => {
-  // the audit log is written whatever LOGFRONT_LOG_LEVEL says
-  const auditLog = deps.logger.child({}, { level: 'info' });
-  return {
-    erase: async (subjectId, request) => {
-      const tenant = request.tenant ?? DEFAULT_TENANT;
-      const issues = [
-        ...(validId(subjectId)
-          ? []
-          : [{ path: 'subjectId', message: '1 to 200 characters, no control characters' }]),
-        ...(validId(tenant)
-          ? []
-          : [{ path: 'tenant', message: '1 to 200 characters, no control characters' }]),
-      ];
-      if (issues.length) throw new ValidationFailed('invalid erasure', issues);
-      const audit = {
-        event: 'object.deleted',
-        actor: request.actor,
-        tenant,
-        action: 'erase',
-        resource: `subject/${redact(subjectId)}`,
-        traceId: request.traceId ?? null,
-      };
-      try {
-        if (!deps.cipher) {
-          throw new ErasureUnavailable(
-            'sensitive fields are not encrypted (no LOGFRONT_KEK), so a data subject cannot be erased',
-          );
-        }
-        const keysDestroyed = await deps.cipher.forget(tenant, subjectId);
-        const rowsDeleted: Record<string, number> = {};
-        for (const p of deps.projections) {
-          if (p.subject) rowsDeleted[p.name] = await deps.deleteRows(p.name, p.subject, subjectId);
-        }
-        auditLog.info(
-          { audit: { ...audit, outcome: 'success', keysDestroyed, rowsDeleted } },
-          'object.deleted',
-        );
-        return { subjectId, tenant, erased: true, keysDestroyed, rowsDeleted };
-      } catch (error) {
-        auditLog.warn(
-          { audit: { ...audit, outcome: 'failure', reason: (error as Error).message } },
-          'object.deleted',
-        );
-        throw error;
+  audit: Pick<AuditTrail, 'record' | 'offer' | 'subjectRef'>;
+}): Erasure => ({
+  // The audit log holds the request before anything is destroyed (outcome `started`), and the outcome
+  // after: when either cannot be written the erasure reports failure, and the caller tries it again
+  // (erasing again destroys what is left, if anything, and is recorded again).
+  erase: async (subjectId, request) => {
+    const tenant = request.tenant ?? DEFAULT_TENANT;
+    const issues = [
+      ...(validId(subjectId)
+        ? []
+        : [{ path: 'subjectId', message: '1 to 200 characters, no control characters' }]),
+      ...(validId(tenant) ? [] : [{ path: 'tenant', message: '1 to 200 characters, no control characters' }]),
+    ];
+    if (issues.length) throw new ValidationFailed('invalid erasure', issues);
+    const by: AuditActor = { actor: request.actor, tenant, traceId: request.traceId ?? null };
+    // the subject as the audit log names it: an HMAC under the audit secret, never the id or its bare hash
+    const subject = deps.audit.subjectRef(tenant, subjectId);
+    const erased = (outcome: AuditInput['outcome'], more: Partial<AuditInput> = {}): AuditInput => ({
+      ...by,
+      action: 'subject.erased',
+      resource: `subject/${subject}`,
+      outcome,
+      ...more,
+    });
+    if (!deps.cipher) {
+      const error = new ErasureUnavailable(
+        'sensitive fields are not encrypted (no LOGFRONT_KEK), so a data subject cannot be erased',
+      );
+      deps.audit.offer(erased('failure', { reason: error.message }));
+      throw error;
+    }
+    let outcome: AuditInput[] | undefined;
+    try {
+      await deps.audit.record(erased('started'));
+      const keysDestroyed = await deps.cipher.forget(tenant, subjectId);
+      const rowsDeleted: Record<string, number> = {};
+      for (const p of deps.projections) {
+        if (p.subject) rowsDeleted[p.name] = await deps.deleteRows(p.name, p.subject, subjectId);
       }
-    },
-  };
-};
+      outcome = [
+        ...Object.entries(rowsDeleted)
+          .filter(([, rows]) => rows > 0)
+          .map(
+            ([projection, rows]): AuditInput => ({
+              ...by,
+              action: 'object.deleted',
+              resource: `projection/${projection}`,
+              outcome: 'success',
+              details: { kind: 'rows', rows, subject },
+            }),
+          ),
+        erased('success', { details: { keysDestroyed, rowsDeleted } }),
+      ];
+      await deps.audit.record(...outcome);
+      return { subjectId, tenant, erased: true, keysDestroyed, rowsDeleted };
+    } catch (error) {
+      if (outcome) {
+        // destroyed, but the outcome is not recorded: queued to be written when the audit log is back,
+        // and the erasure reports failure so that its caller tries again
+        for (const entry of outcome) deps.audit.offer(entry);
+      } else {
+        deps.audit.offer(erased('failure', { reason: errorMessage(error) }));
+      }
+      throw error;
+    }
+  },
+});

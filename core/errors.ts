@@ -195,6 +195,15 @@ export class EventUndecodable extends LogfrontError {
   }
 }
 
+/** the client of a waiting read disconnected: the wait ends, nobody is answered (499 in the logs) */
+export class ClientGone extends LogfrontError {
+  readonly code = 'client_gone';
+  readonly status = 499;
+  constructor() {
+    super('the client disconnected while the read waited');
+  }
+}
+
 export class CheckpointFenced extends LogfrontError {
   readonly code = 'checkpoint_fenced';
   readonly status = 409;

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { TENANT_NAME } from './auth.ts';
 import { withSealedFields } from './crypto.ts';
 import { type Issue, ValidationFailed } from './errors.ts';
 import { UUID, uuidv7 } from './ids.ts';
@@ -51,7 +52,10 @@ export const defineEventType = <T>(
 
 const METADATA = z
   .object({
-    tenant: z.string().max(200),
+    // a tenant an erasure can name, and a token can carry (core/auth.ts)
+    tenant: z
+      .string()
+      .regex(TENANT_NAME, "letters, digits, '.', '_' and '-', at most 64, starting with a letter or digit"),
     actor: z.string().max(200),
     subject: z.string().max(200),
     correlationId: z.string().max(200),

@@ -1,5 +1,5 @@
 import { appliedOf, type CacheEntry, type RowCache, rowChecksum } from './cache.ts';
-import { NotFound, StalenessBudgetExceeded, ValidationFailed } from './errors.ts';
+import { ClientGone, NotFound, StalenessBudgetExceeded, ValidationFailed } from './errors.ts';
 import type { Logger } from './logger.ts';
 import type { EventLog, ProjectionStore } from './ports.ts';
 import { covers, decodePositions, encodePositions, type PositionToken } from './positions.ts';
@@ -15,6 +15,8 @@ export interface ReadOptions {
   after?: string;
   consistency?: 'eventual' | 'strong';
   onStale?: 'error' | 'serve';
+  /** the caller went away (its client disconnected): stop waiting */
+  signal?: AbortSignal;
 }
 
 export interface ReadMeta {
@@ -146,6 +148,8 @@ export const createFacade = (deps: {
   projections: readonly ReadableProjection[];
   /** how long `after` and `consistency=strong` wait when no budget is given */
   defaultWaitMs: number;
+  /** the longest a read waits, whatever its budget (LOGFRONT_MAX_WAIT_MS) */
+  maxWaitMs?: number;
   cache?: RowCache | undefined;
   events?: FacadeEvents;
   logger?: Logger;
@@ -224,7 +228,10 @@ export const createFacade = (deps: {
         ...ends.filter((p) => p.offset > 0n).map((p) => ({ ...p, offset: p.offset - 1n })),
       ];
     }
-    const waitMs = budget ?? (target ? deps.defaultWaitMs : 0);
+    const waitMs = Math.min(
+      budget ?? (target ? deps.defaultWaitMs : 0),
+      deps.maxWaitMs ?? Number.POSITIVE_INFINITY,
+    );
     const deadline = begunAt + waitMs;
     // the log's end must be known as of the read's start, less what the budget allows
     const endsMaxAge = budget === undefined ? ENDS_MAX_AGE_MS : Math.min(ENDS_MAX_AGE_MS, budget);
@@ -269,6 +276,7 @@ export const createFacade = (deps: {
           waitMs,
         );
       }
+      if (options.signal?.aborted) throw new ClientGone();
       await nextCheckpoint(deadline - t);
     }
   };

@@ -94,7 +94,6 @@ export interface DeadLetter {
 }
 
 export interface EventLog {
-  readonly kind: 'kafka' | 'embedded';
   topicFor(category: string): string;
   /** create topics for these categories if missing */
   ensureTopics(categories: readonly string[]): Promise<void>;

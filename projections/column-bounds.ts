@@ -25,16 +25,31 @@ export const INT8_MAX = 2n ** 63n - 1n;
 /** why a value cannot be written, starting with the value as a message shows it; undefined when it can */
 type Refusal = string | undefined;
 
-/** a value as a message shows it: escaped (a message is stored as text too) and cut when long */
+/**
+ * A value as a message shows it: by its kind, never by its content. A refusal becomes a dead-letter
+ * reason and a log line, and the projection cannot know whether its handler copied a sensitive field
+ * into the column (docs/security.md#logs); the event itself says what the value was.
+ */
 const shown = (value: unknown): string => {
-  if (typeof value === 'string') return JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}…` : value);
-  if (typeof value === 'bigint') return `${value}n`;
-  if (typeof value === 'number' || typeof value === 'boolean') return String(value);
+  if (typeof value === 'string')
+    return `a string of ${value.length} character${value.length === 1 ? '' : 's'}`;
+  if (typeof value === 'bigint') return 'a JS bigint';
+  if (typeof value === 'number') {
+    if (!Number.isFinite(value)) return String(value);
+    return Number.isInteger(value) ? 'an integer' : 'a number with a fraction';
+  }
+  if (typeof value === 'boolean') return 'a boolean';
   if (value === null || value === undefined) return String(value);
-  if (value instanceof Date) return Number.isNaN(value.getTime()) ? 'an invalid Date' : value.toISOString();
+  if (value instanceof Date) return Number.isNaN(value.getTime()) ? 'an invalid Date' : 'a Date';
   if (Array.isArray(value)) return 'an array';
   return typeof value === 'object' ? 'an object' : `a ${typeof value}`;
 };
+
+/** a name the projection's code chose (a column type, a change kind), quoted and cut when long */
+const named = (value: unknown): string =>
+  typeof value === 'string'
+    ? JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}…` : value)
+    : shown(value);
 
 /** a path as a message shows it: indexes and plain names as they are, any other name quoted */
 const pathOf = (path: readonly (string | number)[]) =>
@@ -68,7 +83,7 @@ const integer = (value: unknown): Refusal => {
 const DECIMAL = /^[+-]?0*([1-9][0-9]*|0)$/;
 const bigint = (value: unknown): Refusal => {
   if (typeof value === 'bigint')
-    return `${shown(value)} is a JS bigint, which the store cannot serialise: pass it as a decimal string`;
+    return 'the value is a JS bigint, which the store cannot serialise: pass it as a decimal string';
   if (typeof value === 'number') {
     if (!Number.isInteger(value)) return `${shown(value)} is not an integer`;
     if (!Number.isSafeInteger(value))
@@ -119,7 +134,7 @@ const timestamptz = (value: unknown): Refusal => {
 // already bounded the depth
 const notJson = (value: unknown, at: (string | number)[]): Refusal => {
   const where = at.length ? `at ${pathOf(at)}: ` : '';
-  if (typeof value === 'bigint') return `${where}${shown(value)} is a JS bigint, which JSON cannot hold`;
+  if (typeof value === 'bigint') return `${where}the value is a JS bigint, which JSON cannot hold`;
   if (typeof value === 'number' && !Number.isFinite(value))
     return `${where}${shown(value)} is not a finite number (JSON would write null)`;
   if (typeof value === 'function' || typeof value === 'symbol') return `${where}${shown(value)} is not JSON`;
@@ -187,11 +202,11 @@ export const checkChanges = (spec: ProjectionSpec, changes: readonly Change[]): 
         `not a column of ${spec.name} (its columns: ${Object.keys(spec.columns).join(', ')})`,
       );
     if (!Object.hasOwn(REFUSALS, type))
-      return refuse(column, `declared as ${shown(type)}, not a column type`);
+      return refuse(column, `declared as ${named(type)}, not a column type`);
     return type;
   };
   const checkKey = (key: unknown) => {
-    if (typeof key !== 'string') return refuse(spec.key, `the key ${shown(key)} is not a string`);
+    if (typeof key !== 'string') return refuse(spec.key, `the key is ${shown(key)}, not a string`);
     if (key === '') return refuse(spec.key, 'the key is empty');
     const why = unstorableText(key);
     if (why) refuse(spec.key, `the key ${why}`);
@@ -229,10 +244,10 @@ export const checkChanges = (spec: ProjectionSpec, changes: readonly Change[]): 
         if (!NUMERIC.includes(type))
           refuse(column, `a ${type} column cannot be incremented (only integer, bigint and double)`);
         const why = delta(type, value);
-        if (why) refuse(column, `the increment ${why}`);
+        if (why) refuse(column, `the increment: ${why}`);
       }
     } else if (isRecord(change)) {
-      refuse(null, `a change of kind ${shown(kind)} is not an upsert, patch, delete or increment`);
+      refuse(null, `a change of kind ${named(kind)} is not an upsert, patch, delete or increment`);
     } else {
       refuse(null, `${shown(change)} is not a change`);
     }

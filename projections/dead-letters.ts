@@ -1,6 +1,7 @@
 // Dead letters you can act on: list a projection's, retry one after a fix (its changes are computed
 // again from the event as the log holds it, and applied exactly once), skip one, or resume a halted
 // projection past the event it halted on.
+import { type AuditActor, type AuditTrail, SYSTEM } from '../core/audit.ts';
 import { Conflict, LogfrontError, NotFound, ValidationFailed } from '../core/errors.ts';
 import type { DeadLetterEntry, DeadLetterState, EventLog, ProjectionStore } from '../core/ports.ts';
 import type { ProjectionDefinition } from './define.ts';
@@ -33,10 +34,10 @@ export interface DeadLetters {
     options?: { limit?: number; cursor?: string; state?: string },
   ): Promise<DeadLetterPage>;
   /** applies the event again with the projection's handler as it is now; exactly once */
-  retry(projection: string, id: string): Promise<DeadLetterEntry>;
-  skip(projection: string, id: string): Promise<DeadLetterEntry>;
+  retry(projection: string, id: string, by?: AuditActor): Promise<DeadLetterEntry>;
+  skip(projection: string, id: string, by?: AuditActor): Promise<DeadLetterEntry>;
   /** skips the event a halted projection halted on, so it runs again; Conflict when it is not halted */
-  resume(projection: string): Promise<DeadLetterEntry>;
+  resume(projection: string, by?: AuditActor): Promise<DeadLetterEntry>;
 }
 
 const MAX_LIMIT = 500;
@@ -47,7 +48,45 @@ export const createDeadLetters = (deps: {
   log: EventLog;
   store: ProjectionStore;
   projections: readonly ProjectionDefinition[];
+  /**
+   * the rows a retry is about to change, so no cache serves them as they were: the log's order does
+   * not hold for a retried event, whose position is older than the rows' newest
+   */
+  beforeRowsChange?: (projection: string, keys: readonly string[]) => Promise<void>;
+  /** where retries and skips are recorded (dead_letter.retried, dead_letter.skipped; best effort) */
+  audit?: Pick<AuditTrail, 'offer'>;
 }): DeadLetters => {
+  // the resolution, and its record in the audit trail whether it succeeds or fails
+  const audited = async (
+    action: 'dead_letter.retried' | 'dead_letter.skipped',
+    projection: string,
+    id: string | undefined,
+    by: AuditActor,
+    resolve: () => Promise<DeadLetterEntry>,
+  ) => {
+    const resource = `projection/${projection}/dead-letters${id === undefined ? '' : `/${id}`}`;
+    try {
+      const letter = await resolve();
+      deps.audit?.offer({
+        ...by,
+        action,
+        resource: `projection/${projection}/dead-letters/${letter.id}`,
+        outcome: 'success',
+        details: {
+          stream: letter.stream,
+          version: letter.version,
+          type: letter.type,
+          eventId: letter.eventId,
+          generation: letter.generation,
+          ...(id === undefined ? { resumed: true } : {}),
+        },
+      });
+      return letter;
+    } catch (error) {
+      deps.audit?.offer({ ...by, action, resource, outcome: 'failure', reason: (error as Error).message });
+      throw error;
+    }
+  };
   const definitionOf = (name: string) => {
     const definition = deps.projections.find((p) => p.name === name);
     if (!definition) throw new NotFound(`no projection ${name}`);
@@ -60,6 +99,37 @@ export const createDeadLetters = (deps: {
       throw new Conflict(`dead letter ${id} of ${definition.name} was ${letter.state} already`);
     }
     return letter;
+  };
+
+  const retry = async (projection: string, id: string) => {
+    const definition = definitionOf(projection);
+    const letter = await pendingLetter(definition, id);
+    const [event] = await deps.log.readStream(letter.stream, letter.version, 1);
+    if (!event || event.id !== letter.eventId) {
+      throw new Conflict(
+        `the event of dead letter ${id} (${letter.stream} version ${letter.version}) is no longer in the log`,
+      );
+    }
+    let changes: ReturnType<typeof changesOfEvent>;
+    try {
+      changes = changesOfEvent(definition, event);
+    } catch (error) {
+      if (!isPoison(error)) throw error;
+      throw new DeadLetterStillFailing(id, error.message);
+    }
+    const keys = [
+      ...new Set(changes.map((c) => (c.kind === 'upsert' ? String(c.row[definition.key]) : c.key))),
+    ];
+    if (keys.length) await deps.beforeRowsChange?.(definition.name, keys);
+    try {
+      return await deps.store.resolveDeadLetter(definition, id, 'retried', changes);
+    } catch (error) {
+      // rows the database still refuses (SQLSTATE class 22, 23): the letter stays pending
+      if (/^2[23]/.test(String((error as { code?: unknown }).code ?? ''))) {
+        throw new DeadLetterStillFailing(id, (error as Error).message);
+      }
+      throw error;
+    }
   };
 
   return {
@@ -88,48 +158,26 @@ export const createDeadLetters = (deps: {
       const items = found.slice(0, limit);
       return { items, next: found.length > limit ? items.at(-1)!.id : null };
     },
-    retry: async (projection, id) => {
-      const definition = definitionOf(projection);
-      const letter = await pendingLetter(definition, id);
-      const [event] = await deps.log.readStream(letter.stream, letter.version, 1);
-      if (!event || event.id !== letter.eventId) {
-        throw new Conflict(
-          `the event of dead letter ${id} (${letter.stream} version ${letter.version}) is no longer in the log`,
-        );
-      }
-      let changes: ReturnType<typeof changesOfEvent>;
-      try {
-        changes = changesOfEvent(definition, event);
-      } catch (error) {
-        if (!isPoison(error)) throw error;
-        throw new DeadLetterStillFailing(id, error.message);
-      }
-      try {
-        return await deps.store.resolveDeadLetter(definition, id, 'retried', changes);
-      } catch (error) {
-        // rows the database still refuses (SQLSTATE class 22, 23): the letter stays pending
-        if (/^2[23]/.test(String((error as { code?: unknown }).code ?? ''))) {
-          throw new DeadLetterStillFailing(id, (error as Error).message);
+    retry: (projection, id, by = SYSTEM) =>
+      audited('dead_letter.retried', projection, id, by, () => retry(projection, id)),
+    skip: (projection, id, by = SYSTEM) =>
+      audited('dead_letter.skipped', projection, id, by, async () => {
+        const definition = definitionOf(projection);
+        await pendingLetter(definition, id);
+        return deps.store.resolveDeadLetter(definition, id, 'skipped', []);
+      }),
+    resume: (projection, by = SYSTEM) =>
+      audited('dead_letter.skipped', projection, undefined, by, async () => {
+        const definition = definitionOf(projection);
+        const status = await deps.store.status(projection);
+        if (status?.state !== 'halted') {
+          throw new Conflict(`projection ${projection} is not halted (it is ${status?.state ?? 'idle'})`);
         }
-        throw error;
-      }
-    },
-    skip: async (projection, id) => {
-      const definition = definitionOf(projection);
-      await pendingLetter(definition, id);
-      return deps.store.resolveDeadLetter(definition, id, 'skipped', []);
-    },
-    resume: async (projection) => {
-      const definition = definitionOf(projection);
-      const status = await deps.store.status(projection);
-      if (status?.state !== 'halted') {
-        throw new Conflict(`projection ${projection} is not halted (it is ${status?.state ?? 'idle'})`);
-      }
-      // the letter it halted on: the last pending one of the active generation
-      const pending = await deps.store.deadLetters(projection, { state: 'pending', limit: 10_000 });
-      const letter = pending.filter((l) => l.generation === status.generation).at(-1);
-      if (!letter) throw new Conflict(`projection ${projection} is halted but has no pending dead letter`);
-      return deps.store.resolveDeadLetter(definition, letter.id, 'skipped', []);
-    },
+        // the letter it halted on: the last pending one of the active generation
+        const pending = await deps.store.deadLetters(projection, { state: 'pending', limit: 10_000 });
+        const letter = pending.filter((l) => l.generation === status.generation).at(-1);
+        if (!letter) throw new Conflict(`projection ${projection} is halted but has no pending dead letter`);
+        return deps.store.resolveDeadLetter(definition, letter.id, 'skipped', []);
+      }),
   };
 };

@@ -1,8 +1,10 @@
 import { CheckpointFenced, ProjectionHalted } from '../core/errors.ts';
+import type { EventCatalog } from '../core/event-types.ts';
 import type { Logger } from '../core/logger.ts';
 import type { DeadLetterKind, EventLog, LogBatch, ProjectionStore, Subscription } from '../core/ports.ts';
 import { partitionKey } from '../core/positions.ts';
 import type { Change, Checkpoint, CheckpointAdvance } from '../core/projection.ts';
+import { errorMessage, valuesAt, withoutValues } from '../core/redaction.ts';
 import type { RecordedEvent } from '../core/types.ts';
 import { checkChanges } from './column-bounds.ts';
 import type { Handler, ProjectionDefinition } from './define.ts';
@@ -29,10 +31,13 @@ export interface RunnerOptions {
   generation?: number;
   heartbeatMs?: number;
   now?: () => number;
+  /** the event types: the values of their sensitive fields are kept out of dead-letter reasons */
+  catalog?: Pick<EventCatalog, 'get'>;
 }
 
+/** why an event is poison, as a dead letter and a log line may say it (core/redaction.ts) */
 const reasonOf = (error: unknown) =>
-  error instanceof Error ? `${error.name}: ${error.message}` : `thrown: ${String(error)}`;
+  error instanceof Error ? `${error.name}: ${errorMessage(error)}` : `thrown: ${errorMessage(error)}`;
 
 /** SQLSTATE class 22 (data exception) or 23 (integrity constraint violation) */
 const refusedRows = (error: unknown) => /^2[23]/.test(String((error as { code?: unknown }).code ?? ''));
@@ -179,7 +184,9 @@ export const createProjectionRunner = (options: RunnerOptions): ProjectionRunner
   const deadLetter = async (batch: LogBatch, poison: Poison) => {
     const { event } = poison;
     const where = `${event.position.topic}/${event.position.partition}@${event.position.offset}`;
-    const reason = `${poison.message} (event ${event.id} ${event.type} at ${where})`;
+    // a handler's message may quote the event: the values of its sensitive fields are taken out
+    const sensitive = valuesAt(event.data, options.catalog?.get(event.type)?.sensitive ?? []);
+    const reason = `${withoutValues(poison.message, sensitive)} (event ${event.id} ${event.type} at ${where})`;
     // the event itself, for tools that read the log's dead-letter topic
     await log.deadLetter(definition.name, event, reason);
     const letter = {

@@ -48,7 +48,6 @@ export const createFsBlobStore = (root: string): BlobStore => {
   };
 
   return {
-    kind: 'filesystem',
     put: async (key, body) => writeAtomically(pathOf(key), body),
     get: async (key) => {
       const size = await sizeOf(pathOf(key));

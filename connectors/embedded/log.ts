@@ -11,7 +11,7 @@ import type {
   RecordedEvent,
   StreamId,
 } from '../../core/types.ts';
-import { quoteIdent as q, type Sql, type SqlQueryable, schemaMigration } from '../postgres/sql.ts';
+import { quoteIdent as q, type Sql, type SqlQueryable, schemaMigration } from '../sql/sql.ts';
 
 interface EventRow {
   topic: string;
@@ -69,7 +69,6 @@ export const createTableEventLog = (
   const topicOf = (category: string) => topicFor(options.topicPrefix, category);
 
   return {
-    kind: 'embedded',
     topicFor: topicOf,
     ensureTopics: async (categories) => {
       await migrate();

@@ -48,7 +48,6 @@ export const createMemoryCache = (options: {
   };
 
   return {
-    kind: 'memory',
     get: async (projection, key, generation) => {
       const entry = current(projection, key);
       return entry && entry.generation === generation ? entry : null;

@@ -1,5 +1,5 @@
 import { PGlite } from '@electric-sql/pglite';
-import { beginStatement, type Sql, type SqlQueryable } from '../postgres/sql.ts';
+import { beginStatement, type Sql, type SqlQueryable } from '../sql/sql.ts';
 
 const INT8 = 20;
 const TIMESTAMPTZ = 1184;

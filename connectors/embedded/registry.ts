@@ -1,6 +1,6 @@
 import { isDeepStrictEqual } from 'node:util';
 import type { CompatibilityResult, SchemaRegistry } from '../../core/ports.ts';
-import { backwardCompatibility, frame, unframe } from '../registry/wire.ts';
+import { backwardCompatibility, frame, unframe } from '../schema-wire/wire.ts';
 
 /** An in-process schema registry with the Confluent wire format and BACKWARD checks. */
 export const createInProcessRegistry = (): SchemaRegistry => {

@@ -323,7 +323,6 @@ export const createKafkaEventLog = (options: KafkaLogOptions): KafkaEventLog => 
   };
 
   const log: KafkaEventLog = {
-    kind: 'kafka',
     sequencerWindow: (topic, partition) => sequencers.get(partitionKey(topic, partition))?.windowSize,
     topicFor: topicOf,
     ensureTopics: async (categories) => {

@@ -2,6 +2,7 @@
 import type { IHeaders, KafkaMessage } from 'kafkajs';
 import type { EventCodec } from '../../core/codec.ts';
 import { EventUndecodable } from '../../core/errors.ts';
+import { errorMessage } from '../../core/redaction.ts';
 import type { EventId, EventMetadata, RecordedEvent, StreamId } from '../../core/types.ts';
 import type { TailEvent } from './sequencer.ts';
 
@@ -98,7 +99,7 @@ export const createRecordMapper = (codec: EventCodec): RecordMapper => {
       try {
         metadata = JSON.parse(meta.toString('utf8')) as EventMetadata;
       } catch (error) {
-        badMetadata = `its metadata header is not JSON: ${(error as Error).message}`;
+        badMetadata = `its metadata header is not JSON: ${errorMessage(error)}`;
       }
     }
     const event: RecordedEvent = {

@@ -1,5 +1,5 @@
 import type { BlobIndex, BlobRecord } from '../../core/blobs.ts';
-import { quoteIdent as q, type Sql } from './sql.ts';
+import { quoteIdent as q, type Sql } from '../sql/sql.ts';
 
 interface Row {
   blob_id: string;

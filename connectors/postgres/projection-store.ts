@@ -12,7 +12,7 @@ import type {
   Row,
 } from '../../core/projection.ts';
 import type { EventId, StreamId } from '../../core/types.ts';
-import { quoteIdent as q, type Sql, type SqlQueryable, schemaMigration, statementName } from './sql.ts';
+import { quoteIdent as q, type Sql, type SqlQueryable, schemaMigration, statementName } from '../sql/sql.ts';
 
 const SQL_TYPES: Record<ColumnType, string> = {
   text: 'text',

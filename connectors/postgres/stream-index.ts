@@ -1,7 +1,7 @@
 import { CheckpointFenced } from '../../core/errors.ts';
 import type { IndexedEvent, IndexedStream, StreamIndex } from '../../core/ports.ts';
 import type { EventId, StreamId } from '../../core/types.ts';
-import { quoteIdent as q, type Sql, schemaMigration, statementName } from './sql.ts';
+import { quoteIdent as q, type Sql, schemaMigration, statementName } from '../sql/sql.ts';
 
 interface IndexRow {
   stream: string;

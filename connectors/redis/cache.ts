@@ -157,7 +157,6 @@ export const createRedisCache = async (options: RedisCacheOptions): Promise<Shar
   const subscribers = new Set<Redis>();
 
   const cache: SharedCache = {
-    kind: 'redis',
     get: async (projection, key, generation) => {
       const k = rowKeys(projection, key);
       const text = await redis.lfGet(k.entry, k.mark, epochKey(projection), String(generation));

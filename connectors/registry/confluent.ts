@@ -1,7 +1,7 @@
 import { SchemaRegistry as Client, COMPATIBILITY, SchemaType } from '@kafkajs/confluent-schema-registry';
 import { DependencyUnavailable, EventUndecodable, isLogfrontError } from '../../core/errors.ts';
 import type { CompatibilityResult, SchemaRegistry } from '../../core/ports.ts';
-import { backwardCompatibility, frame, unframe } from './wire.ts';
+import { backwardCompatibility, frame, unframe } from '../schema-wire/wire.ts';
 
 /** how long a request to the registry may take */
 const TIMEOUT_MS = 10_000;

@@ -56,7 +56,6 @@ export const createS3BlobStore = (
 ): BlobStore => {
   const Bucket = options.bucket;
   const store: BlobStore = {
-    kind: 's3',
     put: async (key, body, contentType) => {
       await client.send(
         new PutObjectCommand({

@@ -1,7 +1,7 @@
 // The Sql contract: pg against a Postgres server and PGlite behave the same for what the stores use.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Sql } from '../../connectors/postgres/sql.ts';
-import { quoteIdent } from '../../connectors/postgres/sql.ts';
+import type { Sql } from '../../connectors/sql/sql.ts';
+import { quoteIdent } from '../../connectors/sql/sql.ts';
 import { uniqueId, waitFor } from '../support/services.ts';
 
 export const sqlContract = (name: string, open: () => Promise<Sql>) => {

@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createFsBlobStore } from '../../connectors/embedded/fs-blob-store.ts';
 import { createTableEventLog } from '../../connectors/embedded/log.ts';
 import { createPgliteSql } from '../../connectors/embedded/pglite-sql.ts';
-import type { Sql } from '../../connectors/postgres/sql.ts';
+import type { Sql } from '../../connectors/sql/sql.ts';
 import { archiveEndKey, archivePrefix, createArchiveSink, readArchive } from '../../core/archive.ts';
 import type { BlobStore } from '../../core/blobs.ts';
 import { readAll } from '../../core/blobs.ts';

@@ -9,7 +9,7 @@ import { createFsBlobStore } from '../../connectors/embedded/fs-blob-store.ts';
 import { createTableEventLog } from '../../connectors/embedded/log.ts';
 import { createPgliteSql } from '../../connectors/embedded/pglite-sql.ts';
 import { createPostgresBlobIndex } from '../../connectors/postgres/blob-index.ts';
-import type { Sql } from '../../connectors/postgres/sql.ts';
+import type { Sql } from '../../connectors/sql/sql.ts';
 import { createBlobSink } from '../../core/blob-sink.ts';
 import type { BlobIndex, BlobStore } from '../../core/blobs.ts';
 import { createCatalog } from '../../core/event-types.ts';

@@ -72,10 +72,19 @@ describe('dead letters over HTTP and the CLI (embedded)', () => {
     const failing = await call('POST', `/v1/projections/${skipping.name}/dead-letters/${first.id}/retry`);
     expect(failing.status).toBe(422);
     expect(failing.body).toMatchObject({ error: 'dead_letter_still_failing', id: first.id });
+    // the row as the facade serves it (and caches it) before the retry
+    const before = await call('GET', `/v1/projections/${skipping.name}/rows/${a}`);
+    expect(before).toMatchObject({ status: 200, body: { data: { status: 'placed' } } });
+    expect((await call('GET', `/v1/projections/${skipping.name}/rows/${a}`)).body.meta).toMatchObject({
+      source: 'cache',
+    });
     fix.fixed = true;
     const retried = await call('POST', `/v1/projections/${skipping.name}/dead-letters/${first.id}/retry`);
     expect(retried).toMatchObject({ status: 200, body: { deadLetter: { id: first.id, state: 'retried' } } });
     expect((await lf.store.get(skipping, a)).row).toMatchObject({ status: 'cancelled' });
+    // no cache serves the row as it was before the retry
+    const after = await call('GET', `/v1/projections/${skipping.name}/rows/${a}`);
+    expect(after).toMatchObject({ status: 200, body: { data: { status: 'cancelled' } } });
     const again = await call('POST', `/v1/projections/${skipping.name}/dead-letters/${first.id}/retry`);
     expect(again).toMatchObject({ status: 409, body: { error: 'conflict' } });
 

@@ -1,8 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { createPgliteSql } from '../../connectors/embedded/pglite-sql.ts';
 import { createPostgresDataKeyStore, createPostgresRowEraser } from '../../connectors/postgres/erasure.ts';
+import { createPgSql } from '../../connectors/postgres/pg-sql.ts';
 import { createPostgresProjectionStore } from '../../connectors/postgres/projection-store.ts';
-import { createPgSql, type Sql } from '../../connectors/postgres/sql.ts';
+import type { Sql } from '../../connectors/sql/sql.ts';
 import type { ProjectionSpec } from '../../core/projection.ts';
 import { advance } from '../support/checkpoints.ts';
 import { services, uniqueId } from '../support/services.ts';

@@ -1,9 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Config } from '../../app/config.ts';
 import { createKafkaEventLog } from '../../connectors/kafka/event-log.ts';
 import { createConfluentRegistry } from '../../connectors/registry/confluent.ts';
 import { createCodec } from '../../core/codec.ts';
-import type { Config } from '../../core/config.ts';
 import { createCatalog } from '../../core/event-types.ts';
 import { createLogger } from '../../core/logger.ts';
 import { orderEventTypes } from '../../schemas/orders.ts';

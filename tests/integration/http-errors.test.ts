@@ -2,7 +2,7 @@
 // dependency_unavailable naming it, with Retry-After, never a 500; each is taken down with Toxiproxy.
 import { randomBytes } from 'node:crypto';
 import { afterAll, describe, expect, it } from 'vitest';
-import type { Config } from '../../core/config.ts';
+import type { Config } from '../../app/config.ts';
 import { type Api, startApi } from '../support/api.ts';
 import { orderPlaced, orderPlacedBy } from '../support/orders.ts';
 import { servicesConfig, uniqueId, waitFor } from '../support/services.ts';

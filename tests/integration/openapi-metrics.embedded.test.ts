@@ -38,6 +38,7 @@ describe('OpenAPI document and metrics', () => {
       'POST /v1/projections/{name}/dead-letters/{id}/skip',
       'POST /v1/projections/{name}/resume',
       'DELETE /v1/subjects/{subjectId}',
+      'GET /v1/audit',
       'PUT /v1/blobs/{blobId}',
       'GET /v1/blobs/{blobId}',
       'HEAD /v1/blobs/{blobId}',
@@ -51,7 +52,7 @@ describe('OpenAPI document and metrics', () => {
       const fastifyPath = path!.replace(/\{(\w+)\}/g, ':$1');
       expect(api.app.hasRoute({ method: method as 'GET', url: fastifyPath }), route).toBe(true);
     }
-    expect(documented.size).toBe(18);
+    expect(documented.size).toBe(19);
   });
 
   it('/metrics speaks Prometheus text with request, latency and projection series', async () => {
@@ -71,5 +72,7 @@ describe('OpenAPI document and metrics', () => {
     expect(text).toMatch(/logfront_projection_staleness_seconds\{projection="orders"\} /);
     expect(text).toMatch(/logfront_projection_dead_letters\{projection="orders"\} 0/);
     expect(text).toMatch(/logfront_projection_running\{projection="orders"\} 1/);
+    expect(text).toMatch(/# TYPE logfront_audit_dropped_total counter/);
+    expect(text).toMatch(/logfront_audit_queued_records \d+/);
   });
 });

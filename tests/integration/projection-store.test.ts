@@ -1,8 +1,9 @@
 // The projection store (connectors/postgres) through its contract suite, on both engines it runs on:
 // a PostgreSQL server over pg (the services mode) and PGlite in memory (the embedded default).
 import { createPgliteSql } from '../../connectors/embedded/pglite-sql.ts';
+import { createPgSql } from '../../connectors/postgres/pg-sql.ts';
 import { createPostgresProjectionStore } from '../../connectors/postgres/projection-store.ts';
-import { createPgSql, quoteIdent, type Sql } from '../../connectors/postgres/sql.ts';
+import { quoteIdent, type Sql } from '../../connectors/sql/sql.ts';
 import type { ProjectionStore } from '../../core/ports.ts';
 import {
   type ProjectionStoreFixture,

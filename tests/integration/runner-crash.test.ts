@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLogfront, type Logfront } from '../../app/compose.ts';
-import type { Config } from '../../core/config.ts';
+import type { Config } from '../../app/config.ts';
 import { customerTotals, foldCustomerTotals, testDomain } from '../support/domain.ts';
 import { readAll } from '../support/log-reader.ts';
 import { foldOrders, orderPlaced, orderShipped } from '../support/orders.ts';

@@ -1,5 +1,5 @@
 import { createPgliteSql } from '../../connectors/embedded/pglite-sql.ts';
-import { createPgSql } from '../../connectors/postgres/sql.ts';
+import { createPgSql } from '../../connectors/postgres/pg-sql.ts';
 import { sqlContract } from '../contract/sql.features.ts';
 import { services } from '../support/services.ts';
 

@@ -1,7 +1,8 @@
 // The stream index's Postgres store on its own: what it answers, and how it refuses.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createPgSql, type Sql } from '../../connectors/postgres/sql.ts';
+import { createPgSql } from '../../connectors/postgres/pg-sql.ts';
 import { createPostgresStreamIndex } from '../../connectors/postgres/stream-index.ts';
+import type { Sql } from '../../connectors/sql/sql.ts';
 import { CheckpointFenced } from '../../core/errors.ts';
 import { uuidv7 } from '../../core/ids.ts';
 import type { IndexedEvent, StreamIndex } from '../../core/ports.ts';

@@ -4,10 +4,10 @@
 import { Kafka, logLevel } from 'kafkajs';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createLogfront, type Logfront } from '../../app/compose.ts';
+import type { Config } from '../../app/config.ts';
 import { createHttpServer } from '../../app/http.ts';
 import type { KafkaEventLog } from '../../connectors/kafka/event-log.ts';
 import { ArchiveGap, readArchive } from '../../core/archive.ts';
-import type { Config } from '../../core/config.ts';
 import { TooLarge, VersionConflict } from '../../core/errors.ts';
 import { uuidv7 } from '../../core/ids.ts';
 import { partitionOf } from '../../core/partitioning.ts';

@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { createLogfront, type Logfront } from '../../app/compose.ts';
+import type { Config } from '../../app/config.ts';
 import { createHttpServer } from '../../app/http.ts';
-import type { Config } from '../../core/config.ts';
 
 export interface Api {
   lf: Logfront;

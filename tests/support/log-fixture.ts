@@ -1,5 +1,5 @@
 import { createLogfront, type Logfront } from '../../app/compose.ts';
-import type { Config } from '../../core/config.ts';
+import type { Config } from '../../app/config.ts';
 import type { LogFixture } from '../contract/event-log.features.ts';
 
 /** the log of a Logfront built from `config`, restarted by building a new one over the same storage */

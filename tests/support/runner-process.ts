@@ -2,7 +2,7 @@
 // LOGFRONT_TEST_BATCH_DELAY_MS slows each batch down (so a test can act while it works), and every
 // applied batch is reported on stdout as `applied <topic>/<partition>`.
 import { createLogfront } from '../../app/compose.ts';
-import { loadConfig } from '../../core/config.ts';
+import { loadConfig } from '../../app/config.ts';
 import type { ProjectionStore } from '../../core/ports.ts';
 import { testDomain } from './domain.ts';
 

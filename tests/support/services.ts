@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { inject } from 'vitest';
-import { type Config, loadConfig } from '../../core/config.ts';
+import { type Config, loadConfig } from '../../app/config.ts';
 
 export const services = () => inject('services');
 

@@ -5,8 +5,8 @@ import { join } from 'node:path';
 import { exportJWK, generateKeyPair, SignJWT } from 'jose';
 import { afterAll, describe, expect, it } from 'vitest';
 import { clientToken, createAuthenticator, DEV_KEY_FILE, makeDevKey } from '../../app/auth.ts';
+import { loadConfig } from '../../app/config.ts';
 import { sha256Hex } from '../../core/auth.ts';
-import { loadConfig } from '../../core/config.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'logfront-authcfg-'));
 const file = (name: string, text: string) => {

@@ -2,6 +2,7 @@ import { describe, expect, it, vi } from 'vitest';
 import { z } from 'zod';
 import { createInProcessRegistry } from '../../connectors/embedded/registry.ts';
 import { createCodec } from '../../core/codec.ts';
+import { EventUndecodable } from '../../core/errors.ts';
 import { createCatalog, defineEventType } from '../../core/event-types.ts';
 import type { SchemaRegistry } from '../../core/ports.ts';
 import { orderEventTypes } from '../../schemas/orders.ts';
@@ -175,6 +176,45 @@ describe('createCodec', () => {
     await expect(
       createCodec(failing, createCatalog(orderEventTypes, 'shop')).encode('OrderShipped', shipped),
     ).rejects.toThrow('registry unreachable');
+  });
+
+  it('a framed payload that is not JSON is undecodable, and its reason quotes none of it', async () => {
+    const codec = createCodec(createInProcessRegistry(), createCatalog(orderEventTypes, 'shop'));
+    const text = `{"orderId":"o","customerEmail":"ada@example.com","secret":"${'s'.repeat(30)}",}`;
+    const payload = Buffer.concat([Buffer.from([0, 0, 0, 0, 1]), Buffer.from(text)]);
+
+    const refused = (await codec.decode('OrderPlaced', payload).catch((e: unknown) => e)) as EventUndecodable;
+
+    expect(refused).toBeInstanceOf(EventUndecodable);
+    expect(refused.message).toMatch(/JSON/);
+    expect(refused.message).not.toMatch(/ada@example|sss/);
+  });
+
+  it("an upcaster's message is kept without the values of the type's sensitive fields", async () => {
+    const registry = createInProcessRegistry();
+    const V1 = defineEventType('PatientSeen', z.object({ patient: z.object({ ssn: z.string() }) }));
+    const old = await createCodec(registry, createCatalog([V1], 'clinic')).encode('PatientSeen', {
+      patient: { ssn: '078-05-1120' },
+    });
+    const V2 = defineEventType(
+      'PatientSeen',
+      z.object({ patient: z.object({ ssn: z.string() }), ward: z.string().optional() }),
+      {
+        sensitive: ['patient.ssn'],
+        upcast: (data) => {
+          throw new Error(`cannot read ${JSON.stringify(data)}`);
+        },
+      },
+    );
+    const reader = createCodec(registry, createCatalog([V2], 'clinic'));
+    await reader.registerAll();
+
+    const refused = (await reader.decode('PatientSeen', old).catch((e: unknown) => e)) as EventUndecodable;
+
+    expect(refused).toMatchObject({ kind: 'upcast' });
+    expect(refused.message).toBe(
+      'upcasting PatientSeen from schema version 1: cannot read {"patient":{"ssn":"[redacted]"}}',
+    );
   });
 
   it('a payload that is not framed cannot be decoded', async () => {

@@ -86,26 +86,30 @@ describe('a projection column bounds what its handler may write', () => {
 
     it('one past either end of int4 is refused, naming the projection, the column and the range', () => {
       expect(writing('totalCents', 3000000000)).toBe(
-        'orders.totalCents: 3000000000 is outside integer (int4) range -2147483648..2147483647',
+        'orders.totalCents: an integer is outside integer (int4) range -2147483648..2147483647',
       );
       expect(writing('totalCents', INT4_MAX + 1)).toBe(
-        'orders.totalCents: 2147483648 is outside integer (int4) range -2147483648..2147483647',
+        'orders.totalCents: an integer is outside integer (int4) range -2147483648..2147483647',
       );
       expect(patching('totalCents', INT4_MIN - 1)).toBe(
-        'orders.totalCents: -2147483649 is outside integer (int4) range -2147483648..2147483647',
+        'orders.totalCents: an integer is outside integer (int4) range -2147483648..2147483647',
       );
-      expect(writing('totalCents', 1e21)).toMatch(/1e\+21 is outside integer \(int4\) range/);
+      expect(writing('totalCents', 1e21)).toMatch(/an integer is outside integer \(int4\) range/);
     });
 
     it('a fraction, NaN, Infinity, a string or a boolean is not an integer', () => {
-      expect(writing('totalCents', 1.5)).toBe('orders.totalCents: 1.5 is not an integer');
+      expect(writing('totalCents', 1.5)).toBe(
+        'orders.totalCents: a number with a fraction is not an integer',
+      );
       expect(writing('totalCents', Number.NaN)).toBe('orders.totalCents: NaN is not an integer');
       expect(writing('totalCents', Number.POSITIVE_INFINITY)).toBe(
         'orders.totalCents: Infinity is not an integer',
       );
-      expect(writing('totalCents', '42')).toBe('orders.totalCents: "42" is not an integer (int4)');
-      expect(writing('totalCents', true)).toBe('orders.totalCents: true is not an integer (int4)');
-      expect(writing('totalCents', 42n)).toBe('orders.totalCents: 42n is not an integer (int4)');
+      expect(writing('totalCents', '42')).toBe(
+        'orders.totalCents: a string of 2 characters is not an integer (int4)',
+      );
+      expect(writing('totalCents', true)).toBe('orders.totalCents: a boolean is not an integer (int4)');
+      expect(writing('totalCents', 42n)).toBe('orders.totalCents: a JS bigint is not an integer (int4)');
     });
   });
 
@@ -127,7 +131,7 @@ describe('a projection column bounds what its handler may write', () => {
 
     it('one past either end of int8 is refused', () => {
       expect(writing('views', '9223372036854775808')).toBe(
-        'orders.views: "9223372036854775808" is outside bigint (int8) range -9223372036854775808..9223372036854775807',
+        'orders.views: a string of 19 characters is outside bigint (int8) range -9223372036854775808..9223372036854775807',
       );
       expect(writing('views', '-9223372036854775809')).toMatch(/is outside bigint \(int8\) range/);
       expect(writing('views', `1${'0'.repeat(40)}`)).toMatch(/is outside bigint \(int8\) range/);
@@ -135,7 +139,7 @@ describe('a projection column bounds what its handler may write', () => {
 
     it('a number past 2^53 - 1 is refused: the store would write a rounded value', () => {
       expect(writing('views', Number.MAX_SAFE_INTEGER + 1)).toBe(
-        'orders.views: 9007199254740992 is beyond 2^53 - 1, where a JS number is no longer exact: pass it as a decimal string',
+        'orders.views: an integer is beyond 2^53 - 1, where a JS number is no longer exact: pass it as a decimal string',
       );
       expect(writing('views', -(2 ** 60))).toMatch(/is beyond 2\^53 - 1/);
       expect(writing('views', 2 ** 63)).toMatch(/is beyond 2\^53 - 1/);
@@ -143,16 +147,18 @@ describe('a projection column bounds what its handler may write', () => {
 
     it('a JS bigint is refused: JSON.stringify, which the store uses, throws on it', () => {
       expect(writing('views', 5n)).toBe(
-        'orders.views: 5n is a JS bigint, which the store cannot serialise: pass it as a decimal string',
+        'orders.views: the value is a JS bigint, which the store cannot serialise: pass it as a decimal string',
       );
     });
 
     it('a fraction, a string that is no decimal integer or another type is refused', () => {
-      expect(writing('views', 1.5)).toBe('orders.views: 1.5 is not an integer');
+      expect(writing('views', 1.5)).toBe('orders.views: a number with a fraction is not an integer');
       expect(writing('views', Number.NaN)).toBe('orders.views: NaN is not an integer');
       for (const text of ['1e3', '1_000', ' 1', '', '0x10', '1.0', '--1'])
-        expect(writing('views', text)).toBe(`orders.views: ${JSON.stringify(text)} is not a decimal integer`);
-      expect(writing('views', true)).toBe('orders.views: true is not an integer (int8)');
+        expect(writing('views', text)).toBe(
+          `orders.views: a string of ${text.length} character${text.length === 1 ? '' : 's'} is not a decimal integer`,
+        );
+      expect(writing('views', true)).toBe('orders.views: a boolean is not an integer (int8)');
     });
 
     it('a long string is refused in linear time (no regular expression backtracking)', () => {
@@ -177,17 +183,19 @@ describe('a projection column bounds what its handler may write', () => {
     });
 
     it('a string or another type is not a number', () => {
-      expect(writing('score', '1.5')).toBe('orders.score: "1.5" is not a number (double precision)');
-      expect(writing('score', 1n)).toBe('orders.score: 1n is not a number (double precision)');
+      expect(writing('score', '1.5')).toBe(
+        'orders.score: a string of 3 characters is not a number (double precision)',
+      );
+      expect(writing('score', 1n)).toBe('orders.score: a JS bigint is not a number (double precision)');
     });
   });
 
   it('boolean is true or false, nothing that looks like one', () => {
     expect(writing('paid', true)).toBeUndefined();
     expect(writing('paid', false)).toBeUndefined();
-    expect(writing('paid', 'true')).toBe('orders.paid: "true" is not a boolean');
-    expect(writing('paid', 1)).toBe('orders.paid: 1 is not a boolean');
-    expect(writing('paid', 0)).toBe('orders.paid: 0 is not a boolean');
+    expect(writing('paid', 'true')).toBe('orders.paid: a string of 4 characters is not a boolean');
+    expect(writing('paid', 1)).toBe('orders.paid: an integer is not a boolean');
+    expect(writing('paid', 0)).toBe('orders.paid: an integer is not a boolean');
   });
 
   describe('text is a string Postgres can store', () => {
@@ -197,30 +205,46 @@ describe('a projection column bounds what its handler may write', () => {
 
     it('a NUL or a lone surrogate is refused, shown escaped so the reason itself can be stored', () => {
       expect(writing('status', 'a\u0000b')).toBe(
-        'orders.status: "a\\u0000b" contains a NUL character (\\u0000), which Postgres cannot store',
+        'orders.status: a string of 3 characters contains a NUL character (\\u0000), which Postgres cannot store',
       );
       expect(writing('status', 'a\ud800')).toBe(
-        'orders.status: "a\\ud800" contains a lone UTF-16 surrogate (not valid Unicode)',
+        'orders.status: a string of 2 characters contains a lone UTF-16 surrogate (not valid Unicode)',
       );
       expect(patching('status', '\udc00b')).toMatch(/lone UTF-16 surrogate/);
-      // a long value is cut in the message
+      // never the value itself: a handler may have copied a sensitive field into the column
       expect(writing('status', `${'y'.repeat(50)}\u0000`)).toBe(
-        `orders.status: "${'y'.repeat(40)}…" contains a NUL character (\\u0000), which Postgres cannot store`,
+        'orders.status: a string of 51 characters contains a NUL character (\\u0000), which Postgres cannot store',
       );
     });
 
-    it('a value is shown whole up to 40 characters, and cut after', () => {
-      expect(writing('totalCents', 'x'.repeat(40))).toBe(
-        `orders.totalCents: "${'x'.repeat(40)}" is not an integer (int4)`,
+    it('a value is shown by its kind and length, a name the code chose quoted and cut after 40 characters', () => {
+      expect(writing('totalCents', 'x')).toBe(
+        'orders.totalCents: a string of 1 character is not an integer (int4)',
       );
-      expect(writing('totalCents', 'x'.repeat(41))).toBe(
-        `orders.totalCents: "${'x'.repeat(40)}…" is not an integer (int4)`,
+      expect(writing('totalCents', 'xy')).toBe(
+        'orders.totalCents: a string of 2 characters is not an integer (int4)',
       );
       expect(writing('status', new Date('nope'))).toBe('orders.status: an invalid Date is not a string');
+      const declared = (type: string) => {
+        try {
+          checkChanges({ ...orders, columns: { ...orders.columns, code: type as ColumnType } }, [
+            upsert({ orderId: 'o-1', code: 'x' }),
+          ]);
+        } catch (error) {
+          return (error as Error).message;
+        }
+        return undefined;
+      };
+      expect(declared('v'.repeat(40))).toBe(
+        `orders.code: declared as "${'v'.repeat(40)}", not a column type`,
+      );
+      expect(declared('v'.repeat(41))).toBe(
+        `orders.code: declared as "${'v'.repeat(40)}…", not a column type`,
+      );
     });
 
     it('anything but a string is refused', () => {
-      expect(writing('status', 42)).toBe('orders.status: 42 is not a string');
+      expect(writing('status', 42)).toBe('orders.status: an integer is not a string');
       expect(writing('status', { a: 1 })).toBe('orders.status: an object is not a string');
       expect(writing('status', ['a'])).toBe('orders.status: an array is not a string');
       expect(writing('status', () => 'x')).toBe('orders.status: a function is not a string');
@@ -231,12 +255,14 @@ describe('a projection column bounds what its handler may write', () => {
   describe('the key is a non-empty string Postgres can store, in every kind of change', () => {
     it('an upsert without a key, or with an empty, non-text or unstorable one, is refused', () => {
       expect(refusalOf(upsert({ status: 'placed' }))?.message).toBe(
-        'orders.orderId: the key undefined is not a string',
+        'orders.orderId: the key is undefined, not a string',
       );
       expect(refusalOf(upsert({ orderId: null }))?.message).toBe(
-        'orders.orderId: the key null is not a string',
+        'orders.orderId: the key is null, not a string',
       );
-      expect(refusalOf(upsert({ orderId: 42 }))?.message).toBe('orders.orderId: the key 42 is not a string');
+      expect(refusalOf(upsert({ orderId: 42 }))?.message).toBe(
+        'orders.orderId: the key is an integer, not a string',
+      );
       expect(refusalOf(upsert({ orderId: '' }))?.message).toBe('orders.orderId: the key is empty');
       expect(refusalOf(upsert({ orderId: 'o\u0000' }))?.message).toBe(
         'orders.orderId: the key contains a NUL character (\\u0000), which Postgres cannot store',
@@ -252,7 +278,8 @@ describe('a projection column bounds what its handler may write', () => {
       ];
       for (const change of changesOf(''))
         expect(refusalOf(change)?.message).toBe('orders.orderId: the key is empty');
-      for (const change of changesOf(7)) expect(refusalOf(change)?.reason).toBe('the key 7 is not a string');
+      for (const change of changesOf(7))
+        expect(refusalOf(change)?.reason).toBe('the key is an integer, not a string');
       for (const change of changesOf('a\u0000'))
         expect(refusalOf(change)?.reason).toMatch(/^the key contains a NUL/);
       for (const change of changesOf('\udc00')) expect(refusalOf(change)?.reason).toMatch(/lone UTF-16/);
@@ -288,13 +315,13 @@ describe('a projection column bounds what its handler may write', () => {
     it('an instant before 0001 or from 10000 on (UTC) is refused, also when its offset moves it there', () => {
       const range = 'is outside the years 0001..9999 (UTC)';
       expect(writing('updatedAt', new Date(Date.parse('0001-01-01T00:00:00Z') - 1))).toBe(
-        `orders.updatedAt: 0000-12-31T23:59:59.999Z ${range}`,
+        `orders.updatedAt: a Date ${range}`,
       );
       expect(writing('updatedAt', new Date('+010000-01-01T00:00:00Z'))).toBe(
-        `orders.updatedAt: +010000-01-01T00:00:00.000Z ${range}`,
+        `orders.updatedAt: a Date ${range}`,
       );
       expect(writing('updatedAt', '0001-01-01T00:00:00+00:01')).toBe(
-        `orders.updatedAt: "0001-01-01T00:00:00+00:01" ${range}`,
+        `orders.updatedAt: a string of 25 characters ${range}`,
       );
       expect(writing('updatedAt', '9999-12-31T23:59:59-00:01')).toMatch(range);
       // Postgres keeps microseconds: this rounds up to 10000-01-01T00:00:00Z
@@ -303,14 +330,14 @@ describe('a projection column bounds what its handler may write', () => {
 
     it('year 0000 is refused, as it is in an event’s occurredAt, whatever its offset', () => {
       expect(writing('updatedAt', '0000-01-01T00:00:00Z')).toBe(
-        'orders.updatedAt: "0000-01-01T00:00:00Z" is in year 0000, outside the years 0001..9999 (UTC)',
+        'orders.updatedAt: a string of 20 characters is in year 0000, outside the years 0001..9999 (UTC)',
       );
       expect(writing('updatedAt', '0000-12-31T23:00:00-02:00')).toMatch(/is in year 0000/);
     });
 
     it('an offset beyond ±15:59 is refused: Postgres refuses it', () => {
       expect(writing('updatedAt', '2026-11-30T10:00:00+16:00')).toBe(
-        'orders.updatedAt: "2026-11-30T10:00:00+16:00" has an offset beyond ±15:59, which Postgres refuses',
+        'orders.updatedAt: a string of 25 characters has an offset beyond ±15:59, which Postgres refuses',
       );
       expect(writing('updatedAt', '2026-11-30T10:00:00-23:59')).toMatch(/offset beyond ±15:59/);
     });
@@ -329,7 +356,7 @@ describe('a projection column bounds what its handler may write', () => {
         '',
       ])
         expect(writing('updatedAt', text)).toBe(
-          `orders.updatedAt: ${JSON.stringify(text)} is not an ISO 8601 date-time with an offset, like 2024-05-01T12:00:00Z`,
+          `orders.updatedAt: a string of ${text.length} character${text.length === 1 ? '' : 's'} is not an ISO 8601 date-time with an offset, like 2024-05-01T12:00:00Z`,
         );
     });
 
@@ -338,7 +365,7 @@ describe('a projection column bounds what its handler may write', () => {
         'orders.updatedAt: an invalid Date is not a timestamp (the store would write NULL)',
       );
       expect(writing('updatedAt', 1_700_000_000_000)).toBe(
-        'orders.updatedAt: 1700000000000 is not a timestamp: pass a Date or an ISO 8601 date-time with an offset',
+        'orders.updatedAt: an integer is not a timestamp: pass a Date or an ISO 8601 date-time with an offset',
       );
     });
   });
@@ -385,7 +412,7 @@ describe('a projection column bounds what its handler may write', () => {
         'orders.meta: NaN is not a finite number (JSON would write null)',
       );
       expect(writing('meta', { big: 1n })).toBe(
-        'orders.meta: at big: 1n is a JS bigint, which JSON cannot hold',
+        'orders.meta: at big: the value is a JS bigint, which JSON cannot hold',
       );
       expect(writing('meta', { f: () => 1 })).toBe('orders.meta: at f: a function is not JSON');
       expect(writing('meta', [Symbol('s')])).toBe('orders.meta: at 0: a symbol is not JSON');
@@ -463,22 +490,26 @@ describe('a projection column bounds what its handler may write', () => {
 
     it('an increment past its column’s range, a fraction of an integer column, or no finite number is refused', () => {
       expect(adding('totalCents', INT4_MAX + 1)).toBe(
-        'orders.totalCents: the increment 2147483648 is outside integer (int4) range -2147483648..2147483647',
+        'orders.totalCents: the increment: an integer is outside integer (int4) range -2147483648..2147483647',
       );
-      expect(adding('totalCents', INT4_MIN - 1)).toMatch(/the increment -2147483649 is outside integer/);
-      expect(adding('totalCents', 1.5)).toBe('orders.totalCents: the increment 1.5 is not a safe integer');
+      expect(adding('totalCents', INT4_MIN - 1)).toMatch(/the increment: an integer is outside integer/);
+      expect(adding('totalCents', 1.5)).toBe(
+        'orders.totalCents: the increment: a number with a fraction is not a safe integer',
+      );
       expect(adding('views', Number.MAX_SAFE_INTEGER + 1)).toBe(
-        'orders.views: the increment 9007199254740992 is not a safe integer',
+        'orders.views: the increment: an integer is not a safe integer',
       );
-      expect(adding('views', Number.NaN)).toBe('orders.views: the increment NaN is not a safe integer');
+      expect(adding('views', Number.NaN)).toBe('orders.views: the increment: NaN is not a safe integer');
       expect(adding('score', Number.POSITIVE_INFINITY)).toBe(
-        'orders.score: the increment Infinity is not a finite number (the store would write NULL)',
+        'orders.score: the increment: Infinity is not a finite number (the store would write NULL)',
       );
     });
 
     it('an increment that is not a number is refused: the store would add it as text', () => {
-      expect(adding('totalCents', '5')).toBe('orders.totalCents: the increment "5" is not a number');
-      expect(adding('views', 5n)).toBe('orders.views: the increment 5n is not a number');
+      expect(adding('totalCents', '5')).toBe(
+        'orders.totalCents: the increment: a string of 1 character is not a number',
+      );
+      expect(adding('views', 5n)).toBe('orders.views: the increment: a JS bigint is not a number');
     });
 
     it('a text, boolean, timestamptz or jsonb column, or the key, cannot be incremented', () => {
@@ -504,7 +535,7 @@ describe('a projection column bounds what its handler may write', () => {
         'orders: a change of kind undefined is not an upsert, patch, delete or increment',
       );
       expect(malformed(null)).toBe('orders: null is not a change');
-      expect(malformed('upsert')).toBe('orders: "upsert" is not a change');
+      expect(malformed('upsert')).toBe('orders: a string of 6 characters is not a change');
     });
 
     it('an upsert, a patch or an increment without an object of columns is refused', () => {
@@ -515,10 +546,10 @@ describe('a projection column bounds what its handler may write', () => {
         'orders: the row of an upsert is an array, not an object of columns',
       );
       expect(malformed({ kind: 'patch', key: 'o-1', set: 'shipped' })).toBe(
-        'orders: the set of a patch is "shipped", not an object of columns',
+        'orders: the set of a patch is a string of 7 characters, not an object of columns',
       );
       expect(malformed({ kind: 'increment', key: 'o-1', by: 1 })).toBe(
-        'orders: the by of an increment is 1, not an object of columns',
+        'orders: the by of an increment is an integer, not an object of columns',
       );
     });
   });
@@ -541,9 +572,41 @@ describe('a projection column bounds what its handler may write', () => {
     expect(refused.details()).toEqual({
       projection: 'orders',
       column: 'totalCents',
-      reason: '3000000000 is outside integer (int4) range -2147483648..2147483647',
+      reason: 'an integer is outside integer (int4) range -2147483648..2147483647',
     });
     expect(refusalOf({ kind: 'nope' } as unknown as Change)?.details()).toMatchObject({ column: null });
+  });
+
+  it('a refusal never quotes the value: the handler may have copied a sensitive field into the column', () => {
+    // a dead-letter reason and a log line are made of it (docs/security.md#logs)
+    const secrets: unknown[] = [
+      '078-05-1120',
+      `078-05-1120\u0000`,
+      '1985-13-45T00:00:00Z',
+      '0000-01-01T00:00:00Z',
+      '98765432109876543210',
+      987654321012,
+      1985.5,
+      true,
+      new Date('+012345-01-01T00:00:00Z'),
+    ];
+    const columns = Object.keys(orders.columns).filter((c) => c !== 'orderId');
+    let refusals = 0;
+    for (const value of secrets) {
+      for (const column of columns) {
+        for (const message of [writing(column, value), patching(column, value), adding(column, value)]) {
+          if (message === undefined) continue;
+          refusals += 1;
+          const shown = value instanceof Date ? value.toISOString() : String(value).replace('\u0000', '');
+          expect(message).not.toContain(shown);
+        }
+      }
+      for (const key of [value, { kind: 'upsert', row: value }]) {
+        const message = malformed({ kind: 'patch', key, set: {} }) ?? '';
+        expect(message).not.toContain(String(value));
+      }
+    }
+    expect(refusals).toBeGreaterThan(30);
   });
 });
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { loadConfig } from '../../core/config.ts';
+import { loadConfig } from '../../app/config.ts';
 import { ConfigError } from '../../core/errors.ts';
 
 const SERVICES = {
@@ -61,11 +61,18 @@ describe('loadConfig', () => {
           url: 'http://127.0.0.1:7070',
           allowedHosts: [],
           token: undefined,
+          rateLimitPerMinute: 60_000,
         },
         auth: { mode: 'unset', apiKeysFile: undefined, jwtSecret: undefined, jwksFile: undefined },
         dataDir: './.logfront',
         logLevel: 'info',
-        limits: { maxAppendBytes: 1024 * 1024, maxAppendEvents: 1000, readWaitMs: 5000, batchEvents: 500 },
+        limits: {
+          maxAppendBytes: 1024 * 1024,
+          maxAppendEvents: 1000,
+          readWaitMs: 5000,
+          maxWaitMs: 30_000,
+          batchEvents: 500,
+        },
         runners: true,
         streamIndex: true,
       });
@@ -192,6 +199,7 @@ describe('loadConfig', () => {
       LOGFRONT_MAX_APPEND_BYTES: '2048',
       LOGFRONT_MAX_APPEND_EVENTS: '10',
       LOGFRONT_READ_WAIT_MS: '0',
+      LOGFRONT_MAX_WAIT_MS: '1000',
       LOGFRONT_RUNNERS: 'off',
       LOGFRONT_STREAM_INDEX: 'off',
       LOGFRONT_BATCH_EVENTS: '50',
@@ -199,6 +207,7 @@ describe('loadConfig', () => {
       LOGFRONT_JWT_JWKS_FILE: '/etc/logfront/jwks.json',
       LOGFRONT_ALLOWED_HOSTS: 'API.example.com, logfront.internal',
       LOGFRONT_TOKEN: 'tok',
+      LOGFRONT_RATE_LIMIT_PER_MINUTE: '0',
     });
 
     expect(config).toEqual({
@@ -233,6 +242,7 @@ describe('loadConfig', () => {
         url: 'https://api.example.com',
         allowedHosts: ['api.example.com', 'logfront.internal'],
         token: 'tok',
+        rateLimitPerMinute: 0,
       },
       auth: {
         mode: 'tokens',
@@ -242,7 +252,7 @@ describe('loadConfig', () => {
       },
       dataDir: '/var/lib/logfront',
       logLevel: 'debug',
-      limits: { maxAppendBytes: 2048, maxAppendEvents: 10, readWaitMs: 0, batchEvents: 50 },
+      limits: { maxAppendBytes: 2048, maxAppendEvents: 10, readWaitMs: 0, maxWaitMs: 1000, batchEvents: 50 },
       runners: false,
       streamIndex: false,
     });

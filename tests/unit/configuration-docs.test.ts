@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { ENV_SCHEMA } from '../../core/config.ts';
+import { ENV_SCHEMA } from '../../app/config.ts';
 
 const docs = readFileSync(
   join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'docs', 'configuration.md'),

@@ -312,7 +312,6 @@ describe('the log with field encryption', () => {
     let onBatch: ((b: LogBatch) => Promise<void>) | undefined;
     const toRecorded = () => appended.map((e, i) => recorded(e, 'user-1', BigInt(i)));
     const log = {
-      kind: 'embedded',
       append: async (stream: StreamId, events: readonly PreparedEvent[]) => {
         appended.push(...events);
         return {

@@ -4,7 +4,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { kafkaFailure, kafkaUnavailable } from '../../connectors/kafka/client.ts';
-import { postgresFailure } from '../../connectors/postgres/sql.ts';
+import { postgresFailure } from '../../connectors/postgres/pg-sql.ts';
 import { redisFailure } from '../../connectors/redis/cache.ts';
 import { createConfluentRegistry } from '../../connectors/registry/confluent.ts';
 import { s3Failure } from '../../connectors/s3/blob-store.ts';

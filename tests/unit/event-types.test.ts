@@ -286,6 +286,15 @@ describe('createCatalog', () => {
       });
     }
 
+    it('a tenant is a name an erasure can give: not empty, no spaces or control characters', () => {
+      for (const tenant of ['', 'a b', 'a\nb', '-x', 'x'.repeat(65), 'ä']) {
+        const error = failure([
+          { type: 'OrderShipped', data: { orderId: 'o', carrier: 'c' }, metadata: { tenant } },
+        ]);
+        expect(error.issues.map((i) => i.path)).toEqual(['events.0.metadata.tenant']);
+      }
+    });
+
     it('every bad metadata field is reported under metadata', () => {
       const error = failure([
         {

@@ -3,8 +3,8 @@ import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { loadConfig } from '../../app/config.ts';
 import { KEK_FILE, resolveKek } from '../../app/kek.ts';
-import { loadConfig } from '../../core/config.ts';
 
 describe('the key-encryption key', () => {
   const dir = mkdtempSync(join(tmpdir(), 'logfront-kek-'));

@@ -31,7 +31,6 @@ const scripted = (options: { live?: boolean } = {}) => {
     if (failing) throw new Error('redis down');
   };
   const shared: SharedCache = {
-    kind: 'memory',
     get: async (p, key, generation) => {
       calls.get += 1;
       fail();

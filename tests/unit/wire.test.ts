@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { backwardCompatibility, frame, unframe } from '../../connectors/registry/wire.ts';
+import { backwardCompatibility, frame, unframe } from '../../connectors/schema-wire/wire.ts';
 
 describe('frame', () => {
   it('writes magic byte 0, the schema id as 4 big-endian bytes, then the JSON', () => {

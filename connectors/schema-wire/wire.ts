@@ -1,3 +1,6 @@
+// What both schema registries share: the Confluent Registry's client (connectors/registry) and the
+// in-process one of the embedded mode (connectors/embedded). Neutral: it loads no client library, so
+// either connector folder may import it (biome.json's layering rule).
 import type { CompatibilityResult } from '../../core/ports.ts';
 
 // Confluent wire format: magic byte 0, 4-byte big-endian schema id, payload (JSON here).

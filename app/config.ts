@@ -1,6 +1,6 @@
 // The only module that reads the environment. Everything else receives a Config.
 import { z } from 'zod';
-import { ConfigError } from './errors.ts';
+import { ConfigError } from '../core/errors.ts';
 
 const int = (min: number, max: number) =>
   z
@@ -24,6 +24,17 @@ const list = z
     z
       .array(z.string().regex(/^[^\s:]+:\d{1,5}$/, 'expected host:port'))
       .min(1, 'expected host:port[,host:port…]'),
+  );
+
+/** 32 random bytes in base64 (a key) */
+const key32 = z
+  .string()
+  .trim()
+  .refine(
+    (s) => Buffer.from(s, 'base64').length === 32 && Buffer.from(s, 'base64').toString('base64') === s,
+    {
+      message: '32 bytes, base64 (openssl rand -base64 32)',
+    },
   );
 
 /** Every variable logfront reads, with its default. docs/configuration.md documents each. */
@@ -88,24 +99,18 @@ export const ENV_SCHEMA = z.object({
     )
     .optional(),
   LOGFRONT_TOKEN: z.string().min(1).optional(),
+  LOGFRONT_RATE_LIMIT_PER_MINUTE: int(0, 100_000_000).default(60_000),
   LOGFRONT_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   LOGFRONT_MAX_APPEND_BYTES: int(1024, 64 * 1024 * 1024).default(1024 * 1024),
   LOGFRONT_MAX_APPEND_EVENTS: int(1, 100_000).default(1000),
   LOGFRONT_READ_WAIT_MS: int(0, 600_000).default(5000),
+  LOGFRONT_MAX_WAIT_MS: int(0, 600_000).default(30_000),
   LOGFRONT_RUNNERS: z.enum(['on', 'off']).default('on'),
   LOGFRONT_STREAM_INDEX: z.enum(['on', 'off']).default('on'),
   LOGFRONT_BATCH_EVENTS: int(1, 100_000).default(500),
   LOGFRONT_CONFIG: z.string().min(1).optional(),
-  LOGFRONT_KEK: z
-    .string()
-    .trim()
-    .refine(
-      (s) => Buffer.from(s, 'base64').length === 32 && Buffer.from(s, 'base64').toString('base64') === s,
-      {
-        message: '32 bytes, base64 (openssl rand -base64 32)',
-      },
-    )
-    .optional(),
+  LOGFRONT_KEK: key32.optional(),
+  LOGFRONT_AUDIT_SECRET: key32.optional(),
 });
 
 export type Env = z.input<typeof ENV_SCHEMA>;
@@ -150,6 +155,8 @@ export interface Config {
     allowedHosts: string[];
     /** the bearer token the CLI sends (LOGFRONT_TOKEN; else the dev key of the data directory) */
     token: string | undefined;
+    /** requests a principal may make per minute (0: no limit); applies when tokens are checked */
+    rateLimitPerMinute: number;
   };
   /**
    * who may call the HTTP API: `tokens` (API keys from a file, JWTs), `none` (anyone: LOGFRONT_AUTH=none,
@@ -163,7 +170,14 @@ export interface Config {
   };
   dataDir: string;
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
-  limits: { maxAppendBytes: number; maxAppendEvents: number; readWaitMs: number; batchEvents: number };
+  limits: {
+    maxAppendBytes: number;
+    maxAppendEvents: number;
+    readWaitMs: number;
+    /** the longest any read waits (after=, consistency=strong, a budget), whatever it asks */
+    maxWaitMs: number;
+    batchEvents: number;
+  };
   runners: boolean;
   /** whether `serve` builds the stream index (also with the runners off) */
   streamIndex: boolean;
@@ -171,6 +185,11 @@ export interface Config {
   configFile: string | undefined;
   /** base64 key-encryption key of the data keys; embedded mode keeps one in the data dir when unset */
   kek: string | undefined;
+  /**
+   * base64 key of the HMAC of data subject ids in the audit log; embedded mode keeps one in the data dir
+   * when unset, services mode derives one from the KEK (see app/kek.ts)
+   */
+  auditSecret: string | undefined;
 }
 
 const REQUIRED_FOR_SERVICES = [
@@ -267,6 +286,7 @@ export const loadConfig = (env: Record<string, string | undefined> = process.env
       url: e.LOGFRONT_URL ?? `http://${e.LOGFRONT_HOST}:${e.LOGFRONT_PORT}`,
       allowedHosts: e.LOGFRONT_ALLOWED_HOSTS ?? [],
       token: e.LOGFRONT_TOKEN,
+      rateLimitPerMinute: e.LOGFRONT_RATE_LIMIT_PER_MINUTE,
     },
     auth: {
       mode: e.LOGFRONT_AUTH ?? (tokens ? 'tokens' : 'unset'),
@@ -280,11 +300,13 @@ export const loadConfig = (env: Record<string, string | undefined> = process.env
       maxAppendBytes: e.LOGFRONT_MAX_APPEND_BYTES,
       maxAppendEvents: e.LOGFRONT_MAX_APPEND_EVENTS,
       readWaitMs: e.LOGFRONT_READ_WAIT_MS,
+      maxWaitMs: e.LOGFRONT_MAX_WAIT_MS,
       batchEvents: e.LOGFRONT_BATCH_EVENTS,
     },
     runners: e.LOGFRONT_RUNNERS === 'on',
     streamIndex: e.LOGFRONT_STREAM_INDEX === 'on',
     configFile: e.LOGFRONT_CONFIG,
     kek: e.LOGFRONT_KEK,
+    auditSecret: e.LOGFRONT_AUDIT_SECRET,
   };
 };

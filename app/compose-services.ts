@@ -1,0 +1,75 @@
+// The services mode's adapters: Kafka for the log, Postgres (pg) for the projections and the stream
+// index, a Confluent-API schema registry, and Redis and S3 when configured. Imported by compose.ts only
+// when the config says services, so an embedded process never loads their client libraries.
+
+import { createKafkaEventLog } from '../connectors/kafka/event-log.ts';
+import { kafkaFastPaths } from '../connectors/kafka/fast-paths.ts';
+import { createPgSql } from '../connectors/postgres/pg-sql.ts';
+import { createPostgresProjectionStore } from '../connectors/postgres/projection-store.ts';
+import { createPostgresStreamIndex } from '../connectors/postgres/stream-index.ts';
+import { createRedisCache } from '../connectors/redis/cache.ts';
+import { createRedisProbe } from '../connectors/redis/probe.ts';
+import { createConfluentRegistry } from '../connectors/registry/confluent.ts';
+import { createS3BlobStore } from '../connectors/s3/blob-store.ts';
+import { createS3Probe } from '../connectors/s3/client.ts';
+import { readArchive } from '../core/archive.ts';
+import { createCodec } from '../core/codec.ts';
+import type { Probe } from '../core/ports.ts';
+import { createKafkaAuditLogFor } from './audit.ts';
+import type { ModeAdapters, ModeContext } from './compose.ts';
+
+export const createAdapters = async ({
+  config,
+  catalog,
+  logger,
+  onRegistration,
+}: ModeContext): Promise<ModeAdapters> => {
+  const schema = config.database.schema;
+  const s3 =
+    config.s3.endpoint && config.s3.bucket
+      ? { ...config.s3, endpoint: config.s3.endpoint, bucket: config.s3.bucket }
+      : undefined;
+  const blobStore = s3 ? createS3BlobStore(s3) : undefined;
+  // the Kafka log reads below its log start from the archive the archive sink writes to the blob store
+  const archiveStore = blobStore && config.archive.enabled ? blobStore : undefined;
+  const registry = createConfluentRegistry(config.schemaRegistryUrl!);
+  const codec = createCodec(registry, catalog, onRegistration ? { onRegistration } : {});
+  const sql = createPgSql(config.database.url!);
+  const streamIndex = createPostgresStreamIndex(sql, schema);
+  const log = createKafkaEventLog({
+    brokers: config.kafka.brokers,
+    clientId: config.kafka.clientId,
+    topicPrefix: config.topicPrefix,
+    partitions: config.kafka.partitions,
+    replication: config.kafka.replication,
+    sessionTimeoutMs: config.kafka.sessionTimeoutMs,
+    retentionMs: config.kafka.retentionMs,
+    readTimeoutMs: config.kafka.readTimeoutMs,
+    windowIds: config.kafka.windowIds,
+    codec,
+    logger,
+    index: streamIndex,
+    archived: async (topic, partition, from, to) =>
+      archiveStore ? readArchive(archiveStore, config.topicPrefix, topic, partition, from, to) : [],
+  });
+  const store = createPostgresProjectionStore(sql, schema);
+  const probes: Probe[] = [
+    { name: 'kafka', ping: () => log.ping() },
+    { name: 'postgres', ping: () => store.ping() },
+    { name: 'schema-registry', ping: () => registry.ping() },
+  ];
+  if (config.redis.url) probes.push(createRedisProbe(config.redis.url));
+  if (s3) probes.push(createS3Probe(s3));
+  const cache =
+    config.cache.enabled && config.redis.url
+      ? await createRedisCache({
+          url: config.redis.url,
+          prefix: config.redis.prefix,
+          ttlMs: config.cache.ttlMs,
+          markTtlMs: config.cache.markTtlMs,
+          logger,
+        })
+      : undefined;
+  const auditLog = await createKafkaAuditLogFor(config, logger);
+  return { sql, log, store, registry, streamIndex, probes, cache, blobStore, kafkaFastPaths, auditLog };
+};
