@@ -38,7 +38,6 @@ const shown = (value: unknown): string => {
     if (!Number.isFinite(value)) return String(value);
     return Number.isInteger(value) ? 'an integer' : 'a number with a fraction';
   }
-  if (typeof value === 'boolean') return 'a boolean';
   if (value === null || value === undefined) return String(value);
   if (value instanceof Date) return Number.isNaN(value.getTime()) ? 'an invalid Date' : 'a Date';
   if (Array.isArray(value)) return 'an array';

@@ -225,6 +225,7 @@ describe('a projection column bounds what its handler may write', () => {
         'orders.totalCents: a string of 2 characters is not an integer (int4)',
       );
       expect(writing('status', new Date('nope'))).toBe('orders.status: an invalid Date is not a string');
+      expect(writing('totalCents', true)).toBe('orders.totalCents: a boolean is not an integer (int4)');
       const declared = (type: string) => {
         try {
           checkChanges({ ...orders, columns: { ...orders.columns, code: type as ColumnType } }, [
