@@ -3,6 +3,7 @@
 // projection past the event it halted on.
 import { type AuditActor, type AuditTrail, SYSTEM } from '../core/audit.ts';
 import { Conflict, LogfrontError, NotFound, ValidationFailed } from '../core/errors.ts';
+import { keyOfChange } from '../core/fold.ts';
 import type { DeadLetterEntry, DeadLetterState, EventLog, ProjectionStore } from '../core/ports.ts';
 import type { ProjectionDefinition } from './define.ts';
 import { changesOfEvent, isPoison } from './runner.ts';
@@ -117,9 +118,7 @@ export const createDeadLetters = (deps: {
       if (!isPoison(error)) throw error;
       throw new DeadLetterStillFailing(id, error.message);
     }
-    const keys = [
-      ...new Set(changes.map((c) => (c.kind === 'upsert' ? String(c.row[definition.key]) : c.key))),
-    ];
+    const keys = [...new Set(changes.map((c) => keyOfChange(definition, c)))];
     if (keys.length) await deps.beforeRowsChange?.(definition.name, keys);
     try {
       return await deps.store.resolveDeadLetter(definition, id, 'retried', changes);
