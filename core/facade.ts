@@ -167,6 +167,15 @@ export const createFacade = (deps: {
     return spec;
   };
   const topicsOf = (spec: ReadableProjection) => spec.categories.map((c) => deps.log.topicFor(c));
+  // the topics a projection reads, made once: a read's `after` is checked against them
+  const topicSets = new Map<string, ReadonlySet<string>>();
+  const topicSetOf = (spec: ReadableProjection) => {
+    const known = topicSets.get(spec.name);
+    if (known) return known;
+    const set = new Set(topicsOf(spec));
+    topicSets.set(spec.name, set);
+    return set;
+  };
   const endsOf = singleFlight(now, (name) => deps.log.endOffsets(topicsOf(specOf(name))));
   const statusOf = singleFlight(now, (name) => deps.store.status(name));
   const knownEnds = async (spec: ReadableProjection, maxAgeMs: number, notBefore = 0): Promise<KnownEnds> => {
@@ -210,9 +219,9 @@ export const createFacade = (deps: {
     const begunAt = now();
     let target: Position[] | undefined = options.after ? decodePositions(options.after) : undefined;
     // a position in a topic the projection does not read can never be applied: say so now, not after the wait
-    const reads = new Set(topicsOf(spec));
-    const foreign = target?.find((p) => !reads.has(p.topic));
-    if (foreign) {
+    const reads = target && topicSetOf(spec);
+    const foreign = reads && target?.find((p) => !reads.has(p.topic));
+    if (reads && foreign) {
       throw new ValidationFailed('invalid after', [
         {
           path: 'after',
