@@ -21,6 +21,7 @@ export default defineConfig({
         'connectors/**/*.ts',
         'app/**/*.ts',
         'schemas/**/*.ts',
+        'sample/**/*.ts',
       ],
       reporter: ['text-summary', 'json-summary', 'json', 'text'],
       thresholds: {

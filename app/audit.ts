@@ -46,7 +46,7 @@ type CommandAuditResult = { note?: string; failure?: string };
 export const openCommandAudit = async (config: Config) => {
   const by: AuditActor = { actor: cliActor(), tenant: DEFAULT_TENANT, traceId: null };
   let offered = 0;
-  const logger = (await import('../core/logger.ts')).createLogger('silent');
+  const logger = (await import('./logger.ts')).createLogger('silent');
   const trail =
     config.mode === 'services'
       ? createAuditTrailFor(config, { log: await createKafkaAuditLogFor(config, logger), logger })

@@ -29,6 +29,7 @@ import { createAuditTrailFor } from './audit.ts';
 import type { Config } from './config.ts';
 import { type Domain, sampleDomain } from './domain.ts';
 import { resolveKek } from './kek.ts';
+import type { PinoLogger } from './logger.ts';
 
 export interface Logfront {
   readonly config: Config;
@@ -93,7 +94,8 @@ export interface CacheCounts {
 
 export interface ComposeOptions {
   domain?: Domain;
-  logger?: Logger;
+  /** a pino logger (the redaction of sensitive fields is added as its child) */
+  logger?: PinoLogger;
 }
 
 /** what a mode builds from the config: compose-embedded.ts and compose-services.ts */
@@ -133,7 +135,7 @@ const modes: Record<
 
 export const createLogfront = async (config: Config, options: ComposeOptions = {}): Promise<Logfront> => {
   // pino is loaded when logfront is made without a logger, never by importing the SDK
-  const { createLogger, withRedaction } = await import('../core/logger.ts');
+  const { createLogger, withRedaction } = await import('./logger.ts');
   const domain = options.domain ?? sampleDomain;
   // every deployment carries blobs on its log, next to its own event types
   const catalog = createCatalog([...domain.eventTypes, ...blobEventTypes], config.topicPrefix);

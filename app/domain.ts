@@ -1,8 +1,8 @@
 import type { Authorize } from '../core/auth.ts';
 import type { EventType } from '../core/event-types.ts';
 import type { ProjectionDefinition } from '../projections/define.ts';
-import { orders } from '../projections/orders.ts';
-import { orderEventTypes } from '../schemas/orders.ts';
+import { orderEventTypes } from '../sample/order-events.ts';
+import { orders } from '../sample/orders-projection.ts';
 
 /** What a logfront deployment knows: its event types and its projections. */
 export interface Domain {

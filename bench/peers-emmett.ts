@@ -20,7 +20,7 @@ type OrderEvent =
   | Event<'OrderShipped', { orderId: string; carrier: string }>
   | Event<'OrderCancelled', { orderId: string; reason: string }>;
 
-/** the `orders` row of API.md (logfront's projections/orders.ts), as a Pongo document */
+/** the `orders` row of API.md (logfront's sample/orders-projection.ts), as a Pongo document */
 type OrderRow = {
   orderId: string;
   customerId: string;

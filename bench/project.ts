@@ -6,7 +6,7 @@ import pg from 'pg';
 import { createLogfront, type Logfront } from '../app/compose.ts';
 import type { EventLog, LogBatch } from '../core/ports.ts';
 import type { NewEvent } from '../core/types.ts';
-import { orders } from '../projections/orders.ts';
+import { orders } from '../sample/orders-projection.ts';
 import { benchConfig, drive, type Figures, percentile, report, round } from './harness.ts';
 
 const EVENTS = Number(process.env.BENCH_EVENTS ?? 200_000);

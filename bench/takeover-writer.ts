@@ -4,7 +4,7 @@
 // state. Answers the times, both results' versions and the process's RSS.
 import { Writable } from 'node:stream';
 import { createLogfront } from '../app/compose.ts';
-import { createLogger } from '../core/logger.ts';
+import { createLogger } from '../app/logger.ts';
 import { benchConfig } from './harness.ts';
 import {
   childMain,

@@ -1,42 +1,16 @@
-// biome-ignore lint/style/noRestrictedImports: until issue 12's follow-up "Logger interface in core, pino in app"
-import { pino } from 'pino';
-import { createRedactor } from './redaction.ts';
-
-/** Structured logger (pino). Fields first, message second: logger.info({ projection }, 'started'). */
-export type Logger = pino.Logger;
-
-// errors are plain objects once redacted (core/redaction.ts): pino's own serializer would retype them
-const asRedacted = (error: unknown) => error;
-
 /**
- * A logger that keeps credentials out of its lines (an `authorization` field anywhere, bearer tokens, the
- * dev key, JWTs) and logs errors without their SQL parameters or payloads. The sensitive fields of the
- * deployment's event types are added by `withRedaction`, once the catalog is known.
+ * What core, projections and connectors log through: fields first, message second,
+ * `logger.info({ projection }, 'started')`. app/logger.ts makes the one implementation (pino, with
+ * redaction); a pino logger is a Logger as it is.
  */
-export const createLogger = (level: pino.Level | 'silent', destination?: pino.DestinationStream): Logger =>
-  pino(
-    {
-      level,
-      base: undefined,
-      formatters: { log: createRedactor([]) },
-      serializers: { err: asRedacted },
-    },
-    destination ?? pino.destination(2),
-  );
+export interface LogFn {
+  (fields: object, message?: string): void;
+  (message: string): void;
+}
 
-/**
- * `logger` redacting, besides credentials, every field the event types mark sensitive, at any depth and
- * under any container (`data`, `event.data`, `events[*].data`, an error's fields…). The walk runs when a
- * line is written, never on an append or a read that logs nothing.
- */
-export const withRedaction = (
-  logger: Logger,
-  eventTypes: Iterable<{ readonly sensitive: readonly string[] }>,
-): Logger =>
-  logger.child(
-    {},
-    {
-      formatters: { log: createRedactor([...eventTypes].flatMap((t) => t.sensitive)) },
-      serializers: { err: asRedacted },
-    },
-  );
+export interface Logger {
+  readonly error: LogFn;
+  readonly warn: LogFn;
+  readonly info: LogFn;
+  readonly debug: LogFn;
+}

@@ -5,6 +5,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createLogger } from '../../app/logger.ts';
 import { createFsBlobStore } from '../../connectors/embedded/fs-blob-store.ts';
 import { createTableEventLog } from '../../connectors/embedded/log.ts';
 import { createPgliteSql } from '../../connectors/embedded/pglite-sql.ts';
@@ -13,10 +14,9 @@ import { archiveEndKey, archivePrefix, createArchiveSink, readArchive } from '..
 import type { BlobStore } from '../../core/blobs.ts';
 import { readAll } from '../../core/blobs.ts';
 import { createCatalog } from '../../core/event-types.ts';
-import { createLogger } from '../../core/logger.ts';
 import type { EventLog } from '../../core/ports.ts';
 import type { StreamId } from '../../core/types.ts';
-import { orderEventTypes } from '../../schemas/orders.ts';
+import { orderEventTypes } from '../../sample/order-events.ts';
 import { orderShipped } from '../support/orders.ts';
 import { uniqueId, waitFor } from '../support/services.ts';
 

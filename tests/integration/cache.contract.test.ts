@@ -1,6 +1,6 @@
+import { createLogger } from '../../app/logger.ts';
 import { createMemoryCache } from '../../connectors/embedded/memory-cache.ts';
 import { createRedisCache } from '../../connectors/redis/cache.ts';
-import { createLogger } from '../../core/logger.ts';
 import { sharedCacheContract } from '../contract/cache.features.ts';
 import { services, uniqueId } from '../support/services.ts';
 

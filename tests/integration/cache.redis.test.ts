@@ -1,9 +1,9 @@
 // What only the Redis cache does: failures inside a pipeline, garbage on the channel, a dead server.
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createLogger } from '../../app/logger.ts';
 import { createRedisCache } from '../../connectors/redis/cache.ts';
 import type { SharedCache } from '../../core/cache.ts';
-import { createLogger } from '../../core/logger.ts';
 import { startOwnRedis } from '../support/redis-server.ts';
 import { services, uniqueId, waitFor } from '../support/services.ts';
 

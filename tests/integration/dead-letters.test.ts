@@ -7,7 +7,7 @@ import { sampleDomain } from '../../app/domain.ts';
 import { defineEventType } from '../../core/event-types.ts';
 import { projectionSummaries } from '../../core/status.ts';
 import type { StreamId } from '../../core/types.ts';
-import { OrderShippedV2 } from '../../schemas/examples/order-shipped-v2.ts';
+import { OrderShippedV2 } from '../../sample/order-shipped-v2.ts';
 import { poisonable } from '../support/domain.ts';
 import { orderPlaced } from '../support/orders.ts';
 import { embeddedConfig, servicesConfig, uniqueId, waitFor } from '../support/services.ts';

@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type ApiError, createClient } from '../../app/client.ts';
 import { createLogfront, type Logfront } from '../../app/compose.ts';
 import { createHttpServer } from '../../app/http.ts';
-import { createLogger } from '../../core/logger.ts';
+import { createLogger } from '../../app/logger.ts';
 import { run } from '../support/cli.ts';
 import { orderPlacedBy } from '../support/orders.ts';
 import { embeddedConfig, uniqueId } from '../support/services.ts';

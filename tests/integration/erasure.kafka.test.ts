@@ -1,12 +1,12 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Config } from '../../app/config.ts';
+import { createLogger } from '../../app/logger.ts';
 import { createKafkaEventLog } from '../../connectors/kafka/event-log.ts';
 import { createConfluentRegistry } from '../../connectors/registry/confluent.ts';
 import { createCodec } from '../../core/codec.ts';
 import { createCatalog } from '../../core/event-types.ts';
-import { createLogger } from '../../core/logger.ts';
-import { orderEventTypes } from '../../schemas/orders.ts';
+import { orderEventTypes } from '../../sample/order-events.ts';
 import { type Api, startApi } from '../support/api.ts';
 import { readAll } from '../support/log-reader.ts';
 import { orderPlacedBy } from '../support/orders.ts';

@@ -6,7 +6,7 @@ import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLogfront, type Logfront } from '../../app/compose.ts';
 import { createHttpServer } from '../../app/http.ts';
-import { createLogger } from '../../core/logger.ts';
+import { createLogger } from '../../app/logger.ts';
 import { formatFinding, formatReport } from '../support/fuzz/findings.ts';
 import { KNOWN_OPEN } from '../support/fuzz/known-open.ts';
 import { fuzzOptions, runFuzz } from '../support/fuzz/run.ts';

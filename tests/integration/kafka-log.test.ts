@@ -1,15 +1,15 @@
 import { Kafka, logLevel } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createLogger } from '../../app/logger.ts';
 import { createKafkaEventLog, type KafkaLogOptions } from '../../connectors/kafka/event-log.ts';
 import { createConfluentRegistry } from '../../connectors/registry/confluent.ts';
 import { createCodec } from '../../core/codec.ts';
 import { Unavailable } from '../../core/errors.ts';
 import { createCatalog } from '../../core/event-types.ts';
 import { uuidv7 } from '../../core/ids.ts';
-import { createLogger } from '../../core/logger.ts';
 import type { EventLog } from '../../core/ports.ts';
 import type { RecordedEvent, StreamId } from '../../core/types.ts';
-import { orderEventTypes } from '../../schemas/orders.ts';
+import { orderEventTypes } from '../../sample/order-events.ts';
 import { services, uniqueId, waitFor } from '../support/services.ts';
 
 const shipped = (orderId: string) => ({

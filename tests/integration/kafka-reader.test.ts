@@ -4,6 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { type Admin, Kafka, type KafkaMessage, logLevel, type Producer } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createLogger } from '../../app/logger.ts';
 import {
   createPartitionReader,
   type FetchedRange,
@@ -13,7 +14,6 @@ import {
 } from '../../connectors/kafka/reader.ts';
 import { createTopic } from '../../connectors/kafka/topics.ts';
 import { Unavailable } from '../../core/errors.ts';
-import { createLogger } from '../../core/logger.ts';
 import { services, uniqueId, waitFor } from '../support/services.ts';
 
 const prefix = `t${uniqueId()}`;

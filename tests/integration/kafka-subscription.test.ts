@@ -1,15 +1,15 @@
 import { Kafka, logLevel } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createLogger } from '../../app/logger.ts';
 import { createKafkaEventLog } from '../../connectors/kafka/event-log.ts';
 import { createConfluentRegistry } from '../../connectors/registry/confluent.ts';
 import { createCodec } from '../../core/codec.ts';
 import { createCatalog } from '../../core/event-types.ts';
 import { uuidv7 } from '../../core/ids.ts';
-import { createLogger } from '../../core/logger.ts';
 import { partitionOf } from '../../core/partitioning.ts';
 import type { EventLog, LogBatch } from '../../core/ports.ts';
 import type { StreamId } from '../../core/types.ts';
-import { orderEventTypes } from '../../schemas/orders.ts';
+import { orderEventTypes } from '../../sample/order-events.ts';
 import { services, uniqueId, waitFor } from '../support/services.ts';
 
 const shipped = (orderId: string) => ({

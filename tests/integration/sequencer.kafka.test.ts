@@ -1,6 +1,7 @@
 import { Kafka, logLevel } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLogfront, type Logfront } from '../../app/compose.ts';
+import { createLogger } from '../../app/logger.ts';
 import { createKafkaEventLog } from '../../connectors/kafka/event-log.ts';
 import { createPartitionSequencer } from '../../connectors/kafka/sequencer.ts';
 import { createConfluentRegistry } from '../../connectors/registry/confluent.ts';
@@ -8,9 +9,8 @@ import { createCodec } from '../../core/codec.ts';
 import { Unavailable } from '../../core/errors.ts';
 import { createCatalog } from '../../core/event-types.ts';
 import { uuidv7 } from '../../core/ids.ts';
-import { createLogger } from '../../core/logger.ts';
 import type { StreamId } from '../../core/types.ts';
-import { orderEventTypes } from '../../schemas/orders.ts';
+import { orderEventTypes } from '../../sample/order-events.ts';
 import { services, servicesConfig, uniqueId } from '../support/services.ts';
 
 const shipped = () => ({

@@ -2,7 +2,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { createLogfront, type Logfront } from '../../app/compose.ts';
 import { type Domain, sampleDomain } from '../../app/domain.ts';
 import type { StreamId } from '../../core/types.ts';
-import { OrderShippedV2 } from '../../schemas/examples/order-shipped-v2.ts';
+import { OrderShippedV2 } from '../../sample/order-shipped-v2.ts';
 import { servicesConfig, uniqueId } from '../support/services.ts';
 
 const v2Domain: Domain = {

@@ -1,7 +1,7 @@
 import { type Domain, sampleDomain } from '../../app/domain.ts';
 import type { RecordedEvent } from '../../core/types.ts';
 import { defineProjection, increment, patch, upsert } from '../../projections/define.ts';
-import type { OrderPlacedData } from '../../schemas/orders.ts';
+import type { OrderPlacedData } from '../../sample/order-events.ts';
 
 /**
  * Counts per customer: orders placed and items ordered. Increments are not idempotent, so an

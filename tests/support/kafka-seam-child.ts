@@ -15,7 +15,7 @@ const { kafkaFastPaths } = await import('../../connectors/kafka/fast-paths.ts');
 const { produceRequest } = await import('../../connectors/kafka/produce-encoder.ts');
 const { decodeRecord } = await import('../../connectors/kafka/record-decoder.ts');
 const { loadConfig } = await import('../../app/config.ts');
-const { createLogger } = await import('../../core/logger.ts');
+const { createLogger } = await import('../../app/logger.ts');
 const { uuidv7 } = await import('../../core/ids.ts');
 const { orderPlaced, orderShipped } = await import('./orders.ts');
 

@@ -9,6 +9,7 @@ import { openCommandAudit } from '../../app/audit.ts';
 import { auditUsageProblem, sinceOf } from '../../app/audit-command.ts';
 import { loadConfig } from '../../app/config.ts';
 import { AUDIT_SECRET_FILE, resolveAuditSecret } from '../../app/kek.ts';
+import { createLogger } from '../../app/logger.ts';
 import {
   type AuditEntry,
   type AuditInput,
@@ -21,7 +22,6 @@ import {
 import type { FieldCipher } from '../../core/crypto.ts';
 import { createErasure } from '../../core/erasure.ts';
 import { DependencyUnavailable, ValidationFailed } from '../../core/errors.ts';
-import { createLogger } from '../../core/logger.ts';
 import type { SchemaRegistry } from '../../core/ports.ts';
 
 /** an audit log in memory that can be made to fail */

@@ -5,7 +5,7 @@ import { createCodec } from '../../core/codec.ts';
 import { EventUndecodable } from '../../core/errors.ts';
 import { createCatalog, defineEventType } from '../../core/event-types.ts';
 import type { SchemaRegistry } from '../../core/ports.ts';
-import { orderEventTypes } from '../../schemas/orders.ts';
+import { orderEventTypes } from '../../sample/order-events.ts';
 
 const shipped = { orderId: 'o-1', carrier: 'DHL' };
 const placed = {

@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { ValidationFailed } from '../../core/errors.ts';
 import { createCatalog, defineEventType } from '../../core/event-types.ts';
 import { UUID } from '../../core/ids.ts';
-import { OrderPlaced, orderEventTypes } from '../../schemas/orders.ts';
+import { OrderPlaced, orderEventTypes } from '../../sample/order-events.ts';
 
 const catalog = () => createCatalog(orderEventTypes, 'shop');
 

@@ -1,4 +1,5 @@
 import { describe, expect, it, vi } from 'vitest';
+import { createLogger } from '../../app/logger.ts';
 import {
   createFastPaths,
   KAFKAJS_VERSION,
@@ -8,7 +9,6 @@ import {
 } from '../../connectors/kafka/fast-paths.ts';
 import { type ProduceArgs, produceRequest } from '../../connectors/kafka/produce-encoder.ts';
 import { decodeRecord } from '../../connectors/kafka/record-decoder.ts';
-import { createLogger } from '../../core/logger.ts';
 
 const REQUEST = 'src/protocol/request.js';
 const PRODUCE_V3 = 'src/protocol/requests/produce/v3/request.js';

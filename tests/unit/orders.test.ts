@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import type { Row } from '../../core/projection.ts';
 import type { EventId, EventMetadata, RecordedEvent, StreamId } from '../../core/types.ts';
 import { changesFor, DELETED, foldChanges, patch, upsert } from '../../projections/define.ts';
-import { orders } from '../../projections/orders.ts';
+import { orders } from '../../sample/orders-projection.ts';
 
 const RECORDED_AT = '2025-03-01T10:00:00.000Z';
 let offset = 0n;

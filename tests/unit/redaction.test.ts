@@ -1,12 +1,12 @@
-// What a log line may carry (core/redaction.ts, core/logger.ts): the schemas' sensitive paths at any
+// What a log line may carry (core/redaction.ts, app/logger.ts): the schemas' sensitive paths at any
 // depth and under any container, credentials by their key and by their shape, errors without the
 // parameters and payloads of what failed.
 import { PGlite } from '@electric-sql/pglite';
 import type { KafkaMessage } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createLogger, withRedaction } from '../../app/logger.ts';
 import { createRecordMapper } from '../../connectors/kafka/records.ts';
 import type { EventCodec } from '../../core/codec.ts';
-import { createLogger, withRedaction } from '../../core/logger.ts';
 import {
   createRedactor,
   errorMessage,

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { createCatalog } from '../../core/event-types.ts';
 import { MAX_DEPTH, tooDeep, unstorable, unstorableDateTime, unstorableText } from '../../core/storable.ts';
-import { orderEventTypes } from '../../schemas/orders.ts';
+import { orderEventTypes } from '../../sample/order-events.ts';
 
 const shipped = (data: Record<string, unknown>, metadata?: object) => ({
   type: 'OrderShipped',

@@ -1,6 +1,6 @@
 import type { RecordedEvent } from '../core/types.ts';
-import type { OrderCancelledData, OrderPlacedData, OrderShippedData } from '../schemas/orders.ts';
-import { defineProjection, patch, upsert } from './define.ts';
+import { defineProjection, patch, upsert } from '../projections/define.ts';
+import type { OrderCancelledData, OrderPlacedData, OrderShippedData } from './order-events.ts';
 
 const when = (e: RecordedEvent) => e.metadata.occurredAt ?? e.recordedAt;
 
