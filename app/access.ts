@@ -1,6 +1,6 @@
 // What each route of the HTTP API needs: the scope, and the resource it acts on (for the ACL hook and the
 // audit). The server checks it on every request; the OpenAPI document declares it per route.
-import type { Access, Scope } from '../core/auth.ts';
+import type { Access, Scope } from '../core/security/auth.ts';
 
 /** the scope a route needs and what it acts on; undefined: any authenticated principal (openapi.json, 404s) */
 export const accessOf = (

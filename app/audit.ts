@@ -2,10 +2,10 @@
 // log's schema (embedded), the HMAC secret of data subject ids, the best-effort queue.
 
 import { userInfo } from 'node:os';
-import { type AuditActor, type AuditInput, type AuditLog, createAuditTrail } from '../core/audit.ts';
-import { DEFAULT_TENANT } from '../core/auth.ts';
 import type { Logger } from '../core/logger.ts';
 import type { SchemaRegistry } from '../core/ports.ts';
+import { type AuditActor, type AuditInput, type AuditLog, createAuditTrail } from '../core/security/audit.ts';
+import { DEFAULT_TENANT } from '../core/security/auth.ts';
 import type { Config } from './config.ts';
 import { resolveAuditSecret } from './kek.ts';
 

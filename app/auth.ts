@@ -4,6 +4,7 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createLocalJWKSet, type JWTVerifyGetKey, jwtVerify } from 'jose';
+import { ConfigError } from '../core/errors.ts';
 import {
   type ApiKeyEntry,
   apiKeyEntry,
@@ -15,8 +16,7 @@ import {
   SCOPES,
   sha256Hex,
   Unauthenticated,
-} from '../core/auth.ts';
-import { ConfigError } from '../core/errors.ts';
+} from '../core/security/auth.ts';
 import type { Config } from './config.ts';
 
 export interface Authenticator {

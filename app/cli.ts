@@ -1,6 +1,6 @@
 import { text } from 'node:stream/consumers';
 import { isLogfrontError } from '../core/errors.ts';
-import { errorMessage } from '../core/redaction.ts';
+import { errorMessage } from '../core/security/redaction.ts';
 import { append } from './cli/append.ts';
 import { audit } from './cli/audit.ts';
 import { deadLetters } from './cli/dead-letters.ts';

@@ -1,5 +1,5 @@
-import type { Authorize } from '../core/auth.ts';
-import type { EventType } from '../core/event-types.ts';
+import type { EventType } from '../core/log/event-types.ts';
+import type { Authorize } from '../core/security/auth.ts';
 import type { ProjectionDefinition } from '../projections/define.ts';
 import { orderEventTypes } from '../sample/order-events.ts';
 import { orders } from '../sample/orders-projection.ts';

@@ -9,7 +9,15 @@ import Fastify, {
   LogController,
 } from 'fastify';
 import { z } from 'zod';
-import { type AuditActor, traceIdOf } from '../core/audit.ts';
+import type { BlobRecord } from '../core/blobs/blobs.ts';
+import { toJsonData } from '../core/blobs/bytes-json.ts';
+import { isLogfrontError, NotFound, TooLarge, Unavailable, ValidationFailed } from '../core/errors.ts';
+import { parseStreamId } from '../core/log/streams.ts';
+import type { DeadLetterEntry } from '../core/ports.ts';
+import type { ReadOptions } from '../core/read/facade.ts';
+import { encodePosition } from '../core/read/positions.ts';
+import { projectionSummaries } from '../core/read/status.ts';
+import { type AuditActor, traceIdOf } from '../core/security/audit.ts';
 import {
   type Access,
   allowedHostnames,
@@ -21,15 +29,7 @@ import {
   RateLimited,
   TENANT_NAME,
   Unauthenticated,
-} from '../core/auth.ts';
-import type { BlobRecord } from '../core/blobs.ts';
-import { toJsonData } from '../core/bytes-json.ts';
-import { isLogfrontError, NotFound, TooLarge, Unavailable, ValidationFailed } from '../core/errors.ts';
-import type { ReadOptions } from '../core/facade.ts';
-import type { DeadLetterEntry } from '../core/ports.ts';
-import { encodePosition } from '../core/positions.ts';
-import { projectionSummaries } from '../core/status.ts';
-import { parseStreamId } from '../core/streams.ts';
+} from '../core/security/auth.ts';
 import type { RecordedEvent } from '../core/types.ts';
 import { accessOf } from './access.ts';
 import { type Authenticator, createAuthenticator } from './auth.ts';
@@ -61,7 +61,7 @@ const streamQuery = z
 
 const erasureQuery = z.object({ tenant: z.string().regex(TENANT_NAME, 'a tenant name').optional() }).strict();
 
-/** the audit log's query: the values are checked by the audit trail (core/audit.ts) */
+/** the audit log's query: the values are checked by the audit trail (core/security/audit.ts) */
 const auditQuery = z
   .object({
     since: z.string().optional(),

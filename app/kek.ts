@@ -5,7 +5,7 @@
 import { hkdfSync, randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { parseKek } from '../core/crypto.ts';
+import { parseKek } from '../core/security/crypto.ts';
 import type { Config } from './config.ts';
 
 export const KEK_FILE = 'kek';

@@ -1,10 +1,10 @@
 import { pino } from 'pino';
-import { createRedactor } from '../core/redaction.ts';
+import { createRedactor } from '../core/security/redaction.ts';
 
 /** The process's logger (pino): a core Logger (core/logger.ts), and what `createLogfront({ logger })` takes. */
 export type PinoLogger = pino.Logger;
 
-// errors are plain objects once redacted (core/redaction.ts): pino's own serializer would retype them
+// errors are plain objects once redacted (core/security/redaction.ts): pino's own serializer would retype them
 const asRedacted = (error: unknown) => error;
 
 /**

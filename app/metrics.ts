@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
-import { projectionSummaries } from '../core/status.ts';
+import { projectionSummaries } from '../core/read/status.ts';
 import type { Logfront } from './compose.ts';
 
 /**

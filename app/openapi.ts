@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { AUDIT_ACTIONS, AUDIT_LIMIT_DEFAULT, AUDIT_LIMIT_MAX } from '../core/audit.ts';
+import { AUDIT_ACTIONS, AUDIT_LIMIT_DEFAULT, AUDIT_LIMIT_MAX } from '../core/security/audit.ts';
 import { accessOf } from './access.ts';
 import type { Domain } from './domain.ts';
 

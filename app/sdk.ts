@@ -4,10 +4,10 @@
 import type { createHttpServer as createFastifyServer } from './http.ts';
 
 export { z } from 'zod';
-export type { AppendResponse, AppendService } from '../core/append.ts';
 export * from '../core/errors.ts';
-export { defineEventType, type EventType } from '../core/event-types.ts';
-export type { Facade, ReadMeta, ReadOptions } from '../core/facade.ts';
+export type { AppendResponse, AppendService } from '../core/log/append.ts';
+export { defineEventType, type EventType } from '../core/log/event-types.ts';
+export type { Facade, ReadMeta, ReadOptions } from '../core/read/facade.ts';
 export type { ExpectedVersion, NewEvent, RecordedEvent } from '../core/types.ts';
 export { defineProjection, increment, patch, remove, upsert } from '../projections/define.ts';
 export { ApiError, createClient } from './client.ts';

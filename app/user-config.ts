@@ -5,9 +5,9 @@ import { existsSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { basename, dirname, isAbsolute, join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { Plugin } from 'esbuild';
-import type { Authorize } from '../core/auth.ts';
 import { ConfigError } from '../core/errors.ts';
-import type { EventType } from '../core/event-types.ts';
+import type { EventType } from '../core/log/event-types.ts';
+import type { Authorize } from '../core/security/auth.ts';
 import type { ProjectionDefinition } from '../projections/define.ts';
 import { type Domain, sampleDomain } from './domain.ts';
 

@@ -3,7 +3,7 @@
 // append's position; the projection runner applies it asynchronously), streams through the log.
 import { createLogfront } from '../app/compose.ts';
 import { VersionConflict } from '../core/errors.ts';
-import { parseStreamId } from '../core/streams.ts';
+import { parseStreamId } from '../core/log/streams.ts';
 import { benchConfig } from './harness.ts';
 import { PeerConflict, type PeerSystem } from './peers-load.ts';
 

@@ -7,14 +7,14 @@
 
 import { z } from 'zod';
 import { ColumnValueRefused } from '../core/errors.ts';
-import type { Change, ColumnType, ProjectionSpec } from '../core/projection.ts';
 import {
   END_INSTANT_MS,
   FIRST_INSTANT_MS,
   unstorable,
   unstorableDateTime,
   unstorableText,
-} from '../core/storable.ts';
+} from '../core/log/storable.ts';
+import type { Change, ColumnType, ProjectionSpec } from '../core/projection.ts';
 
 export const INT4_MIN = -2147483648;
 export const INT4_MAX = 2147483647;
@@ -110,7 +110,7 @@ const boolean = (value: unknown): Refusal =>
   typeof value === 'boolean' ? undefined : `${shown(value)} is not a boolean`;
 
 // A timestamp is a Date or the ISO 8601 date-time with an offset that an event's occurredAt is (the same
-// format, calendar-checked), from 0001-01-01 to the end of 9999 UTC (core/storable.ts).
+// format, calendar-checked), from 0001-01-01 to the end of 9999 UTC (core/log/storable.ts).
 const ISO_DATETIME = z.iso.datetime({ offset: true });
 const YEARS = 'the years 0001..9999 (UTC)';
 

@@ -1,10 +1,11 @@
 // Dead letters you can act on: list a projection's, retry one after a fix (its changes are computed
 // again from the event as the log holds it, and applied exactly once), skip one, or resume a halted
 // projection past the event it halted on.
-import { type AuditActor, type AuditTrail, SYSTEM } from '../core/audit.ts';
+
 import { Conflict, LogfrontError, NotFound, ValidationFailed } from '../core/errors.ts';
 import { keyOfChange } from '../core/fold.ts';
 import type { DeadLetterEntry, DeadLetterState, EventLog, ProjectionStore } from '../core/ports.ts';
+import { type AuditActor, type AuditTrail, SYSTEM } from '../core/security/audit.ts';
 import type { ProjectionDefinition } from './define.ts';
 import { changesOfEvent, isPoison } from './runner.ts';
 

@@ -1,8 +1,8 @@
-import type { KeyTouch, SharedCache } from '../core/cache.ts';
 import type { Logger } from '../core/logger.ts';
 import type { EventLog, LogBatch, ProjectionStore, Subscription } from '../core/ports.ts';
-import { partitionKey } from '../core/positions.ts';
 import type { Change } from '../core/projection.ts';
+import type { KeyTouch, SharedCache } from '../core/read/cache.ts';
+import { partitionKey } from '../core/read/positions.ts';
 import { changesFor, type ProjectionDefinition } from './define.ts';
 
 /** The cache invalidation consumer of one projection: reads the log and marks the rows events touch. */

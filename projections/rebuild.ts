@@ -1,4 +1,4 @@
-import { partitionKey } from '../core/positions.ts';
+import { partitionKey } from '../core/read/positions.ts';
 import { createProjectionRunner, type RunnerOptions } from './runner.ts';
 
 export interface Rebuild {

@@ -1,10 +1,10 @@
 import { CheckpointFenced, ProjectionHalted } from '../core/errors.ts';
-import type { EventCatalog } from '../core/event-types.ts';
+import type { EventCatalog } from '../core/log/event-types.ts';
 import type { Logger } from '../core/logger.ts';
 import type { DeadLetterKind, EventLog, LogBatch, ProjectionStore, Subscription } from '../core/ports.ts';
-import { partitionKey } from '../core/positions.ts';
 import type { Change, Checkpoint, CheckpointAdvance } from '../core/projection.ts';
-import { errorMessage, valuesAt, withoutValues } from '../core/redaction.ts';
+import { partitionKey } from '../core/read/positions.ts';
+import { errorMessage, valuesAt, withoutValues } from '../core/security/redaction.ts';
 import type { RecordedEvent } from '../core/types.ts';
 import { checkChanges } from './column-bounds.ts';
 import type { Handler, ProjectionDefinition } from './define.ts';
@@ -35,7 +35,7 @@ export interface RunnerOptions {
   catalog?: Pick<EventCatalog, 'get'>;
 }
 
-/** why an event is poison, as a dead letter and a log line may say it (core/redaction.ts) */
+/** why an event is poison, as a dead letter and a log line may say it (core/security/redaction.ts) */
 const reasonOf = (error: unknown) =>
   error instanceof Error ? `${error.name}: ${errorMessage(error)}` : `thrown: ${errorMessage(error)}`;
 

@@ -1,8 +1,8 @@
-import { subscribeToAllCategories } from '../core/all-categories.ts';
 import { CheckpointFenced } from '../core/errors.ts';
+import { subscribeToAllCategories } from '../core/log/all-categories.ts';
 import type { Logger } from '../core/logger.ts';
 import type { EventLog, IndexedEvent, LogBatch, StreamIndex } from '../core/ports.ts';
-import { partitionKey } from '../core/positions.ts';
+import { partitionKey } from '../core/read/positions.ts';
 
 /** a batch with fewer events than this lingers before it is written */
 const SMALL_BATCH = 100;

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { defineEventType } from '../core/event-types.ts';
+import { defineEventType } from '../core/log/event-types.ts';
 
 // The sample domain of API.md: category `order`, streams `order-<orderId>`.
 

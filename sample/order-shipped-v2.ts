@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { defineEventType } from '../core/event-types.ts';
+import { defineEventType } from '../core/log/event-types.ts';
 
 /**
  * Upcasting, by example: OrderShipped at version 2 adds `service`. For BACKWARD compatibility the

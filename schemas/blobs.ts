@@ -1,6 +1,6 @@
 import { z } from 'zod';
-import { CHUNK_BYTES } from '../core/blobs.ts';
-import { defineEventType } from '../core/event-types.ts';
+import { CHUNK_BYTES } from '../core/blobs/blobs.ts';
+import { defineEventType } from '../core/log/event-types.ts';
 
 // Blob uploads on the log (DESIGN §6): stream `blob-<blobId>`, chunks then one commit per upload.
 // Every deployment has these types, next to its own.

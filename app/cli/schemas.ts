@@ -1,5 +1,5 @@
 import { createConfluentRegistry } from '../../connectors/registry/confluent.ts';
-import { createCatalog } from '../../core/event-types.ts';
+import { createCatalog } from '../../core/log/event-types.ts';
 import { openCommandAudit } from '../audit.ts';
 import { loadConfig } from '../config.ts';
 import { formatTable } from '../table.ts';

@@ -1,6 +1,6 @@
 // The audit log of the embedded default: a table in the embedded log's schema, read a page at a time by
 // an indexed query from a position (its sequence number), never by scanning the table.
-import type { AuditEntry, AuditLog, AuditRecord } from '../../core/audit.ts';
+import type { AuditEntry, AuditLog, AuditRecord } from '../../core/security/audit.ts';
 import { quoteIdent as q, type Sql, schemaMigration } from '../sql/sql.ts';
 
 interface AuditRow {

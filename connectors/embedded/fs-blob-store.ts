@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { dirname, join, relative, sep } from 'node:path';
-import type { BlobStore, StoredObject } from '../../core/blobs.ts';
+import type { BlobStore, StoredObject } from '../../core/blobs/blobs.ts';
 
 /**
  * The blob store of the embedded default: objects are files under `root/objects`, multipart uploads

@@ -1,8 +1,8 @@
-import { fromJsonData, toJsonData } from '../../core/bytes-json.ts';
+import { fromJsonData, toJsonData } from '../../core/blobs/bytes-json.ts';
 import { Conflict, VersionConflict } from '../../core/errors.ts';
-import { expectedMatches } from '../../core/expected-version.ts';
+import { expectedMatches } from '../../core/log/expected-version.ts';
+import { categoriesOf, categoryOf, topicFor } from '../../core/log/streams.ts';
 import type { EventLog, LogBatch, SubscribeOptions, Subscription } from '../../core/ports.ts';
-import { categoriesOf, categoryOf, topicFor } from '../../core/streams.ts';
 import type {
   AppendResult,
   EventId,

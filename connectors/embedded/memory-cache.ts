@@ -6,8 +6,8 @@ import {
   type SharedCache,
   storedIsAhead,
   survivesMarks,
-} from '../../core/cache.ts';
-import { partitionKey } from '../../core/positions.ts';
+} from '../../core/read/cache.ts';
+import { partitionKey } from '../../core/read/positions.ts';
 import type { Position } from '../../core/types.ts';
 
 /**

@@ -3,15 +3,15 @@
 // finds its first offset with ListOffsets by timestamp. No page reads the topic from its start unless
 // it asks for the start.
 import { type Admin, Partitioners, type Producer } from 'kafkajs';
+import { classified } from '../../core/errors.ts';
+import type { Logger } from '../../core/logger.ts';
 import {
   type AuditEntry,
   type AuditLog,
   type AuditQuery,
   type AuditRecord,
   matchesAudit,
-} from '../../core/audit.ts';
-import { classified } from '../../core/errors.ts';
-import type { Logger } from '../../core/logger.ts';
+} from '../../core/security/audit.ts';
 import { createKafkaClient, kafkaFailure, lazily } from './client.ts';
 import { createPartitionReader, OffsetBelowLogStart, type PartitionReader } from './reader.ts';
 import { createTopic } from './topics.ts';

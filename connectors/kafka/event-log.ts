@@ -1,16 +1,16 @@
 // before kafkajs: the request framing is put in place before kafkajs loads (see fast-paths.ts)
 import './fast-paths.ts';
 import { type Admin, type IHeaders, type KafkaMessage, Partitioners } from 'kafkajs';
-import { ArchiveGap } from '../../core/archive.ts';
-import { toJsonData } from '../../core/bytes-json.ts';
-import type { EventCodec } from '../../core/codec.ts';
+import { ArchiveGap } from '../../core/blobs/archive.ts';
+import { toJsonData } from '../../core/blobs/bytes-json.ts';
 import { classified, DependencyUnavailable, Unavailable } from '../../core/errors.ts';
+import type { EventCodec } from '../../core/log/codec.ts';
+import { partitionOf } from '../../core/log/partitioning.ts';
+import { categoriesOf, categoryOf, topicFor } from '../../core/log/streams.ts';
 import type { Logger } from '../../core/logger.ts';
-import { createLru } from '../../core/lru.ts';
-import { partitionOf } from '../../core/partitioning.ts';
 import type { DeadLetter, EventLog, StreamIndex } from '../../core/ports.ts';
-import { partitionKey } from '../../core/positions.ts';
-import { categoriesOf, categoryOf, topicFor } from '../../core/streams.ts';
+import { createLru } from '../../core/read/lru.ts';
+import { partitionKey } from '../../core/read/positions.ts';
 import type { AppendResult, ExpectedVersion, RecordedEvent } from '../../core/types.ts';
 import { createKafkaClient, kafkaFailure, lazily } from './client.ts';
 import { describeFastPaths, installKafkaFastPaths } from './fast-paths.ts';

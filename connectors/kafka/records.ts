@@ -1,8 +1,8 @@
 // Kafka records ↔ logfront events: the headers logfront writes, decoding.
 import type { IHeaders, KafkaMessage } from 'kafkajs';
-import type { EventCodec } from '../../core/codec.ts';
 import { EventUndecodable } from '../../core/errors.ts';
-import { errorMessage } from '../../core/redaction.ts';
+import type { EventCodec } from '../../core/log/codec.ts';
+import { errorMessage } from '../../core/security/redaction.ts';
 import type { EventId, EventMetadata, RecordedEvent, StreamId } from '../../core/types.ts';
 import type { TailEvent } from './sequencer.ts';
 

@@ -2,7 +2,7 @@
 // knows, which appends of a batch to write and which to answer at once, how many queued appends make the
 // next batch. Pure (the window is plain memory); connectors/kafka/sequencer.ts does the I/O around them.
 import { Conflict, VersionConflict } from '../../core/errors.ts';
-import { expectedMatches } from '../../core/expected-version.ts';
+import { expectedMatches } from '../../core/log/expected-version.ts';
 import type { IndexedStream } from '../../core/ports.ts';
 import type { AppendResult, ExpectedVersion, PreparedEvent, StreamId } from '../../core/types.ts';
 

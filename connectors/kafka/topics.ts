@@ -1,6 +1,6 @@
 // The log's topics: created on first use with the deployment's settings, their partitions and limits.
 import type { Admin, ITopicConfig } from 'kafkajs';
-import { BLOB_CATEGORY, BLOB_TOPIC_MAX_MESSAGE_BYTES } from '../../core/blobs.ts';
+import { BLOB_CATEGORY, BLOB_TOPIC_MAX_MESSAGE_BYTES } from '../../core/blobs/blobs.ts';
 import { pollUntil } from '../../core/poll.ts';
 import type { Position } from '../../core/types.ts';
 import { memo, topicOffsets } from './client.ts';
@@ -73,7 +73,7 @@ export const createTopics = (deps: {
           configEntries: [
             { name: 'message.timestamp.type', value: 'LogAppendTime' },
             { name: 'retention.ms', value: String(deps.retentionMs) },
-            // blob chunks travel several to a transaction (core/blob-service.ts)
+            // blob chunks travel several to a transaction (core/blobs/blob-service.ts)
             ...(blobs ? [{ name: 'max.message.bytes', value: String(BLOB_TOPIC_MAX_MESSAGE_BYTES) }] : []),
           ],
         });

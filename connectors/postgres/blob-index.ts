@@ -1,4 +1,4 @@
-import type { BlobIndex, BlobRecord } from '../../core/blobs.ts';
+import type { BlobIndex, BlobRecord } from '../../core/blobs/blobs.ts';
 import { quoteIdent as q, type Sql } from '../sql/sql.ts';
 
 interface Row {

@@ -1,6 +1,6 @@
 // Crypto-shredding in Postgres (or PGlite): the wrapped data keys, and the deletion of a data subject's
 // projection rows. Table names follow the projection store: <schema>.proj_<name>_g<generation>.
-import type { DataKeyRecord, DataKeyStore } from '../../core/crypto.ts';
+import type { DataKeyRecord, DataKeyStore } from '../../core/security/crypto.ts';
 import { quoteIdent as q, type Sql } from '../sql/sql.ts';
 
 export const createPostgresDataKeyStore = (sql: Sql, schema: string): DataKeyStore => {

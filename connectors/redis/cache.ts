@@ -1,4 +1,6 @@
 import { Redis } from 'ioredis';
+import { classified, DependencyUnavailable, isLogfrontError } from '../../core/errors.ts';
+import type { Logger } from '../../core/logger.ts';
 import {
   type CacheEntry,
   decodeEntry,
@@ -7,10 +9,8 @@ import {
   type KeyTouch,
   newestTouches,
   type SharedCache,
-} from '../../core/cache.ts';
-import { classified, DependencyUnavailable, isLogfrontError } from '../../core/errors.ts';
-import type { Logger } from '../../core/logger.ts';
-import { partitionKey } from '../../core/positions.ts';
+} from '../../core/read/cache.ts';
+import { partitionKey } from '../../core/read/positions.ts';
 import type { Position } from '../../core/types.ts';
 
 // Keys, with a hash tag per row so one row's keys share a cluster slot:

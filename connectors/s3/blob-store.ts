@@ -13,7 +13,7 @@ import {
   UploadPartCommand,
 } from '@aws-sdk/client-s3';
 import { crc32 } from '@node-rs/crc32';
-import type { BlobStore, StoredObject } from '../../core/blobs.ts';
+import type { BlobStore, StoredObject } from '../../core/blobs/blobs.ts';
 import { classified, DependencyUnavailable, isLogfrontError } from '../../core/errors.ts';
 import { createS3Client, type S3Options } from './client.ts';
 

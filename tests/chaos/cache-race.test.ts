@@ -6,8 +6,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLogfront, type Logfront } from '../../app/compose.ts';
 import { StalenessBudgetExceeded } from '../../core/errors.ts';
-import { decodePositions, partitionKey } from '../../core/positions.ts';
 import type { Row } from '../../core/projection.ts';
+import { decodePositions, partitionKey } from '../../core/read/positions.ts';
 import type { RecordedEvent } from '../../core/types.ts';
 import { foldCustomerTotals, testDomain } from '../support/domain.ts';
 import { readAll } from '../support/log-reader.ts';

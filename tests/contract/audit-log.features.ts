@@ -2,7 +2,7 @@
 // in the order they were appended, with every field; a page's cursor is the position of the record
 // after it; filters by action, tenant and time.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { AuditEntry, AuditLog, AuditQuery } from '../../core/audit.ts';
+import type { AuditEntry, AuditLog, AuditQuery } from '../../core/security/audit.ts';
 import { uniqueId } from '../support/services.ts';
 
 export interface AuditLogFixture {

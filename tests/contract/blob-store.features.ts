@@ -1,7 +1,7 @@
 // The BlobStore contract: S3 and the embedded filesystem store pass the same suite.
 import { createHash, randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type BlobStore, readAll } from '../../core/blobs.ts';
+import { type BlobStore, readAll } from '../../core/blobs/blobs.ts';
 import { uniqueId } from '../support/services.ts';
 
 const MiB = 1024 * 1024;

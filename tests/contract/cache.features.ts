@@ -1,7 +1,7 @@
 // The SharedCache contract: Redis and the embedded in-memory cache pass the same suite.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { CacheEntry, SharedCache } from '../../core/cache.ts';
 import type { Checkpoint } from '../../core/projection.ts';
+import type { CacheEntry, SharedCache } from '../../core/read/cache.ts';
 import { uniqueId, waitFor } from '../support/services.ts';
 
 export interface CacheFixture {

@@ -1,7 +1,7 @@
 // The EventLog contract: every implementation (Kafka, the embedded table log) passes the same suite.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Conflict, VersionConflict } from '../../core/errors.ts';
-import { uuidv7 } from '../../core/ids.ts';
+import { uuidv7 } from '../../core/log/ids.ts';
 import type { EventLog, LogBatch } from '../../core/ports.ts';
 import type { PreparedEvent, RecordedEvent, StreamId } from '../../core/types.ts';
 import { uniqueId, waitFor } from '../support/services.ts';

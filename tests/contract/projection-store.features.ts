@@ -3,7 +3,7 @@
 // one store and one schema, and leave each other alone.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CheckpointFenced, Conflict, NotFound } from '../../core/errors.ts';
-import { uuidv7 } from '../../core/ids.ts';
+import { uuidv7 } from '../../core/log/ids.ts';
 import type { DeadLetterEntry, DeadLetterKind, NewDeadLetter, ProjectionStore } from '../../core/ports.ts';
 import type {
   Change,

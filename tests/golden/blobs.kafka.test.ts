@@ -2,7 +2,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { readAll } from '../../core/blobs.ts';
+import { readAll } from '../../core/blobs/blobs.ts';
 import { type Api, startApi } from '../support/api.ts';
 import { servicesConfig } from '../support/services.ts';
 

@@ -4,7 +4,7 @@ import { Kafka, logLevel } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLogfront, type Logfront } from '../../app/compose.ts';
 import { createLogger } from '../../app/logger.ts';
-import { ArchiveGap, archivePrefix, readArchive } from '../../core/archive.ts';
+import { ArchiveGap, archivePrefix, readArchive } from '../../core/blobs/archive.ts';
 import { readAll } from '../support/log-reader.ts';
 import { foldOrders, orderPlaced, orderShipped } from '../support/orders.ts';
 import { servicesConfig, uniqueId, waitFor } from '../support/services.ts';

@@ -8,8 +8,8 @@ import { createTableAuditLog } from '../../connectors/embedded/audit-log.ts';
 import { createPgliteSql } from '../../connectors/embedded/pglite-sql.ts';
 import { auditTopicOf, createKafkaAuditLog } from '../../connectors/kafka/audit-log.ts';
 import { createPartitionReader } from '../../connectors/kafka/reader.ts';
-import type { AuditEntry } from '../../core/audit.ts';
 import { DependencyUnavailable } from '../../core/errors.ts';
+import type { AuditEntry } from '../../core/security/audit.ts';
 import { auditLogContract } from '../contract/audit-log.features.ts';
 import { services, uniqueId } from '../support/services.ts';
 

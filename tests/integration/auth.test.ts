@@ -12,7 +12,7 @@ import type { Config } from '../../app/config.ts';
 import { sampleDomain } from '../../app/domain.ts';
 import { createHttpServer } from '../../app/http.ts';
 import { createLogger } from '../../app/logger.ts';
-import { SCOPES, sha256Hex } from '../../core/auth.ts';
+import { SCOPES, sha256Hex } from '../../core/security/auth.ts';
 import { cli } from '../support/cli.ts';
 import { orderPlaced } from '../support/orders.ts';
 import { embeddedConfig, services, servicesConfig, uniqueId } from '../support/services.ts';

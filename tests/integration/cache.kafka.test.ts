@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLogfront, type Logfront } from '../../app/compose.ts';
 import { createHttpServer } from '../../app/http.ts';
 import { StalenessBudgetExceeded } from '../../core/errors.ts';
-import { decodePositions } from '../../core/positions.ts';
+import { decodePositions } from '../../core/read/positions.ts';
 import { type Api, startApi } from '../support/api.ts';
 import { orderPlaced, orderShipped } from '../support/orders.ts';
 import { startOwnRedis } from '../support/redis-server.ts';

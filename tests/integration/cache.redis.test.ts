@@ -3,7 +3,7 @@ import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger } from '../../app/logger.ts';
 import { createRedisCache } from '../../connectors/redis/cache.ts';
-import type { SharedCache } from '../../core/cache.ts';
+import type { SharedCache } from '../../core/read/cache.ts';
 import { startOwnRedis } from '../support/redis-server.ts';
 import { services, uniqueId, waitFor } from '../support/services.ts';
 

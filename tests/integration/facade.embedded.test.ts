@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLogfront, type Logfront } from '../../app/compose.ts';
 import { NotFound, StalenessBudgetExceeded, ValidationFailed } from '../../core/errors.ts';
-import { decodePositions } from '../../core/positions.ts';
-import { projectionSummaries } from '../../core/status.ts';
+import { decodePositions } from '../../core/read/positions.ts';
+import { projectionSummaries } from '../../core/read/status.ts';
 import { orderPlaced, orderShipped } from '../support/orders.ts';
 import { embeddedConfig, uniqueId } from '../support/services.ts';
 

@@ -1,6 +1,6 @@
 // How long a read waits: never more than LOGFRONT_MAX_WAIT_MS, and not at all once its client is gone.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { encodePosition } from '../../core/positions.ts';
+import { encodePosition } from '../../core/read/positions.ts';
 import { type Api, startApi } from '../support/api.ts';
 import { embeddedConfig } from '../support/services.ts';
 

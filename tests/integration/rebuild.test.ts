@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLogfront, type Logfront } from '../../app/compose.ts';
 import { sampleDomain } from '../../app/domain.ts';
 import { Conflict, NotFound } from '../../core/errors.ts';
-import { projectionSummaries } from '../../core/status.ts';
+import { projectionSummaries } from '../../core/read/status.ts';
 import { poisonable } from '../support/domain.ts';
 import { readAll } from '../support/log-reader.ts';
 import { foldOrders, orderPlaced, orderShipped } from '../support/orders.ts';

@@ -1,8 +1,8 @@
 import { Kafka, logLevel } from 'kafkajs';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createLogfront, type Logfront } from '../../app/compose.ts';
-import { partitionOf } from '../../core/partitioning.ts';
-import { projectionSummaries } from '../../core/status.ts';
+import { partitionOf } from '../../core/log/partitioning.ts';
+import { projectionSummaries } from '../../core/read/status.ts';
 import { orderPlaced } from '../support/orders.ts';
 import { servicesConfig, uniqueId, waitFor } from '../support/services.ts';
 

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { type Domain, sampleDomain } from '../../app/domain.ts';
-import { defineEventType } from '../../core/event-types.ts';
+import { defineEventType } from '../../core/log/event-types.ts';
 import { cli } from '../support/cli.ts';
 import { services, uniqueId } from '../support/services.ts';
 

@@ -4,7 +4,7 @@ import { createPgSql } from '../../connectors/postgres/pg-sql.ts';
 import { createPostgresStreamIndex } from '../../connectors/postgres/stream-index.ts';
 import type { Sql } from '../../connectors/sql/sql.ts';
 import { CheckpointFenced } from '../../core/errors.ts';
-import { uuidv7 } from '../../core/ids.ts';
+import { uuidv7 } from '../../core/log/ids.ts';
 import type { IndexedEvent, StreamIndex } from '../../core/ports.ts';
 import type { EventId, StreamId } from '../../core/types.ts';
 import { services, uniqueId } from '../support/services.ts';

@@ -7,10 +7,10 @@ import { createLogfront, type Logfront } from '../../app/compose.ts';
 import type { Config } from '../../app/config.ts';
 import { createHttpServer } from '../../app/http.ts';
 import type { KafkaEventLog } from '../../connectors/kafka/event-log.ts';
-import { ArchiveGap, readArchive } from '../../core/archive.ts';
+import { ArchiveGap, readArchive } from '../../core/blobs/archive.ts';
 import { TooLarge, VersionConflict } from '../../core/errors.ts';
-import { uuidv7 } from '../../core/ids.ts';
-import { partitionOf } from '../../core/partitioning.ts';
+import { uuidv7 } from '../../core/log/ids.ts';
+import { partitionOf } from '../../core/log/partitioning.ts';
 import type { PreparedEvent, StreamId } from '../../core/types.ts';
 import { servicesConfig, uniqueId, waitFor } from '../support/services.ts';
 

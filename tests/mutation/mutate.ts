@@ -21,14 +21,14 @@ const MIN_SCORE = 80;
 
 /** the modules under mutation: pure logic the platform's guarantees rest on */
 export const CRITICAL = [
-  'core/expected-version.ts',
-  'core/positions.ts',
-  'core/watermarks.ts',
+  'core/log/expected-version.ts',
+  'core/read/positions.ts',
+  'core/read/watermarks.ts',
   'core/fold.ts',
-  'core/cache.ts',
-  'core/crypto.ts',
+  'core/read/cache.ts',
+  'core/security/crypto.ts',
   'core/poll.ts',
-  'core/storable.ts',
+  'core/log/storable.ts',
   'projections/column-bounds.ts',
   'connectors/kafka/sequencer-plan.ts',
 ] as const;

@@ -16,7 +16,7 @@ const { produceRequest } = await import('../../connectors/kafka/produce-encoder.
 const { decodeRecord } = await import('../../connectors/kafka/record-decoder.ts');
 const { loadConfig } = await import('../../app/config.ts');
 const { createLogger } = await import('../../app/logger.ts');
-const { uuidv7 } = await import('../../core/ids.ts');
+const { uuidv7 } = await import('../../core/log/ids.ts');
 const { orderPlaced, orderShipped } = await import('./orders.ts');
 
 const atImport = kafkaFastPaths();

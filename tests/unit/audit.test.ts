@@ -10,6 +10,8 @@ import { auditUsageProblem, sinceOf } from '../../app/audit-command.ts';
 import { loadConfig } from '../../app/config.ts';
 import { AUDIT_SECRET_FILE, resolveAuditSecret } from '../../app/kek.ts';
 import { createLogger } from '../../app/logger.ts';
+import { DependencyUnavailable, ValidationFailed } from '../../core/errors.ts';
+import type { SchemaRegistry } from '../../core/ports.ts';
 import {
   type AuditEntry,
   type AuditInput,
@@ -18,11 +20,9 @@ import {
   matchesAudit,
   SYSTEM,
   traceIdOf,
-} from '../../core/audit.ts';
-import type { FieldCipher } from '../../core/crypto.ts';
-import { createErasure } from '../../core/erasure.ts';
-import { DependencyUnavailable, ValidationFailed } from '../../core/errors.ts';
-import type { SchemaRegistry } from '../../core/ports.ts';
+} from '../../core/security/audit.ts';
+import type { FieldCipher } from '../../core/security/crypto.ts';
+import { createErasure } from '../../core/security/erasure.ts';
 
 /** an audit log in memory that can be made to fail */
 const memoryLog = () => {

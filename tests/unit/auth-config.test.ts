@@ -6,7 +6,7 @@ import { exportJWK, generateKeyPair, SignJWT } from 'jose';
 import { afterAll, describe, expect, it } from 'vitest';
 import { clientToken, createAuthenticator, DEV_KEY_FILE, makeDevKey } from '../../app/auth.ts';
 import { loadConfig } from '../../app/config.ts';
-import { sha256Hex } from '../../core/auth.ts';
+import { sha256Hex } from '../../core/security/auth.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'logfront-authcfg-'));
 const file = (name: string, text: string) => {

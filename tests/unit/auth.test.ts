@@ -7,7 +7,7 @@ import {
   principalOfKey,
   sha256Hex,
   Unauthenticated,
-} from '../../core/auth.ts';
+} from '../../core/security/auth.ts';
 
 const entry = (over: Record<string, unknown> = {}) => ({
   id: 'ci',

@@ -2,10 +2,10 @@
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { createInProcessRegistry } from '../../connectors/embedded/registry.ts';
-import { fromLine, toLine } from '../../core/archive.ts';
-import { fromJsonData, toJsonData } from '../../core/bytes-json.ts';
-import { createCodec } from '../../core/codec.ts';
-import { createCatalog, defineEventType } from '../../core/event-types.ts';
+import { fromLine, toLine } from '../../core/blobs/archive.ts';
+import { fromJsonData, toJsonData } from '../../core/blobs/bytes-json.ts';
+import { createCodec } from '../../core/log/codec.ts';
+import { createCatalog, defineEventType } from '../../core/log/event-types.ts';
 import type { EventId, RecordedEvent, StreamId } from '../../core/types.ts';
 import { BlobChunk, blobEventTypes } from '../../schemas/blobs.ts';
 

@@ -1,9 +1,9 @@
 import { describe, expect, it, vi } from 'vitest';
 import { z } from 'zod';
 import { createInProcessRegistry } from '../../connectors/embedded/registry.ts';
-import { createCodec } from '../../core/codec.ts';
 import { EventUndecodable } from '../../core/errors.ts';
-import { createCatalog, defineEventType } from '../../core/event-types.ts';
+import { createCodec } from '../../core/log/codec.ts';
+import { createCatalog, defineEventType } from '../../core/log/event-types.ts';
 import type { SchemaRegistry } from '../../core/ports.ts';
 import { orderEventTypes } from '../../sample/order-events.ts';
 

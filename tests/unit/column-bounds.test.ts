@@ -1,8 +1,8 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { ColumnValueRefused, isLogfrontError } from '../../core/errors.ts';
+import { MAX_DEPTH } from '../../core/log/storable.ts';
 import type { Change, ColumnType, ProjectionSpec } from '../../core/projection.ts';
-import { MAX_DEPTH } from '../../core/storable.ts';
 import { checkChanges, INT4_MAX, INT4_MIN, INT8_MAX, INT8_MIN } from '../../projections/column-bounds.ts';
 import { increment, patch, remove, upsert } from '../../projections/define.ts';
 

@@ -1,6 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
+import { createCatalog, defineEventType } from '../../core/log/event-types.ts';
+import type { EventLog, LogBatch } from '../../core/ports.ts';
 import {
   createFieldCipher,
   type DataKeyStore,
@@ -14,9 +16,7 @@ import {
   withFieldEncryption,
   withSealedFields,
   wrapKey,
-} from '../../core/crypto.ts';
-import { createCatalog, defineEventType } from '../../core/event-types.ts';
-import type { EventLog, LogBatch } from '../../core/ports.ts';
+} from '../../core/security/crypto.ts';
 import type { EventId, PreparedEvent, RecordedEvent, StreamId } from '../../core/types.ts';
 
 /** an in-memory key store (the Postgres one is tested against Postgres and PGlite) */

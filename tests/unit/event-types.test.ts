@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { ValidationFailed } from '../../core/errors.ts';
-import { createCatalog, defineEventType } from '../../core/event-types.ts';
-import { UUID } from '../../core/ids.ts';
+import { createCatalog, defineEventType } from '../../core/log/event-types.ts';
+import { UUID } from '../../core/log/ids.ts';
 import { OrderPlaced, orderEventTypes } from '../../sample/order-events.ts';
 
 const catalog = () => createCatalog(orderEventTypes, 'shop');

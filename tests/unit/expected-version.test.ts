@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { expectedMatches } from '../../core/expected-version.ts';
+import { expectedMatches } from '../../core/log/expected-version.ts';
 import type { ExpectedVersion } from '../../core/types.ts';
 
 // head: the stream's version, 0 when the stream does not exist

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { UUID, uuidv7 } from '../../core/ids.ts';
+import { UUID, uuidv7 } from '../../core/log/ids.ts';
 
 const hex = (id: string) => id.replaceAll('-', '');
 const timestampOf = (id: string) => Number.parseInt(hex(id).slice(0, 12), 16);

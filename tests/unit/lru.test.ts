@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { createLru } from '../../core/lru.ts';
+import { createLru } from '../../core/read/lru.ts';
 
 describe('LRU', () => {
   it('evicts the least recently used entry beyond its capacity', () => {

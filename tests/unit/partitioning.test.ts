@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { Partitioners } from 'kafkajs';
 import { describe, expect, it } from 'vitest';
-import { murmur2 as ours, partitionOf } from '../../core/partitioning.ts';
+import { murmur2 as ours, partitionOf } from '../../core/log/partitioning.ts';
 
 /** Kafka's Java Utils.murmur2, written out independently as the oracle */
 const murmur2 = (bytes: Buffer): number => {

@@ -6,7 +6,7 @@ import {
   encodePosition,
   encodePositions,
   partitionKey,
-} from '../../core/positions.ts';
+} from '../../core/read/positions.ts';
 import type { Position } from '../../core/types.ts';
 
 const at = (topic: string, partition: number, offset: bigint): Position => ({ topic, partition, offset });

@@ -1,4 +1,4 @@
-// What a log line may carry (core/redaction.ts, app/logger.ts): the schemas' sensitive paths at any
+// What a log line may carry (core/security/redaction.ts, app/logger.ts): the schemas' sensitive paths at any
 // depth and under any container, credentials by their key and by their shape, errors without the
 // parameters and payloads of what failed.
 import { PGlite } from '@electric-sql/pglite';
@@ -6,7 +6,7 @@ import type { KafkaMessage } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger, withRedaction } from '../../app/logger.ts';
 import { createRecordMapper } from '../../connectors/kafka/records.ts';
-import type { EventCodec } from '../../core/codec.ts';
+import type { EventCodec } from '../../core/log/codec.ts';
 import {
   createRedactor,
   errorMessage,
@@ -14,7 +14,7 @@ import {
   valuesAt,
   withoutTokens,
   withoutValues,
-} from '../../core/redaction.ts';
+} from '../../core/security/redaction.ts';
 
 const SSN = '078-05-1120';
 const redact = createRedactor(['patient.ssn', 'customerEmail', 'contacts.*.phone', 'notes']);

@@ -1,6 +1,7 @@
 // The process LRU in front of the shared cache: pure logic, with a scripted shared cache.
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
+import type { Checkpoint } from '../../core/projection.ts';
 import {
   appliedOf,
   type CacheEntry,
@@ -13,8 +14,7 @@ import {
   type SharedCache,
   storedIsAhead,
   survivesMarks,
-} from '../../core/cache.ts';
-import type { Checkpoint } from '../../core/projection.ts';
+} from '../../core/read/cache.ts';
 
 const entry = (status: string, next = 5n, generation = 1): CacheEntry => ({
   row: { orderId: '1', status },

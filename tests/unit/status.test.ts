@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import type { EventLog, ProjectionStore } from '../../core/ports.ts';
 import type { ProjectionStatus } from '../../core/projection.ts';
-import { projectionSummaries } from '../../core/status.ts';
-import { HEARTBEAT_TIMEOUT_MS } from '../../core/watermarks.ts';
+import { projectionSummaries } from '../../core/read/status.ts';
+import { HEARTBEAT_TIMEOUT_MS } from '../../core/read/watermarks.ts';
 
 // pure mapping from a stored status and the log's end to the summary the API shows
 const NOW = 1_800_000_000_000;

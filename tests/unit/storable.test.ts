@@ -1,6 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { createCatalog } from '../../core/event-types.ts';
-import { MAX_DEPTH, tooDeep, unstorable, unstorableDateTime, unstorableText } from '../../core/storable.ts';
+import { createCatalog } from '../../core/log/event-types.ts';
+import {
+  MAX_DEPTH,
+  tooDeep,
+  unstorable,
+  unstorableDateTime,
+  unstorableText,
+} from '../../core/log/storable.ts';
 import { orderEventTypes } from '../../sample/order-events.ts';
 
 const shipped = (data: Record<string, unknown>, metadata?: object) => ({

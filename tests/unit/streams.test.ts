@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ValidationFailed } from '../../core/errors.ts';
-import { categoriesOf, categoryOf, parseStreamId, topicFor } from '../../core/streams.ts';
+import { categoriesOf, categoryOf, parseStreamId, topicFor } from '../../core/log/streams.ts';
 
 const rejection = (raw: string, path?: string): ValidationFailed => {
   try {

@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { partitionKey } from '../../core/positions.ts';
 import type { Checkpoint } from '../../core/projection.ts';
+import { partitionKey } from '../../core/read/positions.ts';
+import { HEARTBEAT_TIMEOUT_MS, measure, reflectedPositions } from '../../core/read/watermarks.ts';
 import type { Position } from '../../core/types.ts';
-import { HEARTBEAT_TIMEOUT_MS, measure, reflectedPositions } from '../../core/watermarks.ts';
 
 const T = 'shop.events.order';
 const NOW = Date.parse('2025-06-01T12:00:00.000Z');

@@ -1,11 +1,11 @@
+import { ClientGone, NotFound, StalenessBudgetExceeded, ValidationFailed } from '../errors.ts';
+import { unstorableText } from '../log/storable.ts';
+import type { Logger } from '../logger.ts';
+import type { EventLog, ProjectionStore } from '../ports.ts';
+import type { Checkpoint, Liveness, ProjectionSpec, Row, RowRead } from '../projection.ts';
+import type { Position } from '../types.ts';
 import { appliedOf, type CacheEntry, type RowCache, rowChecksum } from './cache.ts';
-import { ClientGone, NotFound, StalenessBudgetExceeded, ValidationFailed } from './errors.ts';
-import type { Logger } from './logger.ts';
-import type { EventLog, ProjectionStore } from './ports.ts';
 import { covers, decodePositions, encodePositions, type PositionToken } from './positions.ts';
-import type { Checkpoint, Liveness, ProjectionSpec, Row, RowRead } from './projection.ts';
-import { unstorableText } from './storable.ts';
-import type { Position } from './types.ts';
 import { measure, reflectedPositions } from './watermarks.ts';
 
 export interface ReadOptions {

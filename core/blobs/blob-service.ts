@@ -1,4 +1,10 @@
 import type { Readable } from 'node:stream';
+import { NotFound, StalenessBudgetExceeded, ValidationFailed } from '../errors.ts';
+import type { EventCatalog } from '../log/event-types.ts';
+import { uuidv7 } from '../log/ids.ts';
+import type { EventLog } from '../ports.ts';
+import { decodePositions, encodePosition, type PositionToken } from '../read/positions.ts';
+import type { StreamId } from '../types.ts';
 import {
   BLOB_CATEGORY,
   type BlobIndex,
@@ -14,12 +20,6 @@ import {
   sha256Hex,
   verifying,
 } from './blobs.ts';
-import { NotFound, StalenessBudgetExceeded, ValidationFailed } from './errors.ts';
-import type { EventCatalog } from './event-types.ts';
-import { uuidv7 } from './ids.ts';
-import type { EventLog } from './ports.ts';
-import { decodePositions, encodePosition, type PositionToken } from './positions.ts';
-import type { StreamId } from './types.ts';
 
 export interface BlobUploaded {
   blobId: string;

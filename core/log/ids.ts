@@ -1,5 +1,5 @@
 import { randomFillSync } from 'node:crypto';
-import type { EventId } from './types.ts';
+import type { EventId } from '../types.ts';
 
 // random bytes drawn from the system in blocks, not 16 at a time (a call per id showed in profiles)
 const POOL_BYTES = 16 * 256;

@@ -3,9 +3,9 @@
 // event's (tenant, data subject); data keys are stored wrapped by the key-encryption key (KEK).
 // Destroying a subject's keys makes its sensitive fields unreadable wherever the events are.
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
-import type { EventCatalog, EventType } from './event-types.ts';
-import type { EventLog } from './ports.ts';
-import type { EventMetadata, PreparedEvent, RecordedEvent } from './types.ts';
+import type { EventCatalog, EventType } from '../log/event-types.ts';
+import type { EventLog } from '../ports.ts';
+import type { EventMetadata, PreparedEvent, RecordedEvent } from '../types.ts';
 
 /** Where wrapped data keys live. Destroyed keys are gone: nothing can bring them back. */
 export interface DataKeyStore {

@@ -1,10 +1,10 @@
 import { z } from 'zod';
-import { TENANT_NAME } from './auth.ts';
-import { withSealedFields } from './crypto.ts';
-import { type Issue, ValidationFailed } from './errors.ts';
+import { type Issue, ValidationFailed } from '../errors.ts';
+import { TENANT_NAME } from '../security/auth.ts';
+import { withSealedFields } from '../security/crypto.ts';
+import type { EventId, EventMetadata, PreparedEvent } from '../types.ts';
 import { UUID, uuidv7 } from './ids.ts';
 import { unstorable, unstorableDateTime } from './storable.ts';
-import type { EventId, EventMetadata, PreparedEvent } from './types.ts';
 
 export interface EventType<T = unknown> {
   readonly name: string;
@@ -20,7 +20,7 @@ export interface EventType<T = unknown> {
   readonly upcast?: (data: unknown, schemaVersion: number) => unknown;
   /**
    * A top-level data field holding bytes (a Uint8Array). The log carries them as they are, next to
-   * the JSON of the other fields (see `core/codec.ts`); JSON views show them as `{ "$base64": … }`.
+   * the JSON of the other fields (see `core/log/codec.ts`); JSON views show them as `{ "$base64": … }`.
    */
   readonly binary?: string;
 }
@@ -52,7 +52,7 @@ export const defineEventType = <T>(
 
 const METADATA = z
   .object({
-    // a tenant an erasure can name, and a token can carry (core/auth.ts)
+    // a tenant an erasure can name, and a token can carry (core/security/auth.ts)
     tenant: z
       .string()
       .regex(TENANT_NAME, "letters, digits, '.', '_' and '-', at most 64, starting with a letter or digit"),

@@ -3,12 +3,13 @@
 // completes it once size and SHA-256 match, and records it. After a crash it restarts the upload
 // (aborting what the dead one left) from the upload's first chunk: no duplicate object, no orphaned
 // multipart upload.
-import { type AuditInput, type AuditTrail, SYSTEM } from './audit.ts';
+
+import type { Logger } from '../logger.ts';
+import type { EventLog, LogBatch, Subscription } from '../ports.ts';
+import { partitionKey } from '../read/positions.ts';
+import { type AuditInput, type AuditTrail, SYSTEM } from '../security/audit.ts';
+import type { RecordedEvent } from '../types.ts';
 import { BLOB_CATEGORY, type BlobIndex, type BlobStore, blobKey, sha256Hex } from './blobs.ts';
-import type { Logger } from './logger.ts';
-import type { EventLog, LogBatch, Subscription } from './ports.ts';
-import { partitionKey } from './positions.ts';
-import type { RecordedEvent } from './types.ts';
 
 export interface BlobSink {
   start(): Promise<void>;

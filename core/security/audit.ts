@@ -10,8 +10,8 @@
 //   written in batches and retried while the audit log is down; a record that does not fit is dropped,
 //   counted per action (logfront_audit_dropped_total) and logged, never silently.
 import { createHmac } from 'node:crypto';
-import { Unavailable, ValidationFailed } from './errors.ts';
-import type { Logger } from './logger.ts';
+import { Unavailable, ValidationFailed } from '../errors.ts';
+import type { Logger } from '../logger.ts';
 
 export const AUDIT_ACTIONS = [
   'acl.denied',

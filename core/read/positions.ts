@@ -1,5 +1,5 @@
-import { ValidationFailed } from './errors.ts';
-import type { Brand, Position } from './types.ts';
+import { ValidationFailed } from '../errors.ts';
+import type { Brand, Position } from '../types.ts';
 
 /** Opaque position token: base64url of `[[topic, partition, "offset"], …]`. One entry per partition. */
 export type PositionToken = Brand<string, 'PositionToken'>;

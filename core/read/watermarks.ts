@@ -1,10 +1,10 @@
+import type { Checkpoint, Liveness } from '../projection.ts';
 import { partitionKey } from './positions.ts';
-import type { Checkpoint, Liveness } from './projection.ts';
 
 /** A runner whose heartbeat is older than this counts as not running. */
 export const HEARTBEAT_TIMEOUT_MS = 10_000;
 
-import type { Position } from './types.ts';
+import type { Position } from '../types.ts';
 
 export interface Freshness {
   /** events in the log not yet applied, over all partitions */

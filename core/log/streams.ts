@@ -1,5 +1,5 @@
-import { ValidationFailed } from './errors.ts';
-import type { StreamId } from './types.ts';
+import { ValidationFailed } from '../errors.ts';
+import type { StreamId } from '../types.ts';
 
 // category-id: the category names the topic, so it keeps to Kafka's topic alphabet.
 const STREAM_ID = /^([A-Za-z][A-Za-z0-9_]{0,63})-([A-Za-z0-9._:-]{1,200})$/;

@@ -1,10 +1,10 @@
-import { TooLarge, ValidationFailed } from './errors.ts';
+import { TooLarge, ValidationFailed } from '../errors.ts';
+import type { EventLog } from '../ports.ts';
+import { encodePosition, type PositionToken } from '../read/positions.ts';
+import type { ExpectedVersion, NewEvent, StreamId } from '../types.ts';
 import type { EventCatalog } from './event-types.ts';
-import type { EventLog } from './ports.ts';
-import { encodePosition, type PositionToken } from './positions.ts';
 import { MAX_DEPTH, tooDeep } from './storable.ts';
 import { parseStreamId } from './streams.ts';
-import type { ExpectedVersion, NewEvent, StreamId } from './types.ts';
 
 export interface AppendRequest {
   expectedVersion?: ExpectedVersion;

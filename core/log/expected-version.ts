@@ -1,4 +1,4 @@
-import type { ExpectedVersion } from './types.ts';
+import type { ExpectedVersion } from '../types.ts';
 
 /** whether a stream at version `head` (0 = no stream) satisfies `expected` */
 export const expectedMatches = (expected: ExpectedVersion, head: number) =>

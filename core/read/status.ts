@@ -1,6 +1,6 @@
+import type { EventLog, ProjectionStore } from '../ports.ts';
+import type { ProjectionState } from '../projection.ts';
 import type { ReadableProjection } from './facade.ts';
-import type { EventLog, ProjectionStore } from './ports.ts';
-import type { ProjectionState } from './projection.ts';
 import { HEARTBEAT_TIMEOUT_MS, measure } from './watermarks.ts';
 
 export interface ProjectionSummary {

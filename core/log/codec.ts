@@ -1,7 +1,7 @@
-import { EventUndecodable } from './errors.ts';
+import { EventUndecodable } from '../errors.ts';
+import type { SchemaRegistry } from '../ports.ts';
+import { errorMessage, valuesAt, withoutValues } from '../security/redaction.ts';
 import type { EventCatalog } from './event-types.ts';
-import type { SchemaRegistry } from './ports.ts';
-import { errorMessage, valuesAt, withoutValues } from './redaction.ts';
 
 /**
  * Turns event payloads into registry-framed bytes and back, upcasting old versions on read.

@@ -2,8 +2,8 @@
 // blob sink assembles them in the blob store; readers get the bytes with the SHA-256 verified.
 import { createHash } from 'node:crypto';
 import { Readable, Transform } from 'node:stream';
-import { LogfrontError, TooLarge, ValidationFailed } from './errors.ts';
-import type { Position } from './types.ts';
+import { LogfrontError, TooLarge, ValidationFailed } from '../errors.ts';
+import type { Position } from '../types.ts';
 
 export interface StoredObject {
   readonly key: string;

@@ -2,14 +2,14 @@
 // by topic, partition and offset range, and a log decorator that replays from those objects the
 // records Kafka's retention has already dropped, then goes on from Kafka, seamlessly.
 
-import { subscribeToAllCategories } from './all-categories.ts';
+import { LogfrontError } from '../errors.ts';
+import { subscribeToAllCategories } from '../log/all-categories.ts';
+import type { Logger } from '../logger.ts';
+import type { EventLog, LogBatch, SubscribeOptions } from '../ports.ts';
+import { partitionKey } from '../read/positions.ts';
+import type { RecordedEvent } from '../types.ts';
 import { type BlobStore, readAll } from './blobs.ts';
 import { fromJsonData, hasBytes, toJsonDataPieces } from './bytes-json.ts';
-import { LogfrontError } from './errors.ts';
-import type { Logger } from './logger.ts';
-import type { EventLog, LogBatch, SubscribeOptions } from './ports.ts';
-import { partitionKey } from './positions.ts';
-import type { RecordedEvent } from './types.ts';
 
 const pad = (offset: bigint) => offset.toString().padStart(20, '0');
 

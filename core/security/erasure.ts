@@ -1,8 +1,9 @@
 // GDPR erasure of a data subject (DESIGN §7): its data keys are destroyed, so its sensitive fields
 // become unreadable in every event wherever it is stored, and its projection rows are deleted.
+
+import { ErasureUnavailable, ValidationFailed } from '../errors.ts';
 import type { AuditActor, AuditInput, AuditTrail } from './audit.ts';
 import { DEFAULT_TENANT, type FieldCipher } from './crypto.ts';
-import { ErasureUnavailable, ValidationFailed } from './errors.ts';
 import { errorMessage } from './redaction.ts';
 
 export interface ErasureRequest {

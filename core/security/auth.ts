@@ -2,7 +2,7 @@
 // principal, its tenant and its scopes; a route needs one scope; a deployment's `authorize` hook may
 // refuse more, per stream category or projection.
 import { createHash, timingSafeEqual } from 'node:crypto';
-import { LogfrontError } from './errors.ts';
+import { LogfrontError } from '../errors.ts';
 
 export const SCOPES = ['append', 'read', 'admin', 'erase', 'metrics'] as const;
 export type Scope = (typeof SCOPES)[number];

@@ -4,10 +4,10 @@
 // below a mark is never stored and never served. Whatever order the projection, the readers and the
 // invalidation consumer run in, a value an event has superseded is never served from the cache.
 import { createHash } from 'node:crypto';
+import type { Checkpoint, Row } from '../projection.ts';
+import type { Position } from '../types.ts';
 import { createLru } from './lru.ts';
 import { partitionKey } from './positions.ts';
-import type { Checkpoint, Row } from './projection.ts';
-import type { Position } from './types.ts';
 
 export interface CacheEntry {
   readonly row: Row;

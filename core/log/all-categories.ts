@@ -1,5 +1,5 @@
-import type { Logger } from './logger.ts';
-import type { EventLog, SubscribeOptions, Subscription } from './ports.ts';
+import type { Logger } from '../logger.ts';
+import type { EventLog, SubscribeOptions, Subscription } from '../ports.ts';
 
 export interface AllCategories {
   start(): Promise<void>;
