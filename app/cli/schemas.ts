@@ -1,4 +1,3 @@
-import { createConfluentRegistry } from '../../connectors/registry/confluent.ts';
 import { createCatalog } from '../../core/log/event-types.ts';
 import { openCommandAudit } from '../audit.ts';
 import { loadConfig } from '../config.ts';
@@ -20,6 +19,8 @@ export const schemas = defineCommand({
     if (!config.schemaRegistryUrl) throw new UsageError('schemas needs LOGFRONT_SCHEMA_REGISTRY_URL');
     // registrations go to the audit log (schema.registered)
     const audit = verb === 'register' ? await openCommandAudit(config) : undefined;
+    // the registry client is loaded by this command only: `demo` and `dev` never load it
+    const { createConfluentRegistry } = await import('../../connectors/registry/confluent.ts');
     const confluent = createConfluentRegistry(config.schemaRegistryUrl);
     const registry = audit ? audit.registry(confluent) : confluent;
     const catalog = createCatalog(
