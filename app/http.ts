@@ -8,7 +8,7 @@ import Fastify, {
   type FastifyRequest,
   LogController,
 } from 'fastify';
-import { z } from 'zod';
+import type { z } from 'zod';
 import type { BlobRecord } from '../core/blobs/blobs.ts';
 import { toJsonData } from '../core/blobs/bytes-json.ts';
 import { isLogfrontError, NotFound, TooLarge, Unavailable, ValidationFailed } from '../core/errors.ts';
@@ -27,7 +27,6 @@ import {
   MisdirectedRequest,
   type Principal,
   RateLimited,
-  TENANT_NAME,
   Unauthenticated,
 } from '../core/security/auth.ts';
 import type { RecordedEvent } from '../core/types.ts';
@@ -36,41 +35,17 @@ import { type Authenticator, createAuthenticator } from './auth.ts';
 import type { Logfront } from './compose.ts';
 import { installMetrics } from './metrics.ts';
 import { openApiDocument } from './openapi.ts';
-
-const readOptions = z
-  .object({
-    maxStalenessMs: z.coerce.number().int().min(0).max(3_600_000).optional(),
-    after: z.string().min(1).max(10_000).optional(),
-    consistency: z.enum(['eventual', 'strong']).optional(),
-    onStale: z.enum(['error', 'serve']).optional(),
-  })
-  .strict();
-
-const streamQuery = z
-  .object({
-    // a stream version is a 32-bit integer in every store
-    fromVersion: z.coerce
-      .number()
-      .int()
-      .min(1)
-      .max(2 ** 31 - 1)
-      .default(1),
-    limit: z.coerce.number().int().min(1).max(1000).default(100),
-  })
-  .strict();
-
-const erasureQuery = z.object({ tenant: z.string().regex(TENANT_NAME, 'a tenant name').optional() }).strict();
-
-/** the audit log's query: the values are checked by the audit trail (core/security/audit.ts) */
-const auditQuery = z
-  .object({
-    since: z.string().optional(),
-    action: z.string().optional(),
-    tenant: z.string().optional(),
-    limit: z.coerce.number().int().min(1).max(1000).optional(),
-    cursor: z.string().optional(),
-  })
-  .strict();
+import {
+  anonymousUrls,
+  auditQuery,
+  deadLetterQuery,
+  erasureQuery,
+  readOptions,
+  routes,
+  rowsPaging,
+  serve,
+  streamQuery,
+} from './routes.ts';
 
 /** what an Access names, as the audit log shows it: `stream/order-1`, `projection/orders`, `metrics` */
 const resourceOf = (access: Access) =>
@@ -115,14 +90,6 @@ export const envelope = (e: RecordedEvent) => ({
   // a record that cannot be decoded or upcast: why, and its payload as stored (base64)
   ...(e.undecodable ? { undecodable: e.undecodable } : {}),
 });
-
-const deadLetterQuery = z
-  .object({
-    limit: z.coerce.number().int().min(1).max(500).optional(),
-    cursor: z.string().optional(),
-    state: z.enum(['pending', 'retried', 'skipped']).optional(),
-  })
-  .strict();
 
 const deadLetterJson = (l: DeadLetterEntry) => ({
   id: l.id,
@@ -357,7 +324,7 @@ export const createHttpServer = (
       });
     }
     const route = request.routeOptions.url;
-    if (route === '/healthz' || route === '/readyz') return;
+    if (route !== undefined && anonymousUrls.has(route)) return;
     const access = accessOf(request.method, route, request.params as Record<string, string>);
     let principal: Principal;
     try {
@@ -453,13 +420,13 @@ export const createHttpServer = (
       .send({ error: 'not_found', message: `no route ${request.method} ${request.url.split('?')[0]}` }),
   );
 
-  app.post<{ Params: { stream: string } }>('/v1/streams/:stream/events', async (request, reply) => {
+  serve(app, routes.append, async (request, reply) => {
     if (auth.mode === 'tokens') withTenant(request.body, request.principal.tenant);
     const result = await lf.append.appendToStream(request.params.stream, request.body);
     return reply.status(201).send(result);
   });
 
-  app.get<{ Params: { stream: string } }>('/v1/streams/:stream/events', async (request) => {
+  serve(app, routes.readStream, async (request) => {
     const stream = parseStreamId(request.params.stream);
     const q = parse(streamQuery, request.query, 'query');
     const events = await lf.log.readStream(stream, q.fromVersion, q.limit);
@@ -478,47 +445,38 @@ export const createHttpServer = (
     };
   });
 
-  app.get('/v1/projections', async () => ({
+  serve(app, routes.projections, async () => ({
     projections: await projectionSummaries(lf.store, lf.log, lf.domain.projections),
   }));
 
-  app.post<{ Params: { name: string } }>('/v1/projections/:name/rebuild', async (request, reply) => {
+  serve(app, routes.rebuild, async (request, reply) => {
     const r = await lf.rebuild(request.params.name, actorOf(request));
     return reply.status(202).send({ name: request.params.name, generation: r.generation });
   });
 
   // dead letters (docs/runbooks.md#dead-letters): list, retry after a fix, skip; resume a halted projection
-  app.get<{ Params: { name: string }; Querystring: Record<string, string> }>(
-    '/v1/projections/:name/dead-letters',
-    async (request) => {
-      const q = parse(deadLetterQuery, request.query, 'query');
-      const page = await lf.deadLetters.list(request.params.name, q);
-      return { items: page.items.map(deadLetterJson), next: page.next };
-    },
-  );
-  app.post<{ Params: { name: string; id: string } }>(
-    '/v1/projections/:name/dead-letters/:id/retry',
-    async (request) => ({
-      deadLetter: deadLetterJson(
-        await lf.deadLetters.retry(request.params.name, request.params.id, actorOf(request)),
-      ),
-    }),
-  );
-  app.post<{ Params: { name: string; id: string } }>(
-    '/v1/projections/:name/dead-letters/:id/skip',
-    async (request) => ({
-      deadLetter: deadLetterJson(
-        await lf.deadLetters.skip(request.params.name, request.params.id, actorOf(request)),
-      ),
-    }),
-  );
-  app.post<{ Params: { name: string } }>('/v1/projections/:name/resume', async (request) => ({
+  serve(app, routes.deadLetters, async (request) => {
+    const q = parse(deadLetterQuery, request.query, 'query');
+    const page = await lf.deadLetters.list(request.params.name, q);
+    return { items: page.items.map(deadLetterJson), next: page.next };
+  });
+  serve(app, routes.retryDeadLetter, async (request) => ({
+    deadLetter: deadLetterJson(
+      await lf.deadLetters.retry(request.params.name, request.params.id, actorOf(request)),
+    ),
+  }));
+  serve(app, routes.skipDeadLetter, async (request) => ({
+    deadLetter: deadLetterJson(
+      await lf.deadLetters.skip(request.params.name, request.params.id, actorOf(request)),
+    ),
+  }));
+  serve(app, routes.resume, async (request) => ({
     name: request.params.name,
     skipped: deadLetterJson(await lf.deadLetters.resume(request.params.name, actorOf(request))),
   }));
 
   // GDPR erasure (docs/erasure.md): the subject's data keys are destroyed, its projection rows deleted
-  app.delete<{ Params: { subjectId: string } }>('/v1/subjects/:subjectId', async (request, reply) => {
+  serve(app, routes.erase, async (request, reply) => {
     // an erasure acts on exactly what it was asked: a misspelt parameter is a 400, never the default tenant
     const query = parse(erasureQuery, request.query, 'query');
     if (auth.mode === 'tokens' && query.tenant !== undefined && query.tenant !== request.principal.tenant) {
@@ -533,7 +491,7 @@ export const createHttpServer = (
   });
 
   // the audit log (docs/security.md#the-audit-trail): a principal reads its own tenant's records
-  app.get('/v1/audit', async (request) => {
+  serve(app, routes.audit, async (request) => {
     const query = parse(auditQuery, request.query, 'query');
     if (auth.mode === 'tokens' && query.tenant !== undefined && query.tenant !== request.principal.tenant) {
       throw new Forbidden(
@@ -546,45 +504,33 @@ export const createHttpServer = (
     });
   });
 
-  app.get<{ Params: { name: string; key: string } }>(
-    '/v1/projections/:name/rows/:key',
-    async (request, reply) => {
-      const options = cleanReadOptions(parse(readOptions, request.query, 'query'));
-      return lf.facade.get(request.params.name, request.params.key, {
-        ...options,
-        signal: untilDisconnected(reply),
-      });
-    },
-  );
+  serve(app, routes.row, async (request, reply) => {
+    const options = cleanReadOptions(parse(readOptions, request.query, 'query'));
+    return lf.facade.get(request.params.name, request.params.key, {
+      ...options,
+      signal: untilDisconnected(reply),
+    });
+  });
 
-  app.get<{ Params: { name: string }; Querystring: Record<string, string> }>(
-    '/v1/projections/:name/rows',
-    async (request, reply) => {
-      const { limit, cursor, maxStalenessMs, after, consistency, onStale, ...filters } = request.query;
-      const options = cleanReadOptions(
-        parse(readOptions, { maxStalenessMs, after, consistency, onStale }, 'query'),
-      );
-      const paging = parse(
-        z.object({
-          limit: z.coerce.number().int().min(1).max(500).default(50),
-          cursor: z.string().optional(),
-        }),
-        { limit, cursor },
-        'query',
-      );
-      for (const [k, v] of Object.entries(filters)) {
-        if (typeof v !== 'string')
-          throw new ValidationFailed('invalid filter', [{ path: k, message: 'give a filter once' }]);
-      }
-      return lf.facade.list(request.params.name, {
-        ...options,
-        signal: untilDisconnected(reply),
-        filters,
-        limit: paging.limit,
-        ...(paging.cursor ? { cursor: paging.cursor } : {}),
-      });
-    },
-  );
+  serve(app, routes.rows, async (request, reply) => {
+    const { limit, cursor, maxStalenessMs, after, consistency, onStale, ...filters } =
+      request.query as Record<string, string>;
+    const options = cleanReadOptions(
+      parse(readOptions, { maxStalenessMs, after, consistency, onStale }, 'query'),
+    );
+    const paging = parse(rowsPaging, { limit, cursor }, 'query');
+    for (const [k, v] of Object.entries(filters)) {
+      if (typeof v !== 'string')
+        throw new ValidationFailed('invalid filter', [{ path: k, message: 'give a filter once' }]);
+    }
+    return lf.facade.list(request.params.name, {
+      ...options,
+      signal: untilDisconnected(reply),
+      filters,
+      limit: paging.limit,
+      ...(paging.cursor ? { cursor: paging.cursor } : {}),
+    });
+  });
 
   // blobs: the body streams into chunk events as it arrives (never held whole); reads stream back verified
   app.register(async (blobs) => {
@@ -595,7 +541,7 @@ export const createHttpServer = (
         throw new Unavailable('no blob store: set LOGFRONT_S3_ENDPOINT and LOGFRONT_S3_BUCKET', 60);
       return lf.blobs;
     };
-    blobs.put<{ Params: { blobId: string } }>('/v1/blobs/:blobId', async (request, reply) => {
+    serve(blobs, routes.putBlob, async (request, reply) => {
       const declared = Number(request.headers['content-length'] ?? Number.NaN);
       if (declared > lf.config.blobs.maxBytes) {
         throw new TooLarge(`blob larger than ${lf.config.blobs.maxBytes} bytes`, lf.config.blobs.maxBytes);
@@ -621,14 +567,14 @@ export const createHttpServer = (
         .header('content-length', String(record.size))
         .header('x-logfront-sha256', record.sha256);
     // HEAD: the blob is stored (and its object is there, at its size); no bytes are read
-    blobs.head<{ Params: { blobId: string } }>('/v1/blobs/:blobId', async (request, reply) => {
+    serve(blobs, routes.headBlob, async (request, reply) => {
       const options = cleanReadOptions(parse(readOptions, request.query, 'query'));
       const record = await service().stat(request.params.blobId, options);
       return headersOf(reply, record).send();
     });
-    blobs.get<{ Params: { blobId: string } }>(
-      '/v1/blobs/:blobId',
-      { exposeHeadRoute: false },
+    serve(
+      blobs,
+      routes.getBlob,
       async (request, reply) => {
         const options = cleanReadOptions(parse(readOptions, request.query, 'query'));
         const { record, body } = await service().read(request.params.blobId, options);
@@ -639,12 +585,13 @@ export const createHttpServer = (
         });
         return headersOf(reply, record).send(body);
       },
+      { exposeHeadRoute: false },
     );
   });
 
-  app.get('/openapi.json', async () => openApiDocument(lf.domain));
-  app.get('/healthz', async () => ({ status: 'ok' }));
-  app.get('/readyz', async (_request, reply) => {
+  serve(app, routes.openapi, async () => openApiDocument(lf.domain));
+  serve(app, routes.healthz, async () => ({ status: 'ok' }));
+  serve(app, routes.readyz, async (_request, reply) => {
     const results = await Promise.all(
       lf.probes.map(async (p) => {
         try {

@@ -2,6 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { projectionSummaries } from '../core/read/status.ts';
 import type { Logfront } from './compose.ts';
+import { routes, serve } from './routes.ts';
 
 /**
  * Prometheus metrics of one process, served at GET /metrics. Names are what dashboards and alert
@@ -135,7 +136,7 @@ export const installMetrics = (app: FastifyInstance, lf: Logfront) => {
     latency.observe({ method: request.method, route }, reply.elapsedTime / 1000);
   });
 
-  app.get('/metrics', async (_request, reply) => {
+  serve(app, routes.metrics, async (_request, reply) => {
     for (const p of await projectionSummaries(lf.store, lf.log, lf.domain.projections)) {
       lag.set({ projection: p.name }, p.lagEvents);
       staleness.set({ projection: p.name }, p.stalenessMs / 1000);

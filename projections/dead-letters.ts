@@ -43,6 +43,8 @@ export interface DeadLetters {
 }
 
 const MAX_LIMIT = 500;
+/** a page's size when the caller gives none (the HTTP API documents it) */
+export const DEAD_LETTERS_DEFAULT_LIMIT = 50;
 const STATES: readonly DeadLetterState[] = ['pending', 'retried', 'skipped'];
 const ID = /^[1-9][0-9]{0,17}$/;
 
@@ -135,7 +137,7 @@ export const createDeadLetters = (deps: {
   return {
     list: async (projection, options = {}) => {
       definitionOf(projection);
-      const limit = options.limit ?? 50;
+      const limit = options.limit ?? DEAD_LETTERS_DEFAULT_LIMIT;
       if (!Number.isInteger(limit) || limit < 1 || limit > MAX_LIMIT) {
         throw new ValidationFailed('invalid limit', [{ path: 'limit', message: `expected 1…${MAX_LIMIT}` }]);
       }

@@ -50,7 +50,8 @@ export const defineEventType = <T>(
   };
 };
 
-const METADATA = z
+/** an event's metadata, as an append is checked against it (and the OpenAPI document shows it) */
+export const EVENT_METADATA = z
   .object({
     // a tenant an erasure can name, and a token can carry (core/security/auth.ts)
     tenant: z
@@ -135,7 +136,7 @@ export const createCatalog = (types: readonly EventType[], subjectPrefix: string
         if (unfit.length) return;
         let metadata: EventMetadata = {};
         if (event.metadata !== undefined) {
-          const m = METADATA.safeParse(event.metadata);
+          const m = EVENT_METADATA.safeParse(event.metadata);
           if (m.success) metadata = m.data;
           else
             for (const i of m.error.issues)

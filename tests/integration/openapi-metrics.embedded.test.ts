@@ -1,8 +1,36 @@
 import SwaggerParser from '@apidevtools/swagger-parser';
+import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Api, startApi } from '../support/api.ts';
 import { orderPlaced } from '../support/orders.ts';
 import { embeddedConfig, uniqueId } from '../support/services.ts';
+
+type Paths = Record<string, Record<string, { parameters?: { name: string; in: string }[] }>>;
+
+/** `METHOD /url` of every route Fastify registered, read off printRoutes' tree (one segment per line) */
+const registeredRoutes = (app: FastifyInstance) => {
+  const segments: string[] = [];
+  return app
+    .printRoutes({ commonPrefix: false })
+    .split('\n')
+    .flatMap((line) => {
+      const m = /^([│ ]*)[├└]── (\S+)(?: \(([A-Z, ]+)\))?$/.exec(line);
+      if (!m) return [];
+      segments.length = m[1]!.length / 4;
+      segments.push(m[2]!);
+      return (m[3]?.split(', ') ?? []).map((method) => `${method} ${segments.join('')}`);
+    });
+};
+
+/** a documented path with its parameters filled in */
+const concrete = (path: string) =>
+  path
+    .replace('{stream}', `order-${uniqueId()}`)
+    .replace('{name}', 'orders')
+    .replace('{key}', 'k1')
+    .replace('{blobId}', 'b1')
+    .replace('{subjectId}', `s-${uniqueId()}`)
+    .replace('{id}', '1');
 
 describe('OpenAPI document and metrics', () => {
   let api: Api;
@@ -53,6 +81,48 @@ describe('OpenAPI document and metrics', () => {
       expect(api.app.hasRoute({ method: method as 'GET', url: fastifyPath }), route).toBe(true);
     }
     expect(documented.size).toBe(19);
+  });
+
+  it('documents every route the server registers, under its method, and no other', async () => {
+    const paths = (await api.request('GET', '/openapi.json')).body.paths as Paths;
+    const documented = Object.entries(paths).flatMap(([path, methods]) =>
+      Object.keys(methods).map((m) => `${m.toUpperCase()} ${path.replace(/\{(\w+)\}/g, ':$1')}`),
+    );
+    const registered = registeredRoutes(api.app);
+    expect(registered.length).toBeGreaterThan(documented.length);
+    // Fastify answers HEAD on every GET route (exposeHeadRoutes): the document lists HEAD only as a route of its own
+    const undocumented = registered.filter(
+      (route) => !documented.includes(route) && !documented.includes(route.replace(/^HEAD /, 'GET ')),
+    );
+    expect(undocumented).toEqual([]);
+    expect(documented.filter((route) => !registered.includes(route))).toEqual([]);
+  });
+
+  it('a query parameter the document does not name is refused, and none it names is refused as unknown', async () => {
+    const paths = (await api.request('GET', '/openapi.json')).body.paths as Paths;
+    let checked = 0;
+    for (const [path, methods] of Object.entries(paths)) {
+      for (const [method, operation] of Object.entries(methods)) {
+        const names = (operation.parameters ?? []).filter((p) => p.in === 'query').map((p) => p.name);
+        if (names.length === 0) continue;
+        const route = `${method.toUpperCase()} ${path}`;
+        const unknown = await api.request(method.toUpperCase(), `${concrete(path)}?undocumented=1`);
+        expect(unknown.status, route).toBe(400);
+        // a HEAD answer has no body: its route's GET shows the issues
+        if (method === 'head') continue;
+        const issues = unknown.body.issues as { path: string; message: string }[];
+        const refusal = issues.find((i) => i.path === 'undocumented');
+        expect(refusal, route).toBeDefined();
+        for (const name of names) {
+          // any value: a wrong one is refused for its value, never for its name
+          const r = await api.request(method.toUpperCase(), `${concrete(path)}?${name}=1`);
+          const asUnknown = { path: name, message: refusal!.message.replaceAll('undocumented', name) };
+          expect(r.body.issues ?? [], `${route} ?${name}`).not.toContainEqual(asUnknown);
+          checked += 1;
+        }
+      }
+    }
+    expect(checked).toBeGreaterThanOrEqual(20);
   });
 
   it('/metrics speaks Prometheus text with request, latency and projection series', async () => {
