@@ -6,11 +6,13 @@ import type { BlobStore, StoredObject } from '../../core/blobs/blobs.ts';
 
 /**
  * The blob store of the embedded default: objects are files under `root/objects`, multipart uploads
- * are directories of part files under `root/multipart` until they complete (then one rename).
+ * are directories of part files under `root/multipart` until they complete (then one rename). An
+ * object is written to `root/staging` and renamed into place, so `objects` holds whole objects only.
  */
 export const createFsBlobStore = (root: string): BlobStore => {
   const objects = join(root, 'objects');
   const multipart = join(root, 'multipart');
+  const staging = join(root, 'staging');
   const pathOf = (key: string) => {
     const p = join(objects, ...key.split('/'));
     if (!p.startsWith(objects + sep)) throw new Error(`blob key ${key} leaves the store`);
@@ -26,8 +28,9 @@ export const createFsBlobStore = (root: string): BlobStore => {
     }
   };
   const writeAtomically = async (path: string, body: Buffer) => {
-    await mkdir(dirname(path), { recursive: true });
-    const tmp = `${path}.${randomUUID()}.tmp`;
+    await Promise.all([mkdir(dirname(path), { recursive: true }), mkdir(staging, { recursive: true })]);
+    // staged outside `objects`: a listing never meets a half-written file, whatever the keys are named
+    const tmp = join(staging, randomUUID());
     await writeFile(tmp, body);
     await rename(tmp, path);
   };
@@ -42,7 +45,7 @@ export const createFsBlobStore = (root: string): BlobStore => {
     for (const e of entries) {
       const p = join(dir, e.name);
       if (e.isDirectory()) out.push(...(await walk(p)));
-      else if (!e.name.endsWith('.tmp')) out.push(p);
+      else out.push(p);
     }
     return out;
   };

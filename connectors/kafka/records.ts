@@ -41,12 +41,6 @@ const CLOSE_BRACE = 0x7d;
 /** a payload this large counts against a subscription queue's bytes (blob chunks) */
 export const LARGE_PAYLOAD = 16 * 1024;
 
-/** a record logfront wrote: it has a key, a type and a stream version */
-export const isLogfrontRecord = (m: KafkaMessage) =>
-  m.key !== null &&
-  header(m.headers, 'ce_type') !== undefined &&
-  header(m.headers, 'lf_stream_version') !== undefined;
-
 /** a record's place in its stream, read from its key and headers alone; undefined: not logfront's */
 export const tailEventOf = (m: KafkaMessage): TailEvent | undefined => {
   if (m.key === null) return undefined;
@@ -125,7 +119,7 @@ export const createRecordMapper = (codec: EventCodec): RecordMapper => {
     const ours: { m: KafkaMessage; type: string; version: string }[] = [];
     const foreign: KafkaMessage[] = [];
     for (const m of messages) {
-      // isLogfrontRecord, reading each header once
+      // a record logfront wrote has a key, a type and a stream version
       const type = m.key === null ? undefined : internedHeader(m.headers, 'ce_type');
       const version = type === undefined ? undefined : header(m.headers, 'lf_stream_version');
       if (type === undefined || version === undefined) foreign.push(m);

@@ -148,10 +148,18 @@ export const subscribeToKafka = async (
   consumer.on(consumer.events.REBALANCING, forget);
   consumer.on(consumer.events.GROUP_JOIN, ({ payload }) => {
     forget();
+    const join = joins;
     for (const [topic, partitions] of Object.entries(payload.memberAssignment)) {
       for (const partition of partitions) {
+        const key = `${topic}/${partition}`;
+        // an answer that comes after a batch verified the partition (or after the next join) is old:
+        // seeking to it would deliver again what was applied since
         startOf(topic, partition)
-          .then((offset) => consumer.seek({ topic, partition, offset: offset.toString() }))
+          .then((offset) => {
+            if (!stopped && joins === join && !verified.has(key)) {
+              consumer.seek({ topic, partition, offset: offset.toString() });
+            }
+          })
           .catch((err) => logger.warn({ err, topic, partition }, 'could not read the stored checkpoint'));
       }
     }

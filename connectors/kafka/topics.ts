@@ -36,8 +36,9 @@ export const createTopic = async (admin: Admin, config: ITopicConfig, waitMs = L
   const created = await admin.createTopics({ waitForLeaders: false, topics: [config] });
   await pollUntil(
     async () => {
+      // kafkajs answers the asked topic, or throws its error (UNKNOWN_TOPIC_OR_PARTITION, retriable)
       const meta = await admin.fetchTopicMetadata({ topics: [config.topic] });
-      const partitions = meta.topics[0]?.partitions ?? [];
+      const { partitions } = meta.topics[0]!;
       return partitions.length > 0 && partitions.every((p) => p.leader >= 0) ? true : undefined;
     },
     {

@@ -43,7 +43,8 @@ export const s3Failure = (error: unknown): unknown => {
   }
   const status = (error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
   if (status !== undefined && status < 500 && status !== 429 && status !== 408) return error;
-  const message = error instanceof Error ? error.message : String(error);
+  // the SDK's failures are Errors (a ServiceException, or a network error it annotated)
+  const message = String((error as { message?: unknown }).message);
   return new DependencyUnavailable('s3', status ? `it answered ${status}: ${message}` : message, {
     cause: error,
   });

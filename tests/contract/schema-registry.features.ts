@@ -40,6 +40,14 @@ export const schemaRegistryContract = (name: string, open: () => SchemaRegistry)
       await expect(registry.versionOf(s, other)).rejects.toThrow(/is not a version of/);
     });
 
+    it('no schema id is a version of a subject never registered', async () => {
+      const id = await registry.register(subject(), v1);
+      const never = subject();
+      await expect(registry.versionOf(never, id)).rejects.toThrow(
+        `schema ${id} is not a version of ${never}`,
+      );
+    });
+
     it('a new subject is compatible with anything', async () => {
       expect(await registry.check(subject(), v1)).toEqual({ compatible: true, messages: [] });
     });

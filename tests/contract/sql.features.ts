@@ -1,7 +1,7 @@
 // The Sql contract: pg against a Postgres server and PGlite behave the same for what the stores use.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Sql } from '../../connectors/sql/sql.ts';
-import { quoteIdent } from '../../connectors/sql/sql.ts';
+import { quoteIdent, schemaMigration } from '../../connectors/sql/sql.ts';
 import { uniqueId, waitFor } from '../support/services.ts';
 
 export const sqlContract = (name: string, open: () => Promise<Sql>) => {
@@ -64,6 +64,27 @@ export const sqlContract = (name: string, open: () => Promise<Sql>) => {
       await sql.query('SELECT pg_notify($1, $2)', [channel, 'two']);
       await new Promise((r) => setTimeout(r, 200));
       expect(got).toEqual(['one']);
+    });
+
+    it('a schema migration runs its steps once; one that failed runs again on the next call', async () => {
+      const schema = `t_${uniqueId()}`;
+      let runs = 0;
+      const migrate = schemaMigration(sql, schema, async (tx, quoted) => {
+        runs++;
+        if (runs === 1) throw new Error('step failed');
+        await tx.query(`CREATE TABLE ${quoted}.m (k text PRIMARY KEY)`);
+      });
+      try {
+        await expect(migrate()).rejects.toThrow('step failed');
+        await Promise.all([migrate(), migrate()]);
+        await migrate();
+        expect(runs).toBe(2);
+        expect((await sql.query(`SELECT count(*)::int AS n FROM ${quoteIdent(schema)}.m`)).rows).toEqual([
+          { n: 0 },
+        ]);
+      } finally {
+        await sql.query(`DROP SCHEMA IF EXISTS ${quoteIdent(schema)} CASCADE`);
+      }
     });
 
     it('quotes identifiers', () => {

@@ -1,8 +1,9 @@
-import { Kafka, logLevel } from 'kafkajs';
+import { ConfigResourceTypes, Kafka, logLevel } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger } from '../../app/logger.ts';
 import { createKafkaEventLog, type KafkaLogOptions } from '../../connectors/kafka/event-log.ts';
 import { createConfluentRegistry } from '../../connectors/registry/confluent.ts';
+import { BLOB_CATEGORY, BLOB_TOPIC_MAX_MESSAGE_BYTES } from '../../core/blobs/blobs.ts';
 import { Unavailable } from '../../core/errors.ts';
 import { createCodec } from '../../core/log/codec.ts';
 import { createCatalog } from '../../core/log/event-types.ts';
@@ -140,6 +141,132 @@ describe('Kafka event log', () => {
     expect(seen.map((e) => e.stream).sort()).toEqual([...streams].sort());
     expect(warnings.some((w) => w.includes('skipped records not written by logfront'))).toBe(true);
     await expect(log.append(streams[0]!, [shipped('x')], 1)).resolves.toMatchObject({ fromVersion: 2 });
+  });
+
+  it('a record whose headers repeat a name (a relay added its own) is read with the first of each', async () => {
+    const category = `dh${uniqueId()}`;
+    const topic = log.topicFor(category);
+    const event = shipped('1');
+    await log.append(`${category}-1` as StreamId, [event], 'no_stream');
+    const [written] = await rawRecords(topic, 1);
+    const repeated = { id: uuidv7(), stream: `${category}-2` };
+    const producer = raw.producer();
+    await producer.connect();
+    try {
+      await producer.send({
+        topic,
+        messages: [
+          {
+            key: repeated.stream,
+            value: written!.value,
+            headers: {
+              ce_id: [repeated.id, uuidv7()],
+              ce_type: ['OrderShipped', 'OrderCancelled'],
+              lf_stream_version: ['1', '7'],
+              lf_metadata: [JSON.stringify({ tenant: 'acme' }), JSON.stringify({ tenant: 'other' })],
+            },
+          },
+        ],
+      });
+    } finally {
+      await producer.disconnect();
+    }
+    const seen: RecordedEvent[] = [];
+    const sub = await log.subscribe({
+      groupId: `g-${uniqueId()}`,
+      topics: [topic],
+      startAt: async () => undefined,
+      onBatch: async (b) => {
+        seen.push(...b.events);
+      },
+    });
+    try {
+      await waitFor(async () => seen.length >= 2);
+    } finally {
+      await sub.stop();
+    }
+    expect(seen.find((e) => e.stream === repeated.stream)).toMatchObject({
+      id: repeated.id,
+      type: 'OrderShipped',
+      version: 1,
+      data: event.data,
+      metadata: { tenant: 'acme' },
+    });
+  });
+
+  it('a record with logfront’s headers whose metadata or payload cannot be read is delivered as undecodable, saying why', async () => {
+    const category = `ud${uniqueId()}`;
+    await log.ensureTopics([category]);
+    const topic = log.topicFor(category);
+    const headers = (id: string, metadata: string) => ({
+      ce_id: id,
+      ce_type: 'OrderShipped',
+      lf_stream_version: '1',
+      lf_metadata: metadata,
+    });
+    const [badMetadata, badPayload] = [uuidv7(), uuidv7()];
+    const producer = raw.producer();
+    await producer.connect();
+    try {
+      await producer.send({
+        topic,
+        messages: [
+          {
+            key: `${category}-1`,
+            value: Buffer.concat([
+              Buffer.from([0, 0, 0, 0, 1]),
+              Buffer.from('{"orderId":"1","carrier":"DHL"}'),
+            ]),
+            headers: headers(badMetadata, '{"tenant":'),
+          },
+          { key: `${category}-2`, value: 'not a registry frame', headers: headers(badPayload, '{}') },
+        ],
+      });
+    } finally {
+      await producer.disconnect();
+    }
+    const seen: RecordedEvent[] = [];
+    const sub = await log.subscribe({
+      groupId: `g-${uniqueId()}`,
+      topics: [topic],
+      startAt: async () => undefined,
+      onBatch: async (b) => {
+        seen.push(...b.events);
+      },
+    });
+    try {
+      await waitFor(async () => seen.length >= 2);
+    } finally {
+      await sub.stop();
+    }
+    expect(seen.map((e) => e.id)).toEqual([badMetadata, badPayload]);
+    expect(seen[0]!.undecodable).toMatchObject({
+      kind: 'decode',
+      reason: expect.stringMatching(/^its metadata header is not JSON/),
+    });
+    expect(seen[1]).toMatchObject({ data: null, undecodable: { kind: 'decode' } });
+    expect(Buffer.from(seen[1]!.undecodable!.payload!, 'base64').toString()).toBe('not a registry frame');
+  });
+
+  it('the blob topic is made to take a transaction of several chunks; event topics keep Kafka’s default', async () => {
+    await log.ensureTopics([BLOB_CATEGORY]);
+    const admin = raw.admin();
+    await admin.connect();
+    try {
+      const [blobs, orders] = [log.topicFor(BLOB_CATEGORY), log.topicFor('order')];
+      const { resources } = await admin.describeConfigs({
+        includeSynonyms: false,
+        resources: [blobs, orders].map((name) => ({ type: ConfigResourceTypes.TOPIC, name })),
+      });
+      const maxMessageBytes = (topic: string) =>
+        resources
+          .find((r) => r.resourceName === topic)!
+          .configEntries.find((e) => e.configName === 'max.message.bytes')!.configValue;
+      expect(maxMessageBytes(blobs)).toBe(String(BLOB_TOPIC_MAX_MESSAGE_BYTES));
+      expect(maxMessageBytes(orders)).toBe('1048588');
+    } finally {
+      await admin.disconnect();
+    }
   });
 
   it('a batch that fails is reported and delivered again exactly once, from the subscriber’s position; nothing is delivered before the start position is known', async () => {

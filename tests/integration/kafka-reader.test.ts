@@ -3,7 +3,7 @@ import { type AddressInfo, connect, createServer, type Socket } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { type Admin, Kafka, type KafkaMessage, logLevel, type Producer } from 'kafkajs';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createLogger } from '../../app/logger.ts';
 import {
   createPartitionReader,
@@ -172,6 +172,28 @@ describe('partition reader (Kafka)', () => {
     }
     expect((await readAll(reader, topic, 0n)).values).toEqual(['committed', 'plain0']);
     expect((await readAll(reader, topic, 2n)).values).toEqual(['committed', 'plain0']);
+  });
+
+  it('a transaction that began first but aborted last hides its records too', async () => {
+    const topic = await givenTopic();
+    // x0 (0), y0 (1), x1 (2), then y's abort marker (3) before x's (4): the broker lists the aborted
+    // transactions in the order they ended, not the order they began
+    const [p, q] = [await transactional(), await transactional()];
+    const tp = await p.transaction();
+    await tp.send({ topic, messages: [{ value: 'aborted-x0', partition: 0 }] });
+    const tq = await q.transaction();
+    await tq.send({ topic, messages: [{ value: 'aborted-y0', partition: 0 }] });
+    await tp.send({ topic, messages: [{ value: 'aborted-x1', partition: 0 }] });
+    await tq.abort();
+    await tp.abort();
+    await committedUpTo(topic, 5);
+    await givenBatch(topic, 0, 1, 0, 'plain'); // 5
+
+    for (let from = 0n; from <= 5n; from++) {
+      const fetched = await reader.fetch(topic, 0, from);
+      expect(valuesOf(fetched.messages), `from ${from}`).toEqual(['plain0']);
+      expect(fetched.nextOffset).toBe(6n);
+    }
   });
 
   it('a range of only transaction markers and aborted records returns nothing and moves nextOffset past them', async () => {
@@ -455,5 +477,78 @@ describe('partition reader (Kafka)', () => {
       }
     })();
     expect(error?.details()).toEqual({ missing: 'the Kafka client has no createCluster', kafkajs: '2.2.4' });
+  });
+
+  it('a Kafka client whose cluster lacks a method or the target topics the reader uses is refused', () => {
+    /** a real client whose private cluster factory makes clusters changed by `change` */
+    const clientWith = (change: (cluster: Record<string, unknown>) => void) => {
+      const client = new Kafka({ brokers: brokers(), logLevel: logLevel.NOTHING });
+      const key = Object.getOwnPropertySymbols(client).find(
+        (s) => s.description === 'private:Kafka:createCluster',
+      )!;
+      const own = client as unknown as Record<symbol, (options: unknown) => Record<string, unknown>>;
+      const create = own[key]!;
+      own[key] = (options) => {
+        const cluster = create(options);
+        change(cluster);
+        return cluster;
+      };
+      return client;
+    };
+    const missing = (client: Kafka) => {
+      try {
+        createPartitionReader({ kafka: client, logger });
+      } catch (e) {
+        expect(e).toBeInstanceOf(KafkaInternalsMissing);
+        return (e as KafkaInternalsMissing).missing;
+      }
+      return 'nothing';
+    };
+    expect(missing(clientWith(() => {}))).toBe('nothing');
+    expect(
+      missing(
+        clientWith((c) => {
+          c.findBroker = undefined;
+          c.fetchTopicsOffset = undefined;
+        }),
+      ),
+    ).toBe('the cluster lacks findBroker, fetchTopicsOffset');
+    expect(missing(clientWith((c) => (c.targetTopics = [])))).toBe('the cluster lacks targetTopics');
+  });
+
+  it("a reader of its own client: KAFKAJS_LOG_LEVEL=debug adds no warnings; kafkajs's failures are warnings", async () => {
+    const lines: { level: number; msg: string }[] = [];
+    const captured = createLogger('debug', {
+      write: (line: string) => {
+        lines.push(JSON.parse(line) as { level: number; msg: string });
+      },
+    });
+    const warnings = () => lines.filter((l) => l.level >= 40);
+    vi.stubEnv('KAFKAJS_LOG_LEVEL', 'debug');
+    try {
+      const own = createPartitionReader({ brokers: brokers(), clientId: 'reader-test', logger: captured });
+      const topic = await givenTopic();
+      await givenBatch(topic, 0, 2);
+      expect(valuesOf((await own.fetch(topic, 0, 0n)).messages)).toEqual(range(0, 2));
+      await own.close();
+      expect(warnings()).toEqual([]);
+    } finally {
+      vi.unstubAllEnvs();
+    }
+
+    // a fetch still connecting when the reader closes fails as closed, whatever kafkajs ends with
+    const nowhere = createPartitionReader({
+      brokers: ['127.0.0.1:1'],
+      clientId: 'reader-test',
+      logger: captured,
+    });
+    const fetching = nowhere.fetch('anything', 0, 0n).catch((e: unknown) => e);
+    await waitFor(async () => warnings().length > 0, 10_000);
+    await nowhere.close();
+    const error = await fetching;
+    expect(error).toBeInstanceOf(Unavailable);
+    expect((error as Error).message).toBe('the partition reader is closed');
+    // the connection refused, as kafkajs said it
+    expect(warnings().some((l) => /Failed to connect|Connection error/.test(l.msg))).toBe(true);
   });
 });

@@ -107,6 +107,46 @@ describe('Kafka subscription', () => {
     }
     expect(delivered.flatMap((b) => b.events)).toEqual([]);
   });
+  it('a subscriber reading on moves past a transaction that was aborted, to the partition’s end', async () => {
+    const category = `ab${uniqueId()}`;
+    await log.ensureTopics([category]);
+    const topic = log.topicFor(category);
+    const stream = `${category}-1` as StreamId;
+    expect(partitionOf(stream, 1)).toBe(0);
+    await log.append(stream, [shipped('1')], 'no_stream'); // the event at 0, its commit marker at 1
+    const delivered: LogBatch[] = [];
+    let position = 0n;
+    const sub = await log.subscribe({
+      groupId: `g-${uniqueId()}`,
+      topics: [topic],
+      startAt: async () => position,
+      onBatch: async (b) => {
+        delivered.push(b);
+        position = b.nextOffset;
+      },
+    });
+    const writer = new Kafka({
+      brokers: [services().LOGFRONT_KAFKA_BROKERS],
+      logLevel: logLevel.NOTHING,
+    }).producer({
+      transactionalId: `${topic}.aborting`,
+      idempotent: true,
+      maxInFlightRequests: 1,
+    });
+    try {
+      await waitFor(async () => position === 2n, 30_000);
+      await writer.connect();
+      const t = await writer.transaction();
+      await t.send({ topic, messages: [{ key: stream, value: 'never committed', partition: 0 }] });
+      await t.abort(); // the record at 2, its abort marker at 3
+      await waitFor(async () => position === 4n, 30_000);
+    } finally {
+      await writer.disconnect();
+      await sub.stop();
+    }
+    expect(delivered.flatMap((b) => b.events).map((e) => e.position.offset)).toEqual([0n]);
+  });
+
   it('a slow subscriber holds fetching back at its queue bound, and still gets every event once, in order', async () => {
     const category = `bp${uniqueId()}`;
     await log.ensureTopics([category]);
@@ -141,6 +181,36 @@ describe('Kafka subscription', () => {
       await sub.stop();
     }
     expect(seen).toEqual(Array.from({ length: 2000 }, (_, k) => `${Math.floor(k / 100)}-${k % 100}`));
+  });
+
+  it('a batch failing again with the same error is told to the subscriber once, then delivered whole', async () => {
+    const category = `fa${uniqueId()}`;
+    await log.ensureTopics([category]);
+    for (let i = 0; i < 3; i++) await log.append(`${category}-s` as StreamId, [shipped(String(i))], 'any');
+    const failure = new Error('projection store refused the batch');
+    let attempts = 0;
+    const errors: unknown[] = [];
+    const seen: string[] = [];
+    let position = 0n;
+    const sub = await log.subscribe({
+      groupId: `g-${uniqueId()}`,
+      topics: [log.topicFor(category)],
+      startAt: async () => position,
+      onBatch: async (b) => {
+        if (b.events.length && ++attempts <= 2) throw failure;
+        for (const e of b.events) seen.push((e.data as { orderId: string }).orderId);
+        position = b.nextOffset;
+      },
+      onError: (e) => errors.push(e),
+    });
+    try {
+      await waitFor(async () => seen.length >= 3, 30_000);
+    } finally {
+      await sub.stop();
+    }
+    expect(attempts).toBeGreaterThanOrEqual(3);
+    expect(errors).toEqual([failure]);
+    expect(seen).toEqual(['0', '1', '2']);
   });
 
   it('a stored position below the log start (retention) reads from the log start', async () => {
@@ -217,5 +287,59 @@ describe('Kafka subscription', () => {
       await sub2.stop();
     }
     expect(again).toEqual(['0', '1', '2', '3']);
+  });
+
+  it('a join whose position came late does not take a partition back once it was read from there', async () => {
+    const category = `sw${uniqueId()}`;
+    await log.ensureTopics([category]);
+    const topic = log.topicFor(category);
+    const groupId = `g-${uniqueId()}`;
+    const append = (i: number) => log.append(`${category}-s` as StreamId, [shipped(String(i))], 'any');
+    for (let i = 0; i < 2; i++) await append(i);
+    const first: string[] = [];
+    const sub = await log.subscribe({
+      groupId,
+      topics: [topic],
+      startAt: async () => 0n,
+      onBatch: async (b) => {
+        for (const e of b.events) first.push((e.data as { orderId: string }).orderId);
+      },
+    });
+    try {
+      await waitFor(async () => first.length >= 2, 30_000);
+      // applied offsets are committed to the group at most once a second, after a batch
+      await new Promise((r) => setTimeout(r, 1100));
+      await append(2);
+      await waitFor(async () => first.length >= 3, 30_000);
+    } finally {
+      await sub.stop();
+    }
+    await append(3); // past the group's committed offset: the first fetch of the next join finds it
+    const again: string[] = [];
+    let position = 0n;
+    let asked = 0;
+    const sub2 = await log.subscribe({
+      groupId,
+      topics: [topic],
+      // the join asks first and is answered last: its answer comes after the partition was read on
+      startAt: async () => {
+        const answer = position;
+        if (++asked === 1) await new Promise((r) => setTimeout(r, 3000));
+        return answer;
+      },
+      onBatch: async (b) => {
+        for (const e of b.events) again.push((e.data as { orderId: string }).orderId);
+        position = b.nextOffset;
+      },
+    });
+    try {
+      await waitFor(async () => again.length >= 4, 30_000);
+      await new Promise((r) => setTimeout(r, 4000)); // the join's answer has come and gone
+      await append(4);
+      await waitFor(async () => again.length >= 5, 30_000);
+    } finally {
+      await sub2.stop();
+    }
+    expect(again).toEqual(['0', '1', '2', '3', '4']);
   });
 });

@@ -1,8 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { createInProcessRegistry } from '../../connectors/embedded/registry.ts';
 import { createConfluentRegistry } from '../../connectors/registry/confluent.ts';
+import { DependencyUnavailable } from '../../core/errors.ts';
 import { schemaRegistryContract } from '../contract/schema-registry.features.ts';
-import { services } from '../support/services.ts';
+import { services, uniqueId } from '../support/services.ts';
 
 schemaRegistryContract('Apicurio (Confluent-compatible API)', () =>
   createConfluentRegistry(services().LOGFRONT_SCHEMA_REGISTRY_URL),
@@ -14,6 +15,16 @@ describe('Confluent registry adapter failures', () => {
     const registry = createConfluentRegistry('http://127.0.0.1:9/apis/ccompat/v7');
     await expect(registry.ping()).rejects.toThrow();
     await expect(registry.check('x.Y', {})).rejects.toThrow();
+  });
+
+  it('a schema that is not JSON Schema is refused as it is, not as a registry that is down', async () => {
+    const registry = createConfluentRegistry(services().LOGFRONT_SCHEMA_REGISTRY_URL);
+    const error = await registry
+      .register(`t${uniqueId()}.Bad`, { type: 'nonsense' })
+      .catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(Error);
+    expect(error).not.toBeInstanceOf(DependencyUnavailable);
+    expect((error as Error).message).toMatch(/schema is invalid: data\/type/);
   });
 
   it('a path that is not a registry fails the ping and a check with the status', async () => {

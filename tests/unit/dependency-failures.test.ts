@@ -51,6 +51,7 @@ describe('Kafka', () => {
       named('KafkaJSNonRetriableError', 'wrapped', { originalError: refused }),
       named('KafkaJSRequestTimeoutError', 'Request timed out'),
       named('KafkaJSProtocolError', 'There is no leader for this topic-partition', { retriable: true }),
+      { message: 'a wrapper of no name', cause: refused },
     ]) {
       expect(kafkaUnavailable(e)).toBe(true);
       expectDown(kafkaFailure(e), 'kafka');
@@ -65,6 +66,7 @@ describe('Kafka', () => {
     const plain = new TypeError('x is undefined');
     expect(kafkaFailure(plain)).toBe(plain);
     expect(kafkaUnavailable(undefined)).toBe(false);
+    expect(kafkaUnavailable({ message: 'an error of no name' })).toBe(false);
   });
 });
 
