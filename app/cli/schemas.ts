@@ -20,7 +20,7 @@ export const schemas = defineCommand({
     if (!config.schemaRegistryUrl) throw new UsageError('schemas needs LOGFRONT_SCHEMA_REGISTRY_URL');
     // registrations go to the audit log (schema.registered)
     const audit = verb === 'register' ? await openCommandAudit(config) : undefined;
-    const confluent = createConfluentRegistry(config.schemaRegistryUrl);
+    const confluent = createConfluentRegistry(config.schemaRegistryUrl, { tls: config.schemaRegistryTls });
     const registry = audit ? audit.registry(confluent) : confluent;
     const catalog = createCatalog(
       (await userDomain(io, config, values.config)).domain.eventTypes,
