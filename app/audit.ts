@@ -22,6 +22,8 @@ export const createKafkaAuditLogFor = async (config: Config, logger: Logger): Pr
     clientId: `${config.kafka.clientId}-audit`,
     topicPrefix: config.topicPrefix,
     replication: config.kafka.replication,
+    tls: config.kafka.tls,
+    sasl: config.kafka.sasl,
     logger,
   });
 

@@ -32,9 +32,9 @@ export const createAdapters = async ({
   const blobStore = s3 ? createS3BlobStore(s3) : undefined;
   // the Kafka log reads below its log start from the archive the archive sink writes to the blob store
   const archiveStore = blobStore && config.archive.enabled ? blobStore : undefined;
-  const registry = createConfluentRegistry(config.schemaRegistryUrl!);
+  const registry = createConfluentRegistry(config.schemaRegistryUrl!, { tls: config.schemaRegistryTls });
   const codec = createCodec(registry, catalog, onRegistration ? { onRegistration } : {});
-  const sql = createPgSql(config.database.url!);
+  const sql = createPgSql(config.database.url!, { tls: config.database.tls });
   const streamIndex = createPostgresStreamIndex(sql, schema);
   const log = createKafkaEventLog({
     brokers: config.kafka.brokers,
@@ -46,6 +46,8 @@ export const createAdapters = async ({
     retentionMs: config.kafka.retentionMs,
     readTimeoutMs: config.kafka.readTimeoutMs,
     windowIds: config.kafka.windowIds,
+    tls: config.kafka.tls,
+    sasl: config.kafka.sasl,
     codec,
     logger,
     index: streamIndex,
@@ -58,12 +60,13 @@ export const createAdapters = async ({
     { name: 'postgres', ping: () => store.ping() },
     { name: 'schema-registry', ping: () => registry.ping() },
   ];
-  if (config.redis.url) probes.push(createRedisProbe(config.redis.url));
+  if (config.redis.url) probes.push(createRedisProbe(config.redis.url, config.redis.tls));
   if (s3) probes.push(createS3Probe(s3));
   const cache =
     config.cache.enabled && config.redis.url
       ? await createRedisCache({
           url: config.redis.url,
+          tls: config.redis.tls,
           prefix: config.redis.prefix,
           ttlMs: config.cache.ttlMs,
           markTtlMs: config.cache.markTtlMs,

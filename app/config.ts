@@ -1,6 +1,7 @@
 // The only module that reads the environment. Everything else receives a Config.
 import { z } from 'zod';
 import { ConfigError } from '../core/errors.ts';
+import { type KafkaSasl, type TlsSettings, TRANSPORT_ENV, transportSettings } from './config-transport.ts';
 
 const int = (min: number, max: number) =>
   z
@@ -100,6 +101,10 @@ export const ENV_SCHEMA = z.object({
     .optional(),
   LOGFRONT_TOKEN: z.string().min(1).optional(),
   LOGFRONT_RATE_LIMIT_PER_MINUTE: int(0, 100_000_000).default(60_000),
+  LOGFRONT_HTTP_HEADERS_TIMEOUT_MS: int(100, 600_000).default(10_000),
+  LOGFRONT_HTTP_REQUEST_TIMEOUT_MS: int(0, 3_600_000).default(300_000),
+  LOGFRONT_HTTP_IDLE_TIMEOUT_MS: int(0, 3_600_000).default(120_000),
+  LOGFRONT_HTTP_KEEP_ALIVE_TIMEOUT_MS: int(100, 3_600_000).default(72_000),
   LOGFRONT_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   LOGFRONT_MAX_APPEND_BYTES: int(1024, 64 * 1024 * 1024).default(1024 * 1024),
   LOGFRONT_MAX_APPEND_EVENTS: int(1, 100_000).default(1000),
@@ -111,6 +116,7 @@ export const ENV_SCHEMA = z.object({
   LOGFRONT_CONFIG: z.string().min(1).optional(),
   LOGFRONT_KEK: key32.optional(),
   LOGFRONT_AUDIT_SECRET: key32.optional(),
+  ...TRANSPORT_ENV,
 });
 
 export type Env = z.input<typeof ENV_SCHEMA>;
@@ -129,11 +135,19 @@ export interface Config {
     readTimeoutMs: number;
     /** event ids a partition's sequencer keeps in memory before it drops what the stream index covers */
     windowIds: number;
+    /** TLS to the brokers (LOGFRONT_KAFKA_TLS…); undefined: plaintext */
+    tls: TlsSettings | undefined;
+    /** SASL authentication (LOGFRONT_KAFKA_SASL_…); undefined: none */
+    sasl: KafkaSasl | undefined;
   };
   topicPrefix: string;
   schemaRegistryUrl: string | undefined;
-  database: { url: string | undefined; schema: string };
-  redis: { url: string | undefined; prefix: string };
+  /** TLS to the registry: set when its URL is https:// */
+  schemaRegistryTls: TlsSettings | undefined;
+  /** tls: set by LOGFRONT_DATABASE_TLS…; undefined leaves TLS to the URL's own sslmode */
+  database: { url: string | undefined; schema: string; tls: TlsSettings | undefined };
+  /** tls: set when the URL is rediss:// */
+  redis: { url: string | undefined; prefix: string; tls: TlsSettings | undefined };
   /** blobs: the largest upload, the multipart part size, whether the blob and archive sinks run with the runners */
   blobs: { maxBytes: number; partBytes: number; sinks: boolean };
   /** the archive of the log in the blob store: on/off, and when an object is cut */
@@ -146,6 +160,8 @@ export interface Config {
     region: string;
     accessKeyId: string | undefined;
     secretAccessKey: string | undefined;
+    /** set when the endpoint is https:// */
+    tls: TlsSettings | undefined;
   };
   http: {
     host: string;
@@ -157,6 +173,8 @@ export interface Config {
     token: string | undefined;
     /** requests a principal may make per minute (0: no limit); applies when tokens are checked */
     rateLimitPerMinute: number;
+    /** how long a client may take to send a request, and keep a connection open (app/http-timeouts.ts) */
+    timeouts: HttpTimeouts;
   };
   /**
    * who may call the HTTP API: `tokens` (API keys from a file, JWTs), `none` (anyone: LOGFRONT_AUTH=none,
@@ -192,11 +210,52 @@ export interface Config {
   auditSecret: string | undefined;
 }
 
+/** in ms; 0: none (request, idle) */
+export interface HttpTimeouts {
+  /** the request line and headers must have arrived within this of the request's start (slowloris) */
+  headersMs: number;
+  /** the whole request, body included, must have arrived within this (a slow upload) */
+  requestMs: number;
+  /** a connection that sends and receives nothing for this long is closed */
+  idleMs: number;
+  /** an idle keep-alive connection between two requests is closed after this */
+  keepAliveMs: number;
+}
+
 const REQUIRED_FOR_SERVICES = [
   'LOGFRONT_KAFKA_BROKERS',
   'LOGFRONT_SCHEMA_REGISTRY_URL',
   'LOGFRONT_DATABASE_URL',
 ] as const;
+
+/**
+ * The HTTP server's timeouts. The headers are part of the request, so they cannot be given longer; a read
+ * that waits (after=, consistency=strong, a budget) sends nothing until it answers, so an idle timeout
+ * must outlast the longest wait or it would cut such reads off.
+ */
+const httpTimeouts = (e: z.output<typeof ENV_SCHEMA>): HttpTimeouts => {
+  const t = {
+    headersMs: e.LOGFRONT_HTTP_HEADERS_TIMEOUT_MS,
+    requestMs: e.LOGFRONT_HTTP_REQUEST_TIMEOUT_MS,
+    idleMs: e.LOGFRONT_HTTP_IDLE_TIMEOUT_MS,
+    keepAliveMs: e.LOGFRONT_HTTP_KEEP_ALIVE_TIMEOUT_MS,
+  };
+  const issues = [];
+  if (t.requestMs > 0 && t.headersMs > t.requestMs) {
+    issues.push({
+      path: 'LOGFRONT_HTTP_HEADERS_TIMEOUT_MS',
+      message: `${t.headersMs} is longer than LOGFRONT_HTTP_REQUEST_TIMEOUT_MS (${t.requestMs}), which includes the headers`,
+    });
+  }
+  if (t.idleMs > 0 && t.idleMs <= e.LOGFRONT_MAX_WAIT_MS) {
+    issues.push({
+      path: 'LOGFRONT_HTTP_IDLE_TIMEOUT_MS',
+      message: `${t.idleMs} is not longer than LOGFRONT_MAX_WAIT_MS (${e.LOGFRONT_MAX_WAIT_MS}): a read waiting that long sends nothing meanwhile and would be cut off; raise it, or 0 for none`,
+    });
+  }
+  if (issues.length) throw new ConfigError(issues);
+  return t;
+};
 
 /** Validates the environment; a wrong value throws ConfigError naming the variable and what is wrong. */
 export const loadConfig = (env: Record<string, string | undefined> = process.env): Config => {
@@ -231,6 +290,13 @@ export const loadConfig = (env: Record<string, string | undefined> = process.env
       },
     ]);
   }
+  const timeouts = httpTimeouts(e);
+  const transport = transportSettings(e, {
+    database: e.LOGFRONT_DATABASE_URL,
+    redis: e.LOGFRONT_REDIS_URL,
+    s3: e.LOGFRONT_S3_ENDPOINT,
+    schemaRegistry: e.LOGFRONT_SCHEMA_REGISTRY_URL,
+  });
   if (mode === 'services') {
     const missing = REQUIRED_FOR_SERVICES.filter((name) => e[name] === undefined);
     if (missing.length) {
@@ -250,11 +316,14 @@ export const loadConfig = (env: Record<string, string | undefined> = process.env
       retentionMs: e.LOGFRONT_TOPIC_RETENTION_MS,
       readTimeoutMs: e.LOGFRONT_KAFKA_READ_TIMEOUT_MS,
       windowIds: e.LOGFRONT_SEQUENCER_WINDOW_IDS,
+      tls: transport.kafka.tls,
+      sasl: transport.kafka.sasl,
     },
     topicPrefix: e.LOGFRONT_TOPIC_PREFIX,
     schemaRegistryUrl: e.LOGFRONT_SCHEMA_REGISTRY_URL,
-    database: { url: e.LOGFRONT_DATABASE_URL, schema: e.LOGFRONT_DATABASE_SCHEMA },
-    redis: { url: e.LOGFRONT_REDIS_URL, prefix: e.LOGFRONT_REDIS_PREFIX },
+    schemaRegistryTls: transport.schemaRegistry,
+    database: { url: e.LOGFRONT_DATABASE_URL, schema: e.LOGFRONT_DATABASE_SCHEMA, tls: transport.database },
+    redis: { url: e.LOGFRONT_REDIS_URL, prefix: e.LOGFRONT_REDIS_PREFIX, tls: transport.redis },
     blobs: {
       maxBytes: e.LOGFRONT_MAX_BLOB_BYTES,
       partBytes: e.LOGFRONT_BLOB_PART_BYTES,
@@ -279,6 +348,7 @@ export const loadConfig = (env: Record<string, string | undefined> = process.env
       region: e.LOGFRONT_S3_REGION,
       accessKeyId: e.AWS_ACCESS_KEY_ID,
       secretAccessKey: e.AWS_SECRET_ACCESS_KEY,
+      tls: transport.s3,
     },
     http: {
       host: e.LOGFRONT_HOST,
@@ -287,6 +357,7 @@ export const loadConfig = (env: Record<string, string | undefined> = process.env
       allowedHosts: e.LOGFRONT_ALLOWED_HOSTS ?? [],
       token: e.LOGFRONT_TOKEN,
       rateLimitPerMinute: e.LOGFRONT_RATE_LIMIT_PER_MINUTE,
+      timeouts,
     },
     auth: {
       mode: e.LOGFRONT_AUTH ?? (tokens ? 'tokens' : 'unset'),

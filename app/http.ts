@@ -33,6 +33,7 @@ import type { RecordedEvent } from '../core/types.ts';
 import { accessOf } from './access.ts';
 import { type Authenticator, createAuthenticator } from './auth.ts';
 import type { Logfront } from './compose.ts';
+import { serverTimeouts } from './http-timeouts.ts';
 import { installMetrics } from './metrics.ts';
 import { openApiDocument } from './openapi.ts';
 import {
@@ -249,13 +250,16 @@ export const createHttpServer = (
   const limiter = createRateLimiter(lf.config.http.rateLimitPerMinute);
   // access decisions go to the audit trail, best effort: they never fail or slow a request down
   const audit = lf.audit;
+  const timeouts = serverTimeouts(lf.config.http.timeouts);
   const app = Fastify({
     loggerInstance: lf.logger as FastifyBaseLogger,
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: lf.config.limits.maxAppendBytes * 2 + 64 * 1024,
     routerOptions: { maxParamLength: MAX_SEGMENT },
+    // slow clients are cut off (slowloris, a slow upload, a connection left idle): app/http-timeouts.ts
+    ...timeouts,
     // a request without Host is refused below, in the API's error shape (Node's own 400 has no body)
-    http: { requireHostHeader: false },
+    http: { ...timeouts.http, requireHostHeader: false },
     // the router's own refusals answer in the API's error shape
     frameworkErrors: (error, _request, reply) => {
       const status = error.statusCode ?? 400;

@@ -21,7 +21,7 @@ export const schemas = defineCommand({
     const audit = verb === 'register' ? await openCommandAudit(config) : undefined;
     // the registry client is loaded by this command only: `demo` and `dev` never load it
     const { createConfluentRegistry } = await import('../../connectors/registry/confluent.ts');
-    const confluent = createConfluentRegistry(config.schemaRegistryUrl);
+    const confluent = createConfluentRegistry(config.schemaRegistryUrl, { tls: config.schemaRegistryTls });
     const registry = audit ? audit.registry(confluent) : confluent;
     const catalog = createCatalog(
       (await userDomain(io, config, values.config)).domain.eventTypes,

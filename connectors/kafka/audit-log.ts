@@ -12,11 +12,12 @@ import {
   type AuditRecord,
   matchesAudit,
 } from '../../core/security/audit.ts';
-import { createKafkaClient, kafkaFailure, lazily } from './client.ts';
+import { createKafkaClient, type KafkaSecurity, kafkaFailure, lazily } from './client.ts';
 import { createPartitionReader, OffsetBelowLogStart, type PartitionReader } from './reader.ts';
 import { createTopic } from './topics.ts';
 
-export interface KafkaAuditLogOptions {
+/** with TLS and SASL as the deployment's clients reach the brokers */
+export interface KafkaAuditLogOptions extends KafkaSecurity {
   brokers: string[];
   clientId: string;
   topicPrefix: string;

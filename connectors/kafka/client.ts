@@ -1,5 +1,6 @@
 // The kafkajs client of a log, its logging, and small helpers for lazily made connections.
-import { type Admin, Kafka, logLevel } from 'kafkajs';
+import type { ConnectionOptions } from 'node:tls';
+import { type Admin, Kafka, type KafkaConfig, logLevel, type SASLOptions } from 'kafkajs';
 import { DependencyUnavailable, isLogfrontError } from '../../core/errors.ts';
 import type { Logger } from '../../core/logger.ts';
 
@@ -17,13 +18,32 @@ const kafkaLogLevel =
     } else logger.warn({ kafka: entry.log }, entry.log.message);
   };
 
-export const createKafkaClient = (options: { brokers: string[]; clientId: string; logger: Logger }) =>
+/** how a client reaches the brokers: TLS (absent: plaintext) and SASL (absent: no authentication) */
+export interface KafkaSecurity {
+  tls?: Pick<ConnectionOptions, 'ca' | 'cert' | 'key' | 'rejectUnauthorized'> | undefined;
+  sasl?:
+    | { mechanism: 'plain' | 'scram-sha-256' | 'scram-sha-512'; username: string; password: string }
+    | undefined;
+}
+
+/** kafkajs's `ssl` and `sasl` options of the settings */
+export const kafkaSecurity = ({ tls, sasl }: KafkaSecurity): Pick<KafkaConfig, 'ssl' | 'sasl'> => ({
+  ...(tls ? { ssl: { ...tls } } : {}),
+  ...(sasl
+    ? { sasl: { mechanism: sasl.mechanism, username: sasl.username, password: sasl.password } as SASLOptions }
+    : {}),
+});
+
+export const createKafkaClient = (
+  options: { brokers: string[]; clientId: string; logger: Logger } & KafkaSecurity,
+) =>
   new Kafka({
     clientId: options.clientId,
     brokers: options.brokers,
     logLevel: logLevel.WARN,
     logCreator: kafkaLogLevel(options.logger),
     retry: { retries: 5, initialRetryTime: 100 },
+    ...kafkaSecurity(options),
   });
 
 /** a value made once on first use; a failed attempt is forgotten so the next call tries again */
@@ -90,6 +110,8 @@ const UNANSWERED = new Set([
   'KafkaJSTimeout',
   'KafkaJSGroupCoordinatorNotFound',
   'KafkaJSNoBrokerAvailableError',
+  // the brokers refused the credentials (LOGFRONT_KAFKA_SASL_…): Kafka cannot be used until they are fixed
+  'KafkaJSSASLAuthenticationError',
 ]);
 
 /** whether kafkajs failed because the cluster is down or unreachable (or not serving: a retriable error) */

@@ -12,7 +12,7 @@ import type { DeadLetter, EventLog, StreamIndex } from '../../core/ports.ts';
 import { createLru } from '../../core/read/lru.ts';
 import { partitionKey } from '../../core/read/positions.ts';
 import type { AppendResult, ExpectedVersion, RecordedEvent } from '../../core/types.ts';
-import { createKafkaClient, kafkaFailure, lazily } from './client.ts';
+import { createKafkaClient, type KafkaSecurity, kafkaFailure, lazily } from './client.ts';
 import { describeFastPaths, installKafkaFastPaths } from './fast-paths.ts';
 import {
   createPartitionReader,
@@ -25,7 +25,8 @@ import { createPartitionSequencer, type PartitionSequencer } from './sequencer.t
 import { subscribeToKafka } from './subscription.ts';
 import { createTopics } from './topics.ts';
 
-export interface KafkaLogOptions {
+/** with TLS and SASL as the deployment's clients reach the brokers */
+export interface KafkaLogOptions extends KafkaSecurity {
   brokers: string[];
   clientId: string;
   topicPrefix: string;

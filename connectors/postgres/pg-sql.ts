@@ -1,5 +1,6 @@
 // The pg driver behind the Sql seam (connectors/sql/sql.ts): a pool on a Postgres server. Loading this
 // module loads pg and sets pg's global int8 parser; only the services mode does.
+import type { ConnectionOptions } from 'node:tls';
 import pg from 'pg';
 import { DependencyUnavailable, isLogfrontError } from '../../core/errors.ts';
 import { beginStatement, quoteIdent, type Sql } from '../sql/sql.ts';
@@ -42,14 +43,23 @@ const rethrow = (error: unknown): never => {
 // int8 stays a string (offsets pass 2^53); numeric types the store declares are int4/float8.
 pg.types.setTypeParser(pg.types.builtins.INT8, (v) => v);
 
+/** TLS to the server; absent: what the connection string says (its sslmode), plain TCP without one */
+export type PgTls = Pick<ConnectionOptions, 'ca' | 'cert' | 'key' | 'rejectUnauthorized'>;
+
+/** pg's `ssl` option of the settings; none leaves it to the connection string */
+export const pgSsl = (tls: PgTls | undefined): Pick<pg.ClientConfig, 'ssl'> =>
+  tls ? { ssl: { ...tls } } : {};
+
 export const createPgSql = (
   connectionString: string,
-  options: { max?: number; applicationName?: string } = {},
+  options: { max?: number; applicationName?: string; tls?: PgTls | undefined } = {},
 ): Sql => {
+  const ssl = pgSsl(options.tls);
   const pool = new pg.Pool({
     connectionString,
     max: options.max ?? 10,
     application_name: options.applicationName ?? 'logfront',
+    ...ssl,
   });
   // an idle client that errors (server restart) must not crash the process; the pool drops it
   pool.on('error', () => {});
@@ -86,7 +96,7 @@ export const createPgSql = (
       }
     },
     listen: async (channel, onPayload) => {
-      const client = new pg.Client({ connectionString, application_name: 'logfront-listen' });
+      const client = new pg.Client({ connectionString, application_name: 'logfront-listen', ...ssl });
       client.on('error', () => {});
       await client.connect().catch(rethrow);
       client.on('notification', (n) => {

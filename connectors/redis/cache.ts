@@ -12,6 +12,7 @@ import {
 } from '../../core/read/cache.ts';
 import { partitionKey } from '../../core/read/positions.ts';
 import type { Position } from '../../core/types.ts';
+import { type RedisTls, redisTls } from './tls.ts';
 
 // Keys, with a hash tag per row so one row's keys share a cluster slot:
 //   <prefix>{<projection>:<key>}:c   hash: v (entry JSON), g (generation), e (epoch), p:<topic/partition> (next offset)
@@ -104,6 +105,8 @@ export const redisFailure = (error: unknown): unknown => {
 
 export interface RedisCacheOptions {
   url: string;
+  /** TLS settings with a rediss:// URL */
+  tls?: RedisTls | undefined;
   prefix: string;
   /** time to live of a cached row */
   ttlMs: number;
@@ -123,6 +126,7 @@ export const createRedisCache = async (options: RedisCacheOptions): Promise<Shar
     connectTimeout: 2000,
     commandTimeout: options.commandTimeoutMs ?? 1000,
     retryStrategy: (attempt: number) => Math.min(100 * attempt, 1000),
+    ...redisTls(options.tls),
   };
   const redis = new Redis(options.url, connection) as ScriptedRedis;
   redis.defineCommand('lfGet', { numberOfKeys: 3, lua: GET });

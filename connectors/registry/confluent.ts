@@ -1,3 +1,6 @@
+import http from 'node:http';
+import https from 'node:https';
+import type { ConnectionOptions } from 'node:tls';
 import { SchemaRegistry as Client, COMPATIBILITY, SchemaType } from '@kafkajs/confluent-schema-registry';
 import { DependencyUnavailable, EventUndecodable, isLogfrontError } from '../../core/errors.ts';
 import type { CompatibilityResult, SchemaRegistry } from '../../core/ports.ts';
@@ -32,29 +35,66 @@ const parseBody = (text: string): Record<string, unknown> => {
   }
 };
 
+/** with an https:// URL: the CAs trusted for the registry's certificate, whether it is checked */
+export type RegistryTls = Pick<ConnectionOptions, 'ca' | 'rejectUnauthorized'>;
+
+/** the agent every request to the registry goes through: https with the settings, or Node's default */
+export const registryAgent = (tls: RegistryTls | undefined): https.Agent | undefined =>
+  tls ? new https.Agent({ ...tls, keepAlive: true }) : undefined;
+
+/**
+ * One request to the registry through Node's http(s), with the agent (fetch takes no CAs of its own);
+ * a request without an answer within TIMEOUT_MS fails.
+ */
+const send = (
+  url: string,
+  init: { method?: string; body?: string; headers: Record<string, string> },
+  agent: https.Agent | undefined,
+) =>
+  new Promise<{ status: number; text: string }>((resolve, reject) => {
+    const target = new URL(url);
+    const request = (target.protocol === 'https:' ? https : http).request(
+      target,
+      { method: init.method ?? 'GET', headers: init.headers, signal: AbortSignal.timeout(TIMEOUT_MS), agent },
+      (response) => {
+        const chunks: Buffer[] = [];
+        response.on('data', (chunk: Buffer) => chunks.push(chunk));
+        response.on('error', reject);
+        response.on('end', () =>
+          // a response of a client request always has its status code
+          resolve({ status: response.statusCode!, text: Buffer.concat(chunks).toString('utf8') }),
+        );
+      },
+    );
+    request.on('error', reject);
+    request.end(init.body);
+  });
+
 /**
  * A Confluent-compatible Schema Registry (Confluent, Apicurio's ccompat API, Karapace, Redpanda)
  * through @kafkajs/confluent-schema-registry. Subjects are registered with BACKWARD compatibility.
  * A registry that is down, or does not answer within 10 s, fails a call as DependencyUnavailable.
  */
-export const createConfluentRegistry = (url: string): SchemaRegistry => {
+export const createConfluentRegistry = (
+  url: string,
+  options: { tls?: RegistryTls | undefined } = {},
+): SchemaRegistry => {
   const base = url.replace(/\/+$/, '');
+  const agent = registryAgent(options.tls);
   // The client registers schemas (formats kept for other readers); its Ajv is not used to encode.
   const client = new Client(
-    { host: base, retry: { retries: 3 }, middlewares: [timeout] },
+    { host: base, retry: { retries: 3 }, middlewares: [timeout], ...(agent ? { agent } : {}) },
     { [SchemaType.JSON]: { strict: false, validateFormats: false, logger: false } },
   );
   // a registry that does not answer, or answers 5xx, 408 or 429, is unavailable; other answers are kept
-  const http = async (path: string, init?: RequestInit) => {
-    let response: Response;
-    let text: string;
+  const http = async (path: string, init?: { method?: string; body?: string }) => {
+    let answer: { status: number; text: string };
     try {
-      response = await fetch(`${base}${path}`, {
-        ...init,
-        headers: { 'content-type': 'application/vnd.schemaregistry.v1+json', ...init?.headers },
-        signal: AbortSignal.timeout(TIMEOUT_MS),
-      });
-      text = await response.text();
+      answer = await send(
+        `${base}${path}`,
+        { ...init, headers: { 'content-type': 'application/vnd.schemaregistry.v1+json' } },
+        agent,
+      );
     } catch (error) {
       const cause = (error as { cause?: { message?: string } }).cause?.message;
       throw new DependencyUnavailable(
@@ -63,7 +103,7 @@ export const createConfluentRegistry = (url: string): SchemaRegistry => {
         { cause: error },
       );
     }
-    const { status } = response;
+    const { status, text } = answer;
     if (unavailableStatus(status)) {
       throw new DependencyUnavailable('schema-registry', `it answered ${status}: ${text.slice(0, 200)}`);
     }

@@ -1,4 +1,5 @@
-import { HeadBucketCommand, S3Client } from '@aws-sdk/client-s3';
+import type { ConnectionOptions } from 'node:tls';
+import { HeadBucketCommand, S3Client, type S3ClientConfig } from '@aws-sdk/client-s3';
 import type { Probe } from '../../core/ports.ts';
 
 export interface S3Options {
@@ -7,7 +8,15 @@ export interface S3Options {
   region: string;
   accessKeyId?: string | undefined;
   secretAccessKey?: string | undefined;
+  /** with an https:// endpoint: the CAs trusted for its certificate, whether it is checked */
+  tls?: S3Tls | undefined;
 }
+
+export type S3Tls = Pick<ConnectionOptions, 'ca' | 'rejectUnauthorized'>;
+
+/** the SDK's request handler options of the settings: its https agent, made with them (none: the SDK's own) */
+export const s3RequestHandler = (tls: S3Tls | undefined): Pick<S3ClientConfig, 'requestHandler'> =>
+  tls ? { requestHandler: { httpsAgent: { ...tls } } } : {};
 
 export const createS3Client = (o: S3Options) =>
   new S3Client({
@@ -16,6 +25,7 @@ export const createS3Client = (o: S3Options) =>
     forcePathStyle: true,
     // responses are checked when a request asks (ChecksumMode), not always: see the blob store's get
     responseChecksumValidation: 'WHEN_REQUIRED',
+    ...s3RequestHandler(o.tls),
     ...(o.accessKeyId && o.secretAccessKey
       ? { credentials: { accessKeyId: o.accessKeyId, secretAccessKey: o.secretAccessKey } }
       : {}),

@@ -8,17 +8,17 @@ export const REDACTED = '[redacted]';
 
 /** keys whose value is a credential, in whatever object they are (case-insensitive) */
 const SECRET_KEY =
-  /^(?:authorization|proxy-authorization|cookie|set-cookie|x-api-key|api[-_]?key|(?:access|refresh|id|bearer|auth)?[-_]?token|password|passwd|(?:client|jwt)?[-_]?secret|secret[-_]?access[-_]?key|kek)$/i;
+  /^(?:authorization|proxy-authorization|cookie|set-cookie|x-api-key|api[-_]?key|(?:access|refresh|id|bearer|auth)?[-_]?token|password|passwd|passphrase|(?:client|jwt)?[-_]?secret|secret[-_]?access[-_]?key|kek)$/i;
 
 /**
  * credentials recognisable by their shape: a bearer token after its scheme, the password of a URL
- * (`postgres://user:password@host`), the dev key, a JWT
+ * (`postgres://user:password@host`), the dev key, a JWT, a PEM private key (a TLS client key)
  */
 const TOKEN_SHAPES =
-  /(\bBearer\s+)[^\s"',;]+|(\/\/[^\s:@/]*:)[^\s@/]+@|lfdev_[A-Za-z0-9_-]{16,}|eyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*/gi;
+  /(\bBearer\s+)[^\s"',;]+|(\/\/[^\s:@/]*:)[^\s@/]+@|lfdev_[A-Za-z0-9_-]{16,}|eyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*|-----BEGIN [A-Z ]*PRIVATE KEY-----[\s\S]*?(?:-----END [A-Z ]*PRIVATE KEY-----|$)/gi;
 
 /** what every credential shape contains: most strings are let go after this one cheap test */
-const TOKEN_HINT = /bearer|@|lfdev_|eyj/i;
+const TOKEN_HINT = /bearer|@|lfdev_|eyj|private key/i;
 
 /** `text` with every credential of a recognisable shape replaced */
 export const withoutTokens = (text: string): string =>

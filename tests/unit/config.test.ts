@@ -62,6 +62,7 @@ describe('loadConfig', () => {
           allowedHosts: [],
           token: undefined,
           rateLimitPerMinute: 60_000,
+          timeouts: { headersMs: 10_000, requestMs: 300_000, idleMs: 120_000, keepAliveMs: 72_000 },
         },
         auth: { mode: 'unset', apiKeysFile: undefined, jwtSecret: undefined, jwksFile: undefined },
         dataDir: './.logfront',
@@ -208,6 +209,10 @@ describe('loadConfig', () => {
       LOGFRONT_ALLOWED_HOSTS: 'API.example.com, logfront.internal',
       LOGFRONT_TOKEN: 'tok',
       LOGFRONT_RATE_LIMIT_PER_MINUTE: '0',
+      LOGFRONT_HTTP_HEADERS_TIMEOUT_MS: '2000',
+      LOGFRONT_HTTP_REQUEST_TIMEOUT_MS: '0',
+      LOGFRONT_HTTP_IDLE_TIMEOUT_MS: '1001',
+      LOGFRONT_HTTP_KEEP_ALIVE_TIMEOUT_MS: '500',
     });
 
     expect(config).toEqual({
@@ -243,6 +248,7 @@ describe('loadConfig', () => {
         allowedHosts: ['api.example.com', 'logfront.internal'],
         token: 'tok',
         rateLimitPerMinute: 0,
+        timeouts: { headersMs: 2000, requestMs: 0, idleMs: 1001, keepAliveMs: 500 },
       },
       auth: {
         mode: 'tokens',

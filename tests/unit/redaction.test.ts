@@ -69,7 +69,7 @@ describe('a log object is redacted from the schemas', () => {
     const dev = 'lfdev_0123456789abcdefABCDEF_-0123456';
     const out = redact({
       headers: { Authorization: 'Bearer abc', cookie: 'c=1', 'x-api-key': 'k' },
-      config: { token: 't', jwtSecret: 's', secretAccessKey: 'a', password: 'p', kek: 'q' },
+      config: { token: 't', jwtSecret: 's', secretAccessKey: 'a', password: 'p', kek: 'q', passphrase: 'f' },
       note: `sent Bearer abc.def~ then ${dev} and ${jwt}`,
     });
     expect(out).toEqual({
@@ -80,12 +80,19 @@ describe('a log object is redacted from the schemas', () => {
         secretAccessKey: REDACTED,
         password: REDACTED,
         kek: REDACTED,
+        passphrase: REDACTED,
       },
       note: `sent Bearer ${REDACTED} then ${REDACTED} and ${REDACTED}`,
     });
     expect(withoutTokens('postgres://logfront:s3cret@db:5432/x and mailto:ada@example.com')).toBe(
       `postgres://logfront:${REDACTED}@db:5432/x and mailto:ada@example.com`,
     );
+    // a TLS client key (LOGFRONT_*_TLS_KEY_FILE), whole or cut short, under whatever key it is logged
+    const pem = '-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBg\n-----END PRIVATE KEY-----';
+    expect(redact({ tls: { key: `${pem}\n`, ca: '-----BEGIN CERTIFICATE-----' } })).toEqual({
+      tls: { key: `${REDACTED}\n`, ca: '-----BEGIN CERTIFICATE-----' },
+    });
+    expect(withoutTokens('key: -----BEGIN EC PRIVATE KEY-----\nMHcCAQEE')).toBe(`key: ${REDACTED}`);
     expect(withoutTokens('no credential here: a Bearer scheme alone')).toBe(
       `no credential here: a Bearer ${REDACTED} alone`,
     );
