@@ -33,7 +33,7 @@ export const createAdapters = async ({
   // the Kafka log reads below its log start from the archive the archive sink writes to the blob store
   const archiveStore = blobStore && config.archive.enabled ? blobStore : undefined;
   const registry = createConfluentRegistry(config.schemaRegistryUrl!, { tls: config.schemaRegistryTls });
-  const codec = createCodec(registry, catalog, onRegistration ? { onRegistration } : {});
+  const codec = createCodec(registry, catalog, { onRegistration });
   const sql = createPgSql(config.database.url!, { tls: config.database.tls });
   const streamIndex = createPostgresStreamIndex(sql, schema);
   const log = createKafkaEventLog({

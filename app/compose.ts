@@ -19,6 +19,7 @@ import { createFacade, type Facade } from '../core/read/facade.ts';
 import { type AuditActor, type AuditLog, type AuditTrail, SYSTEM } from '../core/security/audit.ts';
 import { createFieldCipher, type FieldCipher, withFieldEncryption } from '../core/security/crypto.ts';
 import { createErasure, type Erasure } from '../core/security/erasure.ts';
+import { errorMessage } from '../core/security/redaction.ts';
 import { createDeadLetters, type DeadLetters } from '../projections/dead-letters.ts';
 import { createInvalidator, type Invalidator } from '../projections/invalidator.ts';
 import { type Rebuild, startRebuild } from '../projections/rebuild.ts';
@@ -120,7 +121,7 @@ export interface ModeContext {
   readonly catalog: EventCatalog;
   readonly logger: Logger;
   /** the codec's registrations of schemas, for the audit trail */
-  readonly onRegistration?: CodecOptions['onRegistration'];
+  readonly onRegistration: NonNullable<CodecOptions['onRegistration']>;
 }
 
 // A mode's adapters are imported when the config picks that mode, never before: an embedded process
@@ -145,14 +146,14 @@ export const createLogfront = async (config: Config, options: ComposeOptions = {
 
   // registrations of this process (on first use of each type) go to the audit trail, made just below
   const registrations: { trail?: AuditTrail } = {};
-  const onRegistration: CodecOptions['onRegistration'] = (subject, result) =>
+  const onRegistration: ModeContext['onRegistration'] = (subject, result) =>
     registrations.trail?.offer({
       ...SYSTEM,
       action: 'schema.registered',
       resource: `schema/${subject}`,
       ...('schemaId' in result
         ? { outcome: 'success', details: { schemaId: result.schemaId } }
-        : { outcome: 'failure', reason: String((result.error as Error)?.message ?? result.error) }),
+        : { outcome: 'failure', reason: errorMessage(result.error) }),
     });
   const adapters = await (await modes[config.mode]()).createAdapters({
     config,

@@ -40,7 +40,7 @@ const reasonOf = (error: unknown) =>
   error instanceof Error ? `${error.name}: ${errorMessage(error)}` : `thrown: ${errorMessage(error)}`;
 
 /** SQLSTATE class 22 (data exception) or 23 (integrity constraint violation) */
-const refusedRows = (error: unknown) => /^2[23]/.test(String((error as { code?: unknown }).code ?? ''));
+const refusedRows = (error: unknown) => /^2[23]/.test(String((error as { code?: unknown }).code));
 
 /** an event the projection cannot apply, after its retries */
 class Poison extends Error {
@@ -85,6 +85,12 @@ export const changesOfEvent = (
 };
 
 export const isPoison = (error: unknown): error is Poison => error instanceof Poison;
+
+/** the Poison that was thrown; anything else (a database that does not answer, a fence) is thrown on */
+const poisonOr = (error: unknown): Poison => {
+  if (error instanceof Poison) return error;
+  throw error;
+};
 
 // exactly-once effects: rows and checkpoint commit together; a batch below the checkpoint is skipped.
 export const createProjectionRunner = (options: RunnerOptions): ProjectionRunner => {
@@ -172,8 +178,7 @@ export const createProjectionRunner = (options: RunnerOptions): ProjectionRunner
     try {
       await commit(batch, events, changes, to, caughtUp);
     } catch (error) {
-      if (!(error instanceof Poison)) throw error;
-      await deadLetter(batch, error);
+      await deadLetter(batch, poisonOr(error));
       if (checkpoints.get(partitionKey(batch.topic, batch.partition))!.nextOffset < to) {
         await commit(batch, [], [], to, caughtUp);
       }
@@ -241,11 +246,11 @@ export const createProjectionRunner = (options: RunnerOptions): ProjectionRunner
         addChangesOf(e, changes);
         pending.push(e);
       } catch (error) {
-        if (!(error instanceof Poison)) throw error;
+        const poison = poisonOr(error);
         if (pending.length) await commitOrDeadLetter(batch, pending, changes, e.position.offset, false);
         pending = [];
         changes = [];
-        await deadLetter(batch, error);
+        await deadLetter(batch, poison);
       }
     }
     await commitOrDeadLetter(batch, pending, changes, batch.nextOffset, caughtUp);

@@ -47,10 +47,9 @@ export const dev = defineCommand({
     // with no authentication configured, dev makes a key of its own: every scope, the default tenant
     mkdirSync(dataDir, { recursive: true, mode: 0o700 });
     const key = config.auth.mode === 'none' ? undefined : makeDevKey(dataDir);
-    const authenticator =
-      config.auth.mode === 'none'
-        ? createAuthenticator(config.auth)
-        : createAuthenticator({ ...config.auth, mode: 'tokens' }, key ? [key.entry] : []);
+    const authenticator = key
+      ? createAuthenticator({ ...config.auth, mode: 'tokens' }, [key.entry])
+      : createAuthenticator(config.auth);
     return await serveUntilStopped(
       config,
       user.domain,

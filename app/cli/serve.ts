@@ -1,3 +1,4 @@
+import type { AddressInfo } from 'node:net';
 import { type Authenticator, createAuthenticator } from '../auth.ts';
 import { createLogfront } from '../compose.ts';
 import { type Config, loadConfig } from '../config.ts';
@@ -21,8 +22,8 @@ export const serveUntilStopped = async (
   else if (config.streamIndex) await lf.startStreamIndex();
   const app = createHttpServer(lf, { authenticator });
   await app.listen({ host: config.http.host, port: config.http.port });
-  const address = app.server.address();
-  const port = typeof address === 'object' && address ? address.port : config.http.port;
+  // listening on a host and port (never a pipe), the server's address is an AddressInfo
+  const { port } = app.server.address() as AddressInfo;
   for (const line of banner(`http://${config.http.host}:${port}`)) io.out(line);
   await io.untilStopped();
   await app.close();

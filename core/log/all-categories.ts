@@ -27,34 +27,37 @@ export const subscribeToAllCategories = (deps: {
   let subscription: Subscription | undefined;
   let discovery: NodeJS.Timeout | undefined;
   let running = false;
-  let looking = false;
+  /** the lookup for new categories under way, if any: never two at once, and `stop` waits for it */
+  let lookup: Promise<void> | undefined;
 
-  const subscribe = async () => {
-    if (categories.size === 0) return; // nothing to read yet: discovery subscribes once a topic appears
-    await log.ensureTopics([...categories]);
+  // subscribes to the topics of `to`, which become the categories read once the subscription is made
+  const subscribe = async (to: ReadonlySet<string>) => {
+    // stopped meanwhile, or nothing to read yet (discovery subscribes once a topic appears)
+    if (!running || to.size === 0) return;
+    await log.ensureTopics([...to]);
     deps.onSubscribe?.();
-    subscription = await log.subscribe({
+    const made = await log.subscribe({
       ...deps.options,
-      topics: [...categories].map((c) => log.topicFor(c)),
+      topics: [...to].map((c) => log.topicFor(c)),
     });
+    // stopped meanwhile: the subscription just made is stopped too, never left reading
+    if (!running) return made.stop();
+    subscription = made;
+    categories = new Set(to);
   };
 
+  // a resubscription that fails leaves `categories` as they were: the next look finds the new ones again
   const lookForCategories = async () => {
-    if (looking || !running) return;
-    looking = true;
     try {
       const found = (await log.categories()).filter((c) => !categories.has(c));
       if (!found.length || !running) return;
-      categories = new Set([...categories, ...found]);
       logger.info({ categories: found }, `${deps.name}: new categories`);
       const s = subscription;
       subscription = undefined;
       await s?.stop();
-      if (running) await subscribe();
+      await subscribe(new Set([...categories, ...found]));
     } catch (error) {
       logger.warn({ err: error }, `${deps.name}: looking for new categories failed; tried again later`);
-    } finally {
-      looking = false;
     }
   };
 
@@ -62,14 +65,19 @@ export const subscribeToAllCategories = (deps: {
     start: async () => {
       if (running) return;
       running = true;
-      categories = new Set([...categories, ...(await log.categories())]);
-      await subscribe();
-      discovery = setInterval(() => void lookForCategories(), deps.intervalMs);
+      await subscribe(new Set([...categories, ...(await log.categories())]));
+      if (!running) return; // stopped while it started: no discovery either
+      discovery = setInterval(() => {
+        lookup ??= lookForCategories().finally(() => {
+          lookup = undefined;
+        });
+      }, deps.intervalMs);
       discovery.unref();
     },
     stop: async () => {
       running = false;
-      if (discovery) clearInterval(discovery);
+      clearInterval(discovery);
+      await lookup;
       const s = subscription;
       subscription = undefined;
       await s?.stop();

@@ -136,3 +136,63 @@ describe('dead letters over HTTP and the CLI (embedded)', () => {
     }
   });
 });
+
+describe('the dead-letters command (embedded)', () => {
+  const fix = { fixed: false };
+  const projection = poisonable('p_cli_pages', 'skip', fix);
+  let lf: Logfront;
+  let app: FastifyInstance;
+  let env: Record<string, string> = {};
+
+  beforeAll(async () => {
+    lf = await createLogfront(embeddedConfig(), {
+      domain: { eventTypes: sampleDomain.eventTypes, projections: [projection] },
+    });
+    await lf.startRunners();
+    app = createHttpServer(lf);
+    env = { LOGFRONT_URL: await app.listen({ host: '127.0.0.1', port: 0 }) };
+    const ids = [uniqueId(), uniqueId(), uniqueId()];
+    await lf.append.appendToStream(`order-${uniqueId()}`, {
+      events: ids.flatMap((id) => [orderPlaced(id, 1), cancel(id, 'poison')]),
+    });
+    await waitFor(async () => (await lf.deadLetters.list(projection.name)).items.length === 3, 30_000);
+  });
+  afterAll(async () => {
+    await app?.close();
+    await lf?.close();
+  });
+
+  it('lists a page as a table and says how to get the next; an empty page says so', async () => {
+    const first = await run(['dead-letters', 'list', projection.name, '--limit', '2'], env);
+    expect(first.code, first.err).toBe(0);
+    const lines = first.out.split('\n');
+    expect(lines[0]).toMatch(/^id\s+state\s+kind\s+type\s+stream\s+version\s+recordedAt\s+reason$/);
+    expect(lines.filter((l) => /\spending\s+handler\s+OrderCancelled\s/.test(l))).toHaveLength(2);
+    const next = /^next page: --cursor (\S+)$/.exec(lines.at(-1)!);
+    expect(next).not.toBeNull();
+    const rest = await run(
+      ['dead-letters', 'list', projection.name, '--limit', '2', '--cursor', next![1]!],
+      env,
+    );
+    expect(rest.code, rest.err).toBe(0);
+    expect(rest.out.split('\n').filter((l) => /\spending\s+handler\s/.test(l))).toHaveLength(1);
+    expect(rest.out).not.toMatch(/next page/);
+    const none = await run(['dead-letters', 'list', projection.name, '--state', 'skipped'], env);
+    expect(none).toMatchObject({ code: 0, out: '(no dead letters)' });
+  });
+
+  it('retry --json prints the letter as JSON once the fix lets it apply', async () => {
+    const [letter] = (await lf.deadLetters.list(projection.name)).items;
+    const failing = await run(['dead-letters', 'retry', projection.name, letter!.id, '--json'], env);
+    expect(failing.code).toBe(1);
+    expect(failing.err).toMatch(/^logfront: dead_letter_still_failing: /);
+    fix.fixed = true;
+    const retried = await run(['dead-letters', 'retry', projection.name, letter!.id, '--json'], env);
+    expect(retried.code, retried.err).toBe(0);
+    expect(JSON.parse(retried.out)).toMatchObject({
+      id: letter!.id,
+      state: 'retried',
+      type: 'OrderCancelled',
+    });
+  });
+});
