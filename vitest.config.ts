@@ -27,7 +27,8 @@ export default defineConfig({
       thresholds: {
         perFile: true,
         lines: 85,
-        'connectors/**/*.ts': { lines: 95 },
+        branches: 80,
+        'connectors/**/*.ts': { lines: 95, branches: 90 },
       },
     },
   },
