@@ -144,6 +144,8 @@ export const createRecordMapper = (codec: EventCodec): RecordMapper => {
       const e = eventOf(topic, partition, m, type, version, data[i] ?? null);
       const bad = undecodable.get(i);
       if (bad) e.undecodable = { kind: bad.kind, reason: bad.message, payload: m.value!.toString('base64') };
+      // logfront never writes a record without a value: one (a tombstone, another writer) has no data to give
+      else if (withData && !m.value) e.undecodable = { kind: 'decode', reason: 'the record has no value' };
       // large payloads (blob chunks) count against a queue's bytes; small ones only as events
       if (m.value && m.value.length >= LARGE_PAYLOAD) payloadBytes.set(e, m.value.length);
       return e;

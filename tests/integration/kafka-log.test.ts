@@ -194,7 +194,7 @@ describe('Kafka event log', () => {
     });
   });
 
-  it('a record with logfront’s headers whose metadata or payload cannot be read is delivered as undecodable, saying why', async () => {
+  it('a record with logfront’s headers whose metadata or payload cannot be read, or that has no value, is delivered as undecodable, saying why', async () => {
     const category = `ud${uniqueId()}`;
     await log.ensureTopics([category]);
     const topic = log.topicFor(category);
@@ -204,7 +204,7 @@ describe('Kafka event log', () => {
       lf_stream_version: '1',
       lf_metadata: metadata,
     });
-    const [badMetadata, badPayload] = [uuidv7(), uuidv7()];
+    const [badMetadata, badPayload, noValue] = [uuidv7(), uuidv7(), uuidv7()];
     const producer = raw.producer();
     await producer.connect();
     try {
@@ -220,6 +220,8 @@ describe('Kafka event log', () => {
             headers: headers(badMetadata, '{"tenant":'),
           },
           { key: `${category}-2`, value: 'not a registry frame', headers: headers(badPayload, '{}') },
+          // a tombstone with logfront's headers: no data, and it says so (never data: null as if decoded)
+          { key: `${category}-3`, value: null, headers: headers(noValue, '{}') },
         ],
       });
     } finally {
@@ -235,17 +237,25 @@ describe('Kafka event log', () => {
       },
     });
     try {
-      await waitFor(async () => seen.length >= 2);
+      await waitFor(async () => seen.length >= 3);
     } finally {
       await sub.stop();
     }
-    expect(seen.map((e) => e.id)).toEqual([badMetadata, badPayload]);
-    expect(seen[0]!.undecodable).toMatchObject({
+    // three streams, so up to three partitions: no order between them
+    const byId = (id: string) => seen.find((e) => e.id === id)!;
+    expect(seen.map((e) => e.id).sort()).toEqual([badMetadata, badPayload, noValue].sort());
+    expect(byId(badMetadata).undecodable).toMatchObject({
       kind: 'decode',
       reason: expect.stringMatching(/^its metadata header is not JSON/),
     });
-    expect(seen[1]).toMatchObject({ data: null, undecodable: { kind: 'decode' } });
-    expect(Buffer.from(seen[1]!.undecodable!.payload!, 'base64').toString()).toBe('not a registry frame');
+    expect(byId(badPayload)).toMatchObject({ data: null, undecodable: { kind: 'decode' } });
+    expect(Buffer.from(byId(badPayload).undecodable!.payload!, 'base64').toString()).toBe(
+      'not a registry frame',
+    );
+    expect(byId(noValue)).toMatchObject({
+      data: null,
+      undecodable: { kind: 'decode', reason: 'the record has no value' },
+    });
   });
 
   it('the blob topic is made to take a transaction of several chunks; event topics keep Kafka’s default', async () => {
