@@ -205,7 +205,12 @@ export const createLogfront = async (config: Config, options: ComposeOptions = {
   const startStreamIndex = async () => {
     if (!indexer || indexing) return;
     indexing = true;
-    await indexer.start();
+    try {
+      await indexer.start();
+    } catch (error) {
+      indexing = false; // a start that failed may be tried again
+      throw error;
+    }
   };
   // sensitive fields are encrypted under per-subject data keys; the log below sees ciphertext only
   const kek = resolveKek(config);

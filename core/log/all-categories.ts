@@ -65,7 +65,12 @@ export const subscribeToAllCategories = (deps: {
     start: async () => {
       if (running) return;
       running = true;
-      await subscribe(new Set([...categories, ...(await log.categories())]));
+      try {
+        await subscribe(new Set([...categories, ...(await log.categories())]));
+      } catch (error) {
+        running = false; // a start that failed may be tried again
+        throw error;
+      }
       if (!running) return; // stopped while it started: no discovery either
       discovery = setInterval(() => {
         lookup ??= lookForCategories().finally(() => {

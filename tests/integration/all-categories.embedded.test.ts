@@ -134,6 +134,27 @@ describe('a subscription to every category (embedded log)', () => {
     await s.all.stop();
   });
 
+  it('a start that fails may be tried again, and then reads', async () => {
+    let failNext = true;
+    const flaky: EventLog = {
+      ...log,
+      subscribe: async (options) => {
+        if (failNext) {
+          failNext = false;
+          throw new Error('the log is away');
+        }
+        return log.subscribe(options);
+      },
+    };
+    const s = subscriber(flaky);
+    await expect(s.all.start()).rejects.toThrow('the log is away');
+    await s.all.start();
+    expect(s.subscriptions()).toBe(2);
+    const [later] = await appendSeenBy(s);
+    expect(s.seen).toContain(later);
+    await s.all.stop();
+  });
+
   it('stopped while it takes a new category in, it leaves no subscription reading', async () => {
     const control = subscriber(log);
     await control.all.start();
