@@ -215,6 +215,9 @@ export const createTableEventLog = (
             }
           }
           if (!delivered && running) await pause();
+          // PGlite answers without leaving the microtask queue: a catch-up would starve the HTTP server,
+          // timers and progress reports until it ends, so each round gives the event loop a turn
+          else await new Promise<void>((resolve) => setImmediate(resolve));
         }
       })();
       return {
