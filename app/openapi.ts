@@ -252,7 +252,17 @@ export const openApiDocument = (domain: Domain) => {
         put: {
           summary:
             'Upload a blob: the body streams into chunk events and a commit on the log; the blob sink stores it in S3',
-          parameters: [path('blobId', 'blob id, [A-Za-z0-9._-]{1,200}')],
+          parameters: [
+            path('blobId', 'blob id, [A-Za-z0-9._-]{1,200}'),
+            {
+              name: 'x-logfront-subject',
+              in: 'header',
+              required: false,
+              description:
+                'the data subject the blob is about, percent-encoded: erasing the subject deletes the blob, and its bytes are stored encrypted under the subject key',
+              schema: { type: 'string' },
+            },
+          ],
           requestBody: {
             required: false,
             content: { '*/*': { schema: { type: 'string', format: 'binary' } } },
@@ -319,6 +329,7 @@ export const openApiDocument = (domain: Domain) => {
                   erased: { type: 'boolean' },
                   keysDestroyed: { type: 'integer' },
                   rowsDeleted: { type: 'object', additionalProperties: { type: 'integer' } },
+                  blobsDeleted: { type: 'integer', description: 'blobs uploaded for the subject, deleted' },
                 },
               },
               'Erased',
