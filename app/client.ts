@@ -120,6 +120,8 @@ export const createClient = (baseUrl: string, token?: string) => {
         erased: true;
         keysDestroyed: number;
         rowsDeleted: Record<string, number>;
+        /** absent from servers older than blob erasure */
+        blobsDeleted?: number;
       }>('DELETE', `/v1/subjects/${encodeURIComponent(subjectId)}${query({ tenant })}`),
   };
 };

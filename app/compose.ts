@@ -5,7 +5,7 @@ import { createPostgresBlobIndex } from '../connectors/postgres/blob-index.ts';
 import { createPostgresDataKeyStore, createPostgresRowEraser } from '../connectors/postgres/erasure.ts';
 import type { Sql } from '../connectors/sql/sql.ts';
 import { createArchiveSink, withArchive } from '../core/blobs/archive.ts';
-import { type BlobService, createBlobService } from '../core/blobs/blob-service.ts';
+import { type BlobService, createBlobService, createSubjectBlobs } from '../core/blobs/blob-service.ts';
 import { createBlobSink } from '../core/blobs/blob-sink.ts';
 import { BLOB_CATEGORY, type BlobStore } from '../core/blobs/blobs.ts';
 import { NotFound } from '../core/errors.ts';
@@ -215,16 +215,20 @@ export const createLogfront = async (config: Config, options: ComposeOptions = {
   // sensitive fields are encrypted under per-subject data keys; the log below sees ciphertext only
   const kek = resolveKek(config);
   let cipher: FieldCipher | null = null;
+  const dataKeys = createPostgresDataKeyStore(sql, schema);
   if (kek) {
-    cipher = createFieldCipher({ kek, keys: createPostgresDataKeyStore(sql, schema), catalog });
+    cipher = createFieldCipher({ kek, keys: dataKeys, catalog });
     log = withFieldEncryption(log, cipher);
   } else if (domain.eventTypes.some((t) => t.sensitive.length > 0)) {
     logger.warn(
       'LOGFRONT_KEK is not set: sensitive fields are stored unencrypted and erasure is unavailable',
     );
   }
+  const blobIndex = createPostgresBlobIndex(sql, schema);
   const erasure = createErasure({
     cipher,
+    // a subject's blobs are deleted with it (their bytes, sealed under its key, are unreadable already)
+    blobs: blobStore ? createSubjectBlobs(blobIndex, blobStore) : undefined,
     projections: domain.projections,
     // erased rows leave the read cache too: a mark no entry can pass refuses them, every LRU hears of it
     deleteRows: createPostgresRowEraser(sql, schema, async (projection, rows) => {
@@ -238,7 +242,6 @@ export const createLogfront = async (config: Config, options: ComposeOptions = {
 
   const append = createAppendService({ log, catalog, limits: config.limits });
 
-  const blobIndex = createPostgresBlobIndex(sql, schema);
   const blobCounts = { checksumMismatches: 0, stored: 0, parts: {} as Record<string, number> };
   const blobs = blobStore
     ? createBlobService({
@@ -254,6 +257,8 @@ export const createLogfront = async (config: Config, options: ComposeOptions = {
           blobCounts.checksumMismatches += 1;
           logger.error({ blobId }, 'blob: stored bytes do not match their SHA-256; not served');
         },
+        // a subject's blob is sealed under its data key (docs/blobs.md#encryption-at-rest)
+        keys: cipher ?? undefined,
       })
     : undefined;
   let sinks: { start(): Promise<void>; stop(): Promise<void> }[] = [];
@@ -354,6 +359,7 @@ export const createLogfront = async (config: Config, options: ComposeOptions = {
               blobCounts.parts[blobId] = parts;
             },
             audit,
+            keyDestroyed: cipher ? async (keyId) => !(await dataKeys.byIds([keyId])).has(keyId) : undefined,
           }),
         ];
         if (config.archive.enabled && storedLog.startOffsets) {

@@ -537,6 +537,16 @@ export const createHttpServer = (
   });
 
   // blobs: the body streams into chunk events as it arrives (never held whole); reads stream back verified
+  const blobSubjectOf = (header: string | string[] | undefined) => {
+    if (header === undefined) return undefined;
+    try {
+      return decodeURIComponent(String(header));
+    } catch {
+      throw new ValidationFailed('invalid subject', [
+        { path: 'x-logfront-subject', message: 'percent-encoded UTF-8 (encodeURIComponent)' },
+      ]);
+    }
+  };
   app.register(async (blobs) => {
     blobs.removeAllContentTypeParsers();
     blobs.addContentTypeParser('*', (_request, payload, done) => done(null, payload));
@@ -556,6 +566,11 @@ export const createHttpServer = (
           request.params.blobId,
           request.headers['content-type'] ?? '',
           request.raw,
+          {
+            // the blob's data subject (docs/blobs.md#encryption-at-rest), percent-encoded like a path
+            subject: blobSubjectOf(request.headers['x-logfront-subject']),
+            tenant: auth.mode === 'tokens' ? request.principal.tenant : undefined,
+          },
         );
         return reply.status(201).send(r);
       } catch (error) {

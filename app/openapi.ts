@@ -66,7 +66,11 @@ const securityOf = (spec: RouteSpec) => {
 };
 
 const operationOf = (spec: RouteSpec) => {
-  const parameters = [...pathParameters(spec.url), ...queryParameters(spec.query ?? [])];
+  const parameters = [
+    ...pathParameters(spec.url),
+    ...queryParameters(spec.query ?? []),
+    ...(spec.headers ?? []),
+  ];
   return {
     summary: spec.summary,
     ...(parameters.length ? { parameters } : {}),

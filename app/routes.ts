@@ -101,6 +101,8 @@ export interface RouteSpec<Url extends string = string> {
   readonly query?: readonly z.ZodObject[];
   /** the request body as the document shows it: the core checks it by hand (core/log/append.ts, the blob store) */
   readonly body?: object;
+  /** request headers the route reads (OpenAPI header parameters), checked by hand */
+  readonly headers?: readonly object[];
   readonly responses: Readonly<Record<string, Answer>>;
   /** answered without a token: the probes */
   readonly anonymous?: boolean;
@@ -294,6 +296,16 @@ export const routes = {
     summary:
       'Upload a blob: the body streams into chunk events and a commit on the log; the blob sink stores it in S3',
     body: { required: false, content: { '*/*': bytes } },
+    headers: [
+      {
+        name: 'x-logfront-subject',
+        in: 'header',
+        required: false,
+        description:
+          'the data subject the blob is about, percent-encoded: erasing the subject deletes the blob, and its bytes are stored encrypted under the subject key',
+        schema: { type: 'string' },
+      },
+    ],
     responses: {
       '201': json(
         {
@@ -354,6 +366,7 @@ export const routes = {
             erased: { type: 'boolean' },
             keysDestroyed: { type: 'integer' },
             rowsDeleted: { type: 'object', additionalProperties: { type: 'integer' } },
+            blobsDeleted: { type: 'integer', description: 'blobs uploaded for the subject, deleted' },
           },
         },
         'Erased',

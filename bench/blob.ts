@@ -18,6 +18,8 @@ import { benchConfig, type Figures, report, round } from './harness.ts';
 const MiB = 1024 * 1024;
 const SIZE_MIB = Number(process.env.BENCH_BLOB_MIB ?? 32);
 const COUNT = Number(process.env.BENCH_BLOBS ?? 4);
+// BENCH_BLOB_SUBJECT=1: every blob is uploaded for a data subject, so stored encrypted (docs/blobs.md#encryption-at-rest)
+const SUBJECT = process.env.BENCH_BLOB_SUBJECT ? 'bench-subject' : undefined;
 
 // our API is called with node:http, as the SDK calls S3: the figures compare servers, not HTTP clients
 const agent = new Agent({ keepAlive: true });
@@ -25,7 +27,13 @@ const call = (method: string, url: string, body?: Buffer) =>
   new Promise<{ status: number; body: Buffer }>((resolve, reject) => {
     const req = request(
       url,
-      { method, agent, headers: body ? { 'content-length': body.length } : {} },
+      {
+        method,
+        agent,
+        headers: body
+          ? { 'content-length': body.length, ...(SUBJECT ? { 'x-logfront-subject': SUBJECT } : {}) }
+          : {},
+      },
       (res) => {
         const parts: Buffer[] = [];
         res.on('data', (p: Buffer) => parts.push(p));
@@ -45,7 +53,10 @@ const timed = async (fn: () => Promise<void>) => {
 
 export const run = async () => {
   const id = Date.now().toString(36);
-  const config = benchConfig(`bench_${id}`);
+  const config = benchConfig(
+    `bench_${id}`,
+    SUBJECT ? { LOGFRONT_KEK: randomBytes(32).toString('base64') } : {},
+  );
   const lf = await createLogfront(config);
   const app = createHttpServer(lf);
   const url = await app.listen({ host: '127.0.0.1', port: 0 });
@@ -143,6 +154,7 @@ export const run = async () => {
         'MiB each': SIZE_MIB,
         'part bytes': config.blobs.partBytes,
         'warm-up blobs (untimed)': WARM_UPS,
+        'encrypted (for a data subject)': SUBJECT ? 'yes' : 'no',
       },
       ours: { ...ours, 'upload ratio': round(upRatio, 3), 'download ratio': round(downRatio, 3) },
       baseline,

@@ -34,6 +34,19 @@ export const BlobCommitted = defineEventType(
       contentType: z.string().min(1).max(255),
       sha256: z.string().regex(/^[0-9a-f]{64}$/),
       chunks: z.int().min(0),
+      /**
+       * present when the chunks hold sealed bytes (a data subject's blob): the upload's key, wrapped by
+       * the subject's data key, and the SHA-256 and size of the sealed bytes the sink stores
+       */
+      sealed: z
+        .object({
+          keyId: z.string().min(1).max(100),
+          key: z.string().min(1).max(200),
+          chunkBytes: z.int().min(1),
+          sha256: z.string().regex(/^[0-9a-f]{64}$/),
+        })
+        .strict()
+        .optional(),
     })
     .strict(),
 );

@@ -1,4 +1,5 @@
 import type { BlobIndex, BlobRecord } from '../../core/blobs/blobs.ts';
+import type { BlobSealing } from '../../core/blobs/sealed-blobs.ts';
 import { quoteIdent as q, type Sql } from '../sql/sql.ts';
 
 interface Row {
@@ -11,6 +12,9 @@ interface Row {
   topic: string;
   partition: number;
   offset: string;
+  subject_tenant: string | null;
+  subject: string | null;
+  sealed: string | null;
 }
 
 const toRecord = (r: Row): BlobRecord => ({
@@ -21,6 +25,8 @@ const toRecord = (r: Row): BlobRecord => ({
   sha256: r.sha256,
   contentType: r.content_type,
   position: { topic: r.topic, partition: r.partition, offset: BigInt(r.offset) },
+  ...(r.subject === null ? {} : { subject: { tenant: r.subject_tenant!, id: r.subject } }),
+  ...(r.sealed === null ? {} : { sealed: JSON.parse(r.sealed) as BlobSealing }),
 });
 
 /** Completed blobs and the blob sink's checkpoints, in Postgres (or PGlite). */
@@ -36,6 +42,11 @@ export const createPostgresBlobIndex = (sql: Sql, schema: string): BlobIndex => 
          sha256 text NOT NULL, content_type text NOT NULL,
          topic text NOT NULL, partition int NOT NULL, "offset" bigint NOT NULL,
          completed_at timestamptz NOT NULL DEFAULT now())`,
+      // a blob's data subject (erasing it deletes the blob) and how its bytes are sealed (docs/blobs.md)
+      `ALTER TABLE ${s}.blobs ADD COLUMN IF NOT EXISTS subject_tenant text`,
+      `ALTER TABLE ${s}.blobs ADD COLUMN IF NOT EXISTS subject text`,
+      `ALTER TABLE ${s}.blobs ADD COLUMN IF NOT EXISTS sealed text`,
+      `CREATE INDEX IF NOT EXISTS blobs_by_subject ON ${s}.blobs (subject_tenant, subject) WHERE subject IS NOT NULL`,
       `CREATE TABLE IF NOT EXISTS ${s}.blob_uploads_done (
          blob_id text NOT NULL, upload text NOT NULL, PRIMARY KEY (blob_id, upload))`,
       `CREATE TABLE IF NOT EXISTS ${s}.blob_sink_checkpoints (
@@ -57,7 +68,8 @@ export const createPostgresBlobIndex = (sql: Sql, schema: string): BlobIndex => 
         migrated = undefined;
         throw error;
       }));
-  const columns = 'blob_id, upload, key, size, sha256, content_type, topic, partition, "offset"';
+  const columns =
+    'blob_id, upload, key, size, sha256, content_type, topic, partition, "offset", subject_tenant, subject, sealed';
   return {
     find: async (blobId) => {
       await migrate();
@@ -86,9 +98,10 @@ export const createPostgresBlobIndex = (sql: Sql, schema: string): BlobIndex => 
           return previous.upload === blob.upload ? null : blob;
         }
         await tx.query(
-          `INSERT INTO ${s}.blobs (${columns}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+          `INSERT INTO ${s}.blobs (${columns}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
            ON CONFLICT (blob_id) DO UPDATE SET upload = $2, key = $3, size = $4, sha256 = $5,
-             content_type = $6, topic = $7, partition = $8, "offset" = $9, completed_at = now()`,
+             content_type = $6, topic = $7, partition = $8, "offset" = $9, subject_tenant = $10,
+             subject = $11, sealed = $12, completed_at = now()`,
           [
             blob.blobId,
             blob.upload,
@@ -99,6 +112,9 @@ export const createPostgresBlobIndex = (sql: Sql, schema: string): BlobIndex => 
             blob.position.topic,
             blob.position.partition,
             blob.position.offset.toString(),
+            blob.subject?.tenant ?? null,
+            blob.subject?.id ?? null,
+            blob.sealed ? JSON.stringify(blob.sealed) : null,
           ],
         );
         return previous && previous.upload !== blob.upload ? previous : null;
@@ -111,6 +127,18 @@ export const createPostgresBlobIndex = (sql: Sql, schema: string): BlobIndex => 
         upload,
       ]);
       return r.rows.length > 0;
+    },
+    ofSubject: async (subject) => {
+      await migrate();
+      const r = await sql.query<Row>(
+        `SELECT ${columns} FROM ${s}.blobs WHERE subject_tenant = $1 AND subject = $2 ORDER BY blob_id`,
+        [subject.tenant, subject.id],
+      );
+      return r.rows.map(toRecord);
+    },
+    remove: async (blobId, upload) => {
+      await migrate();
+      await sql.query(`DELETE FROM ${s}.blobs WHERE blob_id = $1 AND upload = $2`, [blobId, upload]);
     },
     checkpoint: async (topic, partition) => {
       await migrate();

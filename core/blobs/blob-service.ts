@@ -1,15 +1,18 @@
 import type { Readable } from 'node:stream';
-import { NotFound, StalenessBudgetExceeded, ValidationFailed } from '../errors.ts';
+import { NotFound, StalenessBudgetExceeded, Unavailable, ValidationFailed } from '../errors.ts';
 import type { EventCatalog } from '../log/event-types.ts';
 import { uuidv7 } from '../log/ids.ts';
 import type { EventLog } from '../ports.ts';
 import { decodePositions, encodePosition, type PositionToken } from '../read/positions.ts';
+import { DEFAULT_TENANT } from '../security/crypto.ts';
+import type { SubjectBlobs } from '../security/erasure.ts';
 import type { StreamId } from '../types.ts';
 import {
   BLOB_CATEGORY,
   type BlobIndex,
   type BlobRecord,
   type BlobStore,
+  type BlobSubject,
   CHUNK_BYTES,
   CHUNKS_PER_APPEND,
   ChecksumMismatch,
@@ -20,6 +23,17 @@ import {
   sha256Hex,
   verifying,
 } from './blobs.ts';
+import {
+  type BlobKeys,
+  newUploadKey,
+  openAll,
+  opening,
+  SEALED_CHUNK_PLAIN_BYTES,
+  sealChunk,
+  sealedSize,
+  type UnsealFailed,
+  unwrapUploadKey,
+} from './sealed-blobs.ts';
 
 export interface BlobUploaded {
   blobId: string;
@@ -41,6 +55,7 @@ export interface BlobService {
     blobId: string,
     contentType: string,
     body: AsyncIterable<Buffer | Uint8Array | string>,
+    options?: BlobUploadOptions,
   ): Promise<BlobUploaded>;
   /** the stored blob's record once the read options hold; the object is checked to exist at its size */
   stat(blobId: string, options?: BlobReadOptions): Promise<BlobRecord>;
@@ -53,7 +68,20 @@ export interface BlobReadOptions {
   maxStalenessMs?: number;
 }
 
+export interface BlobUploadOptions {
+  /**
+   * the data subject the blob is about: erasing the subject deletes it; with data keys, its bytes are
+   * sealed under the subject's data key everywhere they are stored (the log, the archive, the store)
+   */
+  subject?: string | undefined;
+  /** the tenant of the upload (and of its subject); `default` when not given */
+  tenant?: string | undefined;
+}
+
 const CONTENT_TYPE = /^[\x21-\x7e][\x20-\x7e]{0,254}$/;
+// a data subject id as an erasure takes it: 1 to 200 characters, no control characters
+const validSubject = (id: string) =>
+  id.length >= 1 && id.length <= 200 && ![...id].some((c) => c.charCodeAt(0) < 0x20);
 
 export const createBlobService = (deps: {
   log: EventLog;
@@ -68,6 +96,8 @@ export const createBlobService = (deps: {
   /** blobs up to this size are verified before the first byte is sent (a mismatch is then a 502) */
   verifyFirstBytes: number;
   onMismatch: (blobId: string) => void;
+  /** the data keys a subject's blob is sealed under; without them (no LOGFRONT_KEK) bytes are stored as uploaded */
+  keys?: BlobKeys | undefined;
 }): BlobService => {
   // the blob's record, once the sink has stored what `after` points at (waiting up to the budget)
   const recordOf = async (rawId: string, options: BlobReadOptions): Promise<BlobRecord> => {
@@ -112,10 +142,35 @@ export const createBlobService = (deps: {
     stored: { size: number } | null,
   ): asserts stored is { size: number } {
     if (!stored) throw mismatch(record, 'missing object');
-    if (stored.size !== record.size) throw mismatch(record, `${stored.size} bytes instead of ${record.size}`);
+    const size = record.sealed ? sealedSize(record.size, record.sealed.chunkBytes) : record.size;
+    if (stored.size !== size) throw mismatch(record, `${stored.size} bytes instead of ${size}`);
   }
+  // the key of a sealed upload: a blob whose subject was erased is gone, even when its record is still
+  // there (an upload the sink stored while the erasure ran; the sink then deletes it)
+  const uploadKeyOf = async (record: BlobRecord) => {
+    const sealed = record.sealed!;
+    if (!deps.keys) {
+      throw new Unavailable(`blob ${record.blobId} is encrypted, and this process has no LOGFRONT_KEK`, 60);
+    }
+    const dataKey = await deps.keys.keyById(sealed.keyId);
+    if (!dataKey) throw new NotFound(`no blob "${record.blobId}"`);
+    try {
+      return unwrapUploadKey(dataKey, sealed, record.blobId, record.upload);
+    } catch {
+      throw mismatch(record, 'a key that does not unwrap');
+    }
+  };
+  const uploadSubject = (options: BlobUploadOptions): BlobSubject | undefined => {
+    if (options.subject === undefined) return undefined;
+    if (!validSubject(options.subject)) {
+      throw new ValidationFailed('invalid subject', [
+        { path: 'subject', message: '1 to 200 characters, no control characters' },
+      ]);
+    }
+    return { tenant: options.tenant ?? DEFAULT_TENANT, id: options.subject };
+  };
   return {
-    upload: async (rawId, rawType, body) => {
+    upload: async (rawId, rawType, body, options = {}) => {
       const blobId = parseBlobId(rawId);
       const contentType = rawType || 'application/octet-stream';
       if (!CONTENT_TYPE.test(contentType)) {
@@ -123,8 +178,19 @@ export const createBlobService = (deps: {
           { path: 'content-type', message: 'printable ASCII, at most 255 characters' },
         ]);
       }
+      const subject = uploadSubject(options);
       const stream = `${BLOB_CATEGORY}-${blobId}` as StreamId;
       const upload = uuidv7();
+      // a subject's upload is sealed under a key of its own, wrapped by the subject's data key
+      const sealing =
+        subject && deps.keys
+          ? newUploadKey(await deps.keys.subjectKey(subject.tenant, subject.id), blobId, upload)
+          : undefined;
+      const sealedHash = sealing ? sha256Hex() : undefined;
+      // the commit names the subject (the sink records it, for the subject's erasure); every event the tenant
+      const tenant = subject && subject.tenant !== DEFAULT_TENANT ? { tenant: subject.tenant } : undefined;
+      const chunkMetadata = tenant ? { metadata: tenant } : {};
+      const commitMetadata = subject ? { metadata: { ...tenant, subject: subject.id } } : {};
       const hash = sha256Hex();
       let size = 0;
       let index = 0;
@@ -138,8 +204,14 @@ export const createBlobService = (deps: {
         appending = deps.log.append(stream, events, 'any');
         appending.catch(() => {}); // awaited by the next flush; handled here if the body fails first
       };
-      for await (const chunk of chunked(body, CHUNK_BYTES, deps.maxBytes, hash)) {
-        pending.push({ type: 'BlobChunk', data: { blobId, upload, index, data: chunk } });
+      const chunkBytes = sealing ? SEALED_CHUNK_PLAIN_BYTES : CHUNK_BYTES;
+      for await (const chunk of chunked(body, chunkBytes, deps.maxBytes, hash)) {
+        let data = chunk;
+        if (sealing) {
+          data = sealChunk(sealing.key, blobId, upload, index, chunk);
+          sealedHash!.update(data);
+        }
+        pending.push({ type: 'BlobChunk', data: { blobId, upload, index, data }, ...chunkMetadata });
         size += chunk.length;
         index += 1;
         if (pending.length === CHUNKS_PER_APPEND) await flush();
@@ -147,7 +219,16 @@ export const createBlobService = (deps: {
       const sha256 = hash.digest('hex');
       pending.push({
         type: 'BlobCommitted',
-        data: { blobId, upload, size, contentType, sha256, chunks: index },
+        data: {
+          blobId,
+          upload,
+          size,
+          contentType,
+          sha256,
+          chunks: index,
+          ...(sealing ? { sealed: { ...sealing.sealing, sha256: sealedHash!.digest('hex') } } : {}),
+        },
+        ...commitMetadata,
       });
       await flush();
       const committed = (await appending) as Awaited<ReturnType<EventLog['append']>>;
@@ -155,12 +236,17 @@ export const createBlobService = (deps: {
     },
     stat: async (rawId, options = {}) => {
       const record = await recordOf(rawId, options);
+      if (record.sealed) await uploadKeyOf(record);
       checkStored(record, await deps.store.head(record.key));
       return record;
     },
     read: async (rawId, options = {}) => {
       const record = await recordOf(rawId, options);
       const blobId = record.blobId;
+      // a sealed upload: its key, and the plain bytes of each of its chunks
+      const sealed = record.sealed
+        ? { key: await uploadKeyOf(record), chunkBytes: record.sealed.chunkBytes }
+        : undefined;
       const object = await deps.store.get(record.key, { verifiedByCaller: true });
       try {
         checkStored(record, object);
@@ -170,12 +256,34 @@ export const createBlobService = (deps: {
       }
       if (record.size <= deps.verifyFirstBytes) {
         // small enough to check before the first byte goes out: a mismatch is a clean 502
-        const bytes = await readAll(object.body);
+        let bytes = await readAll(object.body);
+        if (sealed) {
+          try {
+            bytes = openAll(bytes, sealed.key, blobId, record.upload, sealed.chunkBytes);
+          } catch (error) {
+            throw mismatch(record, (error as UnsealFailed).message);
+          }
+        }
         const actual = sha256Hex().update(bytes).digest('hex');
         if (actual !== record.sha256) throw mismatch(record, actual);
         return { record, body: fromBuffer(bytes) };
       }
-      return { record, body: verifying(blobId, object.body, record.sha256, () => deps.onMismatch(blobId)) };
+      // sealed: each chunk is authenticated as it is decrypted, then the whole checked against the SHA-256
+      const plain = sealed
+        ? opening(object.body, sealed.key, blobId, record.upload, sealed.chunkBytes, (error) =>
+            mismatch(record, error.message),
+          )
+        : object.body;
+      return { record, body: verifying(blobId, plain, record.sha256, () => deps.onMismatch(blobId)) };
     },
   };
 };
+
+/** a data subject's blobs, as its erasure finds and deletes them: the object first, then its record */
+export const createSubjectBlobs = (index: BlobIndex, store: BlobStore): SubjectBlobs => ({
+  of: (tenant, id) => index.ofSubject({ tenant, id }),
+  delete: async (blob) => {
+    await store.delete(blob.key);
+    await index.remove(blob.blobId, blob.upload);
+  },
+});

@@ -8,8 +8,10 @@ import type { Logger } from '../logger.ts';
 import type { EventLog, LogBatch, Subscription } from '../ports.ts';
 import { partitionKey } from '../read/positions.ts';
 import { type AuditInput, type AuditTrail, SYSTEM } from '../security/audit.ts';
+import { DEFAULT_TENANT } from '../security/crypto.ts';
 import type { RecordedEvent } from '../types.ts';
 import { BLOB_CATEGORY, type BlobIndex, type BlobStore, blobKey, sha256Hex } from './blobs.ts';
+import { type BlobSealing, sealedSize } from './sealed-blobs.ts';
 
 export interface BlobSink {
   start(): Promise<void>;
@@ -29,6 +31,8 @@ interface Commit {
   contentType: string;
   sha256: string;
   chunks: number;
+  /** the chunks hold sealed bytes: the SHA-256 of those is what the sink checks */
+  sealed?: BlobSealing & { sha256: string };
 }
 
 interface InFlight {
@@ -65,6 +69,11 @@ export const createBlobSink = (deps: {
   onStored?: (blobId: string, size: number, parts: number) => void;
   /** where the deletion of a replaced object is recorded (object.deleted), before it is deleted */
   audit?: Pick<AuditTrail, 'record' | 'offer'>;
+  /**
+   * whether a data key is destroyed (its subject erased), asked of the key store itself, never of a
+   * cache: a sealed upload stored after its subject's erasure is deleted again at once
+   */
+  keyDestroyed?: (keyId: string) => Promise<boolean>;
 }): BlobSink => {
   const { log, store, index, logger } = deps;
   const abandonAfterMs = deps.abandonAfterMs ?? 10 * 60_000;
@@ -133,6 +142,26 @@ export const createBlobSink = (deps: {
     if (u.buffered >= deps.partBytes) await flushPart(u);
   };
 
+  // never deleted unless the audit log holds it first (object.deleted `started`)
+  const deleteObject = async (blobId: string, key: string, details: Record<string, unknown>) => {
+    const deleted = (outcome: AuditInput['outcome'], reason?: string): AuditInput => ({
+      ...SYSTEM,
+      action: 'object.deleted',
+      resource: `blob/${blobId}`,
+      outcome,
+      ...(reason === undefined ? {} : { reason }),
+      details: { kind: 'blob', key, ...details },
+    });
+    await deps.audit?.record(deleted('started'));
+    try {
+      await store.delete(key);
+    } catch (error) {
+      deps.audit?.offer(deleted('failure', (error as Error).message));
+      throw error;
+    }
+    deps.audit?.offer(deleted('success'));
+  };
+
   const onCommit = async (event: RecordedEvent, c: Commit) => {
     const u = inFlight.get(c.upload);
     if (await index.isComplete(c.blobId, c.upload)) {
@@ -156,10 +185,14 @@ export const createBlobSink = (deps: {
         if (u) await forget(u);
         return;
       }
+      // sealed chunks: the sink checks the sealed bytes it stores (it holds no key to see the plain ones)
       const sha256 = u.hash.digest('hex');
-      if (sha256 !== c.sha256 || u.size !== c.size) {
+      const expected = c.sealed
+        ? { sha256: c.sealed.sha256, size: sealedSize(c.size, c.sealed.chunkBytes) }
+        : { sha256: c.sha256, size: c.size };
+      if (sha256 !== expected.sha256 || u.size !== expected.size) {
         logger.error(
-          { blobId: c.blobId, upload: c.upload, size: u.size, expectedSize: c.size },
+          { blobId: c.blobId, upload: c.upload, size: u.size, expectedSize: expected.size },
           'blob sink: the chunks do not match the commit (size or SHA-256); the upload is dropped',
         );
         await forget(u);
@@ -170,9 +203,10 @@ export const createBlobSink = (deps: {
       parts = u.parts.length;
       inFlight.delete(u.upload);
       const stored = await store.head(key);
-      if (stored?.size !== c.size)
-        throw new Error(`blob ${c.blobId}: stored ${stored?.size} bytes, expected ${c.size}`);
+      if (stored?.size !== expected.size)
+        throw new Error(`blob ${c.blobId}: stored ${stored?.size} bytes, expected ${expected.size}`);
     }
+    const subject = event.metadata.subject;
     const replaced = await index.record({
       blobId: c.blobId,
       upload: c.upload,
@@ -181,25 +215,24 @@ export const createBlobSink = (deps: {
       sha256: c.sha256,
       contentType: c.contentType,
       position: event.position,
+      ...(subject === undefined
+        ? {}
+        : { subject: { tenant: event.metadata.tenant ?? DEFAULT_TENANT, id: subject } }),
+      ...(c.sealed
+        ? { sealed: { keyId: c.sealed.keyId, key: c.sealed.key, chunkBytes: c.sealed.chunkBytes } }
+        : {}),
     });
     if (replaced) {
-      // the object a new upload of the blob replaced: never deleted unless the audit log holds it first
-      const deleted = (outcome: AuditInput['outcome'], reason?: string): AuditInput => ({
-        ...SYSTEM,
-        action: 'object.deleted',
-        resource: `blob/${c.blobId}`,
-        outcome,
-        ...(reason === undefined ? {} : { reason }),
-        details: { kind: 'blob', key: replaced.key, replacedBy: c.upload },
-      });
-      await deps.audit?.record(deleted('started'));
-      try {
-        await store.delete(replaced.key);
-      } catch (error) {
-        deps.audit?.offer(deleted('failure', (error as Error).message));
-        throw error;
-      }
-      deps.audit?.offer(deleted('success'));
+      // the object a new upload of the blob replaced
+      await deleteObject(c.blobId, replaced.key, { replacedBy: c.upload });
+    }
+    // recorded first, then asked: an erasure that destroyed the key before this question either found
+    // the record (and deleted it) or left it to be deleted here
+    if (c.sealed && (await deps.keyDestroyed?.(c.sealed.keyId))) {
+      await deleteObject(c.blobId, key, { subjectErased: true });
+      await index.remove(c.blobId, c.upload);
+      logger.info({ blobId: c.blobId }, 'blob sink: an upload whose data subject was erased was deleted');
+      return;
     }
     deps.onStored?.(c.blobId, c.size, parts);
   };

@@ -4,6 +4,7 @@ import { createHash } from 'node:crypto';
 import { Readable, Transform } from 'node:stream';
 import { LogfrontError, TooLarge, ValidationFailed } from '../errors.ts';
 import type { Position } from '../types.ts';
+import type { BlobSealing } from './sealed-blobs.ts';
 
 export interface StoredObject {
   readonly key: string;
@@ -93,6 +94,16 @@ export interface BlobRecord {
   readonly contentType: string;
   /** the commit event's position */
   readonly position: Position;
+  /** the data subject it was uploaded for: erasing the subject deletes it */
+  readonly subject?: BlobSubject | undefined;
+  /** how its bytes are sealed (a subject's blob with a key-encryption key); absent: stored as uploaded */
+  readonly sealed?: BlobSealing | undefined;
+}
+
+/** a data subject, in its tenant */
+export interface BlobSubject {
+  readonly tenant: string;
+  readonly id: string;
 }
 
 /** What the blob sink records and readers look up. */
@@ -101,6 +112,10 @@ export interface BlobIndex {
   /** records a completed upload; returns the record it replaced, if any */
   record(blob: BlobRecord): Promise<BlobRecord | null>;
   isComplete(blobId: string, upload: string): Promise<boolean>;
+  /** the recorded blobs of a data subject */
+  ofSubject(subject: BlobSubject): Promise<BlobRecord[]>;
+  /** forgets the blob, if it is still at that upload (a later upload of the blob stays) */
+  remove(blobId: string, upload: string): Promise<void>;
   checkpoint(topic: string, partition: number): Promise<bigint | undefined>;
   saveCheckpoint(topic: string, partition: number, next: bigint): Promise<void>;
 }

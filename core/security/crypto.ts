@@ -132,6 +132,10 @@ export interface FieldCipher {
   open(events: readonly RecordedEvent[]): Promise<RecordedEvent[]>;
   /** destroys the keys of (tenant, subject); answers how many */
   forget(tenant: string, subject: string): Promise<number>;
+  /** the data key of (tenant, subject), made on first use: a subject's blobs are sealed under it too */
+  subjectKey(tenant: string, subject: string): Promise<{ keyId: string; key: Buffer }>;
+  /** a data key by id; null once it was destroyed (its subject erased) */
+  keyById(keyId: string): Promise<Buffer | null>;
 }
 
 // Unwrapped keys are kept in memory this long: another process may still read a subject's fields for up
@@ -245,6 +249,19 @@ export const createFieldCipher = (deps: {
       // keys looked up by id do not say whose they are: forget every cached one
       byId.clear();
       return destroyed;
+    },
+    subjectKey: async (tenant, subject) => {
+      const { keyId, key } = await sealingKey(tenant, subject);
+      return { keyId, key };
+    },
+    keyById: async (keyId) => {
+      const cached = byId.get(keyId);
+      // a destroyed key never comes back: its absence is kept
+      if (cached === null || (cached && fresh(cached.at))) return cached?.key ?? null;
+      const wrapped = (await deps.keys.byIds([keyId])).get(keyId);
+      const entry = wrapped === undefined ? null : { key: unwrapKey(deps.kek, keyId, wrapped), at: now() };
+      byId.set(keyId, entry);
+      return entry?.key ?? null;
     },
   };
 };

@@ -1,5 +1,6 @@
-// GDPR erasure of a data subject (DESIGN §7): its data keys are destroyed, so its sensitive fields
-// become unreadable in every event wherever it is stored, and its projection rows are deleted.
+// GDPR erasure of a data subject (DESIGN §7): its data keys are destroyed, so its sensitive fields (and the
+// bytes of its blobs) become unreadable wherever they are stored, and its projection rows and blobs are
+// deleted.
 
 import { ErasureUnavailable, ValidationFailed } from '../errors.ts';
 import type { AuditActor, AuditInput, AuditTrail } from './audit.ts';
@@ -20,6 +21,22 @@ export interface ErasureResult {
   readonly keysDestroyed: number;
   /** rows deleted, per projection that declares a subject column */
   readonly rowsDeleted: Record<string, number>;
+  /** the subject's blobs deleted (their objects and their records) */
+  readonly blobsDeleted: number;
+}
+
+/** a blob of a data subject, as the erasure deletes it */
+export interface SubjectBlob {
+  readonly blobId: string;
+  readonly upload: string;
+  readonly key: string;
+}
+
+/** the blobs uploaded for a data subject (docs/blobs.md), which its erasure deletes */
+export interface SubjectBlobs {
+  of(tenant: string, subjectId: string): Promise<readonly SubjectBlob[]>;
+  /** deletes the blob's object, then its record; deleting one already gone is not an error */
+  delete(blob: SubjectBlob): Promise<void>;
 }
 
 export interface Erasure {
@@ -34,6 +51,8 @@ export const createErasure = (deps: {
   cipher: FieldCipher | null;
   projections: readonly { readonly name: string; readonly subject?: string }[];
   deleteRows: (projection: string, column: string, value: string) => Promise<number>;
+  /** absent without a blob store */
+  blobs?: SubjectBlobs | undefined;
   audit: Pick<AuditTrail, 'record' | 'offer' | 'subjectRef'>;
 }): Erasure => ({
   // The audit log holds the request before anything is destroyed (outcome `started`), and the outcome
@@ -66,12 +85,27 @@ export const createErasure = (deps: {
       throw error;
     }
     let outcome: AuditInput[] | undefined;
+    // each blob deleted is recorded, also when a later step fails
+    const blobsDeleted: SubjectBlob[] = [];
+    const blobDeleted = (blob: SubjectBlob): AuditInput => ({
+      ...by,
+      action: 'object.deleted',
+      resource: `blob/${blob.blobId}`,
+      outcome: 'success',
+      details: { kind: 'blob', key: blob.key, subject },
+    });
     try {
       await deps.audit.record(erased('started'));
       const keysDestroyed = await deps.cipher.forget(tenant, subjectId);
       const rowsDeleted: Record<string, number> = {};
       for (const p of deps.projections) {
         if (p.subject) rowsDeleted[p.name] = await deps.deleteRows(p.name, p.subject, subjectId);
+      }
+      if (deps.blobs) {
+        for (const blob of await deps.blobs.of(tenant, subjectId)) {
+          await deps.blobs.delete(blob);
+          blobsDeleted.push(blob);
+        }
       }
       outcome = [
         ...Object.entries(rowsDeleted)
@@ -85,16 +119,25 @@ export const createErasure = (deps: {
               details: { kind: 'rows', rows, subject },
             }),
           ),
-        erased('success', { details: { keysDestroyed, rowsDeleted } }),
+        ...blobsDeleted.map(blobDeleted),
+        erased('success', { details: { keysDestroyed, rowsDeleted, blobsDeleted: blobsDeleted.length } }),
       ];
       await deps.audit.record(...outcome);
-      return { subjectId, tenant, erased: true, keysDestroyed, rowsDeleted };
+      return {
+        subjectId,
+        tenant,
+        erased: true,
+        keysDestroyed,
+        rowsDeleted,
+        blobsDeleted: blobsDeleted.length,
+      };
     } catch (error) {
       if (outcome) {
         // destroyed, but the outcome is not recorded: queued to be written when the audit log is back,
         // and the erasure reports failure so that its caller tries again
         for (const entry of outcome) deps.audit.offer(entry);
       } else {
+        for (const blob of blobsDeleted) deps.audit.offer(blobDeleted(blob));
         deps.audit.offer(erased('failure', { reason: errorMessage(error) }));
       }
       throw error;

@@ -60,6 +60,7 @@ describe('erasing a data subject (embedded)', () => {
       erased: true,
       keysDestroyed: 1,
       rowsDeleted: { orders: 2 },
+      blobsDeleted: 0,
     });
 
     const after = await client().readStream(`order-${o1}`);
