@@ -15,6 +15,8 @@ export default defineConfig({
     reporters: ['default', './tests/support/summary-reporter.ts'],
     coverage: {
       provider: 'v8',
+      // a run with a failed test still writes its coverage (and the gates it misses), to fix both at once
+      reportOnFailure: true,
       include: [
         'core/**/*.ts',
         'projections/**/*.ts',
