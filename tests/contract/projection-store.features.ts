@@ -15,6 +15,7 @@ import type {
 } from '../../core/projection.ts';
 import type { StreamId } from '../../core/types.ts';
 import { increment, patch, remove, upsert } from '../../projections/define.ts';
+import { advance } from '../support/checkpoints.ts';
 import { uniqueId, waitFor } from '../support/services.ts';
 
 export interface ProjectionStoreFixture {
@@ -43,21 +44,6 @@ const THINGS: Record<string, ColumnType> = {
 const full = (row: Row): Row => ({
   ...Object.fromEntries(Object.keys(THINGS).map((c) => [c, null])),
   ...row,
-});
-
-/** the checkpoint of partition `partition` of topic t moves from `from` (null: none yet) to `to` */
-const advance = (
-  from: bigint | null,
-  to: bigint,
-  more: Partial<CheckpointAdvance> = {},
-): CheckpointAdvance => ({
-  topic: 't',
-  partition: 0,
-  from,
-  to,
-  lastEventAt: null,
-  caughtUpAt: null,
-  ...more,
 });
 
 /** the event at `offset` of partition 0 of topic t could not be applied */
