@@ -240,7 +240,17 @@ export const createLogfront = async (config: Config, options: ComposeOptions = {
     audit,
   });
 
-  const append = createAppendService({ log, catalog, limits: config.limits });
+  const append = createAppendService({
+    log,
+    catalog,
+    limits: config.limits,
+    // a blob's chunks and commit come from the blob service only (PUT /v1/blobs/{id}), never from an append
+    reserved: {
+      categories: new Set([BLOB_CATEGORY]),
+      types: new Set(blobEventTypes.map((t) => t.name)),
+      use: 'upload blobs with PUT /v1/blobs/{id}',
+    },
+  });
 
   const blobCounts = { checksumMismatches: 0, stored: 0, parts: {} as Record<string, number> };
   const blobs = blobStore

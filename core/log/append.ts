@@ -4,7 +4,7 @@ import { encodePosition, type PositionToken } from '../read/positions.ts';
 import type { ExpectedVersion, NewEvent, StreamId } from '../types.ts';
 import type { EventCatalog } from './event-types.ts';
 import { MAX_DEPTH, tooDeep } from './storable.ts';
-import { parseStreamId } from './streams.ts';
+import { categoryOf, parseStreamId } from './streams.ts';
 
 export interface AppendRequest {
   expectedVersion?: ExpectedVersion;
@@ -36,9 +36,26 @@ export const createAppendService = (deps: {
   log: EventLog;
   catalog: EventCatalog;
   limits: { maxAppendEvents: number; maxAppendBytes: number };
+  /**
+   * what only logfront itself appends (the blob service: its category and event types), with what to
+   * use instead; an append of a client never writes them, so it cannot forge a blob's chunks or commit
+   */
+  reserved?: {
+    readonly categories: ReadonlySet<string>;
+    readonly types: ReadonlySet<string>;
+    readonly use: string;
+  };
 }): AppendService => ({
   appendToStream: async (rawStream, request) => {
     const stream = parseStreamId(rawStream);
+    if (deps.reserved?.categories.has(categoryOf(stream))) {
+      throw new ValidationFailed('invalid append', [
+        {
+          path: 'stream',
+          message: `category ${categoryOf(stream)} is written by logfront only: ${deps.reserved.use}`,
+        },
+      ]);
+    }
     if (typeof request !== 'object' || request === null || Array.isArray(request)) {
       throw new ValidationFailed('invalid append', [{ path: '', message: 'expected {"events": […]}' }]);
     }
@@ -80,6 +97,16 @@ export const createAppendService = (deps: {
         `an append holds at most ${deps.limits.maxAppendBytes} bytes of events, got ${bytes}`,
         deps.limits.maxAppendBytes,
       );
+    }
+    const reservedAt = deps.reserved
+      ? body.events.findIndex((e) =>
+          deps.reserved!.types.has((e as { type?: unknown } | null)?.type as string),
+        )
+      : -1;
+    if (reservedAt >= 0) {
+      throw new ValidationFailed('invalid append', [
+        { path: `events.${reservedAt}.type`, message: `written by logfront only: ${deps.reserved!.use}` },
+      ]);
     }
     const prepared = deps.catalog.prepare(body.events);
     const ids = new Set(prepared.map((e) => e.id));
