@@ -110,6 +110,8 @@ export const ENV_SCHEMA = z.object({
   LOGFRONT_BATCH_EVENTS: int(1, 100_000).default(500),
   LOGFRONT_CONFIG: z.string().min(1).optional(),
   LOGFRONT_KEK: key32.optional(),
+  LOGFRONT_KEK_PREVIOUS: key32.optional(),
+  LOGFRONT_ENCRYPTION: z.enum(['on', 'off']).optional(),
   LOGFRONT_AUDIT_SECRET: key32.optional(),
 });
 
@@ -186,6 +188,16 @@ export interface Config {
   /** base64 key-encryption key of the data keys; embedded mode keeps one in the data dir when unset */
   kek: string | undefined;
   /**
+   * base64 key-encryption key the data keys were wrapped with before a rotation to `kek`: read beside it
+   * until `logfront keys rotate` has re-wrapped every key (docs/security.md#rotating-the-kek)
+   */
+  kekPrevious: string | undefined;
+  /**
+   * whether sensitive fields are encrypted (LOGFRONT_ENCRYPTION, on unless `off`); off: stored in clear,
+   * erasure unavailable, a warning at every start
+   */
+  encryption: boolean;
+  /**
    * base64 key of the HMAC of data subject ids in the audit log; embedded mode keeps one in the data dir
    * when unset, services mode derives one from the KEK (see app/kek.ts)
    */
@@ -197,6 +209,36 @@ const REQUIRED_FOR_SERVICES = [
   'LOGFRONT_SCHEMA_REGISTRY_URL',
   'LOGFRONT_DATABASE_URL',
 ] as const;
+
+/**
+ * Sensitive fields are encrypted unless LOGFRONT_ENCRYPTION=off says otherwise, explicitly: with real
+ * services that needs LOGFRONT_KEK (embedded mode keeps one in its data directory); `off` with a key set
+ * is a contradiction, refused like LOGFRONT_AUTH=none with tokens.
+ */
+const checkEncryption = (e: z.output<typeof ENV_SCHEMA>, mode: Config['mode']) => {
+  if (e.LOGFRONT_ENCRYPTION === 'off') {
+    const keys = (['LOGFRONT_KEK', 'LOGFRONT_KEK_PREVIOUS'] as const).filter((k) => e[k] !== undefined);
+    if (keys.length) {
+      throw new ConfigError([
+        {
+          path: 'LOGFRONT_ENCRYPTION',
+          message: `off, but ${keys.join(' and ')} ${keys.length > 1 ? 'are' : 'is'} set too: choose one`,
+        },
+      ]);
+    }
+    return;
+  }
+  if (mode === 'services' && e.LOGFRONT_KEK === undefined) {
+    throw new ConfigError([
+      {
+        path: 'LOGFRONT_KEK',
+        message:
+          'required when LOGFRONT_MODE=services: the key-encryption key of sensitive fields, 32 bytes base64 ' +
+          '(openssl rand -base64 32); or LOGFRONT_ENCRYPTION=off to store them unencrypted',
+      },
+    ]);
+  }
+};
 
 /** Validates the environment; a wrong value throws ConfigError naming the variable and what is wrong. */
 export const loadConfig = (env: Record<string, string | undefined> = process.env): Config => {
@@ -239,6 +281,7 @@ export const loadConfig = (env: Record<string, string | undefined> = process.env
       );
     }
   }
+  checkEncryption(e, mode);
   return {
     mode,
     kafka: {
@@ -307,6 +350,8 @@ export const loadConfig = (env: Record<string, string | undefined> = process.env
     streamIndex: e.LOGFRONT_STREAM_INDEX === 'on',
     configFile: e.LOGFRONT_CONFIG,
     kek: e.LOGFRONT_KEK,
+    kekPrevious: e.LOGFRONT_KEK_PREVIOUS,
+    encryption: e.LOGFRONT_ENCRYPTION !== 'off',
     auditSecret: e.LOGFRONT_AUDIT_SECRET,
   };
 };
