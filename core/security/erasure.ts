@@ -211,18 +211,22 @@ export const createErasedRows = (deps: {
 }): ErasedRows => ({
   screen: async (projection, changes, eventOf) => {
     const candidates: { index: number; ref: string; event: RecordedEvent }[] = [];
+    // a batch names few subjects, many times: one HMAC each
+    const named = new Map<string, string>();
     for (const [index, change] of changes.entries()) {
       const subject = subjectOfChange(projection, change);
       const event = subject === undefined ? undefined : eventOf(change);
       if (subject === undefined || event === undefined) continue;
-      candidates.push({
-        index,
-        event,
-        ref: await deps.refOf(event.metadata.tenant ?? DEFAULT_TENANT, subject),
-      });
+      const tenant = event.metadata.tenant ?? DEFAULT_TENANT;
+      let ref = named.get(`${tenant}\n${subject}`);
+      if (ref === undefined) {
+        ref = await deps.refOf(tenant, subject);
+        named.set(`${tenant}\n${subject}`, ref);
+      }
+      candidates.push({ index, event, ref });
     }
     if (candidates.length === 0) return { changes: [...changes], settle: async () => [] };
-    const refs = [...new Set(candidates.map((c) => c.ref))];
+    const refs = [...new Set(named.values())];
     const seen = await deps.erased.lookup(refs);
     const covered = (horizons: Map<string, Horizon>) =>
       candidates.filter((c) => erasedBefore(horizons.get(c.ref), c.event.position));
