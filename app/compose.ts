@@ -30,7 +30,7 @@ import { createAuditTrailFor } from './audit.ts';
 import type { Config } from './config.ts';
 import { type Domain, sampleDomain } from './domain.ts';
 import { createErasureRecord } from './erased.ts';
-import { resolveKek, resolvePreviousKek } from './kek.ts';
+import { requireKek, resolveKek, resolvePreviousKek } from './kek.ts';
 import { rotateKeys } from './keys.ts';
 import type { PinoLogger } from './logger.ts';
 
@@ -149,6 +149,8 @@ const modes: Record<
 export const createLogfront = async (config: Config, options: ComposeOptions = {}): Promise<Logfront> => {
   // pino is loaded when logfront is made without a logger, never by importing the SDK
   const { createLogger, withRedaction } = await import('./logger.ts');
+  // a deployment that cannot encrypt personal data stops here, before it connects to anything
+  requireKek(config);
   const domain = options.domain ?? sampleDomain;
   // every deployment carries blobs on its log, next to its own event types
   const catalog = createCatalog([...domain.eventTypes, ...blobEventTypes], config.topicPrefix);

@@ -211,30 +211,19 @@ const REQUIRED_FOR_SERVICES = [
 ] as const;
 
 /**
- * Sensitive fields are encrypted unless LOGFRONT_ENCRYPTION=off says otherwise, explicitly: with real
- * services that needs LOGFRONT_KEK (embedded mode keeps one in its data directory); `off` with a key set
- * is a contradiction, refused like LOGFRONT_AUTH=none with tokens.
+ * Sensitive fields are encrypted unless LOGFRONT_ENCRYPTION=off says otherwise, explicitly; `off` with a
+ * key set is a contradiction, refused like LOGFRONT_AUTH=none with tokens. (That a process running
+ * logfront with real services has LOGFRONT_KEK is checked where logfront is made, app/kek.ts: a client
+ * command or `schemas register` needs no key.)
  */
-const checkEncryption = (e: z.output<typeof ENV_SCHEMA>, mode: Config['mode']) => {
-  if (e.LOGFRONT_ENCRYPTION === 'off') {
-    const keys = (['LOGFRONT_KEK', 'LOGFRONT_KEK_PREVIOUS'] as const).filter((k) => e[k] !== undefined);
-    if (keys.length) {
-      throw new ConfigError([
-        {
-          path: 'LOGFRONT_ENCRYPTION',
-          message: `off, but ${keys.join(' and ')} ${keys.length > 1 ? 'are' : 'is'} set too: choose one`,
-        },
-      ]);
-    }
-    return;
-  }
-  if (mode === 'services' && e.LOGFRONT_KEK === undefined) {
+const checkEncryption = (e: z.output<typeof ENV_SCHEMA>) => {
+  if (e.LOGFRONT_ENCRYPTION !== 'off') return;
+  const keys = (['LOGFRONT_KEK', 'LOGFRONT_KEK_PREVIOUS'] as const).filter((k) => e[k] !== undefined);
+  if (keys.length) {
     throw new ConfigError([
       {
-        path: 'LOGFRONT_KEK',
-        message:
-          'required when LOGFRONT_MODE=services: the key-encryption key of sensitive fields, 32 bytes base64 ' +
-          '(openssl rand -base64 32); or LOGFRONT_ENCRYPTION=off to store them unencrypted',
+        path: 'LOGFRONT_ENCRYPTION',
+        message: `off, but ${keys.join(' and ')} ${keys.length > 1 ? 'are' : 'is'} set too: choose one`,
       },
     ]);
   }
@@ -281,7 +270,7 @@ export const loadConfig = (env: Record<string, string | undefined> = process.env
       );
     }
   }
-  checkEncryption(e, mode);
+  checkEncryption(e);
   return {
     mode,
     kafka: {

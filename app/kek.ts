@@ -14,6 +14,7 @@ import {
   writeFileSync,
 } from 'node:fs';
 import { join } from 'node:path';
+import { ConfigError } from '../core/errors.ts';
 import { parseKek } from '../core/security/crypto.ts';
 import type { Config } from './config.ts';
 
@@ -36,11 +37,27 @@ const keptInDataDir = (dataDir: string, file: string, parse: (base64: string) =>
 const dataDirKeks = (config: Config) =>
   config.kek || config.mode !== 'embedded' || config.dataDir === ':memory:' ? undefined : config.dataDir;
 
+/**
+ * Refuses to run logfront with real services and no KEK unless LOGFRONT_ENCRYPTION=off says so: personal
+ * data would go to Kafka in clear. The embedded mode keeps a KEK of its own in its data directory.
+ */
+export const requireKek = (config: Config) => {
+  if (config.mode !== 'services' || !config.encryption || config.kek) return;
+  throw new ConfigError([
+    {
+      path: 'LOGFRONT_KEK',
+      message:
+        'required when LOGFRONT_MODE=services: the key-encryption key of sensitive fields, 32 bytes base64 ' +
+        '(openssl rand -base64 32); or LOGFRONT_ENCRYPTION=off to store them unencrypted',
+    },
+  ]);
+};
+
 /** the KEK data keys are wrapped with, or null when sensitive fields are not encrypted */
 export const resolveKek = (config: Config): Buffer | null => {
+  requireKek(config);
   if (!config.encryption) return null;
   if (config.kek) return parseKek(config.kek);
-  if (config.mode !== 'embedded') return null;
   if (config.dataDir === ':memory:') return randomBytes(32);
   // a rotation under way: new keys are wrapped with the new KEK, old ones are read with both
   const next = join(config.dataDir, NEXT_KEK_FILE);

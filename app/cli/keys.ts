@@ -2,7 +2,7 @@ import { DEFAULT_TENANT } from '../../core/security/auth.ts';
 import { cliActor } from '../audit.ts';
 import { createLogfront } from '../compose.ts';
 import { loadConfig } from '../config.ts';
-import { beginDataDirRotation, finishDataDirRotation } from '../kek.ts';
+import { beginDataDirRotation, finishDataDirRotation, requireKek } from '../kek.ts';
 import { createLogger } from '../logger.ts';
 import { defineCommand, jsonOption, print, UsageError } from './shared.ts';
 
@@ -31,6 +31,7 @@ export const keys = defineCommand({
       throw new UsageError('keys takes rotate; see logfront keys --help');
     }
     const config = loadConfig(io.env);
+    requireKek(config);
     if (!config.encryption) {
       throw new UsageError(
         'LOGFRONT_ENCRYPTION=off: sensitive fields are not encrypted, no data key to rotate',

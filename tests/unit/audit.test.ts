@@ -233,8 +233,6 @@ describe('the audit secret', () => {
       LOGFRONT_KAFKA_BROKERS: '127.0.0.1:1',
       LOGFRONT_SCHEMA_REGISTRY_URL: 'http://127.0.0.1:1',
       LOGFRONT_DATABASE_URL: 'postgres://u@127.0.0.1:1/d',
-      // services mode wants a KEK, or encryption off explicitly
-      ...(extra.LOGFRONT_KEK ? {} : { LOGFRONT_ENCRYPTION: 'off' }),
       ...extra,
     });
 

@@ -9,9 +9,11 @@ import {
   finishDataDirRotation,
   KEK_FILE,
   NEXT_KEK_FILE,
+  requireKek,
   resolveKek,
   resolvePreviousKek,
 } from '../../app/kek.ts';
+import { ConfigError } from '../../core/errors.ts';
 
 describe('the key-encryption key', () => {
   const dir = mkdtempSync(join(tmpdir(), 'logfront-kek-'));
@@ -52,6 +54,17 @@ describe('the key-encryption key', () => {
     resolveKek(embedded(broken));
     writeFileSync(join(broken, KEK_FILE), 'nope');
     expect(() => resolveKek(embedded(broken))).toThrow(/32 bytes, base64/);
+  });
+
+  it('logfront with real services and no LOGFRONT_KEK is refused, naming it and LOGFRONT_ENCRYPTION=off', () => {
+    const none = services({});
+    expect(() => requireKek(none)).toThrow(ConfigError);
+    expect(() => resolveKek(none)).toThrow(
+      /LOGFRONT_KEK: required when LOGFRONT_MODE=services: .*32 bytes base64.*; or LOGFRONT_ENCRYPTION=off/,
+    );
+    expect(() => requireKek(services({ LOGFRONT_ENCRYPTION: 'off' }))).not.toThrow();
+    expect(() => requireKek(services({ LOGFRONT_KEK: randomBytes(32).toString('base64') }))).not.toThrow();
+    expect(() => requireKek(embedded(':memory:'))).not.toThrow();
   });
 
   it('the previous KEK: LOGFRONT_KEK_PREVIOUS, else none outside a rotation of the data directory', () => {
