@@ -28,7 +28,7 @@ export const createKafkaAuditLogFor = async (config: Config, logger: Logger): Pr
   });
 
 /** who runs a CLI command, as the audit log names it */
-const cliActor = () => {
+export const cliActor = () => {
   try {
     return `cli:${userInfo().username}`;
   } catch {

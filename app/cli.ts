@@ -9,6 +9,7 @@ import { dev } from './cli/dev.ts';
 import { erase } from './cli/erase.ts';
 import { get } from './cli/get.ts';
 import { infra } from './cli/infra.ts';
+import { keys } from './cli/keys.ts';
 import { list } from './cli/list.ts';
 import { projections } from './cli/projections.ts';
 import { rebuild } from './cli/rebuild.ts';
@@ -34,6 +35,7 @@ export const commands: readonly Command[] = [
   deadLetters,
   schemas,
   erase,
+  keys,
   audit,
   infra,
 ];
@@ -60,7 +62,7 @@ Usage: logfront <command> [options]
 Commands:
 ${commands.map(entry).join('\n')}
 
-Every command takes --help; demo, append, get, list, projections, rebuild, dead-letters, erase, schemas and infra status take --json.
+Every command takes --help; demo, append, get, list, projections, rebuild, dead-letters, erase, keys, schemas and infra status take --json.
 Client commands talk to LOGFRONT_URL (default http://127.0.0.1:7070).
 dev, serve and schemas load your event types and projections from ./logfront.config.ts (or --config FILE,
 LOGFRONT_CONFIG); without one they use the sample order domain. See docs/writing-projections.md.`;

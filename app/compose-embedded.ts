@@ -9,6 +9,7 @@ import { createFsBlobStore } from '../connectors/embedded/fs-blob-store.ts';
 import { createTableEventLog } from '../connectors/embedded/log.ts';
 import { createMemoryCache } from '../connectors/embedded/memory-cache.ts';
 import { createPgliteSql } from '../connectors/embedded/pglite-sql.ts';
+import { createPglitePurge, keepWalUnrecycled } from '../connectors/embedded/purge.ts';
 import { createInProcessRegistry } from '../connectors/embedded/registry.ts';
 import { createPostgresProjectionStore } from '../connectors/postgres/projection-store.ts';
 import type { ModeAdapters, ModeContext } from './compose.ts';
@@ -18,9 +19,12 @@ export const createAdapters = async ({ config }: ModeContext): Promise<ModeAdapt
   const inMemory = config.dataDir === ':memory:';
   if (!inMemory) secureDataDir(config.dataDir);
   const sql = await createPgliteSql(inMemory ? undefined : join(config.dataDir, 'pg'));
+  // an erasure (and a key rotation) leaves no copy of what it deleted in the data directory's files
+  if (!inMemory) await keepWalUnrecycled(sql);
   if (!inMemory) secureDataDir(config.dataDir);
   const store = createPostgresProjectionStore(sql, schema);
   return {
+    ...(inMemory ? {} : { purge: createPglitePurge(sql, schema) }),
     sql,
     log: createTableEventLog(sql, { schema, topicPrefix: config.topicPrefix }),
     store,

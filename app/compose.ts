@@ -18,8 +18,9 @@ import { type CacheTier, createRowCache, type SharedCache } from '../core/read/c
 import { createFacade, type Facade } from '../core/read/facade.ts';
 import { type AuditActor, type AuditLog, type AuditTrail, SYSTEM } from '../core/security/audit.ts';
 import { createFieldCipher, type FieldCipher, withFieldEncryption } from '../core/security/crypto.ts';
-import { createErasure, type Erasure } from '../core/security/erasure.ts';
+import { createErasure, type ErasedRows, type Erasure } from '../core/security/erasure.ts';
 import { errorMessage } from '../core/security/redaction.ts';
+import { type RotationResult, withPreviousKek } from '../core/security/rotation.ts';
 import { createDeadLetters, type DeadLetters } from '../projections/dead-letters.ts';
 import { createInvalidator, type Invalidator } from '../projections/invalidator.ts';
 import { type Rebuild, startRebuild } from '../projections/rebuild.ts';
@@ -29,7 +30,9 @@ import { blobEventTypes } from '../schemas/blobs.ts';
 import { createAuditTrailFor } from './audit.ts';
 import type { Config } from './config.ts';
 import { type Domain, sampleDomain } from './domain.ts';
-import { resolveKek } from './kek.ts';
+import { createErasureRecord } from './erased.ts';
+import { requireKek, resolveKek, resolvePreviousKek } from './kek.ts';
+import { rotateKeys } from './keys.ts';
 import type { PinoLogger } from './logger.ts';
 
 export interface Logfront {
@@ -70,6 +73,11 @@ export interface Logfront {
    * runs with the runners (LOGFRONT_STREAM_INDEX=on); undefined when embedded
    */
   readonly streamIndex: { index: StreamIndex; indexer: StreamIndexer } | undefined;
+  /**
+   * re-wraps every data key with the KEK from the one before (docs/security.md#rotating-the-kek), recorded
+   * as keys.rotated; idempotent and resumable
+   */
+  rotateKeys(by?: AuditActor): Promise<RotationResult>;
   /** starts the stream index's builder alone (it also starts with the runners); idempotent */
   startStreamIndex(): Promise<void>;
   /** events of the log the stream index has not covered yet (0 when embedded) */
@@ -114,6 +122,11 @@ export interface ModeAdapters {
   readonly kafkaFastPaths: (() => KafkaFastPaths) | undefined;
   /** where the audit trail is kept: a topic of its own, or a table of the embedded log */
   readonly auditLog: AuditLog;
+  /**
+   * makes what an erasure or a key rotation deleted physically gone from the files (the embedded data
+   * directory: connectors/embedded/purge.ts); a Postgres server's files, WAL and backups are its own
+   */
+  readonly purge?: (projections: readonly string[]) => Promise<void>;
 }
 
 export interface ModeContext {
@@ -137,6 +150,8 @@ const modes: Record<
 export const createLogfront = async (config: Config, options: ComposeOptions = {}): Promise<Logfront> => {
   // pino is loaded when logfront is made without a logger, never by importing the SDK
   const { createLogger, withRedaction } = await import('./logger.ts');
+  // a deployment that cannot encrypt personal data stops here, before it connects to anything
+  requireKek(config);
   const domain = options.domain ?? sampleDomain;
   // every deployment carries blobs on its log, next to its own event types
   const catalog = createCatalog([...domain.eventTypes, ...blobEventTypes], config.topicPrefix);
@@ -216,12 +231,26 @@ export const createLogfront = async (config: Config, options: ComposeOptions = {
   const kek = resolveKek(config);
   let cipher: FieldCipher | null = null;
   const dataKeys = createPostgresDataKeyStore(sql, schema);
+  const previousKek = resolvePreviousKek(config);
+  // erased rows leave the read cache too: a mark no entry can pass refuses them, every LRU hears of it
+  const uncache = async (projection: string, rows: readonly Record<string, unknown>[]) => {
+    const spec = domain.projections.find((p) => p.name === projection);
+    if (!shared || !spec) return;
+    const touches = rows.map((row) => ({ key: String(row[spec.key]), ...ERASED }));
+    await shared.invalidate(projection, touches, []);
+  };
+  let erasedRows: ErasedRows | undefined;
+  let remember: ((tenant: string, subject: string) => Promise<void>) | undefined;
   if (kek) {
-    cipher = createFieldCipher({ kek, keys: dataKeys, catalog });
+    // while a KEK rotation is under way, keys still wrapped with the previous KEK are read too
+    const keys = previousKek ? withPreviousKek(dataKeys, kek, previousKek) : dataKeys;
+    cipher = createFieldCipher({ kek, keys, catalog });
     log = withFieldEncryption(log, cipher);
-  } else if (domain.eventTypes.some((t) => t.sensitive.length > 0)) {
+    // what an erasure leaves so that no rebuild writes the subject's rows again (docs/erasure.md)
+    ({ remember, erasedRows } = createErasureRecord({ sql, schema, keys, kek, log, domain, uncache }));
+  } else {
     logger.warn(
-      'LOGFRONT_KEK is not set: sensitive fields are stored unencrypted and erasure is unavailable',
+      'LOGFRONT_ENCRYPTION=off: sensitive fields are stored unencrypted and erasure is unavailable',
     );
   }
   const blobIndex = createPostgresBlobIndex(sql, schema);
@@ -230,14 +259,10 @@ export const createLogfront = async (config: Config, options: ComposeOptions = {
     // a subject's blobs are deleted with it (their bytes, sealed under its key, are unreadable already)
     blobs: blobStore ? createSubjectBlobs(blobIndex, blobStore) : undefined,
     projections: domain.projections,
-    // erased rows leave the read cache too: a mark no entry can pass refuses them, every LRU hears of it
-    deleteRows: createPostgresRowEraser(sql, schema, async (projection, rows) => {
-      const spec = domain.projections.find((p) => p.name === projection);
-      if (!shared || !spec) return;
-      const touches = rows.map((row) => ({ key: String(row[spec.key]), ...ERASED }));
-      await shared.invalidate(projection, touches, []);
-    }),
+    deleteRows: createPostgresRowEraser(sql, schema, uncache),
     audit,
+    ...(remember ? { remember } : {}),
+    ...(adapters.purge ? { purge: adapters.purge } : {}),
   });
 
   const append = createAppendService({
@@ -291,6 +316,7 @@ export const createLogfront = async (config: Config, options: ComposeOptions = {
     store,
     projections: domain.projections,
     audit,
+    ...(erasedRows ? { erased: erasedRows } : {}),
     beforeRowsChange: async (projection, keys) => {
       await shared?.invalidate(
         projection,
@@ -308,6 +334,7 @@ export const createLogfront = async (config: Config, options: ComposeOptions = {
     batchEvents: config.limits.batchEvents,
     logger,
     catalog,
+    ...(erasedRows ? { erased: erasedRows } : {}),
   };
   const rebuilds = new Set<Rebuild>();
 
@@ -435,6 +462,8 @@ export const createLogfront = async (config: Config, options: ComposeOptions = {
         .finally(() => rebuilds.delete(r));
       return r;
     },
+    rotateKeys: (by = SYSTEM) =>
+      rotateKeys({ kek, previous: previousKek, keys: dataKeys, audit, by, schema, purge: adapters.purge }),
     stopRunners,
     close: async () => {
       await Promise.all([...rebuilds].map((r) => r.cancel()));

@@ -115,6 +115,8 @@ export const ENV_SCHEMA = z.object({
   LOGFRONT_BATCH_EVENTS: int(1, 100_000).default(500),
   LOGFRONT_CONFIG: z.string().min(1).optional(),
   LOGFRONT_KEK: key32.optional(),
+  LOGFRONT_KEK_PREVIOUS: key32.optional(),
+  LOGFRONT_ENCRYPTION: z.enum(['on', 'off']).optional(),
   LOGFRONT_AUDIT_SECRET: key32.optional(),
   ...TRANSPORT_ENV,
 });
@@ -204,6 +206,16 @@ export interface Config {
   /** base64 key-encryption key of the data keys; embedded mode keeps one in the data dir when unset */
   kek: string | undefined;
   /**
+   * base64 key-encryption key the data keys were wrapped with before a rotation to `kek`: read beside it
+   * until `logfront keys rotate` has re-wrapped every key (docs/security.md#rotating-the-kek)
+   */
+  kekPrevious: string | undefined;
+  /**
+   * whether sensitive fields are encrypted (LOGFRONT_ENCRYPTION, on unless `off`); off: stored in clear,
+   * erasure unavailable, a warning at every start
+   */
+  encryption: boolean;
+  /**
    * base64 key of the HMAC of data subject ids in the audit log; embedded mode keeps one in the data dir
    * when unset, services mode derives one from the KEK (see app/kek.ts)
    */
@@ -257,6 +269,25 @@ const httpTimeouts = (e: z.output<typeof ENV_SCHEMA>): HttpTimeouts => {
   return t;
 };
 
+/**
+ * Sensitive fields are encrypted unless LOGFRONT_ENCRYPTION=off says otherwise, explicitly; `off` with a
+ * key set is a contradiction, refused like LOGFRONT_AUTH=none with tokens. (That a process running
+ * logfront with real services has LOGFRONT_KEK is checked where logfront is made, app/kek.ts: a client
+ * command or `schemas register` needs no key.)
+ */
+const checkEncryption = (e: z.output<typeof ENV_SCHEMA>) => {
+  if (e.LOGFRONT_ENCRYPTION !== 'off') return;
+  const keys = (['LOGFRONT_KEK', 'LOGFRONT_KEK_PREVIOUS'] as const).filter((k) => e[k] !== undefined);
+  if (keys.length) {
+    throw new ConfigError([
+      {
+        path: 'LOGFRONT_ENCRYPTION',
+        message: `off, but ${keys.join(' and ')} ${keys.length > 1 ? 'are' : 'is'} set too: choose one`,
+      },
+    ]);
+  }
+};
+
 /** Validates the environment; a wrong value throws ConfigError naming the variable and what is wrong. */
 export const loadConfig = (env: Record<string, string | undefined> = process.env): Config => {
   const cleaned = Object.fromEntries(
@@ -305,6 +336,7 @@ export const loadConfig = (env: Record<string, string | undefined> = process.env
       );
     }
   }
+  checkEncryption(e);
   return {
     mode,
     kafka: {
@@ -378,6 +410,8 @@ export const loadConfig = (env: Record<string, string | undefined> = process.env
     streamIndex: e.LOGFRONT_STREAM_INDEX === 'on',
     configFile: e.LOGFRONT_CONFIG,
     kek: e.LOGFRONT_KEK,
+    kekPrevious: e.LOGFRONT_KEK_PREVIOUS,
+    encryption: e.LOGFRONT_ENCRYPTION !== 'off',
     auditSecret: e.LOGFRONT_AUDIT_SECRET,
   };
 };

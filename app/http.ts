@@ -110,7 +110,7 @@ const deadLetterJson = (l: DeadLetterEntry) => ({
 
 /**
  * The longest path segment routed, in characters once percent-decoded: stream ids reach 265 (category
- * 64, '-', id 200), blob ids, row keys and subject ids 200.
+ * 64, '-', id 200), subject ids 300 (core/security/names.ts), blob ids and row keys 200.
  */
 const MAX_SEGMENT = 512;
 

@@ -1,5 +1,6 @@
 // Benchmark harness: real services through infra/ (as the tests), results as JSON plus a table.
 import { execFileSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -8,6 +9,11 @@ import { type Config, loadConfig } from '../app/config.ts';
 import { benchData, removeRunData } from '../tests/support/cleanup.ts';
 
 export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
+
+// services mode encrypts sensitive fields and needs a key-encryption key (app/config.ts): the benchmarks
+// measure it so, with one KEK per run that every process it starts inherits (`logfront serve`, children)
+if (process.env.LOGFRONT_ENCRYPTION !== 'off')
+  process.env.LOGFRONT_KEK ??= randomBytes(32).toString('base64');
 
 /** the services' variables: from the environment when given, else started with infra/infra.sh */
 export const servicesEnv = (): Record<string, string> => {
@@ -55,6 +61,8 @@ export const benchConfig = (name: string, overrides: Record<string, string> = {}
     LOGFRONT_PORT: '0',
     // the benchmarks measure the log and the reads; a token check is one SHA-256 per request
     LOGFRONT_AUTH: 'none',
+    ...(process.env.LOGFRONT_KEK ? { LOGFRONT_KEK: process.env.LOGFRONT_KEK } : {}),
+    ...(process.env.LOGFRONT_ENCRYPTION ? { LOGFRONT_ENCRYPTION: process.env.LOGFRONT_ENCRYPTION } : {}),
     ...overrides,
   });
 };

@@ -6,6 +6,7 @@ import { Conflict, LogfrontError, NotFound, ValidationFailed } from '../core/err
 import { keyOfChange } from '../core/fold.ts';
 import type { DeadLetterEntry, DeadLetterState, EventLog, ProjectionStore } from '../core/ports.ts';
 import { type AuditActor, type AuditTrail, SYSTEM } from '../core/security/audit.ts';
+import type { ErasedRows } from '../core/security/erasure.ts';
 import type { ProjectionDefinition } from './define.ts';
 import { changesOfEvent, isPoison } from './runner.ts';
 
@@ -59,6 +60,8 @@ export const createDeadLetters = (deps: {
   beforeRowsChange?: (projection: string, keys: readonly string[]) => Promise<void>;
   /** where retries and skips are recorded (dead_letter.retried, dead_letter.skipped; best effort) */
   audit?: Pick<AuditTrail, 'offer'>;
+  /** a retried event writes no row of a subject erased after it, as the runner (core/security/erasure.ts) */
+  erased?: ErasedRows;
 }): DeadLetters => {
   // the resolution, and its record in the audit trail whether it succeeds or fails
   const audited = async (
@@ -120,6 +123,10 @@ export const createDeadLetters = (deps: {
     } catch (error) {
       if (!isPoison(error)) throw error;
       throw new DeadLetterStillFailing(id, error.message);
+    }
+    if (deps.erased && definition.subject !== undefined) {
+      const at = { ...event, position: letter.position };
+      changes = (await deps.erased.screen(definition, changes, () => at)).changes;
     }
     const keys = [...new Set(changes.map((c) => keyOfChange(definition, c)))];
     if (keys.length) await deps.beforeRowsChange?.(definition.name, keys);

@@ -4,6 +4,7 @@ import type { Logger } from '../core/logger.ts';
 import type { DeadLetterKind, EventLog, LogBatch, ProjectionStore, Subscription } from '../core/ports.ts';
 import type { Change, Checkpoint, CheckpointAdvance } from '../core/projection.ts';
 import { partitionKey } from '../core/read/positions.ts';
+import type { ErasedRows } from '../core/security/erasure.ts';
 import { errorMessage, valuesAt, withoutValues } from '../core/security/redaction.ts';
 import type { RecordedEvent } from '../core/types.ts';
 import { checkChanges } from './column-bounds.ts';
@@ -33,6 +34,11 @@ export interface RunnerOptions {
   now?: () => number;
   /** the event types: the values of their sensitive fields are kept out of dead-letter reasons */
   catalog?: Pick<EventCatalog, 'get'>;
+  /**
+   * erasures' record: a change that would write a row of a subject erased after its event deletes the
+   * row instead (a projection with a subject column; core/security/erasure.ts)
+   */
+  erased?: ErasedRows;
 }
 
 /** why an event is poison, as a dead letter and a log line may say it (core/security/redaction.ts) */
@@ -109,8 +115,17 @@ export const createProjectionRunner = (options: RunnerOptions): ProjectionRunner
     return checkpoints.get(partitionKey(topic, partition));
   };
 
+  // which event each change comes from, to screen it against erasures (only where there is a subject)
+  const screening = options.erased !== undefined && definition.subject !== undefined;
+  const origins = new WeakMap<Change, RecordedEvent>();
+
   // the changes of one event, added to `into`; a handler that throws is tried `retries` more times
-  const addChangesOf = (event: RecordedEvent, into: Change[]) => changesOfEvent(definition, event, into);
+  const addChangesOf = (event: RecordedEvent, into: Change[]) => {
+    const from = into.length;
+    changesOfEvent(definition, event, into);
+    if (screening) for (let i = from; i < into.length; i++) origins.set(into[i]!, event);
+    return into;
+  };
   const changesOf = (event: RecordedEvent): Change[] => addChangesOf(event, []);
 
   // commits `events` (all below `to`) and advances the partition's checkpoint to `to`
@@ -131,9 +146,12 @@ export const createProjectionRunner = (options: RunnerOptions): ProjectionRunner
       lastEventAt: events.at(-1)?.recordedAt ?? current?.lastEventAt ?? null,
       caughtUpAt: caughtUp ? batch.fetchedAt : (current?.caughtUpAt ?? null),
     };
+    const screened = screening
+      ? await options.erased!.screen(definition, changes, (c) => origins.get(c))
+      : undefined;
     for (let attempt = 0; ; attempt++) {
       try {
-        await store.applyBatch(definition, generation, changes, advance);
+        await store.applyBatch(definition, generation, screened?.changes ?? changes, advance);
         break;
       } catch (error) {
         if (error instanceof CheckpointFenced) {
@@ -164,6 +182,13 @@ export const createProjectionRunner = (options: RunnerOptions): ProjectionRunner
       nextOffset: advance.to,
       lastEventAt: advance.lastEventAt,
       caughtUpAt: advance.caughtUpAt,
+    });
+    // an erasure recorded while this batch was applied may have deleted its rows before they were written
+    await screened?.settle(generation).catch((err: unknown) => {
+      logger.warn(
+        { err, projection: definition.name },
+        'could not check the batch against erasures made meanwhile; erase the subject again',
+      );
     });
   };
 

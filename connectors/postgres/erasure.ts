@@ -1,9 +1,14 @@
-// Crypto-shredding in Postgres (or PGlite): the wrapped data keys, and the deletion of a data subject's
-// projection rows. Table names follow the projection store: <schema>.proj_<name>_g<generation>.
+// Crypto-shredding in Postgres (or PGlite): the wrapped data keys, the record of erased subjects, and
+// the deletion of a data subject's projection rows. Table names follow the projection store:
+// <schema>.proj_<name>_g<generation>.
+import { partitionKey } from '../../core/read/positions.ts';
 import type { DataKeyRecord, DataKeyStore } from '../../core/security/crypto.ts';
-import { quoteIdent as q, type Sql } from '../sql/sql.ts';
+import type { ErasedSubjects, Horizon } from '../../core/security/erasure.ts';
+import type { RewrappableKeys } from '../../core/security/rotation.ts';
+import type { Position } from '../../core/types.ts';
+import { quoteIdent as q, type Sql, schemaMigration } from '../sql/sql.ts';
 
-export const createPostgresDataKeyStore = (sql: Sql, schema: string): DataKeyStore => {
+export const createPostgresDataKeyStore = (sql: Sql, schema: string): DataKeyStore & RewrappableKeys => {
   const table = `${q(schema)}.data_keys`;
   let migrated: Promise<void> | undefined;
   const migrate = () =>
@@ -54,6 +59,84 @@ export const createPostgresDataKeyStore = (sql: Sql, schema: string): DataKeySto
       const r = await sql.query(`DELETE FROM ${table} WHERE tenant = $1 AND subject = $2`, [tenant, subject]);
       return r.rowCount;
     },
+    page: async (after, limit) => {
+      await migrate();
+      const r = await sql.query<{ key_id: string; wrapped: string }>(
+        `SELECT key_id, wrapped FROM ${table} WHERE $1::text IS NULL OR key_id > $1 ORDER BY key_id LIMIT $2`,
+        [after, limit],
+      );
+      return r.rows.map((row) => ({ keyId: row.key_id, wrapped: row.wrapped }));
+    },
+    // compare-and-set per key, one statement (one transaction) per call: a key destroyed or re-wrapped by
+    // another caller meanwhile is left as it is and not counted
+    rewrap: async (entries) => {
+      if (entries.length === 0) return 0;
+      await migrate();
+      const r = await sql.query(
+        `UPDATE ${table} AS k SET wrapped = v.next
+         FROM unnest($1::text[], $2::text[], $3::text[]) AS v(key_id, previous, next)
+         WHERE k.key_id = v.key_id AND k.wrapped = v.previous`,
+        [entries.map((e) => e.keyId), entries.map((e) => e.from), entries.map((e) => e.to)],
+      );
+      return r.rowCount;
+    },
+  };
+};
+
+/**
+ * The erasures' record: per erased (tenant, subject), named by an HMAC (`ref`), the log's end positions
+ * when it was erased. `seq` moves with every record, so a reader can tell whether any came since it looked.
+ */
+export const createPostgresErasedSubjects = (sql: Sql, schema: string): ErasedSubjects => {
+  const table = `${q(schema)}.erased_subjects`;
+  const migrate = schemaMigration(sql, schema, async (tx) => {
+    await tx.query(`CREATE SEQUENCE IF NOT EXISTS ${q(schema)}.erased_subjects_seq`);
+    await tx.query(`CREATE TABLE IF NOT EXISTS ${table} (
+      ref text PRIMARY KEY,
+      horizon jsonb NOT NULL,
+      seq bigint NOT NULL,
+      erased_at timestamptz NOT NULL DEFAULT now())`);
+  });
+  const seqName = `${q(schema)}.erased_subjects_seq`;
+  const horizonOf = (json: Record<string, string>): Horizon =>
+    new Map(Object.entries(json).map(([partition, offset]) => [partition, BigInt(offset)]));
+  return {
+    record: async (ref, ends: readonly Position[]) => {
+      await migrate();
+      const horizon = Object.fromEntries(
+        ends.map((p) => [partitionKey(p.topic, p.partition), p.offset.toString()]),
+      );
+      // erased again: the later horizon covers every event the earlier one did
+      await sql.query(
+        `INSERT INTO ${table} (ref, horizon, seq) VALUES ($1, $2::jsonb, nextval('${seqName}'))
+         ON CONFLICT (ref) DO UPDATE SET horizon = EXCLUDED.horizon, seq = EXCLUDED.seq, erased_at = now()`,
+        [ref, JSON.stringify(horizon)],
+      );
+    },
+    lookup: async (refs) => {
+      await migrate();
+      const r = await sql.query<{
+        version: string;
+        found: { ref: string; horizon: Record<string, string> }[];
+      }>(
+        `SELECT (SELECT COALESCE(max(seq), 0) FROM ${table})::text AS version,
+           (SELECT COALESCE(json_agg(json_build_object('ref', ref, 'horizon', horizon)), '[]'::json)
+              FROM ${table} WHERE ref = ANY($1::text[])) AS found`,
+        [refs],
+      );
+      const row = r.rows[0]!;
+      return {
+        version: BigInt(row.version),
+        horizons: new Map(row.found.map((f) => [f.ref, horizonOf(f.horizon)])),
+      };
+    },
+    version: async () => {
+      await migrate();
+      const r = await sql.query<{ version: string }>(
+        `SELECT COALESCE(max(seq), 0)::text AS version FROM ${table}`,
+      );
+      return BigInt(r.rows[0]!.version);
+    },
   };
 };
 
@@ -99,4 +182,28 @@ export const createPostgresRowEraser =
       }
     }
     return deleted;
+  };
+
+/**
+ * Deletes rows by key from one generation of a projection; answers the rows deleted (with their columns).
+ * A generation whose table is gone (dropped after a switch) has none.
+ */
+export const createPostgresRowsByKeyEraser =
+  (sql: Sql, schema: string) =>
+  async (
+    projection: { readonly name: string; readonly key: string },
+    generation: number,
+    keys: readonly string[],
+  ): Promise<Record<string, unknown>[]> => {
+    const table = `${q(schema)}.${q(`proj_${projection.name}_g${generation}`)}`;
+    const r = await sql
+      .query<Record<string, unknown>>(
+        `DELETE FROM ${table} WHERE ${q(projection.key)} = ANY($1::text[]) RETURNING *`,
+        [keys],
+      )
+      .catch((error: { code?: string }) => {
+        if (error.code === '42P01') return { rows: [], rowCount: 0 }; // the generation was dropped
+        throw error;
+      });
+    return r.rows;
   };

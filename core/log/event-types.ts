@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { type Issue, ValidationFailed } from '../errors.ts';
-import { TENANT_NAME } from '../security/auth.ts';
 import { withSealedFields } from '../security/crypto.ts';
+import { SUBJECT_ID_RULE, subjectIdProblem, TENANT_NAME, TENANT_NAME_RULE } from '../security/names.ts';
 import type { EventId, EventMetadata, PreparedEvent } from '../types.ts';
 import { UUID, uuidv7 } from './ids.ts';
 import { unstorable, unstorableDateTime } from './storable.ts';
@@ -53,12 +53,10 @@ export const defineEventType = <T>(
 /** an event's metadata, as an append is checked against it (and the OpenAPI document shows it) */
 export const EVENT_METADATA = z
   .object({
-    // a tenant an erasure can name, and a token can carry (core/security/auth.ts)
-    tenant: z
-      .string()
-      .regex(TENANT_NAME, "letters, digits, '.', '_' and '-', at most 64, starting with a letter or digit"),
+    // a tenant and a data subject an erasure can name, a tenant a token can carry (core/security/names.ts)
+    tenant: z.string().regex(TENANT_NAME, TENANT_NAME_RULE),
     actor: z.string().max(200),
-    subject: z.string().max(200),
+    subject: z.string().refine((id) => subjectIdProblem(id) === undefined, SUBJECT_ID_RULE),
     correlationId: z.string().max(200),
     causationId: z.string().max(200),
     traceparent: z.string().regex(/^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$/, 'a W3C traceparent'),
@@ -70,6 +68,23 @@ export const EVENT_METADATA = z
   })
   .partial()
   .strict();
+
+/**
+ * why the data subject an event's `subject` field names cannot be erased (core/security/names.ts), when
+ * that field is its subject: the type has sensitive fields to encrypt under the subject's key, and the
+ * metadata names no subject. A subject that is not text (a number) or absent falls back as subjectOf says.
+ */
+const subjectFieldProblem = (type: EventType, data: unknown, metadata: EventMetadata) => {
+  if (!type.subject || type.sensitive.length === 0 || metadata.subject) return undefined;
+  const value = type.subject
+    .split('.')
+    .reduce<unknown>(
+      (node, key) =>
+        node !== null && typeof node === 'object' ? (node as Record<string, unknown>)[key] : undefined,
+      data,
+    );
+  return typeof value === 'string' ? subjectIdProblem(value) : undefined;
+};
 
 const pathOf = (base: (string | number)[], path: readonly PropertyKey[]) =>
   [...base, ...path].map((p) => String(p)).join('.');
@@ -158,6 +173,11 @@ export const createCatalog = (types: readonly EventType[], subjectPrefix: string
         if (!data.success) {
           for (const i of data.error.issues)
             issues.push({ path: pathOf([...at, 'data'], i.path), message: i.message });
+          return;
+        }
+        const subject = subjectFieldProblem(type, data.data, metadata);
+        if (subject) {
+          issues.push({ path: pathOf([...at, 'data'], type.subject!.split('.')), message: subject });
           return;
         }
         prepared.push(

@@ -22,6 +22,7 @@ export const AUDIT_ACTIONS = [
   'dead_letter.retried',
   'dead_letter.skipped',
   'schema.registered',
+  'keys.rotated',
 ] as const;
 export type AuditAction = (typeof AUDIT_ACTIONS)[number];
 

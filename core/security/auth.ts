@@ -3,6 +3,7 @@
 // refuse more, per stream category or projection.
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { LogfrontError } from '../errors.ts';
+import { TENANT_NAME } from './names.ts';
 
 export const SCOPES = ['append', 'read', 'admin', 'erase', 'metrics'] as const;
 export type Scope = (typeof SCOPES)[number];
@@ -95,9 +96,9 @@ export interface ApiKeyEntry {
 
 export const sha256Hex = (text: string) => createHash('sha256').update(text).digest('hex');
 
-/** what a tenant's name may be: in a token, an event's metadata and an erasure */
-export const TENANT_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
-const TENANT = TENANT_NAME;
+// what a tenant's name may be: core/security/names.ts holds the rule, for the erasure and appends too
+export { TENANT_NAME } from './names.ts';
+
 const HEX64 = /^[0-9a-f]{64}$/;
 
 /** checks one entry of the API keys file; the message names what is wrong */
@@ -110,7 +111,7 @@ export const apiKeyEntry = (raw: unknown, at: string): ApiKeyEntry => {
     throw new Error(`${at}.keySha256: the SHA-256 of the key, 64 lowercase hex digits`);
   }
   const tenant = o.tenant ?? DEFAULT_TENANT;
-  if (typeof tenant !== 'string' || !TENANT.test(tenant)) {
+  if (typeof tenant !== 'string' || !TENANT_NAME.test(tenant)) {
     throw new Error(`${at}.tenant: letters, digits, '.', '_' and '-', at most 64`);
   }
   if (!Array.isArray(o.scopes) || o.scopes.some((s) => !SCOPES.includes(s as Scope))) {
@@ -135,7 +136,7 @@ export const principalOfClaims = (claims: Record<string, unknown>): Principal =>
     throw new Unauthenticated('the token has no subject (sub)');
   }
   const tenant = claims.tenant ?? DEFAULT_TENANT;
-  if (typeof tenant !== 'string' || !TENANT.test(tenant)) {
+  if (typeof tenant !== 'string' || !TENANT_NAME.test(tenant)) {
     throw new Unauthenticated('the token names no valid tenant');
   }
   const scope = typeof claims.scope === 'string' ? claims.scope.split(' ') : [];

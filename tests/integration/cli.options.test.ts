@@ -18,6 +18,7 @@ const NAMES = [
   'dead-letters',
   'schemas',
   'erase',
+  'keys',
   'audit',
   'infra',
 ];

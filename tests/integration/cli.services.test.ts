@@ -197,6 +197,12 @@ export default defineConfig({
     }
   });
 
+  it('serve without a key-encryption key exits 1 naming LOGFRONT_KEK and LOGFRONT_ENCRYPTION=off', async () => {
+    const r = await run(['serve'], { ...services(), LOGFRONT_KEK: '', LOGFRONT_AUTH: 'none' });
+    expect(r.code).toBe(1);
+    expect(r.err).toMatch(/LOGFRONT_KEK: required when LOGFRONT_MODE=services: .*LOGFRONT_ENCRYPTION=off/);
+  });
+
   it('serve without the required services exits 1 naming the variables', async () => {
     const r = await run(['serve'], {});
     expect(r.code).toBe(1);

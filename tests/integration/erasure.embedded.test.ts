@@ -123,16 +123,53 @@ describe('erasing a data subject (embedded)', () => {
     expect(again).toMatchObject({ erased: true, keysDestroyed: 0, rowsDeleted: { orders: 0 } });
   });
 
-  it('bad input: a subject id with a control character is a 400, no argument is a usage error', async () => {
-    const bad = await fetch(`${url}/v1/subjects/a%01b?tenant=t`, { method: 'DELETE' });
-    expect(bad.status).toBe(400);
-    expect(await bad.json()).toMatchObject({ error: 'validation_failed', issues: [{ path: 'subjectId' }] });
-    const long = await fetch(`${url}/v1/subjects/${'x'.repeat(300)}`, { method: 'DELETE' });
-    expect(long.status).toBeGreaterThanOrEqual(400);
-    expect(long.status).toBeLessThan(500);
+  it('every subject an append accepts can be erased: control characters, as long as a stream id', async () => {
+    const odd = `\t${uniqueId()}\u001f ü`;
+    const o = uniqueId();
+    const placed = orderPlacedBy(o, odd);
+    await appendAndWait(`order-${o}`, {
+      ...placed,
+      data: { ...placed.data, customerEmail: 'odd@example.com' },
+    });
+    const r = await fetch(`${url}/v1/subjects/${encodeURIComponent(odd)}`, { method: 'DELETE' });
+    expect(r.status).toBe(202);
+    expect(await r.json()).toMatchObject({ subjectId: odd, keysDestroyed: 1 });
+    // a subject as long as a stream id (the subject of an event that names none) is one too
+    const stream = `order-${uniqueId()}${'s'.repeat(190)}`;
+    await appendAndWait(stream, orderPlacedBy(uniqueId(), 'c-x', { subject: stream }));
+    expect(await client().erase(stream)).toMatchObject({ keysDestroyed: 1 });
+  });
+
+  it('a subject no append accepts is refused by both: too long, NUL; a tenant outside the tenant rule', async () => {
+    const long = 'x'.repeat(301);
+    const o = uniqueId();
+    const byField = await client()
+      .append(`order-${o}`, [orderPlacedBy(o, long)])
+      .catch((e: ApiError) => e);
+    expect(byField).toMatchObject({ status: 400, body: { issues: [{ path: 'events.0.data.customerId' }] } });
+    const byMetadata = await client()
+      .append(`order-${o}`, [orderPlacedBy(o, 'c-1', { subject: long })])
+      .catch((e: ApiError) => e);
+    expect(byMetadata).toMatchObject({
+      status: 400,
+      body: { issues: [{ path: 'events.0.metadata.subject' }] },
+    });
+    const tooLong = await fetch(`${url}/v1/subjects/${long}`, { method: 'DELETE' });
+    expect(tooLong.status).toBe(400);
+    expect(await tooLong.json()).toMatchObject({
+      error: 'validation_failed',
+      issues: [{ path: 'subjectId' }],
+    });
+    const nul = await fetch(`${url}/v1/subjects/a%00b`, { method: 'DELETE' });
+    expect(nul.status).toBe(400);
     const cli = await run(['erase', 'ok', '--tenant', 'a\u0001', '--url', url]);
     expect(cli).toMatchObject({ code: 1 });
     expect(cli.err).toMatch(/^logfront: validation_failed: invalid query: tenant: /);
+    // the SDK checks the tenant with the same rule as tokens and appends
+    await expect(lf.erasure.erase('ok', { tenant: 'a b', actor: 'test' })).rejects.toMatchObject({
+      code: 'validation_failed',
+      issues: [{ path: 'tenant' }],
+    });
     expect((await run(['erase', '--url', url])).code).toBe(2);
     expect((await run(['erase', 'a', 'b', '--url', url])).err).toMatch(/erase takes <subjectId>/);
   });

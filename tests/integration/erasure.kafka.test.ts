@@ -1,5 +1,7 @@
 import { randomBytes } from 'node:crypto';
+import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createLogfront, type Logfront } from '../../app/compose.ts';
 import type { Config } from '../../app/config.ts';
 import { createLogger } from '../../app/logger.ts';
 import { createKafkaEventLog } from '../../connectors/kafka/event-log.ts';
@@ -78,18 +80,37 @@ describe('erasure on Kafka and Postgres, with LOGFRONT_KEK', () => {
   });
 });
 
-describe('erasure with real services and no LOGFRONT_KEK', () => {
-  let api: Api;
+describe('erasure with real services and LOGFRONT_ENCRYPTION=off', () => {
+  let lf: Logfront;
+  const logged: Record<string, unknown>[] = [];
   beforeAll(async () => {
-    api = await startApi(servicesConfig(), { runners: false });
+    const sink = new Writable({
+      write(chunk, _enc, done) {
+        for (const line of chunk.toString().split('\n')) if (line) logged.push(JSON.parse(line));
+        done();
+      },
+    });
+    lf = await createLogfront(servicesConfig({ LOGFRONT_KEK: '', LOGFRONT_ENCRYPTION: 'off' }), {
+      logger: createLogger('warn', sink),
+    });
   });
-  afterAll(async () => api?.close());
+  afterAll(async () => lf?.close());
 
-  it('answers 409 erasure_unavailable, naming the missing key', async () => {
-    const r = await api.request('DELETE', '/v1/subjects/c-1');
-    expect(r.status).toBe(409);
-    expect(r.body).toMatchObject({
-      error: 'erasure_unavailable',
+  it('warns at start, stores sensitive fields in clear and answers 409 erasure_unavailable, naming the missing key', async () => {
+    expect(logged).toContainEqual(
+      expect.objectContaining({
+        level: 40,
+        msg: 'LOGFRONT_ENCRYPTION=off: sensitive fields are stored unencrypted and erasure is unavailable',
+      }),
+    );
+    const o = uniqueId();
+    await lf.append.appendToStream(`order-${o}`, { events: [orderPlacedBy(o, 'c-clear')] });
+    const records = await rawOrders(lf.config);
+    const record = records.find((e) => (e.data as { orderId: string }).orderId === o)!;
+    expect(record.data).toMatchObject({ customerEmail: 'c-clear@example.com' });
+    await expect(lf.erasure.erase('c-1', { actor: 'test' })).rejects.toMatchObject({
+      code: 'erasure_unavailable',
+      status: 409,
       message: expect.stringMatching(/LOGFRONT_KEK/),
     });
   });

@@ -1,4 +1,5 @@
 import { execFileSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -24,9 +25,15 @@ export const SERVICE_VARIABLES = [
 
 export type Services = Record<(typeof SERVICE_VARIABLES)[number], string>;
 
+/**
+ * what the tests are given: the services' endpoints, and a key-encryption key (LOGFRONT_KEK, one per run)
+ * so that services mode runs encrypted, as it must (app/config.ts)
+ */
+export type ProvidedServices = Services & { LOGFRONT_KEK: string };
+
 declare module 'vitest' {
   export interface ProvidedContext {
-    services: Services;
+    services: ProvidedServices;
   }
 }
 
@@ -46,6 +53,8 @@ const parseExports = (text: string) =>
 /** the services of this run: set up once, whatever number of projects ask (one process runs them all) */
 const run = globalThis as {
   logfrontServices?: Promise<{ services: Services; teardown?: () => Promise<void> }>;
+  /** the KEK of this run's services mode: every test and every process it starts shares it */
+  logfrontKek?: string;
 };
 
 export default async function setup(project: TestProject) {
@@ -54,7 +63,8 @@ export default async function setup(project: TestProject) {
   const first = run.logfrontServices === undefined;
   run.logfrontServices ??= startServices();
   const { services, teardown } = await run.logfrontServices;
-  project.provide('services', services);
+  run.logfrontKek ??= process.env.LOGFRONT_KEK || randomBytes(32).toString('base64');
+  project.provide('services', { ...services, LOGFRONT_KEK: run.logfrontKek });
   return first ? teardown : undefined;
 }
 

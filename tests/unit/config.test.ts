@@ -2,11 +2,13 @@ import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../../app/config.ts';
 import { ConfigError } from '../../core/errors.ts';
 
-const SERVICES = {
+const REQUIRED = {
   LOGFRONT_KAFKA_BROKERS: 'kafka-1:9092,kafka-2:9092',
   LOGFRONT_SCHEMA_REGISTRY_URL: 'http://registry:8081',
   LOGFRONT_DATABASE_URL: 'postgres://u:p@db:5432/logfront',
 };
+const KEK = Buffer.alloc(32, 7).toString('base64');
+const SERVICES = { ...REQUIRED, LOGFRONT_KEK: KEK };
 
 const configError = (env: Record<string, string | undefined>): ConfigError => {
   try {
@@ -76,6 +78,7 @@ describe('loadConfig', () => {
         },
         runners: true,
         streamIndex: true,
+        encryption: true,
       });
     });
   });
@@ -109,7 +112,7 @@ describe('loadConfig', () => {
     expect(error.status).toBe(500);
   });
 
-  for (const missing of Object.keys(SERVICES)) {
+  for (const missing of Object.keys(REQUIRED)) {
     it(`services mode without ${missing} is refused, naming only it`, () => {
       const env: Record<string, string | undefined> = { ...SERVICES, LOGFRONT_MODE: 'services' };
       delete env[missing];
@@ -120,6 +123,45 @@ describe('loadConfig', () => {
       expect(error.message).toBe(`invalid configuration: ${missing}: required when LOGFRONT_MODE=services`);
     });
   }
+
+  describe('encryption of sensitive fields', () => {
+    it('services mode loads without LOGFRONT_KEK: a client command needs none (logfront itself refuses, app/kek.ts)', () => {
+      expect(loadConfig({ ...REQUIRED })).toMatchObject({
+        mode: 'services',
+        kek: undefined,
+        encryption: true,
+      });
+    });
+
+    it('LOGFRONT_ENCRYPTION=off runs services mode without a key, unencrypted; on (the default) with one', () => {
+      expect(loadConfig({ ...REQUIRED, LOGFRONT_ENCRYPTION: 'off' }).encryption).toBe(false);
+      const on = loadConfig({ ...SERVICES, LOGFRONT_ENCRYPTION: 'on' });
+      expect(on).toMatchObject({ encryption: true, kek: KEK, kekPrevious: undefined });
+      expect(loadConfig({}).encryption).toBe(true);
+    });
+
+    it('off with a key set is a contradiction, refused naming both; another value is refused', () => {
+      const error = configError({ ...SERVICES, LOGFRONT_ENCRYPTION: 'off', LOGFRONT_KEK_PREVIOUS: KEK });
+      expect(error.issues).toEqual([
+        {
+          path: 'LOGFRONT_ENCRYPTION',
+          message: 'off, but LOGFRONT_KEK and LOGFRONT_KEK_PREVIOUS are set too: choose one',
+        },
+      ]);
+      expect(configError({ LOGFRONT_ENCRYPTION: 'off', LOGFRONT_KEK: KEK }).issues[0]!.message).toBe(
+        'off, but LOGFRONT_KEK is set too: choose one',
+      );
+      expect(pathsOf(configError({ LOGFRONT_ENCRYPTION: 'no' }))).toEqual(['LOGFRONT_ENCRYPTION']);
+    });
+
+    it('the previous KEK of a rotation is read from LOGFRONT_KEK_PREVIOUS and checked like the KEK', () => {
+      const previous = Buffer.alloc(32, 9).toString('base64');
+      expect(loadConfig({ ...SERVICES, LOGFRONT_KEK_PREVIOUS: previous }).kekPrevious).toBe(previous);
+      expect(pathsOf(configError({ ...SERVICES, LOGFRONT_KEK_PREVIOUS: 'c2hvcnQ=' }))).toEqual([
+        'LOGFRONT_KEK_PREVIOUS',
+      ]);
+    });
+  });
 
   it('brokers alone switch to services mode, which then asks for the registry and the database', () => {
     const error = configError({ LOGFRONT_KAFKA_BROKERS: 'k:9092' });
@@ -213,6 +255,7 @@ describe('loadConfig', () => {
       LOGFRONT_HTTP_REQUEST_TIMEOUT_MS: '0',
       LOGFRONT_HTTP_IDLE_TIMEOUT_MS: '1001',
       LOGFRONT_HTTP_KEEP_ALIVE_TIMEOUT_MS: '500',
+      LOGFRONT_KEK_PREVIOUS: Buffer.alloc(32, 1).toString('base64'),
     });
 
     expect(config).toEqual({
@@ -261,6 +304,9 @@ describe('loadConfig', () => {
       limits: { maxAppendBytes: 2048, maxAppendEvents: 10, readWaitMs: 0, maxWaitMs: 1000, batchEvents: 50 },
       runners: false,
       streamIndex: false,
+      kek: KEK,
+      kekPrevious: Buffer.alloc(32, 1).toString('base64'),
+      encryption: true,
     });
   });
 

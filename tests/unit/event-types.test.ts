@@ -182,6 +182,48 @@ describe('createCatalog', () => {
       expect(event!.metadata).toEqual(metadata);
     });
 
+    it('a data subject an erasure could not name is refused: by metadata.subject or by the subject field', () => {
+      const long = 'c'.repeat(301);
+      expect(failure([{ type: 'OrderPlaced', data: placed({ customerId: long }) }]).issues).toEqual([
+        {
+          path: 'events.0.data.customerId',
+          message: '1 to 300 characters a store can hold (no NUL, no lone surrogate)',
+        },
+      ]);
+      expect(failingPaths([{ type: 'OrderPlaced', data: placed(), metadata: { subject: long } }])).toEqual([
+        'events.0.metadata.subject',
+      ]);
+      expect(failingPaths([{ type: 'OrderPlaced', data: placed(), metadata: { subject: '' } }])).toEqual([
+        'events.0.metadata.subject',
+      ]);
+      // metadata.subject names the subject: the field is only data then; control characters are fine
+      const odd = '\t'.repeat(300);
+      const [byMetadata, byField] = catalog().prepare([
+        { type: 'OrderPlaced', data: placed({ customerId: long }), metadata: { subject: odd } },
+        { type: 'OrderPlaced', data: placed({ customerId: odd }) },
+      ]);
+      expect(byMetadata!.metadata.subject).toBe(odd);
+      expect((byField!.data as { customerId: string }).customerId).toBe(odd);
+      // a type with nothing sensitive has no key to make: its subject field is not a subject id
+      const plain = createCatalog(
+        [defineEventType('Seen', z.object({ who: z.string() }), { subject: 'who' })],
+        'p',
+      );
+      expect(plain.prepare([{ type: 'Seen', data: { who: long } }])).toHaveLength(1);
+      const nested = createCatalog(
+        [
+          defineEventType('Met', z.object({ p: z.object({ id: z.string() }), s: z.string() }), {
+            subject: 'p.id',
+            sensitive: ['s'],
+          }),
+        ],
+        'p',
+      );
+      expect(() => nested.prepare([{ type: 'Met', data: { p: { id: long }, s: 'x' } }])).toThrow(
+        /events\.0\.data\.p\.id/,
+      );
+    });
+
     it('collects every failing path across every event, not just the first', () => {
       const error = failure([
         {
