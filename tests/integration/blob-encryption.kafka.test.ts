@@ -155,7 +155,7 @@ describe("a data subject's blobs and archived events on Kafka and S3, with LOGFR
 describe('a blob with a subject and no LOGFRONT_KEK', () => {
   let api: Api;
   beforeAll(async () => {
-    api = await startApi(servicesConfig());
+    api = await startApi(servicesConfig({ LOGFRONT_KEK: '', LOGFRONT_ENCRYPTION: 'off' }));
   }, 60_000);
   afterAll(async () => api?.close());
 
