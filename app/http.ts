@@ -15,6 +15,7 @@ import { isLogfrontError, NotFound, TooLarge, Unavailable, ValidationFailed } fr
 import { parseStreamId } from '../core/log/streams.ts';
 import type { DeadLetterEntry } from '../core/ports.ts';
 import type { ReadOptions } from '../core/read/facade.ts';
+import { createLru } from '../core/read/lru.ts';
 import { encodePosition } from '../core/read/positions.ts';
 import { projectionSummaries } from '../core/read/status.ts';
 import { type AuditActor, traceIdOf } from '../core/security/audit.ts';
@@ -29,7 +30,7 @@ import {
   RateLimited,
   Unauthenticated,
 } from '../core/security/auth.ts';
-import type { RecordedEvent } from '../core/types.ts';
+import type { RecordedEvent, StreamId } from '../core/types.ts';
 import { accessOf } from './access.ts';
 import { type Authenticator, createAuthenticator } from './auth.ts';
 import type { Logfront } from './compose.ts';
@@ -424,8 +425,28 @@ export const createHttpServer = (
       .send({ error: 'not_found', message: `no route ${request.method} ${request.url.split('?')[0]}` }),
   );
 
+  // Stream ids are one namespace: a stream is the tenant's that wrote its first event, for good. So a
+  // stream's tenant, once seen, is remembered; a stream not made yet is looked up again next time.
+  const streamTenants = createLru<string>(10_000, 3_600_000);
+  const tenantOfStream = async (stream: StreamId) => {
+    const known = streamTenants.get(stream);
+    if (known !== undefined) return known;
+    const [first] = await lf.log.readStream(stream, 1, 1);
+    if (!first) return undefined;
+    const tenant = first.metadata.tenant ?? DEFAULT_TENANT;
+    streamTenants.set(stream, tenant);
+    return tenant;
+  };
+
   serve(app, routes.append, async (request, reply) => {
-    if (auth.mode === 'tokens') withTenant(request.body, request.principal.tenant);
+    if (auth.mode === 'tokens') {
+      withTenant(request.body, request.principal.tenant);
+      // another tenant's stream does not exist for this principal: it may not be appended to either
+      const stream = parseStreamId(request.params.stream);
+      const owner = await tenantOfStream(stream);
+      if (owner !== undefined && owner !== request.principal.tenant)
+        throw new NotFound(`no stream ${stream}`);
+    }
     const result = await lf.append.appendToStream(request.params.stream, request.body);
     return reply.status(201).send(result);
   });

@@ -14,7 +14,7 @@ import { createHttpServer } from '../../app/http.ts';
 import { createLogger } from '../../app/logger.ts';
 import { SCOPES, sha256Hex } from '../../core/security/auth.ts';
 import { cli } from '../support/cli.ts';
-import { orderPlaced } from '../support/orders.ts';
+import { orderPlaced, orderShipped } from '../support/orders.ts';
 import { embeddedConfig, services, servicesConfig, uniqueId } from '../support/services.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'logfront-auth-'));
@@ -176,7 +176,7 @@ for (const [mode, config] of [
       expect((await send('GET', '/v1/projections', expired)).status).toBe(401);
     });
 
-    it("tenants: an append names its own tenant or none; another tenant's stream is a 404", async () => {
+    it("tenants: an append names its own tenant or none; another tenant's stream is a 404, to reads and appends", async () => {
       const id = uniqueId();
       const other = await send('POST', `/v1/streams/order-${id}/events`, tokenOf('acme'), {
         events: [{ ...orderPlaced(id), metadata: { tenant: 'globex' } }],
@@ -191,6 +191,16 @@ for (const [mode, config] of [
       expect((own.body.events as { metadata: { tenant?: string } }[])[0]!.metadata.tenant).toBe('acme');
       const foreign = await send('GET', `/v1/streams/order-${id}/events`, tokenOf('all'));
       expect(foreign).toMatchObject({ status: 404, body: { error: 'not_found' } });
+      // nor can it be appended to, by any expected version; the stream keeps acme's one event
+      for (const expectedVersion of [undefined, 'any', 1]) {
+        const appended = await send('POST', `/v1/streams/order-${id}/events`, tokenOf('all'), {
+          ...(expectedVersion === undefined ? {} : { expectedVersion }),
+          events: [orderShipped(id)],
+        });
+        expect(appended).toMatchObject({ status: 404, body: { error: 'not_found' } });
+      }
+      const still = await send('GET', `/v1/streams/order-${id}/events`, tokenOf('acme'));
+      expect((still.body.events as unknown[]).length).toBe(1);
       // a default-tenant append carries no tenant, as before
       const mine = uniqueId();
       expect(
