@@ -398,6 +398,9 @@ export const createHttpServer = (
       );
     }
   });
+  // the tenant a read is confined to: the principal's; with LOGFRONT_AUTH=none, none (everything is seen)
+  const tenantOf = (request: FastifyRequest): { tenant?: string } =>
+    auth.mode === 'tokens' ? { tenant: request.principal.tenant } : {};
   // the deployment's ACL hook (logfront.config.ts `authorize`): false or a reason refuses
   const allowedByHook = async (principal: Principal, access: Access): Promise<string | undefined> => {
     if (!lf.domain.authorize) return undefined;
@@ -550,8 +553,10 @@ export const createHttpServer = (
     '/v1/projections/:name/rows/:key',
     async (request, reply) => {
       const options = cleanReadOptions(parse(readOptions, request.query, 'query'));
+      // another tenant's row is not found, as a missing one (docs/security.md#tenants)
       return lf.facade.get(request.params.name, request.params.key, {
         ...options,
+        ...tenantOf(request),
         signal: untilDisconnected(reply),
       });
     },
@@ -578,6 +583,7 @@ export const createHttpServer = (
       }
       return lf.facade.list(request.params.name, {
         ...options,
+        ...tenantOf(request),
         signal: untilDisconnected(reply),
         filters,
         limit: paging.limit,
@@ -606,6 +612,7 @@ export const createHttpServer = (
           request.params.blobId,
           request.headers['content-type'] ?? '',
           request.raw,
+          request.principal.tenant,
         );
         return reply.status(201).send(r);
       } catch (error) {
@@ -623,7 +630,7 @@ export const createHttpServer = (
     // HEAD: the blob is stored (and its object is there, at its size); no bytes are read
     blobs.head<{ Params: { blobId: string } }>('/v1/blobs/:blobId', async (request, reply) => {
       const options = cleanReadOptions(parse(readOptions, request.query, 'query'));
-      const record = await service().stat(request.params.blobId, options);
+      const record = await service().stat(request.params.blobId, { ...options, ...tenantOf(request) });
       return headersOf(reply, record).send();
     });
     blobs.get<{ Params: { blobId: string } }>(
@@ -631,7 +638,10 @@ export const createHttpServer = (
       { exposeHeadRoute: false },
       async (request, reply) => {
         const options = cleanReadOptions(parse(readOptions, request.query, 'query'));
-        const { record, body } = await service().read(request.params.blobId, options);
+        const { record, body } = await service().read(request.params.blobId, {
+          ...options,
+          ...tenantOf(request),
+        });
         // a mismatch found after the first byte ends the response abruptly: never a clean end of bad bytes
         body.on('error', (error) => {
           request.log.error({ err: error, blobId: record.blobId }, 'blob read ended');

@@ -11,6 +11,7 @@ interface Row {
   topic: string;
   partition: number;
   offset: string;
+  tenant: string;
 }
 
 const toRecord = (r: Row): BlobRecord => ({
@@ -21,9 +22,13 @@ const toRecord = (r: Row): BlobRecord => ({
   sha256: r.sha256,
   contentType: r.content_type,
   position: { topic: r.topic, partition: r.partition, offset: BigInt(r.offset) },
+  tenant: r.tenant,
 });
 
-/** Completed blobs and the blob sink's checkpoints, in Postgres (or PGlite). */
+/**
+ * Completed blobs and the blob sink's checkpoints, in Postgres (or PGlite). A blob is its uploader's
+ * tenant's: the same blob id is a blob per tenant (docs/security.md#tenants).
+ */
 export const createPostgresBlobIndex = (sql: Sql, schema: string): BlobIndex => {
   const s = q(schema);
   let migrated: Promise<void> | undefined;
@@ -32,10 +37,11 @@ export const createPostgresBlobIndex = (sql: Sql, schema: string): BlobIndex => 
     for (const statement of [
       `CREATE SCHEMA IF NOT EXISTS ${s}`,
       `CREATE TABLE IF NOT EXISTS ${s}.blobs (
-         blob_id text PRIMARY KEY, upload text NOT NULL, key text NOT NULL, size bigint NOT NULL,
+         blob_id text NOT NULL, upload text NOT NULL, key text NOT NULL, size bigint NOT NULL,
          sha256 text NOT NULL, content_type text NOT NULL,
          topic text NOT NULL, partition int NOT NULL, "offset" bigint NOT NULL,
-         completed_at timestamptz NOT NULL DEFAULT now())`,
+         completed_at timestamptz NOT NULL DEFAULT now(),
+         tenant text NOT NULL DEFAULT 'default', PRIMARY KEY (blob_id, tenant))`,
       `CREATE TABLE IF NOT EXISTS ${s}.blob_uploads_done (
          blob_id text NOT NULL, upload text NOT NULL, PRIMARY KEY (blob_id, upload))`,
       `CREATE TABLE IF NOT EXISTS ${s}.blob_sink_checkpoints (
@@ -44,7 +50,25 @@ export const createPostgresBlobIndex = (sql: Sql, schema: string): BlobIndex => 
     ]) {
       await sql.query(statement);
     }
+    await tenantBlobs();
   };
+  // A blobs table made before blobs had tenants (primary key: the blob id alone) gets the tenant
+  // column, every blob the default tenant's; under a lock, as two processes may start at once.
+  const tenantBlobs = () =>
+    sql.transaction(async (tx) => {
+      await tx.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`logfront:${schema}:blobs`]);
+      const pkey = await tx.query<{ conname: string; columns: number }>(
+        `SELECT conname, cardinality(conkey) AS columns FROM pg_constraint
+         WHERE conrelid = $1::regclass AND contype = 'p'`,
+        [`${s}.blobs`],
+      );
+      const old = pkey.rows[0];
+      if (!old || old.columns > 1) return;
+      await tx.query(
+        `ALTER TABLE ${s}.blobs DROP CONSTRAINT ${q(old.conname)},
+           ADD COLUMN IF NOT EXISTS tenant text NOT NULL DEFAULT 'default', ADD PRIMARY KEY (blob_id, tenant)`,
+      );
+    });
   // CREATE … IF NOT EXISTS racing another migration of the same schema fails once with a unique violation
   const migrate = () =>
     (migrated ??= ddl()
@@ -57,19 +81,31 @@ export const createPostgresBlobIndex = (sql: Sql, schema: string): BlobIndex => 
         migrated = undefined;
         throw error;
       }));
-  const columns = 'blob_id, upload, key, size, sha256, content_type, topic, partition, "offset"';
+  const columns = 'blob_id, upload, key, size, sha256, content_type, topic, partition, "offset", tenant';
   return {
-    find: async (blobId) => {
+    find: async (blobId, tenant) => {
       await migrate();
-      const r = await sql.query<Row>(`SELECT ${columns} FROM ${s}.blobs WHERE blob_id = $1`, [blobId]);
+      // without a tenant (nobody confines the read): the default tenant's blob, else the first other's
+      const r =
+        tenant === undefined
+          ? await sql.query<Row>(
+              `SELECT ${columns} FROM ${s}.blobs WHERE blob_id = $1
+               ORDER BY tenant <> 'default', tenant COLLATE "C" LIMIT 1`,
+              [blobId],
+            )
+          : await sql.query<Row>(`SELECT ${columns} FROM ${s}.blobs WHERE blob_id = $1 AND tenant = $2`, [
+              blobId,
+              tenant,
+            ]);
       return r.rows[0] ? toRecord(r.rows[0]) : null;
     },
     record: async (blob) => {
       await migrate();
       return sql.transaction(async (tx) => {
+        // a new upload of a blob replaces the blob of its own tenant only
         const before = await tx.query<Row>(
-          `SELECT ${columns} FROM ${s}.blobs WHERE blob_id = $1 FOR UPDATE`,
-          [blob.blobId],
+          `SELECT ${columns} FROM ${s}.blobs WHERE blob_id = $1 AND tenant = $2 FOR UPDATE`,
+          [blob.blobId, blob.tenant],
         );
         const previous = before.rows[0] ? toRecord(before.rows[0]) : null;
         await tx.query(
@@ -86,8 +122,8 @@ export const createPostgresBlobIndex = (sql: Sql, schema: string): BlobIndex => 
           return previous.upload === blob.upload ? null : blob;
         }
         await tx.query(
-          `INSERT INTO ${s}.blobs (${columns}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
-           ON CONFLICT (blob_id) DO UPDATE SET upload = $2, key = $3, size = $4, sha256 = $5,
+          `INSERT INTO ${s}.blobs (${columns}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+           ON CONFLICT (blob_id, tenant) DO UPDATE SET upload = $2, key = $3, size = $4, sha256 = $5,
              content_type = $6, topic = $7, partition = $8, "offset" = $9, completed_at = now()`,
           [
             blob.blobId,
@@ -99,6 +135,7 @@ export const createPostgresBlobIndex = (sql: Sql, schema: string): BlobIndex => 
             blob.position.topic,
             blob.position.partition,
             blob.position.offset.toString(),
+            blob.tenant,
           ],
         );
         return previous && previous.upload !== blob.upload ? previous : null;

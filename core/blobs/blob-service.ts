@@ -4,6 +4,7 @@ import type { EventCatalog } from '../log/event-types.ts';
 import { uuidv7 } from '../log/ids.ts';
 import type { EventLog } from '../ports.ts';
 import { decodePositions, encodePosition, type PositionToken } from '../read/positions.ts';
+import { DEFAULT_TENANT } from '../security/auth.ts';
 import type { StreamId } from '../types.ts';
 import {
   BLOB_CATEGORY,
@@ -41,6 +42,8 @@ export interface BlobService {
     blobId: string,
     contentType: string,
     body: AsyncIterable<Buffer | Uint8Array | string>,
+    /** the uploader's tenant (the principal's); absent: the default tenant */
+    tenant?: string,
   ): Promise<BlobUploaded>;
   /** the stored blob's record once the read options hold; the object is checked to exist at its size */
   stat(blobId: string, options?: BlobReadOptions): Promise<BlobRecord>;
@@ -51,6 +54,8 @@ export interface BlobReadOptions {
   /** a position token: wait until the sink has stored what it points at */
   after?: string;
   maxStalenessMs?: number;
+  /** the tenant whose blob is read (the principal's): another tenant's is not found; absent: any tenant's */
+  tenant?: string | undefined;
 }
 
 const CONTENT_TYPE = /^[\x21-\x7e][\x20-\x7e]{0,254}$/;
@@ -86,7 +91,7 @@ export const createBlobService = (deps: {
     );
     const deadline = Date.now() + waitMs;
     for (;;) {
-      const record = await deps.index.find(blobId);
+      const record = await deps.index.find(blobId, options.tenant);
       const reached = target.every(
         (p) =>
           record !== null &&
@@ -115,7 +120,7 @@ export const createBlobService = (deps: {
     if (stored.size !== record.size) throw mismatch(record, `${stored.size} bytes instead of ${record.size}`);
   }
   return {
-    upload: async (rawId, rawType, body) => {
+    upload: async (rawId, rawType, body, tenant = DEFAULT_TENANT) => {
       const blobId = parseBlobId(rawId);
       const contentType = rawType || 'application/octet-stream';
       if (!CONTENT_TYPE.test(contentType)) {
@@ -124,6 +129,8 @@ export const createBlobService = (deps: {
         ]);
       }
       const stream = `${BLOB_CATEGORY}-${blobId}` as StreamId;
+      // the blob is its uploader's tenant's: the sink records the tenant of its events
+      const metadata = tenant === DEFAULT_TENANT ? {} : { metadata: { tenant } };
       const upload = uuidv7();
       const hash = sha256Hex();
       let size = 0;
@@ -139,7 +146,7 @@ export const createBlobService = (deps: {
         appending.catch(() => {}); // awaited by the next flush; handled here if the body fails first
       };
       for await (const chunk of chunked(body, CHUNK_BYTES, deps.maxBytes, hash)) {
-        pending.push({ type: 'BlobChunk', data: { blobId, upload, index, data: chunk } });
+        pending.push({ type: 'BlobChunk', data: { blobId, upload, index, data: chunk }, ...metadata });
         size += chunk.length;
         index += 1;
         if (pending.length === CHUNKS_PER_APPEND) await flush();
@@ -148,6 +155,7 @@ export const createBlobService = (deps: {
       pending.push({
         type: 'BlobCommitted',
         data: { blobId, upload, size, contentType, sha256, chunks: index },
+        ...metadata,
       });
       await flush();
       const committed = (await appending) as Awaited<ReturnType<EventLog['append']>>;

@@ -8,6 +8,7 @@ import type { Logger } from '../logger.ts';
 import type { EventLog, LogBatch, Subscription } from '../ports.ts';
 import { partitionKey } from '../read/positions.ts';
 import { type AuditInput, type AuditTrail, SYSTEM } from '../security/audit.ts';
+import { tenantOfEvent } from '../security/tenancy.ts';
 import type { RecordedEvent } from '../types.ts';
 import { BLOB_CATEGORY, type BlobIndex, type BlobStore, blobKey, sha256Hex } from './blobs.ts';
 
@@ -45,8 +46,10 @@ interface InFlight {
   size: number;
   nextIndex: number;
   hash: ReturnType<typeof sha256Hex>;
-  /** a chunk went missing (the sink started in the middle of the upload): it cannot complete */
+  /** a chunk went missing (the sink started in the middle of the upload), or one of another tenant came */
   broken: boolean;
+  /** the tenant of its first chunk: every event of an upload is of one tenant */
+  readonly tenant: string;
   touchedAt: number;
 }
 
@@ -111,6 +114,7 @@ export const createBlobSink = (deps: {
         nextIndex: 0,
         hash: sha256Hex(),
         broken: false,
+        tenant: tenantOfEvent(event),
         touchedAt: Date.now(),
       };
       inFlight.set(c.upload, u);
@@ -119,7 +123,7 @@ export const createBlobSink = (deps: {
     }
     if (!u) return; // the start of this upload is before where the sink began: it was completed or abandoned
     if (c.index < u.nextIndex) return; // redelivered
-    if (c.index > u.nextIndex) {
+    if (c.index > u.nextIndex || tenantOfEvent(event) !== u.tenant) {
       u.broken = true;
       return;
     }
@@ -148,10 +152,10 @@ export const createBlobSink = (deps: {
       }
       await store.put(key, Buffer.alloc(0), c.contentType);
     } else {
-      if (!u || u.broken || u.nextIndex !== c.chunks) {
+      if (!u || u.broken || u.nextIndex !== c.chunks || u.tenant !== tenantOfEvent(event)) {
         logger.error(
           { blobId: c.blobId, upload: c.upload },
-          'blob sink: a commit whose chunks the sink did not all see; the upload is dropped',
+          'blob sink: a commit whose chunks the sink did not all see, or of another tenant; the upload is dropped',
         );
         if (u) await forget(u);
         return;
@@ -181,11 +185,13 @@ export const createBlobSink = (deps: {
       sha256: c.sha256,
       contentType: c.contentType,
       position: event.position,
+      tenant: tenantOfEvent(event),
     });
     if (replaced) {
       // the object a new upload of the blob replaced: never deleted unless the audit log holds it first
       const deleted = (outcome: AuditInput['outcome'], reason?: string): AuditInput => ({
         ...SYSTEM,
+        tenant: replaced.tenant, // the blob's tenant reads it in its audit log
         action: 'object.deleted',
         resource: `blob/${c.blobId}`,
         outcome,

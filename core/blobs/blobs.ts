@@ -93,11 +93,14 @@ export interface BlobRecord {
   readonly contentType: string;
   /** the commit event's position */
   readonly position: Position;
+  /** the uploader's tenant (its events' tenant): a blob id is a blob per tenant */
+  readonly tenant: string;
 }
 
 /** What the blob sink records and readers look up. */
 export interface BlobIndex {
-  find(blobId: string): Promise<BlobRecord | null>;
+  /** the tenant's blob; without a tenant, the default tenant's, else the first other tenant's by name */
+  find(blobId: string, tenant?: string): Promise<BlobRecord | null>;
   /** records a completed upload; returns the record it replaced, if any */
   record(blob: BlobRecord): Promise<BlobRecord | null>;
   isComplete(blobId: string, upload: string): Promise<boolean>;
