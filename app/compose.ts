@@ -20,6 +20,7 @@ import { type AuditActor, type AuditLog, type AuditTrail, SYSTEM } from '../core
 import { createFieldCipher, type FieldCipher, withFieldEncryption } from '../core/security/crypto.ts';
 import { createErasure, type Erasure } from '../core/security/erasure.ts';
 import { errorMessage } from '../core/security/redaction.ts';
+import { rowId, TENANT_COLUMN } from '../core/security/tenancy.ts';
 import { createDeadLetters, type DeadLetters } from '../projections/dead-letters.ts';
 import { createInvalidator, type Invalidator } from '../projections/invalidator.ts';
 import { type Rebuild, startRebuild } from '../projections/rebuild.ts';
@@ -234,7 +235,10 @@ export const createLogfront = async (config: Config, options: ComposeOptions = {
     deleteRows: createPostgresRowEraser(sql, schema, async (projection, rows) => {
       const spec = domain.projections.find((p) => p.name === projection);
       if (!shared || !spec) return;
-      const touches = rows.map((row) => ({ key: String(row[spec.key]), ...ERASED }));
+      const touches = rows.map((row) => ({
+        key: rowId(row[TENANT_COLUMN] as string, String(row[spec.key])),
+        ...ERASED,
+      }));
       await shared.invalidate(projection, touches, []);
     }),
     audit,

@@ -1,6 +1,8 @@
 // Crypto-shredding in Postgres (or PGlite): the wrapped data keys, and the deletion of a data subject's
 // projection rows. Table names follow the projection store: <schema>.proj_<name>_g<generation>.
+import { DEFAULT_TENANT } from '../../core/security/auth.ts';
 import type { DataKeyRecord, DataKeyStore } from '../../core/security/crypto.ts';
+import { TENANT_COLUMN } from '../../core/security/tenancy.ts';
 import { quoteIdent as q, type Sql } from '../sql/sql.ts';
 
 export const createPostgresDataKeyStore = (sql: Sql, schema: string): DataKeyStore => {
@@ -58,8 +60,8 @@ export const createPostgresDataKeyStore = (sql: Sql, schema: string): DataKeySto
 };
 
 /**
- * Deletes the rows whose `column` is `value` from a projection's active and building generations;
- * answers how many. A projection that has no tables yet has no rows.
+ * Deletes the rows of `tenant` whose `column` is `value` from a projection's active and building
+ * generations; answers how many. A projection that has no tables yet has no rows.
  */
 export const createPostgresRowEraser =
   (
@@ -68,7 +70,7 @@ export const createPostgresRowEraser =
     /** told the rows deleted (e.g. to drop them from the read cache) */
     onDeleted?: (projection: string, rows: readonly Record<string, unknown>[]) => Promise<void>,
   ) =>
-  async (projection: string, column: string, value: string): Promise<number> => {
+  async (projection: string, column: string, value: string, tenant: string): Promise<number> => {
     const gens = await sql
       .query<{ active_generation: number; building_generation: number | null }>(
         `SELECT active_generation, building_generation FROM ${q(schema)}.projections WHERE name = $1`,
@@ -88,9 +90,16 @@ export const createPostgresRowEraser =
         // the rows are told deleted before the delete commits: when that fails (the cache is down), the
         // rows stay, and the erasure tried again finds them again
         const r = await sql.transaction(async (tx) => {
+          // the subject's rows of its tenant only (the tenant column: docs/security.md#tenants); a table
+          // made before rows had tenants (not prepared since) holds the default tenant's rows only
+          const tenanted = await tx.query(
+            `SELECT 1 FROM pg_attribute WHERE attrelid = $1::regclass AND attname = $2 AND NOT attisdropped`,
+            [table, TENANT_COLUMN],
+          );
+          if (!tenanted.rows.length && tenant !== DEFAULT_TENANT) return { rowCount: 0 };
           const rows = await tx.query<Record<string, unknown>>(
-            `DELETE FROM ${table} WHERE ${q(column)} = $1 RETURNING *`,
-            [value],
+            `DELETE FROM ${table} WHERE ${q(column)} = $1 ${tenanted.rows.length ? `AND ${q(TENANT_COLUMN)} = $2` : ''} RETURNING *`,
+            tenanted.rows.length ? [value, tenant] : [value],
           );
           if (onDeleted && rows.rows.length) await onDeleted(projection, rows.rows);
           return rows;

@@ -50,7 +50,8 @@ export const createErasure = (deps: {
   /** null when sensitive fields are not encrypted (no key-encryption key) */
   cipher: FieldCipher | null;
   projections: readonly { readonly name: string; readonly subject?: string }[];
-  deleteRows: (projection: string, column: string, value: string) => Promise<number>;
+  /** deletes the rows of `tenant` whose `column` is `value` */
+  deleteRows: (projection: string, column: string, value: string, tenant: string) => Promise<number>;
   /** absent without a blob store */
   blobs?: SubjectBlobs | undefined;
   audit: Pick<AuditTrail, 'record' | 'offer' | 'subjectRef'>;
@@ -99,7 +100,7 @@ export const createErasure = (deps: {
       const keysDestroyed = await deps.cipher.forget(tenant, subjectId);
       const rowsDeleted: Record<string, number> = {};
       for (const p of deps.projections) {
-        if (p.subject) rowsDeleted[p.name] = await deps.deleteRows(p.name, p.subject, subjectId);
+        if (p.subject) rowsDeleted[p.name] = await deps.deleteRows(p.name, p.subject, subjectId, tenant);
       }
       if (deps.blobs) {
         for (const blob of await deps.blobs.of(tenant, subjectId)) {
