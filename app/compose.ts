@@ -21,6 +21,7 @@ import { createFieldCipher, type FieldCipher, withFieldEncryption } from '../cor
 import { createErasure, type ErasedRows, type Erasure } from '../core/security/erasure.ts';
 import { errorMessage } from '../core/security/redaction.ts';
 import { type RotationResult, withPreviousKek } from '../core/security/rotation.ts';
+import { rowId, TENANT_COLUMN } from '../core/security/tenancy.ts';
 import { createDeadLetters, type DeadLetters } from '../projections/dead-letters.ts';
 import { createInvalidator, type Invalidator } from '../projections/invalidator.ts';
 import { type Rebuild, startRebuild } from '../projections/rebuild.ts';
@@ -236,7 +237,10 @@ export const createLogfront = async (config: Config, options: ComposeOptions = {
   const uncache = async (projection: string, rows: readonly Record<string, unknown>[]) => {
     const spec = domain.projections.find((p) => p.name === projection);
     if (!shared || !spec) return;
-    const touches = rows.map((row) => ({ key: String(row[spec.key]), ...ERASED }));
+    const touches = rows.map((row) => ({
+      key: rowId(row[TENANT_COLUMN] as string, String(row[spec.key])),
+      ...ERASED,
+    }));
     await shared.invalidate(projection, touches, []);
   };
   let erasedRows: ErasedRows | undefined;

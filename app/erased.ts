@@ -35,8 +35,8 @@ export const createErasureRecord = (deps: {
     erasedRows: createErasedRows({
       refOf,
       erased,
-      deleteRows: async (projection, generation, keys) =>
-        deps.uncache(projection.name, await deleteKeys(projection, generation, keys)),
+      deleteRows: async (projection, generation, rows) =>
+        deps.uncache(projection.name, await deleteKeys(projection, generation, rows)),
     }),
   };
 };

@@ -370,6 +370,9 @@ export const createHttpServer = (
       );
     }
   });
+  // the tenant a read is confined to: the principal's; with LOGFRONT_AUTH=none, none (everything is seen)
+  const tenantOf = (request: FastifyRequest): { tenant?: string } =>
+    auth.mode === 'tokens' ? { tenant: request.principal.tenant } : {};
   // the deployment's ACL hook (logfront.config.ts `authorize`): false or a reason refuses
   const allowedByHook = async (principal: Principal, access: Access): Promise<string | undefined> => {
     if (!lf.domain.authorize) return undefined;
@@ -531,8 +534,10 @@ export const createHttpServer = (
 
   serve(app, routes.row, async (request, reply) => {
     const options = cleanReadOptions(parse(readOptions, request.query, 'query'));
+    // another tenant's row is not found, as a missing one (docs/security.md#tenants)
     return lf.facade.get(request.params.name, request.params.key, {
       ...options,
+      ...tenantOf(request),
       signal: untilDisconnected(reply),
     });
   });
@@ -550,6 +555,7 @@ export const createHttpServer = (
     }
     return lf.facade.list(request.params.name, {
       ...options,
+      ...tenantOf(request),
       signal: untilDisconnected(reply),
       filters,
       limit: paging.limit,
@@ -588,9 +594,10 @@ export const createHttpServer = (
           request.headers['content-type'] ?? '',
           request.raw,
           {
-            // the blob's data subject (docs/blobs.md#encryption-at-rest), percent-encoded like a path
+            // the blob's data subject (docs/blobs.md#encryption-at-rest), percent-encoded like a path; it
+            // is named in the uploader's tenant, whose blob it is (docs/security.md#tenants)
             subject: blobSubjectOf(request.headers['x-logfront-subject']),
-            tenant: auth.mode === 'tokens' ? request.principal.tenant : undefined,
+            tenant: request.principal.tenant,
           },
         );
         return reply.status(201).send(r);
@@ -609,7 +616,7 @@ export const createHttpServer = (
     // HEAD: the blob is stored (and its object is there, at its size); no bytes are read
     serve(blobs, routes.headBlob, async (request, reply) => {
       const options = cleanReadOptions(parse(readOptions, request.query, 'query'));
-      const record = await service().stat(request.params.blobId, options);
+      const record = await service().stat(request.params.blobId, { ...options, ...tenantOf(request) });
       return headersOf(reply, record).send();
     });
     serve(
@@ -617,7 +624,10 @@ export const createHttpServer = (
       routes.getBlob,
       async (request, reply) => {
         const options = cleanReadOptions(parse(readOptions, request.query, 'query'));
-        const { record, body } = await service().read(request.params.blobId, options);
+        const { record, body } = await service().read(request.params.blobId, {
+          ...options,
+          ...tenantOf(request),
+        });
         // a mismatch found after the first byte ends the response abruptly: never a clean end of bad bytes
         body.on('error', (error) => {
           request.log.error({ err: error, blobId: record.blobId }, 'blob read ended');

@@ -1,40 +1,57 @@
 import type { Change, ProjectionSpec, Row } from './projection.ts';
+import { DEFAULT_TENANT } from './security/auth.ts';
+import { rowId, TENANT_COLUMN, tenantOfChange } from './security/tenancy.ts';
 
 /** marker for a row deleted in a fold */
 export const DELETED: Row = Object.freeze({ __deleted: true });
+
+/**
+ * A row as the fold keeps it: the default tenant's as the handler wrote it, another tenant's with its
+ * tenant in the system column (which the store writes and never reads back as a column of the row).
+ */
+const ownedBy = (row: Row, tenant: string): Row => {
+  if (tenant !== DEFAULT_TENANT) return { ...row, [TENANT_COLUMN]: tenant };
+  const { [TENANT_COLUMN]: _, ...own } = row;
+  return own;
+};
 
 /** a row with `by` added to its numeric columns (a missing column counts as 0) */
 const incremented = (
   spec: ProjectionSpec,
   key: string,
+  tenant: string,
   current: Row | undefined,
   by: Readonly<Record<string, number>>,
 ): Row => {
-  const row: Row = { ...(current ?? {}), [spec.key]: key };
+  const row: Row = ownedBy({ ...(current ?? {}), [spec.key]: key }, tenant);
   for (const [column, delta] of Object.entries(by)) row[column] = Number(row[column] ?? 0) + delta;
   return row;
 };
 
-/** Applies changes to rows in memory, in order: the reference semantics of a projection. */
+/**
+ * Applies changes to rows in memory, in order: the reference semantics of a projection. `rows` is by
+ * rowId (core/security/tenancy.ts): the key for the default tenant's rows; a change changes the rows of
+ * its own tenant only.
+ */
 export const foldChanges = (spec: ProjectionSpec, rows: Map<string, Row>, changes: readonly Change[]) => {
   for (const change of changes) {
+    const id = idOfChange(spec, change);
+    const tenant = tenantOfChange(change);
     if (change.kind === 'upsert') {
-      const key = change.row[spec.key];
-      if (typeof key !== 'string' || key === '') throw new Error(`${spec.name}: upsert without a text key`);
-      rows.set(key, { ...change.row });
+      rows.set(id, ownedBy(change.row, tenant));
     } else if (change.kind === 'patch') {
-      const current = rows.get(change.key);
+      const current = rows.get(id);
       // a patch of a row that does not exist is dropped: the event came before its creation
       if (current && current !== DELETED)
-        rows.set(change.key, { ...current, ...change.set, [spec.key]: change.key });
+        rows.set(id, ownedBy({ ...current, ...change.set, [spec.key]: change.key }, tenant));
     } else if (change.kind === 'increment') {
-      const current = rows.get(change.key);
+      const current = rows.get(id);
       rows.set(
-        change.key,
-        incremented(spec, change.key, current === DELETED ? undefined : current, change.by),
+        id,
+        incremented(spec, change.key, tenant, current === DELETED ? undefined : current, change.by),
       );
     } else {
-      rows.set(change.key, DELETED);
+      rows.set(id, DELETED);
     }
   }
   return rows;
@@ -48,13 +65,17 @@ export const keyOfChange = (spec: ProjectionSpec, change: Change): string => {
   return key;
 };
 
-/** What a batch's changes do to its keys, known without reading the table where possible. */
+/** the row a change is about, across tenants: its rowId */
+export const idOfChange = (spec: ProjectionSpec, change: Change): string =>
+  rowId(change.tenant, keyOfChange(spec, change));
+
+/** What a batch's changes do to its rows (by rowId), known without reading the table where possible. */
 export interface FoldPlan {
-  /** rows (or DELETED) fully determined by the batch: its first change for the key upserts or deletes */
+  /** rows (or DELETED) fully determined by the batch: its first change for the row upserts or deletes */
   readonly rows: Map<string, Row>;
-  /** keys changed only by patches: the columns to set on the row, if it exists (undefined set as null) */
+  /** rows changed only by patches: the columns to set on the row, if it exists (undefined set as null) */
   readonly patches: Map<string, Row>;
-  /** keys whose result depends on the stored row beyond a patch (an increment before any upsert/delete) */
+  /** rows whose result depends on the stored row beyond a patch (an increment before any upsert/delete) */
   readonly read: Set<string>;
 }
 
@@ -67,7 +88,7 @@ export interface FoldPlan {
 export const planFold = (spec: ProjectionSpec, changes: readonly Change[]): FoldPlan => {
   // a key is decided by its first change that is not a patch; a key with none was changed by patches only
   const state = new Map<string, 'known' | 'read'>();
-  const keys = changes.map((change) => keyOfChange(spec, change));
+  const keys = changes.map((change) => idOfChange(spec, change));
   changes.forEach((change, i) => {
     const key = keys[i]!;
     if (state.has(key) || change.kind === 'patch') return;

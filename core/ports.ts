@@ -232,8 +232,12 @@ export interface ProjectionStore {
     { projection: string; kind: DeadLetterKind; state: DeadLetterState; count: number }[]
   >;
   status(name: string): Promise<ProjectionStatus | null>;
-  /** the row and the checkpoints of the active generation, read in one snapshot */
-  get(spec: ProjectionSpec, key: string): Promise<RowRead>;
+  /**
+   * the row and the checkpoints of the active generation, read in one snapshot. With a tenant, that
+   * tenant's row only; without one, the default tenant's row, else the first other tenant's by name.
+   */
+  get(spec: ProjectionSpec, key: string, tenant?: string): Promise<RowRead>;
+  /** a page of rows: a tenant's in key order, or every tenant's in key then tenant order */
   list(spec: ProjectionSpec, query: ListQuery): Promise<ListRead>;
   /** called after any checkpoint of `name` commits; returns the unsubscribe */
   onCheckpoint(listener: (projection: string) => void): Promise<() => Promise<void>>;

@@ -11,13 +11,17 @@ export interface ProjectionSpec {
   readonly columns: Readonly<Record<string, ColumnType>>;
 }
 
-/** One row change a handler asks for. Applied in log order within a batch. */
-export type Change =
+/**
+ * One row change a handler asks for. Applied in log order within a batch. `tenant`: the rows it
+ * changes are that tenant's (the runner sets it from the event's tenant; absent: the default tenant).
+ */
+export type Change = (
   | { readonly kind: 'upsert'; readonly row: Row }
   | { readonly kind: 'patch'; readonly key: string; readonly set: Row }
   | { readonly kind: 'delete'; readonly key: string }
   /** adds to numeric columns; a missing row is created with the key and the deltas */
-  | { readonly kind: 'increment'; readonly key: string; readonly by: Readonly<Record<string, number>> };
+  | { readonly kind: 'increment'; readonly key: string; readonly by: Readonly<Record<string, number>> }
+) & { readonly tenant?: string };
 
 export interface Checkpoint {
   readonly topic: string;
@@ -65,6 +69,8 @@ export interface Liveness {
 
 export interface RowRead {
   readonly row: Row | null;
+  /** the row's tenant (null without a row) */
+  readonly tenant: string | null;
   readonly generation: number;
   readonly checkpoints: readonly Checkpoint[];
   readonly liveness: Liveness;
@@ -75,10 +81,16 @@ export interface ListQuery {
   readonly limit: number;
   /** key after which the page starts */
   readonly afterKey: string | null;
+  /** only this tenant's rows, in key order; absent: every tenant's, in key then tenant order */
+  readonly tenant?: string | undefined;
+  /** with every tenant's rows: the tenant of the row at `afterKey` (absent: the default tenant) */
+  readonly afterTenant?: string | undefined;
 }
 
 export interface ListRead {
   readonly rows: Row[];
+  /** the tenant of each row, in the same order */
+  readonly tenants: string[];
   readonly generation: number;
   readonly checkpoints: readonly Checkpoint[];
   readonly liveness: Liveness;

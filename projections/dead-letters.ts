@@ -3,7 +3,7 @@
 // projection past the event it halted on.
 
 import { Conflict, LogfrontError, NotFound, ValidationFailed } from '../core/errors.ts';
-import { keyOfChange } from '../core/fold.ts';
+import { idOfChange } from '../core/fold.ts';
 import type { DeadLetterEntry, DeadLetterState, EventLog, ProjectionStore } from '../core/ports.ts';
 import { type AuditActor, type AuditTrail, SYSTEM } from '../core/security/audit.ts';
 import type { ErasedRows } from '../core/security/erasure.ts';
@@ -54,8 +54,9 @@ export const createDeadLetters = (deps: {
   store: ProjectionStore;
   projections: readonly ProjectionDefinition[];
   /**
-   * the rows a retry is about to change, so no cache serves them as they were: the log's order does
-   * not hold for a retried event, whose position is older than the rows' newest
+   * the rows a retry is about to change (by rowId, as the cache names them), so no cache serves them
+   * as they were: the log's order does not hold for a retried event, whose position is older than the
+   * rows' newest
    */
   beforeRowsChange?: (projection: string, keys: readonly string[]) => Promise<void>;
   /** where retries and skips are recorded (dead_letter.retried, dead_letter.skipped; best effort) */
@@ -128,7 +129,8 @@ export const createDeadLetters = (deps: {
       const at = { ...event, position: letter.position };
       changes = (await deps.erased.screen(definition, changes, () => at)).changes;
     }
-    const keys = [...new Set(changes.map((c) => keyOfChange(definition, c)))];
+    // the rows by their rowId, as the cache names them (the changes carry the event's tenant)
+    const keys = [...new Set(changes.map((c) => idOfChange(definition, c)))];
     if (keys.length) await deps.beforeRowsChange?.(definition.name, keys);
     try {
       return await deps.store.resolveDeadLetter(definition, id, 'retried', changes);

@@ -3,6 +3,7 @@ import type { EventLog, LogBatch, ProjectionStore, Subscription } from '../core/
 import type { Change } from '../core/projection.ts';
 import type { KeyTouch, SharedCache } from '../core/read/cache.ts';
 import { partitionKey } from '../core/read/positions.ts';
+import { rowId, tenantOfEvent } from '../core/security/tenancy.ts';
 import { changesFor, type ProjectionDefinition } from './define.ts';
 
 /** The cache invalidation consumer of one projection: reads the log and marks the rows events touch. */
@@ -24,9 +25,11 @@ export const touchesOf = (definition: ProjectionDefinition, batch: LogBatch): Ke
     } catch {
       continue; // the runner dead-letters it; it changes no row
     }
+    // a row is the event's tenant's: the cache names it by its rowId (core/security/tenancy.ts)
+    const tenant = tenantOfEvent(event);
     for (const change of changes) {
       touches.push({
-        key: keyOf(definition, change),
+        key: rowId(tenant, keyOf(definition, change)),
         topic: event.position.topic,
         partition: event.position.partition,
         offset: event.position.offset,

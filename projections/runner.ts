@@ -6,6 +6,7 @@ import type { Change, Checkpoint, CheckpointAdvance } from '../core/projection.t
 import { partitionKey } from '../core/read/positions.ts';
 import type { ErasedRows } from '../core/security/erasure.ts';
 import { errorMessage, valuesAt, withoutValues } from '../core/security/redaction.ts';
+import { forTenant, tenantOfEvent } from '../core/security/tenancy.ts';
 import type { RecordedEvent } from '../core/types.ts';
 import { checkChanges } from './column-bounds.ts';
 import type { Handler, ProjectionDefinition } from './define.ts';
@@ -85,7 +86,8 @@ export const changesOfEvent = (
     } catch (error) {
       throw new Poison(event, 'column', error);
     }
-    for (const c of changes) into.push(c);
+    // the rows an event changes are its tenant's, whatever the handler wrote
+    for (const c of forTenant(changes, tenantOfEvent(event))) into.push(c);
     return into;
   }
 };

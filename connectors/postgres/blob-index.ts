@@ -12,7 +12,7 @@ interface Row {
   topic: string;
   partition: number;
   offset: string;
-  subject_tenant: string | null;
+  tenant: string;
   subject: string | null;
   sealed: string | null;
 }
@@ -25,11 +25,15 @@ const toRecord = (r: Row): BlobRecord => ({
   sha256: r.sha256,
   contentType: r.content_type,
   position: { topic: r.topic, partition: r.partition, offset: BigInt(r.offset) },
-  ...(r.subject === null ? {} : { subject: { tenant: r.subject_tenant!, id: r.subject } }),
+  tenant: r.tenant,
+  ...(r.subject === null ? {} : { subject: r.subject }),
   ...(r.sealed === null ? {} : { sealed: JSON.parse(r.sealed) as BlobSealing }),
 });
 
-/** Completed blobs and the blob sink's checkpoints, in Postgres (or PGlite). */
+/**
+ * Completed blobs and the blob sink's checkpoints, in Postgres (or PGlite). A blob is its uploader's
+ * tenant's: the same blob id is a blob per tenant (docs/security.md#tenants).
+ */
 export const createPostgresBlobIndex = (sql: Sql, schema: string): BlobIndex => {
   const s = q(schema);
   let migrated: Promise<void> | undefined;
@@ -38,15 +42,15 @@ export const createPostgresBlobIndex = (sql: Sql, schema: string): BlobIndex => 
     for (const statement of [
       `CREATE SCHEMA IF NOT EXISTS ${s}`,
       `CREATE TABLE IF NOT EXISTS ${s}.blobs (
-         blob_id text PRIMARY KEY, upload text NOT NULL, key text NOT NULL, size bigint NOT NULL,
+         blob_id text NOT NULL, upload text NOT NULL, key text NOT NULL, size bigint NOT NULL,
          sha256 text NOT NULL, content_type text NOT NULL,
          topic text NOT NULL, partition int NOT NULL, "offset" bigint NOT NULL,
-         completed_at timestamptz NOT NULL DEFAULT now())`,
-      // a blob's data subject (erasing it deletes the blob) and how its bytes are sealed (docs/blobs.md)
-      `ALTER TABLE ${s}.blobs ADD COLUMN IF NOT EXISTS subject_tenant text`,
+         completed_at timestamptz NOT NULL DEFAULT now(),
+         tenant text NOT NULL DEFAULT 'default', subject text, sealed text, PRIMARY KEY (blob_id, tenant))`,
+      // a blob's data subject, of the blob's tenant (erasing it deletes the blob), and how its bytes are
+      // sealed (docs/blobs.md); tables made before either have neither column
       `ALTER TABLE ${s}.blobs ADD COLUMN IF NOT EXISTS subject text`,
       `ALTER TABLE ${s}.blobs ADD COLUMN IF NOT EXISTS sealed text`,
-      `CREATE INDEX IF NOT EXISTS blobs_by_subject ON ${s}.blobs (subject_tenant, subject) WHERE subject IS NOT NULL`,
       `CREATE TABLE IF NOT EXISTS ${s}.blob_uploads_done (
          blob_id text NOT NULL, upload text NOT NULL, PRIMARY KEY (blob_id, upload))`,
       `CREATE TABLE IF NOT EXISTS ${s}.blob_sink_checkpoints (
@@ -55,7 +59,39 @@ export const createPostgresBlobIndex = (sql: Sql, schema: string): BlobIndex => 
     ]) {
       await sql.query(statement);
     }
+    await tenantBlobs();
+    // after the upgrade: a table of the first layout had an index of that name on (subject_tenant, subject)
+    await sql.query(
+      `CREATE INDEX IF NOT EXISTS blobs_by_subject ON ${s}.blobs (tenant, subject) WHERE subject IS NOT NULL`,
+    );
   };
+  // A blobs table made before blobs had tenants (primary key: the blob id alone) gets the tenant
+  // column, every blob the default tenant's; under a lock, as two processes may start at once. One made
+  // by the first layout of subjects' blobs kept a subject's tenant apart (subject_tenant): that is the
+  // blob's tenant (the uploader's, in which the subject was named), so it becomes the tenant.
+  const tenantBlobs = () =>
+    sql.transaction(async (tx) => {
+      await tx.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`logfront:${schema}:blobs`]);
+      const pkey = await tx.query<{ conname: string; columns: number }>(
+        `SELECT conname, cardinality(conkey) AS columns FROM pg_constraint
+         WHERE conrelid = $1::regclass AND contype = 'p'`,
+        [`${s}.blobs`],
+      );
+      const old = pkey.rows[0];
+      if (!old || old.columns > 1) return;
+      await tx.query(
+        `ALTER TABLE ${s}.blobs DROP CONSTRAINT ${q(old.conname)},
+           ADD COLUMN IF NOT EXISTS tenant text NOT NULL DEFAULT 'default', ADD PRIMARY KEY (blob_id, tenant)`,
+      );
+      const split = await tx.query(
+        `SELECT 1 FROM pg_attribute WHERE attrelid = $1::regclass AND attname = 'subject_tenant' AND NOT attisdropped`,
+        [`${s}.blobs`],
+      );
+      if (!split.rows.length) return;
+      await tx.query(`UPDATE ${s}.blobs SET tenant = subject_tenant WHERE subject_tenant IS NOT NULL`);
+      // its index on (subject_tenant, subject) goes with it
+      await tx.query(`ALTER TABLE ${s}.blobs DROP COLUMN subject_tenant`);
+    });
   // CREATE … IF NOT EXISTS racing another migration of the same schema fails once with a unique violation
   const migrate = () =>
     (migrated ??= ddl()
@@ -69,19 +105,31 @@ export const createPostgresBlobIndex = (sql: Sql, schema: string): BlobIndex => 
         throw error;
       }));
   const columns =
-    'blob_id, upload, key, size, sha256, content_type, topic, partition, "offset", subject_tenant, subject, sealed';
+    'blob_id, upload, key, size, sha256, content_type, topic, partition, "offset", tenant, subject, sealed';
   return {
-    find: async (blobId) => {
+    find: async (blobId, tenant) => {
       await migrate();
-      const r = await sql.query<Row>(`SELECT ${columns} FROM ${s}.blobs WHERE blob_id = $1`, [blobId]);
+      // without a tenant (nobody confines the read): the default tenant's blob, else the first other's
+      const r =
+        tenant === undefined
+          ? await sql.query<Row>(
+              `SELECT ${columns} FROM ${s}.blobs WHERE blob_id = $1
+               ORDER BY tenant <> 'default', tenant COLLATE "C" LIMIT 1`,
+              [blobId],
+            )
+          : await sql.query<Row>(`SELECT ${columns} FROM ${s}.blobs WHERE blob_id = $1 AND tenant = $2`, [
+              blobId,
+              tenant,
+            ]);
       return r.rows[0] ? toRecord(r.rows[0]) : null;
     },
     record: async (blob) => {
       await migrate();
       return sql.transaction(async (tx) => {
+        // a new upload of a blob replaces the blob of its own tenant only
         const before = await tx.query<Row>(
-          `SELECT ${columns} FROM ${s}.blobs WHERE blob_id = $1 FOR UPDATE`,
-          [blob.blobId],
+          `SELECT ${columns} FROM ${s}.blobs WHERE blob_id = $1 AND tenant = $2 FOR UPDATE`,
+          [blob.blobId, blob.tenant],
         );
         const previous = before.rows[0] ? toRecord(before.rows[0]) : null;
         await tx.query(
@@ -99,9 +147,9 @@ export const createPostgresBlobIndex = (sql: Sql, schema: string): BlobIndex => 
         }
         await tx.query(
           `INSERT INTO ${s}.blobs (${columns}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
-           ON CONFLICT (blob_id) DO UPDATE SET upload = $2, key = $3, size = $4, sha256 = $5,
-             content_type = $6, topic = $7, partition = $8, "offset" = $9, subject_tenant = $10,
-             subject = $11, sealed = $12, completed_at = now()`,
+           ON CONFLICT (blob_id, tenant) DO UPDATE SET upload = $2, key = $3, size = $4, sha256 = $5,
+             content_type = $6, topic = $7, partition = $8, "offset" = $9, subject = $11, sealed = $12,
+             completed_at = now()`,
           [
             blob.blobId,
             blob.upload,
@@ -112,8 +160,8 @@ export const createPostgresBlobIndex = (sql: Sql, schema: string): BlobIndex => 
             blob.position.topic,
             blob.position.partition,
             blob.position.offset.toString(),
-            blob.subject?.tenant ?? null,
-            blob.subject?.id ?? null,
+            blob.tenant,
+            blob.subject ?? null,
             blob.sealed ? JSON.stringify(blob.sealed) : null,
           ],
         );
@@ -128,11 +176,11 @@ export const createPostgresBlobIndex = (sql: Sql, schema: string): BlobIndex => 
       ]);
       return r.rows.length > 0;
     },
-    ofSubject: async (subject) => {
+    ofSubject: async (tenant, subject) => {
       await migrate();
       const r = await sql.query<Row>(
-        `SELECT ${columns} FROM ${s}.blobs WHERE subject_tenant = $1 AND subject = $2 ORDER BY blob_id`,
-        [subject.tenant, subject.id],
+        `SELECT ${columns} FROM ${s}.blobs WHERE tenant = $1 AND subject = $2 ORDER BY blob_id`,
+        [tenant, subject],
       );
       return r.rows.map(toRecord);
     },

@@ -1,10 +1,12 @@
 // Crypto-shredding in Postgres (or PGlite): the wrapped data keys, the record of erased subjects, and
-// the deletion of a data subject's projection rows. Table names follow the projection store:
-// <schema>.proj_<name>_g<generation>.
+// the deletion of a data subject's projection rows (of one tenant). Table names follow the projection
+// store: <schema>.proj_<name>_g<generation>.
 import { partitionKey } from '../../core/read/positions.ts';
+import { DEFAULT_TENANT } from '../../core/security/auth.ts';
 import type { DataKeyRecord, DataKeyStore } from '../../core/security/crypto.ts';
 import type { ErasedSubjects, Horizon } from '../../core/security/erasure.ts';
 import type { RewrappableKeys } from '../../core/security/rotation.ts';
+import { TENANT_COLUMN } from '../../core/security/tenancy.ts';
 import type { Position } from '../../core/types.ts';
 import { quoteIdent as q, type Sql, schemaMigration } from '../sql/sql.ts';
 
@@ -141,8 +143,8 @@ export const createPostgresErasedSubjects = (sql: Sql, schema: string): ErasedSu
 };
 
 /**
- * Deletes the rows whose `column` is `value` from a projection's active and building generations;
- * answers how many. A projection that has no tables yet has no rows.
+ * Deletes the rows of `tenant` whose `column` is `value` from a projection's active and building
+ * generations; answers how many. A projection that has no tables yet has no rows.
  */
 export const createPostgresRowEraser =
   (
@@ -151,7 +153,7 @@ export const createPostgresRowEraser =
     /** told the rows deleted (e.g. to drop them from the read cache) */
     onDeleted?: (projection: string, rows: readonly Record<string, unknown>[]) => Promise<void>,
   ) =>
-  async (projection: string, column: string, value: string): Promise<number> => {
+  async (projection: string, column: string, value: string, tenant: string): Promise<number> => {
     const gens = await sql
       .query<{ active_generation: number; building_generation: number | null }>(
         `SELECT active_generation, building_generation FROM ${q(schema)}.projections WHERE name = $1`,
@@ -171,9 +173,16 @@ export const createPostgresRowEraser =
         // the rows are told deleted before the delete commits: when that fails (the cache is down), the
         // rows stay, and the erasure tried again finds them again
         const r = await sql.transaction(async (tx) => {
+          // the subject's rows of its tenant only (the tenant column: docs/security.md#tenants); a table
+          // made before rows had tenants (not prepared since) holds the default tenant's rows only
+          const tenanted = await tx.query(
+            `SELECT 1 FROM pg_attribute WHERE attrelid = $1::regclass AND attname = $2 AND NOT attisdropped`,
+            [table, TENANT_COLUMN],
+          );
+          if (!tenanted.rows.length && tenant !== DEFAULT_TENANT) return { rowCount: 0 };
           const rows = await tx.query<Record<string, unknown>>(
-            `DELETE FROM ${table} WHERE ${q(column)} = $1 RETURNING *`,
-            [value],
+            `DELETE FROM ${table} WHERE ${q(column)} = $1 ${tenanted.rows.length ? `AND ${q(TENANT_COLUMN)} = $2` : ''} RETURNING *`,
+            tenanted.rows.length ? [value, tenant] : [value],
           );
           if (onDeleted && rows.rows.length) await onDeleted(projection, rows.rows);
           return rows;
@@ -185,7 +194,7 @@ export const createPostgresRowEraser =
   };
 
 /**
- * Deletes rows by key from one generation of a projection; answers the rows deleted (with their columns).
+ * Deletes rows by tenant and key from one generation of a projection; answers the rows deleted (with their columns).
  * A generation whose table is gone (dropped after a switch) has none.
  */
 export const createPostgresRowsByKeyEraser =
@@ -193,13 +202,14 @@ export const createPostgresRowsByKeyEraser =
   async (
     projection: { readonly name: string; readonly key: string },
     generation: number,
-    keys: readonly string[],
+    rows: readonly { readonly tenant: string; readonly key: string }[],
   ): Promise<Record<string, unknown>[]> => {
     const table = `${q(schema)}.${q(`proj_${projection.name}_g${generation}`)}`;
     const r = await sql
       .query<Record<string, unknown>>(
-        `DELETE FROM ${table} WHERE ${q(projection.key)} = ANY($1::text[]) RETURNING *`,
-        [keys],
+        `DELETE FROM ${table} WHERE (${q(projection.key)}, ${q(TENANT_COLUMN)}) IN
+           (SELECT * FROM unnest($1::text[], $2::text[])) RETURNING *`,
+        [rows.map((row) => row.key), rows.map((row) => row.tenant)],
       )
       .catch((error: { code?: string }) => {
         if (error.code === '42P01') return { rows: [], rowCount: 0 }; // the generation was dropped

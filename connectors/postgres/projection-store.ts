@@ -1,5 +1,5 @@
 import { CheckpointFenced, Conflict, NotFound, Unavailable } from '../../core/errors.ts';
-import { DELETED, foldChanges, keyOfChange, planFold } from '../../core/fold.ts';
+import { DELETED, foldChanges, idOfChange, planFold } from '../../core/fold.ts';
 import type { DeadLetterEntry, DeadLetterKind, DeadLetterState, ProjectionStore } from '../../core/ports.ts';
 import type {
   Change,
@@ -11,6 +11,8 @@ import type {
   ProjectionState,
   Row,
 } from '../../core/projection.ts';
+import { DEFAULT_TENANT } from '../../core/security/auth.ts';
+import { rowId, rowOfId, TENANT_COLUMN } from '../../core/security/tenancy.ts';
 import type { EventId, StreamId } from '../../core/types.ts';
 import { quoteIdent as q, type Sql, type SqlQueryable, schemaMigration, statementName } from '../sql/sql.ts';
 
@@ -46,12 +48,32 @@ const plain = (row: Row): Row => {
   return out;
 };
 
-/** what a batch writes: whole rows, deleted keys and patches of stored rows (key → columns to set) */
+/** the tenant column, quoted; every projection table has it (docs/security.md#tenants) */
+const TENANT = q(TENANT_COLUMN);
+/** the default tenant, as an SQL literal (a tenant name holds no quote) */
+const DEFAULT = `'${DEFAULT_TENANT}'`;
+
+/** the tenants and the keys of rowIds, as two arrays for unnest($1::text[], $2::text[]) */
+const tenantsAndKeys = (ids: Iterable<string>) => {
+  const tenants: string[] = [];
+  const keys: string[] = [];
+  for (const id of ids) {
+    const row = rowOfId(id);
+    tenants.push(row.tenant);
+    keys.push(row.key);
+  }
+  return { tenants, keys };
+};
+
+/**
+ * what a batch writes: whole rows, deleted rows and patches of stored rows (rowId → columns to set).
+ * Rows are by rowId (core/security/tenancy.ts): a tenant's rows and another's never meet.
+ */
 interface Plan {
   upserts: Row[];
   deletes: string[];
   patches: Map<string, Row>;
-  /** keys whose stored rows must be read (and locked) first */
+  /** rows whose stored version must be read (and locked) first */
   read: Set<string>;
 }
 
@@ -199,25 +221,31 @@ export const createPostgresProjectionStore = (sql: Sql, schema: string): Project
     plan: Plan,
   ) => {
     const table = tableOf(spec.name, generation);
-    const keys = [...plan.read];
-    // Rows this batch reads to change are locked by key first, in key order: a row lock cannot cover
-    // a row that does not exist yet, and two partitions applied at once (here or in another process)
-    // must not both start an increment from nothing. FOR UPDATE also holds off a concurrent patch of
-    // a row between this read and this write.
+    const { tenants, keys } = tenantsAndKeys(plan.read);
+    // Rows this batch reads to change are locked by tenant and key first, in that order: a row lock
+    // cannot cover a row that does not exist yet, and two partitions applied at once (here or in
+    // another process) must not both start an increment from nothing. FOR UPDATE also holds off a
+    // concurrent patch of a row between this read and this write.
     await db.query(
-      'SELECT pg_advisory_xact_lock(hashtextextended($1 || k, 0)) FROM unnest($2::text[]) AS k ORDER BY k COLLATE "C"',
-      [`${table}:`, keys],
+      `SELECT pg_advisory_xact_lock(hashtextextended($1 || u.t || ':' || u.k, 0))
+       FROM unnest($2::text[], $3::text[]) AS u(t, k) ORDER BY u.t COLLATE "C", u.k COLLATE "C"`,
+      [`${table}:`, tenants, keys],
     );
     const existing = await db.query<Row>(
-      `SELECT * FROM ${table} WHERE ${q(spec.key)} = ANY($1::text[]) FOR UPDATE`,
-      [keys],
+      `SELECT * FROM ${table} WHERE (${q(spec.key)}, ${TENANT}) IN (SELECT * FROM unnest($1::text[], $2::text[]))
+       FOR UPDATE`,
+      [keys, tenants],
     );
     const stored = new Map<string, Row>();
-    for (const r of existing.rows) stored.set(String(r[spec.key]), plain(r));
+    for (const r of existing.rows) {
+      const { [TENANT_COLUMN]: tenant, ...row } = plain(r);
+      const owned = tenant === DEFAULT_TENANT ? row : { ...row, [TENANT_COLUMN]: tenant };
+      stored.set(rowId(tenant as string, String(r[spec.key])), owned);
+    }
     foldChanges(
       spec,
       stored,
-      changes.filter((c) => plan.read.has(keyOfChange(spec, c))),
+      changes.filter((c) => plan.read.has(idOfChange(spec, c))),
     );
     for (const [k, row] of stored) {
       if (row === DELETED) plan.deletes.push(k);
@@ -279,24 +307,31 @@ export const createPostgresProjectionStore = (sql: Sql, schema: string): Project
         .filter((c) => c !== spec.key)
         .map((c) => `${q(c)} = EXCLUDED.${q(c)}`)
         .join(', ');
-      parts.push(`ins AS (INSERT INTO ${table} (${list})
-        SELECT ${list} FROM jsonb_populate_recordset(NULL::${table}, $${params.push(JSON.stringify(plan.upserts))}::jsonb)
+      // the default tenant's rows carry no tenant in the fold: the column says it
+      parts.push(`ins AS (INSERT INTO ${table} (${list}, ${TENANT})
+        SELECT ${list}, coalesce(${TENANT}, ${DEFAULT}) FROM jsonb_populate_recordset(NULL::${table}, $${params.push(JSON.stringify(plan.upserts))}::jsonb)
         WHERE EXISTS (SELECT 1 FROM cp)
-        ON CONFLICT (${key}) DO ${updates ? `UPDATE SET ${updates}` : 'NOTHING'} RETURNING 1)`);
+        ON CONFLICT (${key}, ${TENANT}) DO ${updates ? `UPDATE SET ${updates}` : 'NOTHING'} RETURNING 1)`);
     }
     const patched = Object.keys(spec.columns).filter((c) => c !== spec.key);
     if (plan.patches.size && patched.length) {
-      // a patch sets its columns on the stored row (the latest version: UPDATE waits for and re-reads a
-      // row another transaction is changing); a key with no row is left alone
+      // a patch sets its columns on the stored row of its tenant (the latest version: UPDATE waits for
+      // and re-reads a row another transaction is changing); a key with no row is left alone
       const list = patched.map(q).join(', ');
+      const patches = [...plan.patches].map(([id, set]) => {
+        const { tenant, key } = rowOfId(id);
+        return { __lf_t: tenant, __lf_k: key, __lf_s: set };
+      });
       parts.push(`upd AS (UPDATE ${table} AS __lf_row SET (${list}) = (
-          SELECT ${patched.map((c) => `r.${q(c)}`).join(', ')} FROM jsonb_populate_record(__lf_row, p.value) AS r)
-        FROM jsonb_each($${params.push(JSON.stringify(Object.fromEntries(plan.patches)))}::jsonb) AS p
-        WHERE __lf_row.${key} = p.key AND EXISTS (SELECT 1 FROM cp) RETURNING 1)`);
+          SELECT ${patched.map((c) => `r.${q(c)}`).join(', ')} FROM jsonb_populate_record(__lf_row, p.__lf_s) AS r)
+        FROM jsonb_to_recordset($${params.push(JSON.stringify(patches))}::jsonb) AS p(__lf_t text, __lf_k text, __lf_s jsonb)
+        WHERE __lf_row.${key} = p.__lf_k AND __lf_row.${TENANT} = p.__lf_t AND EXISTS (SELECT 1 FROM cp) RETURNING 1)`);
     }
     if (plan.deletes.length) {
+      const { tenants, keys } = tenantsAndKeys(plan.deletes);
       parts.push(
-        `del AS (DELETE FROM ${table} WHERE ${key} = ANY($${params.push(plan.deletes)}::text[])
+        `del AS (DELETE FROM ${table} WHERE (${key}, ${TENANT}) IN
+          (SELECT * FROM unnest($${params.push(keys)}::text[], $${params.push(tenants)}::text[]))
           AND EXISTS (SELECT 1 FROM cp) RETURNING 1)`,
       );
     }
@@ -308,11 +343,45 @@ export const createPostgresProjectionStore = (sql: Sql, schema: string): Project
   const lockProjection = (tx: SqlQueryable, name: string) =>
     tx.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`logfront:${schema}:${name}`]);
 
+  // A row is its tenant's: the key is unique per tenant (primary key (key, tenant): a read by key finds
+  // its rows), and a tenant's rows are found in key order by an index of their own (a tenant's list is
+  // no scan of the others'). Keys and tenants compare bytewise ("C"), the order pages are read in.
   const createTable = async (tx: SqlQueryable, spec: ProjectionSpec, generation: number) => {
+    const table = tableOf(spec.name, generation);
     const columns = Object.entries(spec.columns)
-      .map(([c, t]) => `${q(c)} ${SQL_TYPES[t]}${c === spec.key ? ' PRIMARY KEY' : ''}`)
+      .map(([c, t]) => `${q(c)} ${SQL_TYPES[t]}${c === spec.key ? ' COLLATE "C" NOT NULL' : ''}`)
       .join(', ');
-    await tx.query(`CREATE TABLE IF NOT EXISTS ${tableOf(spec.name, generation)} (${columns})`);
+    await tx.query(
+      `CREATE TABLE IF NOT EXISTS ${table} (${columns}, ${TENANT} text COLLATE "C" NOT NULL DEFAULT ${DEFAULT},
+         PRIMARY KEY (${q(spec.key)}, ${TENANT}))`,
+    );
+    await upgradeTable(tx, spec, generation);
+  };
+
+  // A table made before rows had tenants (primary key: the key alone) gets the tenant column, every
+  // row of it the default tenant's (rebuild the projection to give the rows of other tenants' events
+  // to their tenants), and the keys and indexes above. Once per table; the caller holds its lock.
+  const upgradeTable = async (tx: SqlQueryable, spec: ProjectionSpec, generation: number) => {
+    const table = tableOf(spec.name, generation);
+    const found = await tx.query<{ has_tenant: boolean; pkey: string | null }>(
+      `SELECT EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = $1::regclass AND attname = $2 AND NOT attisdropped)
+         AS has_tenant,
+         (SELECT conname FROM pg_constraint WHERE conrelid = $1::regclass AND contype = 'p') AS pkey`,
+      [table, TENANT_COLUMN],
+    );
+    const { has_tenant, pkey } = found.rows[0]!;
+    if (!has_tenant) {
+      await tx.query(
+        `ALTER TABLE ${table} ${pkey ? `DROP CONSTRAINT ${q(pkey)},` : ''}
+           ADD COLUMN ${TENANT} text COLLATE "C" NOT NULL DEFAULT ${DEFAULT},
+           ALTER COLUMN ${q(spec.key)} SET DATA TYPE text COLLATE "C",
+           ALTER COLUMN ${q(spec.key)} SET NOT NULL,
+           ADD PRIMARY KEY (${q(spec.key)}, ${TENANT})`,
+      );
+    }
+    await tx.query(
+      `CREATE INDEX IF NOT EXISTS ${q(`proj_${spec.name}_g${generation}_tenant`)} ON ${table} (${TENANT}, ${q(spec.key)})`,
+    );
   };
 
   const snapshot = <T>(fn: (tx: SqlQueryable) => Promise<T>) =>
@@ -327,14 +396,20 @@ export const createPostgresProjectionStore = (sql: Sql, schema: string): Project
   const readActive = async (
     spec: ProjectionSpec,
     rowsQuery: (table: string, firstParam: number) => { text: string; params: unknown[]; orderBy: string },
-  ): Promise<{ rows: Row[]; generation: number; checkpoints: Checkpoint[]; liveness: Liveness }> => {
+  ): Promise<{
+    rows: Row[];
+    tenants: string[];
+    generation: number;
+    checkpoints: Checkpoint[];
+    liveness: Liveness;
+  }> => {
     const taken = Object.keys(spec.columns).find((c) => c.startsWith(OWN));
     if (taken) throw new Error(`column "${taken}" of ${spec.name}: names starting with ${OWN} are reserved`);
     for (let attempt = 0; ; attempt++) {
       let generation = generations.get(spec.name);
       if (generation === undefined) {
         const active = await activeOf(sql, spec.name);
-        if (!active) return { rows: [], generation: 0, checkpoints: [], liveness: NEVER };
+        if (!active) return { rows: [], tenants: [], generation: 0, checkpoints: [], liveness: NEVER };
         generation = active.generation;
         generations.set(spec.name, generation);
       }
@@ -352,9 +427,18 @@ export const createPostgresProjectionStore = (sql: Sql, schema: string): Project
            FROM p CROSS JOIN c LEFT JOIN r ON true ${rows.orderBy}`;
         r = await sql.query<Row>(text, [spec.name, generation, ...rows.params], statementName(text));
       } catch (error) {
+        const code = (error as { code?: string }).code;
         // the assumed generation's table is gone (dropped after a switch): ask again
-        if ((error as { code?: string }).code === '42P01' && attempt < 5) {
+        if (code === '42P01' && attempt < 5) {
           generations.delete(spec.name);
+          continue;
+        }
+        // a table made before rows had tenants, which no runner has prepared since: upgrade it
+        if (code === '42703' && String((error as Error).message).includes(TENANT_COLUMN) && attempt < 5) {
+          await sql.transaction(async (tx) => {
+            await lockProjection(tx, spec.name);
+            await upgradeTable(tx, spec, generation);
+          });
           continue;
         }
         throw error;
@@ -362,7 +446,7 @@ export const createPostgresProjectionStore = (sql: Sql, schema: string): Project
       const head = r.rows[0];
       if (!head) {
         generations.delete(spec.name);
-        return { rows: [], generation: 0, checkpoints: [], liveness: NEVER };
+        return { rows: [], tenants: [], generation: 0, checkpoints: [], liveness: NEVER };
       }
       if (head[`${OWN}generation`] !== generation) {
         if (attempt >= 5) throw new Unavailable(`the active generation of ${spec.name} kept changing`, 1);
@@ -370,14 +454,15 @@ export const createPostgresProjectionStore = (sql: Sql, schema: string): Project
         continue;
       }
       const heartbeat = head[`${OWN}heartbeat_at`] as Date | string | null;
+      const found = r.rows.filter((row) => row[spec.key] !== null && row[spec.key] !== undefined);
       return {
-        rows: r.rows
-          .filter((row) => row[spec.key] !== null && row[spec.key] !== undefined)
-          .map((row) => {
-            const own: Row = {};
-            for (const [k, v] of Object.entries(row)) if (!k.startsWith(OWN)) own[k] = v;
-            return plain(own);
-          }),
+        // the tenant is the row's owner, not one of its columns: it is said apart
+        rows: found.map((row) => {
+          const own: Row = {};
+          for (const [k, v] of Object.entries(row)) if (!k.startsWith(OWN)) own[k] = v;
+          return plain(own);
+        }),
+        tenants: found.map((row) => row[TENANT_COLUMN] as string),
         generation,
         checkpoints: (head[`${OWN}checkpoints`] as CheckpointRow[]).map(toCheckpoint),
         liveness: {
@@ -651,34 +736,51 @@ export const createPostgresProjectionStore = (sql: Sql, schema: string): Project
         };
       });
     },
-    get: async (spec, key) => {
+    get: async (spec, key, tenant) => {
       await migrate();
-      const { rows, ...read } = await readActive(spec, (table, n) => ({
-        text: `SELECT * FROM ${table} WHERE ${q(spec.key)} = $${n}`,
-        params: [key],
-        orderBy: '',
-      }));
-      return { row: rows[0] ?? null, ...read };
+      // without a tenant (no principal confines the read): the default tenant's row, else the first
+      // other tenant's by name
+      const { rows, tenants, ...read } = await readActive(spec, (table, n) =>
+        tenant === undefined
+          ? {
+              text: `SELECT * FROM ${table} WHERE ${q(spec.key)} = $${n}
+                     ORDER BY ${TENANT} <> ${DEFAULT}, ${TENANT} LIMIT 1`,
+              params: [key],
+              orderBy: '',
+            }
+          : {
+              text: `SELECT * FROM ${table} WHERE ${q(spec.key)} = $${n} AND ${TENANT} = $${n + 1}`,
+              params: [key, tenant],
+              orderBy: '',
+            },
+      );
+      return { row: rows[0] ?? null, tenant: tenants[0] ?? null, ...read };
     },
     list: async (spec, query) => {
       await migrate();
       return readActive(spec, (table, n) => {
         const params: unknown[] = [];
+        const param = (value: unknown) => `$${n + params.push(value) - 1}`;
         const where: string[] = [];
+        const key = `${q(spec.key)} COLLATE "C"`;
+        // a tenant's rows are in key order in the tenant index; every tenant's, in the primary key's
+        if (query.tenant !== undefined) where.push(`${TENANT} = ${param(query.tenant)}`);
         for (const [column, value] of Object.entries(query.filters)) {
-          params.push(value);
-          where.push(`${q(column)}::text = $${n + params.length - 1}`);
+          where.push(`${q(column)}::text = ${param(value)}`);
         }
         if (query.afterKey !== null) {
-          params.push(query.afterKey);
-          where.push(`${q(spec.key)} COLLATE "C" > $${n + params.length - 1}`);
+          where.push(
+            query.tenant === undefined
+              ? `(${key}, ${TENANT} COLLATE "C") > (${param(query.afterKey)}, ${param(query.afterTenant ?? DEFAULT_TENANT)})`
+              : `${key} > ${param(query.afterKey)}`,
+          );
         }
-        params.push(query.limit);
+        const limit = param(query.limit);
         return {
           text: `SELECT * FROM ${table} ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
-                 ORDER BY ${q(spec.key)} COLLATE "C" LIMIT $${n + params.length - 1}`,
+                 ORDER BY ${key}, ${TENANT} COLLATE "C" LIMIT ${limit}`,
           params,
-          orderBy: `ORDER BY r.${q(spec.key)} COLLATE "C"`,
+          orderBy: `ORDER BY r.${key}, r.${TENANT} COLLATE "C"`,
         };
       });
     },

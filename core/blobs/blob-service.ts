@@ -4,7 +4,7 @@ import type { EventCatalog } from '../log/event-types.ts';
 import { uuidv7 } from '../log/ids.ts';
 import type { EventLog } from '../ports.ts';
 import { decodePositions, encodePosition, type PositionToken } from '../read/positions.ts';
-import { DEFAULT_TENANT } from '../security/crypto.ts';
+import { DEFAULT_TENANT } from '../security/auth.ts';
 import type { SubjectBlobs } from '../security/erasure.ts';
 import type { StreamId } from '../types.ts';
 import {
@@ -12,7 +12,6 @@ import {
   type BlobIndex,
   type BlobRecord,
   type BlobStore,
-  type BlobSubject,
   CHUNK_BYTES,
   CHUNKS_PER_APPEND,
   ChecksumMismatch,
@@ -66,6 +65,8 @@ export interface BlobReadOptions {
   /** a position token: wait until the sink has stored what it points at */
   after?: string;
   maxStalenessMs?: number;
+  /** the tenant whose blob is read (the principal's): another tenant's is not found; absent: any tenant's */
+  tenant?: string | undefined;
 }
 
 export interface BlobUploadOptions {
@@ -74,9 +75,16 @@ export interface BlobUploadOptions {
    * sealed under the subject's data key everywhere they are stored (the log, the archive, the store)
    */
   subject?: string | undefined;
-  /** the tenant of the upload (and of its subject); `default` when not given */
+  /**
+   * the uploader's tenant (the principal's): the blob is that tenant's, and so is its subject;
+   * `default` when not given
+   */
   tenant?: string | undefined;
 }
+
+// an event's metadata, left out when empty (the default tenant's events without a subject carry none)
+const metadataOf = (metadata: { tenant?: string; subject?: string }) =>
+  Object.keys(metadata).length ? { metadata } : {};
 
 const CONTENT_TYPE = /^[\x21-\x7e][\x20-\x7e]{0,254}$/;
 // a data subject id as an erasure takes it: 1 to 200 characters, no control characters
@@ -116,7 +124,7 @@ export const createBlobService = (deps: {
     );
     const deadline = Date.now() + waitMs;
     for (;;) {
-      const record = await deps.index.find(blobId);
+      const record = await deps.index.find(blobId, options.tenant);
       const reached = target.every(
         (p) =>
           record !== null &&
@@ -160,14 +168,14 @@ export const createBlobService = (deps: {
       throw mismatch(record, 'a key that does not unwrap');
     }
   };
-  const uploadSubject = (options: BlobUploadOptions): BlobSubject | undefined => {
+  const uploadSubject = (options: BlobUploadOptions): string | undefined => {
     if (options.subject === undefined) return undefined;
     if (!validSubject(options.subject)) {
       throw new ValidationFailed('invalid subject', [
         { path: 'subject', message: '1 to 200 characters, no control characters' },
       ]);
     }
-    return { tenant: options.tenant ?? DEFAULT_TENANT, id: options.subject };
+    return options.subject;
   };
   return {
     upload: async (rawId, rawType, body, options = {}) => {
@@ -179,18 +187,20 @@ export const createBlobService = (deps: {
         ]);
       }
       const subject = uploadSubject(options);
+      const tenant = options.tenant ?? DEFAULT_TENANT;
       const stream = `${BLOB_CATEGORY}-${blobId}` as StreamId;
       const upload = uuidv7();
       // a subject's upload is sealed under a key of its own, wrapped by the subject's data key
       const sealing =
         subject && deps.keys
-          ? newUploadKey(await deps.keys.subjectKey(subject.tenant, subject.id), blobId, upload)
+          ? newUploadKey(await deps.keys.subjectKey(tenant, subject), blobId, upload)
           : undefined;
       const sealedHash = sealing ? sha256Hex() : undefined;
-      // the commit names the subject (the sink records it, for the subject's erasure); every event the tenant
-      const tenant = subject && subject.tenant !== DEFAULT_TENANT ? { tenant: subject.tenant } : undefined;
-      const chunkMetadata = tenant ? { metadata: tenant } : {};
-      const commitMetadata = subject ? { metadata: { ...tenant, subject: subject.id } } : {};
+      // the blob is its uploader's tenant's: every event carries the tenant (the sink records it); the
+      // commit also names the subject (the sink records it, for the subject's erasure)
+      const ofTenant: { tenant?: string } = tenant === DEFAULT_TENANT ? {} : { tenant };
+      const chunkMetadata = metadataOf(ofTenant);
+      const commitMetadata = metadataOf({ ...ofTenant, ...(subject === undefined ? {} : { subject }) });
       const hash = sha256Hex();
       let size = 0;
       let index = 0;
@@ -281,7 +291,7 @@ export const createBlobService = (deps: {
 
 /** a data subject's blobs, as its erasure finds and deletes them: the object first, then its record */
 export const createSubjectBlobs = (index: BlobIndex, store: BlobStore): SubjectBlobs => ({
-  of: (tenant, id) => index.ofSubject({ tenant, id }),
+  of: (tenant, id) => index.ofSubject(tenant, id),
   delete: async (blob) => {
     await store.delete(blob.key);
     await index.remove(blob.blobId, blob.upload);

@@ -8,7 +8,7 @@ import type { Logger } from '../logger.ts';
 import type { EventLog, LogBatch, Subscription } from '../ports.ts';
 import { partitionKey } from '../read/positions.ts';
 import { type AuditInput, type AuditTrail, SYSTEM } from '../security/audit.ts';
-import { DEFAULT_TENANT } from '../security/crypto.ts';
+import { tenantOfEvent } from '../security/tenancy.ts';
 import type { RecordedEvent } from '../types.ts';
 import { BLOB_CATEGORY, type BlobIndex, type BlobStore, blobKey, sha256Hex } from './blobs.ts';
 import { type BlobSealing, sealedSize } from './sealed-blobs.ts';
@@ -49,8 +49,10 @@ interface InFlight {
   size: number;
   nextIndex: number;
   hash: ReturnType<typeof sha256Hex>;
-  /** a chunk went missing (the sink started in the middle of the upload): it cannot complete */
+  /** a chunk went missing (the sink started in the middle of the upload), or one of another tenant came */
   broken: boolean;
+  /** the tenant of its first chunk: every event of an upload is of one tenant */
+  readonly tenant: string;
   touchedAt: number;
 }
 
@@ -120,6 +122,7 @@ export const createBlobSink = (deps: {
         nextIndex: 0,
         hash: sha256Hex(),
         broken: false,
+        tenant: tenantOfEvent(event),
         touchedAt: Date.now(),
       };
       inFlight.set(c.upload, u);
@@ -128,7 +131,7 @@ export const createBlobSink = (deps: {
     }
     if (!u) return; // the start of this upload is before where the sink began: it was completed or abandoned
     if (c.index < u.nextIndex) return; // redelivered
-    if (c.index > u.nextIndex) {
+    if (c.index > u.nextIndex || tenantOfEvent(event) !== u.tenant) {
       u.broken = true;
       return;
     }
@@ -142,10 +145,17 @@ export const createBlobSink = (deps: {
     if (u.buffered >= deps.partBytes) await flushPart(u);
   };
 
-  // never deleted unless the audit log holds it first (object.deleted `started`)
-  const deleteObject = async (blobId: string, key: string, details: Record<string, unknown>) => {
+  // never deleted unless the audit log holds it first (object.deleted `started`), in the blob's tenant's
+  // audit log (that tenant reads it there)
+  const deleteObject = async (
+    blob: { blobId: string; tenant: string },
+    key: string,
+    details: Record<string, unknown>,
+  ) => {
+    const { blobId, tenant } = blob;
     const deleted = (outcome: AuditInput['outcome'], reason?: string): AuditInput => ({
       ...SYSTEM,
+      tenant,
       action: 'object.deleted',
       resource: `blob/${blobId}`,
       outcome,
@@ -164,6 +174,7 @@ export const createBlobSink = (deps: {
 
   const onCommit = async (event: RecordedEvent, c: Commit) => {
     const u = inFlight.get(c.upload);
+    const tenant = tenantOfEvent(event);
     if (await index.isComplete(c.blobId, c.upload)) {
       if (u) await forget(u);
       return;
@@ -177,10 +188,10 @@ export const createBlobSink = (deps: {
       }
       await store.put(key, Buffer.alloc(0), c.contentType);
     } else {
-      if (!u || u.broken || u.nextIndex !== c.chunks) {
+      if (!u || u.broken || u.nextIndex !== c.chunks || u.tenant !== tenant) {
         logger.error(
           { blobId: c.blobId, upload: c.upload },
-          'blob sink: a commit whose chunks the sink did not all see; the upload is dropped',
+          'blob sink: a commit whose chunks the sink did not all see, or of another tenant; the upload is dropped',
         );
         if (u) await forget(u);
         return;
@@ -215,21 +226,21 @@ export const createBlobSink = (deps: {
       sha256: c.sha256,
       contentType: c.contentType,
       position: event.position,
-      ...(subject === undefined
-        ? {}
-        : { subject: { tenant: event.metadata.tenant ?? DEFAULT_TENANT, id: subject } }),
+      tenant,
+      // the subject is of the blob's tenant: every event of an upload is of one tenant
+      ...(subject === undefined ? {} : { subject }),
       ...(c.sealed
         ? { sealed: { keyId: c.sealed.keyId, key: c.sealed.key, chunkBytes: c.sealed.chunkBytes } }
         : {}),
     });
     if (replaced) {
       // the object a new upload of the blob replaced
-      await deleteObject(c.blobId, replaced.key, { replacedBy: c.upload });
+      await deleteObject(replaced, replaced.key, { replacedBy: c.upload });
     }
     // recorded first, then asked: an erasure that destroyed the key before this question either found
     // the record (and deleted it) or left it to be deleted here
     if (c.sealed && (await deps.keyDestroyed?.(c.sealed.keyId))) {
-      await deleteObject(c.blobId, key, { subjectErased: true });
+      await deleteObject({ blobId: c.blobId, tenant }, key, { subjectErased: true });
       await index.remove(c.blobId, c.upload);
       logger.info({ blobId: c.blobId }, 'blob sink: an upload whose data subject was erased was deleted');
       return;

@@ -94,26 +94,26 @@ export interface BlobRecord {
   readonly contentType: string;
   /** the commit event's position */
   readonly position: Position;
-  /** the data subject it was uploaded for: erasing the subject deletes it */
-  readonly subject?: BlobSubject | undefined;
+  /** the uploader's tenant (its events' tenant): a blob id is a blob per tenant */
+  readonly tenant: string;
+  /**
+   * the data subject it was uploaded for, in the blob's tenant (the subject header is read in the
+   * uploader's tenant): erasing the subject deletes it
+   */
+  readonly subject?: string | undefined;
   /** how its bytes are sealed (a subject's blob with a key-encryption key); absent: stored as uploaded */
   readonly sealed?: BlobSealing | undefined;
 }
 
-/** a data subject, in its tenant */
-export interface BlobSubject {
-  readonly tenant: string;
-  readonly id: string;
-}
-
 /** What the blob sink records and readers look up. */
 export interface BlobIndex {
-  find(blobId: string): Promise<BlobRecord | null>;
+  /** the tenant's blob; without a tenant, the default tenant's, else the first other tenant's by name */
+  find(blobId: string, tenant?: string): Promise<BlobRecord | null>;
   /** records a completed upload; returns the record it replaced, if any */
   record(blob: BlobRecord): Promise<BlobRecord | null>;
   isComplete(blobId: string, upload: string): Promise<boolean>;
-  /** the recorded blobs of a data subject */
-  ofSubject(subject: BlobSubject): Promise<BlobRecord[]>;
+  /** the recorded blobs of a data subject of a tenant */
+  ofSubject(tenant: string, subject: string): Promise<BlobRecord[]>;
   /** forgets the blob, if it is still at that upload (a later upload of the blob stays) */
   remove(blobId: string, upload: string): Promise<void>;
   checkpoint(topic: string, partition: number): Promise<bigint | undefined>;

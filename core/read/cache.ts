@@ -11,6 +11,11 @@ import { partitionKey } from './positions.ts';
 
 export interface CacheEntry {
   readonly row: Row;
+  /**
+   * the row's tenant (absent: the default tenant). Entries are kept by rowId (tenant and key), and a
+   * reader checks this too before it serves one: never another tenant's row from the cache.
+   */
+  readonly tenant?: string;
   readonly generation: number;
   /** the projection's checkpoints, read in the same snapshot as the row */
   readonly checkpoints: readonly Checkpoint[];
@@ -107,6 +112,7 @@ export const rowChecksum = (row: Row) => createHash('sha256').update(canonical(r
 export const encodeEntry = (entry: CacheEntry) =>
   JSON.stringify({
     r: entry.row,
+    ...(entry.tenant === undefined ? {} : { t: entry.tenant }),
     g: entry.generation,
     c: entry.checkpoints.map((c) => [
       c.topic,
@@ -120,11 +126,13 @@ export const encodeEntry = (entry: CacheEntry) =>
 export const decodeEntry = (text: string): CacheEntry => {
   const o = JSON.parse(text) as {
     r: Row;
+    t?: string;
     g: number;
     c: [string, number, string, string | null, number | null][];
   };
   return {
     row: o.r,
+    ...(o.t === undefined ? {} : { tenant: o.t }),
     generation: o.g,
     checkpoints: o.c.map(([topic, partition, next, lastEventAt, caughtUpAt]) => ({
       topic,

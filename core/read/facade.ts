@@ -3,6 +3,8 @@ import { unstorableText } from '../log/storable.ts';
 import type { Logger } from '../logger.ts';
 import type { EventLog, ProjectionStore } from '../ports.ts';
 import type { Checkpoint, Liveness, ProjectionSpec, Row, RowRead } from '../projection.ts';
+import { DEFAULT_TENANT } from '../security/auth.ts';
+import { rowId } from '../security/tenancy.ts';
 import type { Position } from '../types.ts';
 import { appliedOf, type CacheEntry, type RowCache, rowChecksum } from './cache.ts';
 import { covers, decodePositions, encodePositions, type PositionToken } from './positions.ts';
@@ -17,6 +19,12 @@ export interface ReadOptions {
   onStale?: 'error' | 'serve';
   /** the caller went away (its client disconnected): stop waiting */
   signal?: AbortSignal;
+  /**
+   * the tenant whose rows the read sees (the principal's): another tenant's row is not found. Absent:
+   * every tenant's (LOGFRONT_AUTH=none, in-process callers); a key several tenants have is then the
+   * default tenant's row, else the first other tenant's by name.
+   */
+  tenant?: string | undefined;
 }
 
 export interface ReadMeta {
@@ -60,11 +68,21 @@ const refuseUnstorable = (values: readonly (readonly [string, string])[]) => {
   if (issues.length) throw new ValidationFailed('invalid read', issues);
 };
 
-const encodeCursor = (key: string) => Buffer.from(JSON.stringify({ k: key }), 'utf8').toString('base64url');
-const decodeCursor = (cursor: string): string => {
+// a page ends at a row: its key, and its tenant unless it is the default one (as cursors were before)
+const encodeCursor = (key: string, tenant: string) =>
+  Buffer.from(
+    JSON.stringify(tenant === DEFAULT_TENANT ? { k: key } : { k: key, t: tenant }),
+    'utf8',
+  ).toString('base64url');
+const decodeCursor = (cursor: string): { key: string; tenant: string } => {
   try {
-    const parsed = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as { k?: unknown };
-    if (typeof parsed.k === 'string') return parsed.k;
+    const parsed = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as {
+      k?: unknown;
+      t?: unknown;
+    };
+    if (typeof parsed.k === 'string' && (parsed.t === undefined || typeof parsed.t === 'string')) {
+      return { key: parsed.k, tenant: parsed.t ?? DEFAULT_TENANT };
+    }
   } catch {}
   throw new ValidationFailed('invalid cursor', [
     { path: 'cursor', message: 'not a cursor from a previous page' },
@@ -138,9 +156,19 @@ const fromStore = <T>(
   source: 'store',
 });
 
-/** a store read of a row, as the cache keeps it */
+/** a store read of a row, as the cache keeps it: with its tenant, unless it is the default one */
 const entryOf = (read: RowRead): CacheEntry | null =>
-  read.row ? { row: read.row, generation: read.generation, checkpoints: read.checkpoints } : null;
+  read.row
+    ? {
+        row: read.row,
+        ...(read.tenant === null || read.tenant === DEFAULT_TENANT ? {} : { tenant: read.tenant }),
+        generation: read.generation,
+        checkpoints: read.checkpoints,
+      }
+    : null;
+
+/** the tenant of a cached row */
+const tenantOfEntry = (entry: CacheEntry) => entry.tenant ?? DEFAULT_TENANT;
 
 export const createFacade = (deps: {
   store: ProjectionStore;
@@ -291,17 +319,31 @@ export const createFacade = (deps: {
   };
 
   // a strong read served from the cache: the store's row must be the same, or the store wins
-  const probe = async (spec: ReadableProjection, key: string, cached: Candidate<Row | null>) => {
+  const probe = async (
+    spec: ReadableProjection,
+    key: string,
+    tenant: string | undefined,
+    cached: Candidate<Row | null>,
+  ) => {
     const begun = cache!.begin();
-    const r = await deps.store.get(spec, key);
-    const same = r.row !== null && cached.value !== null && rowChecksum(r.row) === rowChecksum(cached.value);
+    const r = await deps.store.get(spec, key, tenant);
+    const same =
+      r.row !== null &&
+      cached.value !== null &&
+      r.tenant === (tenant ?? DEFAULT_TENANT) &&
+      rowChecksum(r.row) === rowChecksum(cached.value);
     if (same) return cached;
     deps.events?.cacheMismatch?.(spec.name, key);
     deps.logger?.warn(
       { projection: spec.name, generation: cached.generation },
       'cache: a strong read found a cached row that differs from the store; repaired',
     );
-    await cache!.repair(spec.name, key, entryOf(r), begun);
+    await cache!.repair(
+      spec.name,
+      rowId(tenant, key),
+      r.tenant === (tenant ?? DEFAULT_TENANT) ? entryOf(r) : null,
+      begun,
+    );
     return fromStore(r.row, r);
   };
 
@@ -309,12 +351,17 @@ export const createFacade = (deps: {
     get: async (name, key, options = {}) => {
       const spec = specOf(name);
       refuseUnstorable([['key', key]]);
+      const { tenant } = options;
+      // the cache keeps a row by its rowId; a read without a tenant looks for the default tenant's row,
+      // the one it prefers
+      const cacheKey = rowId(tenant, key);
       const { value, meta, candidate } = await readFresh<Row | null>(spec, options, async (fromCache) => {
         if (fromCache && cache) {
           const status = (await statusOf(name, STATUS_MAX_AGE_MS)).value;
           if (status) {
-            const hit = await cache.lookup(name, key, status.generation);
-            if (hit) {
+            const hit = await cache.lookup(name, cacheKey, status.generation);
+            // never another tenant's row, whatever the cache holds under this name
+            if (hit && tenantOfEntry(hit.entry) === (tenant ?? DEFAULT_TENANT)) {
               return {
                 value: hit.entry.row,
                 checkpoints: hit.entry.checkpoints,
@@ -327,15 +374,16 @@ export const createFacade = (deps: {
           return null;
         }
         const begun = cache?.begin() ?? 0;
-        const r = await deps.store.get(spec, key);
+        const r = await deps.store.get(spec, key, tenant);
         const entry = entryOf(r);
-        if (cache && entry) await cache.store(name, key, entry, begun);
+        // kept under the row's own name: its tenant's
+        if (cache && entry) await cache.store(name, rowId(r.tenant ?? undefined, key), entry, begun);
         return fromStore(r.row, r);
       });
       let data = value;
       let answer = meta;
       if (candidate.source === 'cache' && options.consistency === 'strong') {
-        const checked = await probe(spec, key, candidate);
+        const checked = await probe(spec, key, tenant, candidate);
         if (checked !== candidate) {
           data = checked.value;
           // the answer is the store's row: say the position it was read at
@@ -368,18 +416,27 @@ export const createFacade = (deps: {
           })),
         );
       }
-      const afterKey = options.cursor ? decodeCursor(options.cursor) : null;
+      const after = options.cursor ? decodeCursor(options.cursor) : null;
       refuseUnstorable([
         ...Object.entries(filters),
-        ...(afterKey === null ? [] : [['cursor', afterKey] as const]),
+        ...(after === null ? [] : [['cursor', after.key] as const, ['cursor', after.tenant] as const]),
       ]);
       const { value, meta } = await readFresh(spec, options, async () => {
-        const r = await deps.store.list(spec, { filters, limit: limit + 1, afterKey });
-        return fromStore(r.rows, r);
+        const r = await deps.store.list(spec, {
+          filters,
+          limit: limit + 1,
+          afterKey: after?.key ?? null,
+          afterTenant: after?.tenant,
+          tenant: options.tenant,
+        });
+        return fromStore(r, r);
       });
-      const items = value.slice(0, limit);
+      const items = value.rows.slice(0, limit);
       const last = items.at(-1);
-      const next = value.length > limit && last ? encodeCursor(String(last[spec.key])) : null;
+      const next =
+        value.rows.length > limit && last
+          ? encodeCursor(String(last[spec.key]), value.tenants[limit - 1]!)
+          : null;
       return { items, next, meta };
     },
     whenApplied: async (name, positions, budgetMs) => {

@@ -12,6 +12,7 @@ import type { AuditActor, AuditInput, AuditTrail } from './audit.ts';
 import { type DataKeyStore, DEFAULT_TENANT, type FieldCipher, unwrapKey, wrapKey } from './crypto.ts';
 import { subjectIdProblem, TENANT_NAME, TENANT_NAME_RULE } from './names.ts';
 import { errorMessage } from './redaction.ts';
+import { rowId, tenantOfChange } from './tenancy.ts';
 
 export interface ErasureRequest {
   readonly tenant?: string | undefined;
@@ -53,7 +54,8 @@ export const createErasure = (deps: {
   /** null when sensitive fields are not encrypted (no key-encryption key) */
   cipher: FieldCipher | null;
   projections: readonly { readonly name: string; readonly subject?: string }[];
-  deleteRows: (projection: string, column: string, value: string) => Promise<number>;
+  /** deletes the rows of `tenant` whose `column` is `value` */
+  deleteRows: (projection: string, column: string, value: string, tenant: string) => Promise<number>;
   /** absent without a blob store */
   blobs?: SubjectBlobs | undefined;
   audit: Pick<AuditTrail, 'record' | 'offer' | 'subjectRef'>;
@@ -110,7 +112,7 @@ export const createErasure = (deps: {
       await deps.remember?.(tenant, subjectId);
       const rowsDeleted: Record<string, number> = {};
       for (const p of deps.projections) {
-        if (p.subject) rowsDeleted[p.name] = await deps.deleteRows(p.name, p.subject, subjectId);
+        if (p.subject) rowsDeleted[p.name] = await deps.deleteRows(p.name, p.subject, subjectId, tenant);
       }
       if (deps.blobs) {
         for (const blob of await deps.blobs.of(tenant, subjectId)) {
@@ -249,8 +251,12 @@ const subjectOfChange = (projection: SubjectProjection, change: Change): string 
 export const createErasedRows = (deps: {
   refOf: (tenant: string, subject: string) => Promise<string>;
   erased: ErasedSubjects;
-  /** deletes rows by key from a generation of the projection */
-  deleteRows: (projection: SubjectProjection, generation: number, keys: string[]) => Promise<void>;
+  /** deletes rows, each by its tenant and key, from a generation of the projection */
+  deleteRows: (
+    projection: SubjectProjection,
+    generation: number,
+    rows: readonly { readonly tenant: string; readonly key: string }[],
+  ) => Promise<void>;
 }): ErasedRows => ({
   screen: async (projection, changes, eventOf) => {
     const candidates: { index: number; ref: string; event: RecordedEvent }[] = [];
@@ -276,7 +282,13 @@ export const createErasedRows = (deps: {
     const screened = [...changes];
     const replaced = new Set<number>();
     for (const c of covered(seen.horizons)) {
-      screened[c.index] = { kind: 'delete', key: keyOfChange(projection, changes[c.index]!) };
+      const change = changes[c.index]!;
+      // the row of the change's tenant: another tenant's row of the same key is not this subject's
+      screened[c.index] = {
+        kind: 'delete',
+        key: keyOfChange(projection, change),
+        ...(change.tenant === undefined ? {} : { tenant: change.tenant }),
+      };
       replaced.add(c.index);
     }
     return {
@@ -284,9 +296,14 @@ export const createErasedRows = (deps: {
       settle: async (generation) => {
         if ((await deps.erased.version()) === seen.version) return [];
         const late = covered((await deps.erased.lookup(refs)).horizons).filter((c) => !replaced.has(c.index));
-        const keys = [...new Set(late.map((c) => keyOfChange(projection, changes[c.index]!)))];
-        if (keys.length) await deps.deleteRows(projection, generation, keys);
-        return keys;
+        const rows = new Map<string, { tenant: string; key: string }>();
+        for (const c of late) {
+          const change = changes[c.index]!;
+          const row = { tenant: tenantOfChange(change), key: keyOfChange(projection, change) };
+          rows.set(rowId(row.tenant, row.key), row);
+        }
+        if (rows.size) await deps.deleteRows(projection, generation, [...rows.values()]);
+        return [...rows.keys()];
       },
     };
   },

@@ -99,9 +99,10 @@ export const projectionStoreContract = (name: string, open: () => Promise<Projec
         expect(await store.deadLetters(spec.name, { limit: 10 })).toEqual([]);
         expect(await store.deadLetter(spec.name, '1')).toBeNull();
         const never = { generation: 0, checkpoints: [], liveness: { state: 'idle', heartbeatAt: null } };
-        expect(await store.get(spec, 'a')).toEqual({ row: null, ...never });
+        expect(await store.get(spec, 'a')).toEqual({ row: null, tenant: null, ...never });
         expect(await store.list(spec, { filters: {}, limit: 10, afterKey: null })).toEqual({
           rows: [],
+          tenants: [],
           ...never,
         });
       });
@@ -1035,6 +1036,120 @@ export const projectionStoreContract = (name: string, open: () => Promise<Projec
         await expect(store.list(reserved, { filters: {}, limit: 1, afterKey: null })).rejects.toThrow(
           /reserved/,
         );
+      });
+    });
+
+    describe('tenants', () => {
+      /** a change of the tenant's rows, as the runner makes it from an event of that tenant */
+      const of = (tenant: string, change: Change): Change => ({ ...change, tenant });
+      /** every row, as `<tenant>/<key>` → row */
+      const everyRow = async (spec: ProjectionSpec) => {
+        const r = await store.list(spec, { filters: {}, limit: 1000, afterKey: null });
+        return Object.fromEntries(r.rows.map((row, i) => [`${r.tenants[i]}/${row[spec.key]}`, row]));
+      };
+
+      it('the same key is a row per tenant: upserts, patches, increments and deletes change their own tenant’s row only', async () => {
+        const spec = await given({ id: 'text', status: 'text', n: 'integer' });
+        await store.applyBatch(
+          spec,
+          1,
+          [
+            upsert({ id: 'a', status: 'placed', n: 1 }),
+            of('acme', upsert({ id: 'a', status: 'acme', n: 10 })),
+            of('acme', patch('a', { status: 'acme shipped' })),
+            increment('c', { n: 1 }),
+            of('acme', increment('c', { n: 5 })),
+            of('globex', upsert({ id: 'd', status: 'globex' })),
+          ],
+          advance(null, 6n),
+        );
+        expect(await everyRow(spec)).toEqual({
+          'acme/a': { id: 'a', status: 'acme shipped', n: 10 },
+          'default/a': { id: 'a', status: 'placed', n: 1 },
+          'acme/c': { id: 'c', status: null, n: 5 },
+          'default/c': { id: 'c', status: null, n: 1 },
+          'globex/d': { id: 'd', status: 'globex', n: null },
+        });
+        // a batch of patches, increments (read from the table) and deletes, each of its own tenant
+        await store.applyBatch(
+          spec,
+          1,
+          [
+            patch('a', { status: 'shipped' }),
+            of('acme', increment('a', { n: 1 })),
+            of('globex', patch('a', { status: 'no globex row a' })),
+            of('acme', remove('c')),
+            increment('c', { n: 2 }),
+            of('acme', remove('d')),
+            of('globex', increment('d', { n: 3 })),
+          ],
+          advance(6n, 13n),
+        );
+        expect(await everyRow(spec)).toEqual({
+          'acme/a': { id: 'a', status: 'acme shipped', n: 11 },
+          'default/a': { id: 'a', status: 'shipped', n: 1 },
+          'default/c': { id: 'c', status: null, n: 3 },
+          'globex/d': { id: 'd', status: 'globex', n: 3 },
+        });
+      });
+
+      it('a read with a tenant finds that tenant’s row only; without one, the default tenant’s, else the first other by name', async () => {
+        const spec = await given({ id: 'text', status: 'text' });
+        await store.applyBatch(
+          spec,
+          1,
+          [
+            of('globex', upsert({ id: 'a', status: 'globex' })),
+            of('acme', upsert({ id: 'a', status: 'acme' })),
+            upsert({ id: 'b', status: 'default' }),
+            of('acme', upsert({ id: 'b', status: 'acme' })),
+          ],
+          advance(null, 4n),
+        );
+        expect(await store.get(spec, 'a', 'globex')).toMatchObject({
+          row: { status: 'globex' },
+          tenant: 'globex',
+        });
+        expect(await store.get(spec, 'a', 'default')).toMatchObject({ row: null, tenant: null });
+        expect(await store.get(spec, 'a')).toMatchObject({ row: { status: 'acme' }, tenant: 'acme' });
+        expect(await store.get(spec, 'b')).toMatchObject({ row: { status: 'default' }, tenant: 'default' });
+        expect(await store.get(spec, 'b', 'acme')).toMatchObject({ row: { id: 'b', status: 'acme' } });
+        expect((await store.get(spec, 'b', 'acme')).row).not.toHaveProperty('__lf_tenant');
+        expect(await store.get(spec, 'b', 'initech')).toMatchObject({ row: null, tenant: null });
+      });
+
+      it('a list with a tenant pages that tenant’s rows by key, filters included; without one, every tenant’s by key then tenant', async () => {
+        const spec = await given({ id: 'text', status: 'text' });
+        const tenants = ['default', 'acme', 'globex'];
+        const keys = ['k1', 'k2', 'k3', 'k4'];
+        await store.applyBatch(
+          spec,
+          1,
+          tenants.flatMap((t) => keys.map((id, i) => of(t, upsert({ id, status: i % 2 ? 'odd' : 'even' })))),
+          advance(null, 12n),
+        );
+        const page = (query: Partial<Parameters<ProjectionStore['list']>[1]>) =>
+          store.list(spec, { filters: {}, limit: 2, afterKey: null, ...query });
+        const acme = await page({ tenant: 'acme', limit: 3 });
+        expect(acme.rows.map((r) => r.id)).toEqual(['k1', 'k2', 'k3']);
+        expect(acme.tenants).toEqual(['acme', 'acme', 'acme']);
+        expect((await page({ tenant: 'acme', afterKey: 'k3' })).rows.map((r) => r.id)).toEqual(['k4']);
+        expect(
+          (await page({ tenant: 'globex', filters: { status: 'odd' }, limit: 10 })).rows.map((r) => r.id),
+        ).toEqual(['k2', 'k4']);
+        expect((await page({ tenant: 'initech' })).rows).toEqual([]);
+        // every tenant's rows, each once, in pages that end between two tenants of one key
+        const seen: string[] = [];
+        let after: { afterKey: string | null; afterTenant?: string } = { afterKey: null };
+        for (;;) {
+          const r = await page({ ...after, limit: 5 });
+          if (!r.rows.length) break;
+          seen.push(...r.rows.map((row, i) => `${row.id}/${r.tenants[i]}`));
+          after = { afterKey: String(r.rows.at(-1)!.id), afterTenant: r.tenants.at(-1)! };
+        }
+        expect(seen).toEqual(keys.flatMap((k) => ['acme', 'default', 'globex'].map((t) => `${k}/${t}`)));
+        // a page after a key without a tenant is after the default tenant's row of that key
+        expect((await page({ afterKey: 'k2', limit: 2 })).tenants).toEqual(['globex', 'acme']);
       });
     });
 

@@ -1,6 +1,7 @@
 // The security boundary over HTTP, on both modes: every route of the OpenAPI document wants a token
 // (but the probes), each its scope; tenants see their own streams only; foreign Hosts and cross-site
 // text/plain POSTs are refused; `serve` does not open a port nobody chose to open.
+import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -14,7 +15,7 @@ import { createHttpServer } from '../../app/http.ts';
 import { createLogger } from '../../app/logger.ts';
 import { SCOPES, sha256Hex } from '../../core/security/auth.ts';
 import { cli } from '../support/cli.ts';
-import { orderPlaced, orderShipped } from '../support/orders.ts';
+import { orderPlaced, orderPlacedBy, orderShipped } from '../support/orders.ts';
 import { embeddedConfig, services, servicesConfig, uniqueId } from '../support/services.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'logfront-auth-'));
@@ -45,14 +46,53 @@ const JWT_SECRET = 'a-secret-of-at-least-thirty-two-characters';
 const AUTH = { LOGFRONT_AUTH: 'tokens', LOGFRONT_API_KEYS_FILE: keysFile, LOGFRONT_JWT_SECRET: JWT_SECRET };
 
 interface Operation {
+  /** as the document names it: `GET /v1/projections/{name}/rows/{key}` */
+  route: string;
   path: string;
   method: string;
   scope: string | undefined;
 }
 
+/** what a route does with tenants (docs/security.md#tenants) */
+type Tenancy =
+  /** the probes: no token at all */
+  | 'probe'
+  /** deployment-wide: it addresses no tenant's data (admin and metrics are operators' scopes) */
+  | 'deployment'
+  /** it addresses a tenant's data: another tenant's answers 404, or is not listed, or is not changed */
+  | 'tenant';
+
+/**
+ * Every route of the OpenAPI document, and what it does with tenants. A route the document has and
+ * this table does not fails the walk: a new route says how it handles tenants before it ships.
+ */
+const TENANCY: Record<string, Tenancy> = {
+  'POST /v1/streams/{stream}/events': 'tenant',
+  'GET /v1/streams/{stream}/events': 'tenant',
+  'GET /v1/projections': 'deployment',
+  'GET /v1/projections/{name}/rows/{key}': 'tenant',
+  'GET /v1/projections/{name}/rows': 'tenant',
+  'POST /v1/projections/{name}/rebuild': 'deployment',
+  'GET /v1/projections/{name}/dead-letters': 'deployment',
+  'POST /v1/projections/{name}/dead-letters/{id}/retry': 'deployment',
+  'POST /v1/projections/{name}/dead-letters/{id}/skip': 'deployment',
+  'POST /v1/projections/{name}/resume': 'deployment',
+  'PUT /v1/blobs/{blobId}': 'tenant',
+  'GET /v1/blobs/{blobId}': 'tenant',
+  'HEAD /v1/blobs/{blobId}': 'tenant',
+  'DELETE /v1/subjects/{subjectId}': 'tenant',
+  'GET /v1/audit': 'tenant',
+  'GET /metrics': 'deployment',
+  'GET /openapi.json': 'deployment',
+  'GET /healthz': 'probe',
+  'GET /readyz': 'probe',
+};
+
+const KEK = randomBytes(32).toString('base64');
+
 for (const [mode, config] of [
   ['embedded', () => embeddedConfig(AUTH)],
-  ['Kafka', () => servicesConfig(AUTH)],
+  ['Kafka, Postgres, Redis, S3', () => servicesConfig({ ...AUTH, LOGFRONT_KEK: KEK })],
 ] as [string, () => Config][]) {
   describe(`authentication and scopes (${mode})`, () => {
     let lf: Logfront;
@@ -96,6 +136,7 @@ for (const [mode, config] of [
       };
       return Object.entries(doc.paths).flatMap(([path, methods]) =>
         Object.entries(methods).map(([method, op]) => ({
+          route: `${method.toUpperCase()} ${path}`,
           path: path
             .replace('{stream}', `order-${uniqueId()}`)
             .replace('{name}', 'orders')
@@ -114,6 +155,7 @@ for (const [mode, config] of [
       expect(ops.length).toBeGreaterThanOrEqual(19);
       let scoped = 0;
       let refused = 0;
+      const deniedSeen = new Set<string>();
       for (const op of ops) {
         const probe = op.path === '/healthz' || op.path === '/readyz';
         const body = op.method === 'POST' || op.method === 'PUT' ? {} : undefined;
@@ -140,6 +182,18 @@ for (const [mode, config] of [
           status: 403,
         });
         scoped += 1;
+        // this refusal's own acl.denied record: the principal, the scope it lacked
+        await lf.audit.flush();
+        const fresh = (await lf.audit.query({ action: 'acl.denied', limit: 1000 })).items.filter(
+          (r) => r.actor === 'none' && !deniedSeen.has(r.id),
+        );
+        expect(fresh, op.route).toHaveLength(1);
+        expect(fresh[0], op.route).toMatchObject({
+          tenant: 'default',
+          outcome: 'failure',
+          details: { scope: op.scope },
+        });
+        deniedSeen.add(fresh[0]!.id);
         const allowed = await send(op.method, op.path, tokenOf(op.scope as KeyName), body);
         expect(
           allowed.status,
@@ -154,6 +208,156 @@ for (const [mode, config] of [
       const failed = await lf.audit.query({ action: 'auth.failed', limit: 1000 });
       expect(failed.items.length).toBeGreaterThanOrEqual(refused);
     });
+
+    it("walks the OpenAPI document: on every route that addresses a tenant's data, another tenant's answers 404, is not listed or not changed", async () => {
+      await lf.startRunners();
+      const acme = tokenOf('acme');
+      const other = tokenOf('all'); // every scope, in the default tenant
+      const id = uniqueId();
+      const customer = `c-${id}`;
+      const stream = `order-${id}`;
+      const budget = 'maxStalenessMs=20000';
+      // acme's data: a stream, its row, two blobs (one of its subject), an audit record
+      const placed = await send('POST', `/v1/streams/${stream}/events`, acme, {
+        events: [orderPlacedBy(id, customer)],
+      });
+      expect(placed.status).toBe(201);
+      const row = `/v1/projections/orders/rows/${id}`;
+      expect((await send('GET', `${row}?after=${placed.body.position}&${budget}`, acme)).status).toBe(200);
+      const putBlob = async (blobId: string, token: string, text: string, subject?: string) => {
+        const r = await fetch(`${url}/v1/blobs/${blobId}`, {
+          method: 'PUT',
+          headers: {
+            authorization: `Bearer ${token}`,
+            'content-type': 'text/plain',
+            ...(subject === undefined ? {} : { 'x-logfront-subject': subject }),
+          },
+          body: text,
+        });
+        expect(r.status, await r.clone().text()).toBe(201);
+        return ((await r.json()) as { position: string }).position;
+      };
+      const getBlob = async (blobId: string, token: string, query = '') => {
+        const r = await fetch(`${url}/v1/blobs/${blobId}${query}`, {
+          headers: { authorization: `Bearer ${token}` },
+        });
+        return { status: r.status, text: await r.text() };
+      };
+      const blob = `b-${id}`;
+      const replaced = `b-put-${id}`;
+      for (const b of [blob, replaced]) {
+        const at = await putBlob(b, acme, `acme ${b}`, b === blob ? customer : undefined);
+        expect(await getBlob(b, acme, `?after=${at}&${budget}`)).toEqual({ status: 200, text: `acme ${b}` });
+      }
+      expect((await send('DELETE', `/v1/subjects/s-${id}`, acme)).status).toBe(202);
+      const missing = await send('GET', `/v1/projections/orders/rows/nobody-${id}`, other);
+
+      const checks: Record<string, () => Promise<void>> = {
+        'POST /v1/streams/{stream}/events': async () => {
+          // the events appended are the principal's tenant's: a body naming another is refused, and
+          // they change the principal's rows only
+          const named = await send('POST', `/v1/streams/order-${uniqueId()}/events`, other, {
+            events: [{ ...orderShipped(id), metadata: { tenant: 'acme' } }],
+          });
+          expect(named).toMatchObject({ status: 403, body: { error: 'forbidden' } });
+          const shipped = await send('POST', `/v1/streams/order-${uniqueId()}/events`, other, {
+            events: [orderShipped(id)],
+          });
+          expect(shipped.status).toBe(201);
+          const after = await send('GET', `${row}?after=${shipped.body.position}&${budget}`, acme);
+          expect(after.body.data).toMatchObject({ status: 'placed' });
+        },
+        'GET /v1/streams/{stream}/events': async () => {
+          expect(await send('GET', `/v1/streams/${stream}/events`, other)).toMatchObject({
+            status: 404,
+            body: { error: 'not_found' },
+          });
+          expect((await send('GET', `/v1/streams/${stream}/events`, acme)).status).toBe(200);
+        },
+        'GET /v1/projections/{name}/rows/{key}': async () => {
+          // the same answer as a row nobody has: nothing says the row exists
+          const foreign = await send('GET', row, other);
+          expect(foreign.status).toBe(404);
+          expect(foreign.body.error).toBe(missing.body.error);
+          expect(foreign.body.message).toBe(String(missing.body.message).replace(`nobody-${id}`, id));
+          expect((await send('GET', `${row}?consistency=strong`, other)).status).toBe(404);
+          expect((await send('GET', row, acme)).status).toBe(200);
+        },
+        'GET /v1/projections/{name}/rows': async () => {
+          const list = (token: string) =>
+            send('GET', `/v1/projections/orders/rows?customerId=${customer}`, token);
+          expect((await list(other)).body.items).toEqual([]);
+          expect((await list(acme)).body.items).toMatchObject([{ orderId: id }]);
+          const everything = await send('GET', '/v1/projections/orders/rows?limit=500', other);
+          expect(
+            (everything.body.items as { customerId: string }[]).some((r) => r.customerId === customer),
+          ).toBe(false);
+        },
+        'PUT /v1/blobs/{blobId}': async () => {
+          // the same blob id is the principal's own blob: the other tenant's is not replaced
+          const at = await putBlob(replaced, other, 'default bytes');
+          expect(await getBlob(replaced, other, `?after=${at}&${budget}`)).toEqual({
+            status: 200,
+            text: 'default bytes',
+          });
+          expect(await getBlob(replaced, acme)).toEqual({ status: 200, text: `acme ${replaced}` });
+        },
+        'GET /v1/blobs/{blobId}': async () => {
+          expect((await getBlob(blob, other)).status).toBe(404);
+        },
+        'HEAD /v1/blobs/{blobId}': async () => {
+          const head = (token: string) =>
+            fetch(`${url}/v1/blobs/${blob}`, {
+              method: 'HEAD',
+              headers: { authorization: `Bearer ${token}` },
+            });
+          expect((await head(other)).status).toBe(404);
+          expect((await head(acme)).status).toBe(200);
+        },
+        'DELETE /v1/subjects/{subjectId}': async () => {
+          // an erasure acts in the principal's tenant: the other tenant's subject of that id keeps its rows
+          expect((await send('DELETE', `/v1/subjects/${customer}?tenant=acme`, other)).status).toBe(403);
+          const erased = await send('DELETE', `/v1/subjects/${customer}`, other);
+          expect(erased).toMatchObject({
+            status: 202,
+            body: { rowsDeleted: { orders: 0 }, blobsDeleted: 0 },
+          });
+          expect((await send('GET', `${row}?consistency=strong`, acme)).status).toBe(200);
+          // and its blob of the subject
+          expect(await getBlob(blob, acme)).toEqual({ status: 200, text: `acme ${blob}` });
+        },
+        'GET /v1/audit': async () => {
+          await lf.audit.flush();
+          const records = async (token: string) =>
+            (await send('GET', '/v1/audit?limit=1000', token)).body.items as { tenant: string }[];
+          expect((await records(acme)).length).toBeGreaterThan(0);
+          expect((await records(other)).filter((r) => r.tenant !== 'default')).toEqual([]);
+          expect((await send('GET', '/v1/audit?tenant=acme', other)).status).toBe(403);
+        },
+      };
+
+      const routes = (await operations()).map((op) => op.route);
+      expect(
+        Object.keys(TENANCY).filter((route) => !routes.includes(route)),
+        'routes no longer served',
+      ).toEqual([]);
+      for (const route of routes) {
+        const tenancy = TENANCY[route];
+        expect(
+          tenancy,
+          `${route}: say in TENANCY (tests/integration/auth.test.ts) what it does with tenants`,
+        ).toBeDefined();
+        if (tenancy === 'tenant') {
+          expect(
+            checks[route],
+            `${route} addresses a tenant's data: check another tenant's answer`,
+          ).toBeDefined();
+          await checks[route]!();
+        } else {
+          expect(checks[route], `${route} is ${tenancy}-wide: it has no tenant check`).toBeUndefined();
+        }
+      }
+    }, 180_000);
 
     it('a JWT (HS256) names its principal; a bad signature or an expired one is 401', async () => {
       const sign = (claims: Record<string, unknown>, secret = JWT_SECRET, exp = '5m') =>

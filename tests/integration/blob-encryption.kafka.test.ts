@@ -171,7 +171,7 @@ describe('a blob with a subject and no LOGFRONT_KEK', () => {
     const got = await fetch(`${api.url}/v1/blobs/plain-${id}?after=${position}&maxStalenessMs=30000`);
     expect(Buffer.from(await got.arrayBuffer()).equals(body)).toBe(true);
     const record = await api.lf.blobs!.stat(`plain-${id}`);
-    expect(record).toMatchObject({ subject: { tenant: 'default', id: `eve-${id}` } });
+    expect(record).toMatchObject({ tenant: 'default', subject: `eve-${id}` });
     expect(record.sealed).toBeUndefined();
     expect((await readAll((await api.lf.blobStore!.get(record.key))!.body)).equals(body)).toBe(true);
     expect((await api.request('DELETE', `/v1/subjects/eve-${id}`)).status).toBe(409);

@@ -112,7 +112,13 @@ describe('the blob sink and the audit trail (embedded)', () => {
     await upload(blobId, 'two');
     await waitFor(async () => offered.some((e) => e.resource === `blob/${blobId}`));
     expect(recorded.filter((e) => e.resource === `blob/${blobId}`)).toMatchObject([
-      { action: 'object.deleted', outcome: 'started', actor: 'system', details: { key: first } },
+      {
+        action: 'object.deleted',
+        outcome: 'started',
+        actor: 'system',
+        tenant: 'default',
+        details: { key: first },
+      },
     ]);
     expect(offered.filter((e) => e.resource === `blob/${blobId}`)).toMatchObject([{ outcome: 'success' }]);
     expect(await files.head(first)).toBeNull();

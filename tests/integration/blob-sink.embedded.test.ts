@@ -124,6 +124,79 @@ describe('blob sink refusals (embedded)', () => {
     await waitFor(async () => (await store.listMultipart(`sink/blobs/${id}/`)).length === 0, 5000);
   });
 
+  it("a blob is its uploader's tenant's: chunks and commit of one tenant are stored as its blob", async () => {
+    const id = `tenant-${uniqueId()}`;
+    const upload = uuidv7();
+    const body = Buffer.from('acme bytes');
+    const acme = { metadata: { tenant: 'acme' } };
+    await append(id, [
+      { ...chunk(id, upload, 0, body), ...acme },
+      { ...commit(id, upload, body, 1), ...acme },
+    ]);
+    await waitFor(async () => stored.includes(id));
+    expect(await index.find(id, 'acme')).toMatchObject({ tenant: 'acme', size: body.length });
+    expect(await index.find(id, 'default')).toBeNull();
+  });
+
+  it('an upload whose chunks and commit are of different tenants is dropped', async () => {
+    const mixed = `mixed-${uniqueId()}`;
+    const upload = uuidv7();
+    const body = randomBytes(100);
+    const acme = { metadata: { tenant: 'acme' } };
+    await append(mixed, [chunk(mixed, upload, 0, body), { ...commit(mixed, upload, body, 1), ...acme }]);
+    const later = `mixed-${uniqueId()}`;
+    const second = uuidv7();
+    await append(later, [
+      chunk(later, second, 0, body),
+      { ...chunk(later, second, 1, body), ...acme },
+      commit(later, second, Buffer.concat([body, body]), 2),
+    ]);
+    await fence();
+    expect(await index.find(mixed)).toBeNull();
+    expect(await index.find(later)).toBeNull();
+    expect(await store.listMultipart('')).toEqual([]);
+  });
+
+  it('the same blob id is a blob per tenant: each replaced by its own tenant only; a read without a tenant prefers the default one', async () => {
+    const record = (upload: string, offset: bigint, tenant: string) => ({
+      blobId: 'shared',
+      upload,
+      key: `k/${upload}`,
+      size: 1,
+      sha256: 'x',
+      contentType: 'text/plain',
+      position: { topic: 't', partition: 0, offset },
+      tenant,
+    });
+    expect(await index.record(record('g1', 1n, 'globex'))).toBeNull();
+    expect((await index.find('shared'))?.tenant).toBe('globex');
+    expect(await index.record(record('a1', 2n, 'acme'))).toBeNull();
+    expect((await index.find('shared'))?.tenant).toBe('acme'); // the first by name
+    expect(await index.record(record('d1', 3n, 'default'))).toBeNull();
+    expect((await index.find('shared'))?.upload).toBe('d1');
+    expect(await index.record(record('a2', 4n, 'acme'))).toMatchObject({ upload: 'a1', tenant: 'acme' });
+    expect((await index.find('shared', 'acme'))?.upload).toBe('a2');
+    expect((await index.find('shared', 'globex'))?.upload).toBe('g1');
+    expect(await index.find('shared', 'initech')).toBeNull();
+  });
+
+  it("a blobs table of before (the blob id alone as its key) is upgraded: its blobs are the default tenant's", async () => {
+    const old = await createPgliteSql();
+    try {
+      await old.query('CREATE SCHEMA old');
+      await old.query(`CREATE TABLE old.blobs (blob_id text PRIMARY KEY, upload text NOT NULL, key text NOT NULL,
+        size bigint NOT NULL, sha256 text NOT NULL, content_type text NOT NULL, topic text NOT NULL,
+        partition int NOT NULL, "offset" bigint NOT NULL, completed_at timestamptz NOT NULL DEFAULT now())`);
+      await old.query(`INSERT INTO old.blobs VALUES ('b', 'u', 'k', 1, 'x', 'text/plain', 't', 0, 1)`);
+      const upgraded = createPostgresBlobIndex(old, 'old');
+      expect(await upgraded.find('b', 'default')).toMatchObject({ upload: 'u', tenant: 'default' });
+      expect(await upgraded.find('b', 'acme')).toBeNull();
+      expect(await createPostgresBlobIndex(old, 'old').find('b')).toMatchObject({ upload: 'u' });
+    } finally {
+      await old.close();
+    }
+  });
+
   it('the index keeps the newest commit of a blob; an older one recorded late is discarded', async () => {
     const record = (upload: string, offset: bigint) => ({
       blobId: 'late',
@@ -133,6 +206,7 @@ describe('blob sink refusals (embedded)', () => {
       sha256: 'x',
       contentType: 'text/plain',
       position: { topic: 't', partition: 0, offset },
+      tenant: 'default',
     });
     expect(await index.record(record('u2', 10n))).toBeNull();
     expect(await index.record(record('u1', 5n))).toMatchObject({ upload: 'u1' }); // to delete

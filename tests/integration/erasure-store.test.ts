@@ -94,7 +94,9 @@ const erasureSuite = (name: string, open: () => Promise<Sql>) => {
       const sql = await open();
       const schema = `t_${uniqueId()}`;
       const store = createPostgresProjectionStore(sql, schema);
-      const erase = createPostgresRowEraser(sql, schema);
+      const eraser = createPostgresRowEraser(sql, schema);
+      const erase = (projection: string, column: string, value: string) =>
+        eraser(projection, column, value, 'default');
       try {
         expect(await erase('purchases', 'customer', 'ada')).toBe(0); // nothing prepared yet
         await store.prepare(spec, 1);
@@ -105,8 +107,10 @@ const erasureSuite = (name: string, open: () => Promise<Sql>) => {
             { kind: 'upsert', row: { id: 'p1', customer: 'ada', total: 1 } },
             { kind: 'upsert', row: { id: 'p2', customer: 'ada', total: 2 } },
             { kind: 'upsert', row: { id: 'p3', customer: 'bob', total: 3 } },
+            // another tenant's subject of the same id, and its row of the same key: not this erasure's
+            { kind: 'upsert', row: { id: 'p1', customer: 'ada', total: 9 }, tenant: 'acme' },
           ],
-          advance(null, 3n),
+          advance(null, 4n),
         );
         const building = await store.beginRebuild(spec);
         await store.applyBatch(
@@ -116,8 +120,11 @@ const erasureSuite = (name: string, open: () => Promise<Sql>) => {
           advance(null, 1n),
         );
         expect(await erase('purchases', 'customer', 'ada')).toBe(3);
-        expect((await store.get(spec, 'p1')).row).toBeNull();
+        expect((await store.get(spec, 'p1', 'default')).row).toBeNull();
         expect((await store.get(spec, 'p3')).row).toMatchObject({ customer: 'bob' });
+        expect((await store.get(spec, 'p1', 'acme')).row).toMatchObject({ customer: 'ada', total: 9 });
+        expect(await eraser('purchases', 'customer', 'ada', 'acme')).toBe(1);
+        expect((await store.get(spec, 'p1')).row).toBeNull();
         expect(await erase('unknown', 'customer', 'ada')).toBe(0);
         await sql.query(`DROP TABLE "${schema}"."proj_purchases_g${building}"`);
         expect(await erase('purchases', 'customer', 'bob')).toBe(1);
@@ -196,32 +203,69 @@ const erasureSuite = (name: string, open: () => Promise<Sql>) => {
           ],
           advance(null, 2n),
         );
-        expect(await byKey(spec, 1, ['p1', 'nope'])).toEqual([{ id: 'p1', customer: 'ada', total: 1 }]);
+        expect(
+          await byKey(spec, 1, [
+            { tenant: 'default', key: 'p1' },
+            { tenant: 'default', key: 'nope' },
+            { tenant: 'acme', key: 'p2' },
+          ]),
+        ).toEqual([{ id: 'p1', customer: 'ada', total: 1, __lf_tenant: 'default' }]);
         // no building generation; the rows deleted are told (the read cache drops them)
         const told: [string, readonly unknown[]][] = [];
         const erase = createPostgresRowEraser(sql, schema, async (projection, rows) => {
           told.push([projection, rows]);
         });
-        expect(await erase('purchases', 'customer', 'nobody')).toBe(0);
+        expect(await erase('purchases', 'customer', 'nobody', 'default')).toBe(0);
         expect(told).toEqual([]);
         expect((await store.get(spec, 'p2')).row).toMatchObject({ customer: 'bob' });
-        expect(await byKey(spec, 7, ['p2'])).toEqual([]);
-        expect(await erase('purchases', 'customer', 'bob')).toBe(1);
-        expect(told).toEqual([['purchases', [{ id: 'p2', customer: 'bob', total: 2 }]]]);
+        expect(await byKey(spec, 7, [{ tenant: 'default', key: 'p2' }])).toEqual([]);
+        expect(await erase('purchases', 'customer', 'bob', 'acme')).toBe(0);
+        expect(await erase('purchases', 'customer', 'bob', 'default')).toBe(1);
+        expect(told).toEqual([
+          ['purchases', [{ id: 'p2', customer: 'bob', total: 2, __lf_tenant: 'default' }]],
+        ]);
         const broken = createPostgresRowsByKeyEraser(
           { ...sql, query: () => Promise.reject(new Error('down')) },
           schema,
         );
-        await expect(broken(spec, 1, ['p2'])).rejects.toThrow('down');
+        await expect(broken(spec, 1, [{ tenant: 'default', key: 'p2' }])).rejects.toThrow('down');
       } finally {
         await store.close();
+      }
+    });
+
+    it("a table made before rows had tenants holds the default tenant's rows only", async () => {
+      const sql = await open();
+      const schema = `t_${uniqueId()}`;
+      const erase = createPostgresRowEraser(sql, schema);
+      try {
+        // the shape of the tables of before: no tenant column, the key alone as the primary key
+        await sql.query(`CREATE SCHEMA "${schema}"`);
+        await sql.query(`CREATE TABLE "${schema}".projections (name text PRIMARY KEY,
+          active_generation integer NOT NULL, building_generation integer)`);
+        await sql.query(`INSERT INTO "${schema}".projections VALUES ('purchases', 1, NULL)`);
+        await sql.query(
+          `CREATE TABLE "${schema}".proj_purchases_g1 (id text PRIMARY KEY, customer text, total integer)`,
+        );
+        await sql.query(
+          `INSERT INTO "${schema}".proj_purchases_g1 VALUES ('p1', 'ada', 1), ('p2', 'bob', 2)`,
+        );
+        expect(await erase('purchases', 'customer', 'ada', 'acme')).toBe(0);
+        expect(await erase('purchases', 'customer', 'ada', 'default')).toBe(1);
+        const left = await sql.query(`SELECT id FROM "${schema}".proj_purchases_g1`);
+        expect(left.rows).toEqual([{ id: 'p2' }]);
+      } finally {
+        await sql.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
+        await sql.close();
       }
     });
 
     it('a database that fails is an error, not "nothing to erase"', async () => {
       const sql = await open();
       await sql.close();
-      await expect(createPostgresRowEraser(sql, 'x')('purchases', 'customer', 'ada')).rejects.toThrow();
+      await expect(
+        createPostgresRowEraser(sql, 'x')('purchases', 'customer', 'ada', 'default'),
+      ).rejects.toThrow();
     });
   });
 };

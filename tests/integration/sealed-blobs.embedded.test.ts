@@ -87,7 +87,12 @@ describe('the blob sink and sealed uploads (embedded)', () => {
     }
     const sealedBytes = Buffer.concat(chunks);
     const events = (sealedSha = hex(sealedBytes)) => [
-      ...chunks.map((data, i) => ({ type: 'BlobChunk', data: { blobId, upload, index: i, data } })),
+      // every event of an upload is of its uploader's tenant, the subject's
+      ...chunks.map((data, i) => ({
+        type: 'BlobChunk',
+        data: { blobId, upload, index: i, data },
+        metadata: { tenant: 'acme' },
+      })),
       {
         type: 'BlobCommitted',
         data: {
@@ -117,7 +122,8 @@ describe('the blob sink and sealed uploads (embedded)', () => {
     expect(record).toMatchObject({
       size: 2500,
       sha256: hex(plain),
-      subject: { tenant: 'acme', id: 'ada' },
+      tenant: 'acme',
+      subject: 'ada',
       sealed: { keyId: 'dk-1', chunkBytes: 1000 },
     });
     expect(record.sealed).not.toHaveProperty('sha256');
@@ -147,7 +153,12 @@ describe('the blob sink and sealed uploads (embedded)', () => {
     const deletion = await waitFor(async () =>
       audited.find((e) => e.resource === `blob/${id}` && e.outcome === 'success'),
     );
-    expect(deletion).toMatchObject({ action: 'object.deleted', details: { subjectErased: true } });
+    // in the blob's tenant's audit log
+    expect(deletion).toMatchObject({
+      action: 'object.deleted',
+      tenant: 'acme',
+      details: { subjectErased: true },
+    });
     expect(audited.filter((e) => e.resource === `blob/${id}`).map((e) => e.outcome)).toEqual([
       'started',
       'success',
@@ -198,8 +209,9 @@ describe('the blob sink and sealed uploads (embedded)', () => {
       const body = randomBytes(2000);
       await uploadAndWait(service, id, body, 'acme');
       expect(await readAll((await service.read(id)).body)).toEqual(body);
-      expect(await index.find(id)).toMatchObject({
-        subject: { tenant: 'acme', id: 'ada' },
+      expect(await index.find(id, 'acme')).toMatchObject({
+        tenant: 'acme',
+        subject: 'ada',
         sealed: { keyId: keys.get('acme/ada')!.keyId },
       });
       const events = await log.readStream(`blob-${id}` as StreamId, 1, 10);

@@ -73,7 +73,9 @@ const setup = () => {
   const rows = createErasedRows({
     refOf: async (tenant, subject) => `${tenant}/${subject}`,
     erased,
-    deleteRows: async (projection, generation, keys) => {
+    deleteRows: async (projection, generation, rows) => {
+      // the default tenant's rows by key, another tenant's as tenant/key
+      const keys = rows.map((r) => (r.tenant === 'default' ? r.key : `${r.tenant}/${r.key}`));
       deleted.push({ projection: projection.name, generation, keys });
     },
   });
@@ -180,6 +182,33 @@ describe('screening a batch against erasures', () => {
     await s.erased.record('default/dan', s.end(5n));
     expect(await later.settle(3)).toEqual([]);
     expect(s.deleted).toHaveLength(1);
+  });
+});
+
+describe('screening keeps to the tenant of each change', () => {
+  it("another tenant's erasure of the same subject id covers only that tenant's rows, now and when settled", async () => {
+    const s = setup();
+    await s.erased.record('acme/ada', s.end(10n));
+    const changes: Change[] = [
+      { ...placed('o1', 'ada'), tenant: 'acme' },
+      placed('o2', 'ada'), // the default tenant's ada: not erased
+      { ...placed('o3', 'bob'), tenant: 'acme' },
+    ];
+    const events = new Map<Change, RecordedEvent>([
+      [changes[0]!, at(3n, 'acme')],
+      [changes[1]!, at(4n)],
+      [changes[2]!, at(5n, 'acme')],
+    ]);
+    const screened = await s.rows.screen(orders, changes, (c) => events.get(c));
+    expect(screened.changes).toEqual([
+      { kind: 'delete', key: 'o1', tenant: 'acme' },
+      placed('o2', 'ada'),
+      { ...placed('o3', 'bob'), tenant: 'acme' },
+    ]);
+    // bob of acme is erased meanwhile: settle deletes acme's o3, by tenant and key
+    await s.erased.record('acme/bob', s.end(10n));
+    expect(await screened.settle(2)).toEqual(['acme\u0000o3']);
+    expect(s.deleted).toEqual([{ projection: 'orders', generation: 2, keys: ['acme/o3'] }]);
   });
 });
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { DELETED, foldChanges, keyOfChange, planFold } from '../../core/fold.ts';
+import { DELETED, foldChanges, idOfChange, keyOfChange, planFold } from '../../core/fold.ts';
 import type { Change, ProjectionSpec, Row } from '../../core/projection.ts';
 import { increment, patch, remove, upsert } from '../../projections/define.ts';
 
@@ -17,7 +17,7 @@ const applyPlan = (stored: Map<string, Row>, changes: Change[]) => {
   foldChanges(
     spec,
     readRows,
-    changes.filter((c) => read.has(keyOfChange(spec, c))),
+    changes.filter((c) => read.has(idOfChange(spec, c))),
   );
   for (const k of read) if (readRows.has(k)) rows.set(k, readRows.get(k)!);
   for (const [k, set] of patches) {
@@ -42,7 +42,11 @@ const stored = () =>
   new Map<string, Row>([
     ['a', { id: 'a', status: 'placed', n: 1, note: 'x' }],
     ['b', { id: 'b', status: 'placed', n: 5, note: null }],
+    ['acme\u0000a', { id: 'a', status: 'acme', n: 100, note: null, __lf_tenant: 'acme' }],
   ]);
+
+/** a change of acme's rows, as the runner makes it from an event of tenant acme */
+const acme = (change: Change): Change => ({ ...change, tenant: 'acme' });
 
 describe('planFold', () => {
   it('reads only keys an increment needs; patches of unknown rows go to the database; upserts and deletes decide alone', () => {
@@ -87,13 +91,41 @@ describe('planFold', () => {
       for (let i = 0; i < 12; i++) {
         const key = 'abcd'[random(4)]!;
         const kind = random(4);
-        if (kind === 0) changes.push(upsert({ id: key, status: `u${i}`, n: i }));
-        else if (kind === 1) changes.push(patch(key, { status: `p${i}` }));
-        else if (kind === 2) changes.push(increment(key, { n: i }));
-        else changes.push(remove(key));
+        const ofTenant = random(3) === 0 ? acme : (c: Change) => c;
+        if (kind === 0) changes.push(ofTenant(upsert({ id: key, status: `u${i}`, n: i })));
+        else if (kind === 1) changes.push(ofTenant(patch(key, { status: `p${i}` })));
+        else if (kind === 2) changes.push(ofTenant(increment(key, { n: i })));
+        else changes.push(ofTenant(remove(key)));
       }
       expect(applyPlan(stored(), changes)).toEqual(reference(stored(), changes));
     }
+  });
+
+  it("keeps the rows of two tenants apart: a change of one changes its own tenant's row of the key only", () => {
+    const changes = [
+      acme(patch('a', { status: 'acme shipped' })),
+      patch('a', { note: 'default' }),
+      acme(increment('b', { n: 1 })),
+      acme(upsert({ id: 'c', status: 'acme', n: 1 })),
+      upsert({ id: 'c', status: 'default', n: 2 }),
+      acme(remove('c')),
+      // a handler cannot name another tenant's rows: the column is the change's tenant's
+      acme(upsert({ id: 'd', __lf_tenant: 'globex' })),
+      upsert({ id: 'e', __lf_tenant: 'globex' }),
+    ];
+    const plan = planFold(spec, changes);
+    expect([...plan.read]).toEqual(['acme\u0000b']);
+    expect(Object.fromEntries(plan.patches)).toEqual({
+      'acme\u0000a': { status: 'acme shipped' },
+      a: { note: 'default' },
+    });
+    expect(plan.rows.get('c')).toEqual({ id: 'c', status: 'default', n: 2 });
+    expect(plan.rows.get('acme\u0000c')).toBe(DELETED);
+    expect(plan.rows.get('acme\u0000d')).toEqual({ id: 'd', __lf_tenant: 'acme' });
+    expect(plan.rows.get('e')).toEqual({ id: 'e' });
+    expect(applyPlan(stored(), changes)).toEqual(reference(stored(), changes));
+    expect(reference(stored(), changes).get('acme\u0000b')).toEqual({ id: 'b', n: 1, __lf_tenant: 'acme' });
+    expect(reference(stored(), changes).get('acme\u0000a')).toMatchObject({ status: 'acme shipped', n: 100 });
   });
 
   it('refuses an upsert without a text key, as the fold does', () => {

@@ -279,6 +279,14 @@ describe('cache entries', () => {
     expect(decodeEntry(encodeEntry(e))).toEqual(e);
   });
 
+  it("carry another tenant's row with its tenant; the default tenant's as before, without one", () => {
+    const e: CacheEntry = { row: { a: 1 }, tenant: 'acme', generation: 1, checkpoints: [] };
+    expect(decodeEntry(encodeEntry(e))).toEqual(e);
+    const plain: CacheEntry = { row: { a: 1 }, generation: 1, checkpoints: [] };
+    expect(JSON.parse(encodeEntry(plain))).not.toHaveProperty('t');
+    expect(decodeEntry(encodeEntry(plain))).toEqual(plain);
+  });
+
   it('a checksum does not depend on key order and does depend on values', () => {
     expect(rowChecksum({ a: 1, b: { c: [1, 2], d: 'x' } })).toBe(
       rowChecksum({ b: { d: 'x', c: [1, 2] }, a: 1 }),
