@@ -85,15 +85,17 @@ describe('composing logfront', () => {
     expect(lf.cacheCounts.hits).toEqual({ memory: 0, shared: 0 });
   });
 
-  it('the KEK warning is given when the domain has sensitive fields to leave unencrypted, and only then', async () => {
-    const config = servicesWithoutRedisAndS3();
-    const plain = capturedLogger('warn');
-    await open(config, { logger: plain.logger, domain: plainDomain });
-    const sample = capturedLogger('warn');
-    await open(config, { logger: sample.logger, domain: sampleDomain });
-    const warned = (lines: { msg: string }[]) => lines.some((l) => /^LOGFRONT_KEK is not set/.test(l.msg));
-    expect(warned(sample.lines)).toBe(true);
-    expect(warned(plain.lines)).toBe(false);
+  it('encryption off is warned of at every start, whatever the domain; with a KEK there is no warning', async () => {
+    const warned = (lines: { msg: string }[]) => lines.some((l) => /^LOGFRONT_ENCRYPTION=off/.test(l.msg));
+    const off = servicesWithoutRedisAndS3({ LOGFRONT_KEK: '', LOGFRONT_ENCRYPTION: 'off' });
+    for (const domain of [plainDomain, sampleDomain]) {
+      const log = capturedLogger('warn');
+      await open(off, { logger: log.logger, domain });
+      expect(warned(log.lines)).toBe(true);
+    }
+    const keyed = capturedLogger('warn');
+    await open(servicesWithoutRedisAndS3(), { logger: keyed.logger, domain: sampleDomain });
+    expect(warned(keyed.lines)).toBe(false);
   });
 
   it('a schema the registry refuses is in the audit trail as a failed schema.registered, with the reason', async () => {
