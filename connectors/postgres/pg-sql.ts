@@ -52,7 +52,13 @@ export const pgSsl = (tls: PgTls | undefined): Pick<pg.ClientConfig, 'ssl'> =>
 
 export const createPgSql = (
   connectionString: string,
-  options: { max?: number; applicationName?: string; tls?: PgTls | undefined } = {},
+  options: {
+    max?: number;
+    applicationName?: string;
+    tls?: PgTls | undefined;
+    /** the first wait before a dropped LISTEN is opened again (doubling, at most 30 s) */
+    listenRetryMs?: number;
+  } = {},
 ): Sql => {
   const ssl = pgSsl(options.tls);
   const pool = new pg.Pool({
@@ -63,7 +69,8 @@ export const createPgSql = (
   });
   // an idle client that errors (server restart) must not crash the process; the pool drops it
   pool.on('error', () => {});
-  const listeners: pg.Client[] = [];
+  /** how to stop each LISTEN: its connection, and its reconnecting */
+  const listeners = new Set<() => Promise<void>>();
   return {
     query: async <R>(text: string, params?: readonly unknown[], name?: string) => {
       const r = await pool
@@ -95,22 +102,57 @@ export const createPgSql = (
         client.release(broken);
       }
     },
+    // A LISTEN connection that drops (a server restart, a terminated backend) is opened again, with a
+    // back-off, until unlisten; once it is back the listener is told (an empty payload: something may
+    // have changed meanwhile, unnoticed). Only the first connection's failure reaches the caller.
     listen: async (channel, onPayload) => {
-      const client = new pg.Client({ connectionString, application_name: 'logfront-listen', ...ssl });
-      client.on('error', () => {});
-      await client.connect().catch(rethrow);
-      client.on('notification', (n) => {
-        if (n.channel === channel) onPayload(n.payload ?? '');
-      });
-      await client.query(`LISTEN ${quoteIdent(channel)}`);
-      listeners.push(client);
-      return async () => {
-        listeners.splice(listeners.indexOf(client), 1);
-        await client.end().catch(() => {});
+      let stopped = false;
+      let current: pg.Client | undefined;
+      let retry: NodeJS.Timeout | undefined;
+      const open = async () => {
+        const client = new pg.Client({ connectionString, application_name: 'logfront-listen', ...ssl });
+        client.on('error', () => {});
+        client.on('notification', (n) => {
+          if (n.channel === channel) onPayload(n.payload ?? '');
+        });
+        try {
+          await client.connect();
+          await client.query(`LISTEN ${quoteIdent(channel)}`);
+        } catch (error) {
+          await client.end().catch(() => {});
+          throw error;
+        }
+        client.once('end', () => {
+          if (!stopped) reopen(options.listenRetryMs ?? 500);
+        });
+        current = client;
+        return client;
       };
+      const reopen = (delayMs: number) => {
+        retry = setTimeout(async () => {
+          if (stopped) return;
+          try {
+            const client = await open();
+            if (stopped) await client.end().catch(() => {});
+            else onPayload('');
+          } catch {
+            reopen(Math.min(delayMs * 2, 30_000));
+          }
+        }, delayMs);
+        retry.unref();
+      };
+      await open().catch(rethrow);
+      const stop = async () => {
+        stopped = true;
+        clearTimeout(retry);
+        listeners.delete(stop);
+        await current?.end().catch(() => {});
+      };
+      listeners.add(stop);
+      return stop;
     },
     close: async () => {
-      await Promise.all(listeners.splice(0).map((c) => c.end().catch(() => {})));
+      await Promise.all([...listeners].map((stop) => stop()));
       await pool.end();
     },
   };

@@ -211,11 +211,22 @@ export const createFacade = (deps: {
     return { ends: r.value, sentAt: r.sentAt };
   };
 
+  // A LISTEN that cannot be opened (the store is down) must not crash the process nor fail the read: the
+  // wait's timer bounds it, and the next wait tries to listen again.
+  const listenForCheckpoints = () => {
+    const listening = deps.store.onCheckpoint(() => {
+      for (const w of [...waiters]) w();
+    });
+    listening.catch((error: unknown) => {
+      if (unlisten === listening) unlisten = undefined;
+      deps.logger?.warn({ err: error }, 'cannot listen for checkpoints; reads poll until it can');
+    });
+    return listening;
+  };
+
   const nextCheckpoint = (timeoutMs: number) =>
     new Promise<void>((resolve) => {
-      unlisten ??= deps.store.onCheckpoint(() => {
-        for (const w of [...waiters]) w();
-      });
+      unlisten ??= listenForCheckpoints();
       const done = () => {
         clearTimeout(timer);
         waiters.delete(done);
@@ -453,7 +464,9 @@ export const createFacade = (deps: {
     },
     close: async () => {
       for (const w of [...waiters]) w();
-      if (unlisten) await (await unlisten)();
+      const listening = unlisten;
+      unlisten = undefined;
+      if (listening) await (await listening.catch(() => async () => {}))();
     },
   };
 };

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLogfront, type Logfront } from '../../app/compose.ts';
 import { NotFound, StalenessBudgetExceeded, ValidationFailed } from '../../core/errors.ts';
+import { createFacade } from '../../core/read/facade.ts';
 import { decodePositions } from '../../core/read/positions.ts';
 import { projectionSummaries } from '../../core/read/status.ts';
 import { orderPlaced, orderShipped } from '../support/orders.ts';
@@ -28,6 +29,32 @@ describe('facade reads under a staleness budget (embedded)', () => {
       const wanted = decodePositions(position)[0]!;
       expect(reflected.find((p) => p.topic === wanted.topic)!.offset).toBeGreaterThanOrEqual(wanted.offset);
     }
+  });
+
+  it('a LISTEN that cannot be opened fails no read and crashes nothing: the wait polls, and listens again later', async () => {
+    let attempts = 0;
+    const warnings: string[] = [];
+    const facade = createFacade({
+      // the real store, whose notifications are away
+      store: {
+        ...lf.store,
+        onCheckpoint: async () => {
+          attempts += 1;
+          throw new Error('the store is away');
+        },
+      },
+      log: lf.log,
+      projections: lf.domain.projections,
+      defaultWaitMs: 5_000,
+      logger: { warn: (_: unknown, m?: string) => warnings.push(m ?? ''), error() {}, info() {}, debug() {} },
+    });
+    for (let i = 0; i < 2; i++) {
+      const { id, position } = await place();
+      expect((await facade.get('orders', id, { after: position })).data.orderId).toBe(id);
+    }
+    expect(attempts).toBeGreaterThanOrEqual(2);
+    expect(warnings).toContain('cannot listen for checkpoints; reads poll until it can');
+    await facade.close();
   });
 
   it('consistency=strong waits until the log end as of the read is applied', async () => {
