@@ -106,15 +106,15 @@ export const createPgSql = (
     // back-off, until unlisten; once it is back the listener is told (an empty payload: something may
     // have changed meanwhile, unnoticed). Only the first connection's failure reaches the caller.
     listen: async (channel, onPayload) => {
+      const firstRetryMs = options.listenRetryMs ?? 500;
       let stopped = false;
       let current: pg.Client | undefined;
       let retry: NodeJS.Timeout | undefined;
       const open = async () => {
         const client = new pg.Client({ connectionString, application_name: 'logfront-listen', ...ssl });
         client.on('error', () => {});
-        client.on('notification', (n) => {
-          if (n.channel === channel) onPayload(n.payload ?? '');
-        });
+        // the connection listens on this one channel
+        client.on('notification', (n) => onPayload(n.payload ?? ''));
         try {
           await client.connect();
           await client.query(`LISTEN ${quoteIdent(channel)}`);
@@ -122,18 +122,18 @@ export const createPgSql = (
           await client.end().catch(() => {});
           throw error;
         }
-        client.once('end', () => {
-          if (!stopped) reopen(options.listenRetryMs ?? 500);
-        });
+        // an end nobody asked for (stop takes this listener off before it ends the connection)
+        client.once('end', () => reopen(firstRetryMs));
         current = client;
         return client;
       };
+      // stop clears the timer: a callback that runs was not stopped before it began
       const reopen = (delayMs: number) => {
         retry = setTimeout(async () => {
-          if (stopped) return;
           try {
             const client = await open();
-            if (stopped) await client.end().catch(() => {});
+            // stopped while it opened: this connection is not wanted either
+            if (stopped) await stopListening(client);
             else onPayload('');
           } catch {
             reopen(Math.min(delayMs * 2, 30_000));
@@ -141,12 +141,16 @@ export const createPgSql = (
         }, delayMs);
         retry.unref();
       };
+      const stopListening = async (client: pg.Client | undefined) => {
+        client?.removeAllListeners('end');
+        await client?.end().catch(() => {});
+      };
       await open().catch(rethrow);
       const stop = async () => {
         stopped = true;
         clearTimeout(retry);
         listeners.delete(stop);
-        await current?.end().catch(() => {});
+        await stopListening(current);
       };
       listeners.add(stop);
       return stop;
