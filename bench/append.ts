@@ -2,27 +2,52 @@
 // producer sending the same records with the same batch size and acks, in one run. The raw producer
 // lives in the same process, so it encodes Produce requests with logfront's encoder too (kafkajs's
 // module cache is shared; see connectors/kafka/fast-paths.ts): a baseline no slower than stock.
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { Kafka, logLevel, Partitioners } from 'kafkajs';
 import { createLogfront } from '../app/compose.ts';
 import { createHttpServer } from '../app/http.ts';
+import { batchOf as batchOfLoad, withVersions } from './append-load.ts';
 import { benchConfig, drive, type Figures, report, round } from './harness.ts';
 
 const EVENTS = Number(process.env.BENCH_EVENTS ?? 60_000);
 const BATCH = Number(process.env.BENCH_BATCH ?? 10);
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 64);
 const STREAMS = 2000;
+const HERE = dirname(fileURLToPath(import.meta.url));
 
-const event = (orderId: string) => ({
-  type: 'OrderShipped',
-  data: { orderId, carrier: 'DHL' },
-});
+/** the HTTP run's load generator, bench/append-http-client.ts, in a child process */
+const httpClientRun = async (url: string, appends: number, prefix: string) => {
+  const child = spawn(
+    process.execPath,
+    [
+      '--import',
+      'tsx',
+      join(HERE, 'append-http-client.ts'),
+      url,
+      String(appends),
+      String(CONCURRENCY),
+      String(BATCH),
+      String(STREAMS),
+      prefix,
+    ],
+    { stdio: ['ignore', 'pipe', 'inherit'] },
+  );
+  const out: Buffer[] = [];
+  child.stdout.on('data', (c: Buffer) => out.push(c));
+  const [code] = (await once(child, 'exit')) as [number | null];
+  if (code !== 0) throw new Error(`the HTTP load generator exited ${code}`);
+  return JSON.parse(Buffer.concat(out).toString('utf8')) as { seconds: number; p50: number; p99: number };
+};
 
 export const run = async () => {
   const config = benchConfig(`bench_${Date.now().toString(36)}`);
   const lf = await createLogfront(config);
   await lf.log.ensureTopics(['order']);
   const appends = EVENTS / BATCH;
-  const batchOf = (i: number) => Array.from({ length: BATCH }, () => event(String(i % STREAMS)));
+  const batchOf = (i: number) => batchOfLoad(i, BATCH, STREAMS);
   const figures = (r: { seconds: number; p50: number; p99: number }): Figures => ({
     'events/s': Math.round(EVENTS / r.seconds),
     'p50 ms': round(r.p50, 2),
@@ -69,23 +94,7 @@ export const run = async () => {
   });
   await raw.disconnect();
 
-  // real expected versions: each append names the version its stream is at (appends to one stream
-  // follow each other; STREAMS ≫ CONCURRENCY keeps them apart anyway)
-  const withVersions = (send: (stream: string, expectedVersion: number, i: number) => Promise<void>) => {
-    const versions = new Map<string, number>();
-    const tails = new Map<string, Promise<void>>();
-    return (prefix: string) => async (i: number) => {
-      const stream = `${prefix}${i % STREAMS}`;
-      const turn = (tails.get(stream) ?? Promise.resolve()).then(async () => {
-        const expected = versions.get(stream) ?? 0;
-        await send(stream, expected, i);
-        versions.set(stream, expected + BATCH);
-      });
-      tails.set(stream, turn);
-      await turn;
-    };
-  };
-  const sdkAppend = withVersions(async (stream, expectedVersion, i) => {
+  const sdkAppend = withVersions(BATCH, STREAMS, async (stream, expectedVersion, i) => {
     await lf.append.appendToStream(stream, { expectedVersion, events: batchOf(i) });
   });
   const sdkRun = await drive(appends, CONCURRENCY, sdkAppend('order-s'));
@@ -100,18 +109,8 @@ export const run = async () => {
 
   const app = createHttpServer(lf);
   const url = await app.listen({ host: '127.0.0.1', port: 0 });
-  const httpRun = await drive(
-    appends,
-    CONCURRENCY,
-    withVersions(async (stream, expectedVersion, i) => {
-      const r = await fetch(`${url}/v1/streams/${stream}/events`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({ expectedVersion, events: batchOf(i) }),
-      });
-      if (r.status !== 201) throw new Error(`HTTP ${r.status}: ${await r.text()}`);
-    })('order-h'),
-  );
+  // the HTTP client runs in a process of its own (bench/append-http-client.ts)
+  const httpRun = await httpClientRun(url, appends, 'order-h');
   await app.close();
   await lf.close();
 
