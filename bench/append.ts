@@ -2,45 +2,19 @@
 // producer sending the same records with the same batch size and acks, in one run. The raw producer
 // lives in the same process, so it encodes Produce requests with logfront's encoder too (kafkajs's
 // module cache is shared; see connectors/kafka/fast-paths.ts): a baseline no slower than stock.
-import { spawn } from 'node:child_process';
-import { once } from 'node:events';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { Kafka, logLevel, Partitioners } from 'kafkajs';
 import { createLogfront } from '../app/compose.ts';
 import { createHttpServer } from '../app/http.ts';
 import { batchOf as batchOfLoad, withVersions } from './append-load.ts';
 import { benchConfig, drive, type Figures, report, round } from './harness.ts';
+import { runClientProcess } from './http-load.ts';
+
+type Run = { seconds: number; p50: number; p99: number };
 
 const EVENTS = Number(process.env.BENCH_EVENTS ?? 60_000);
 const BATCH = Number(process.env.BENCH_BATCH ?? 10);
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 64);
 const STREAMS = 2000;
-const HERE = dirname(fileURLToPath(import.meta.url));
-
-/** the HTTP run's load generator, bench/append-http-client.ts, in a child process */
-const httpClientRun = async (url: string, appends: number, prefix: string) => {
-  const child = spawn(
-    process.execPath,
-    [
-      '--import',
-      'tsx',
-      join(HERE, 'append-http-client.ts'),
-      url,
-      String(appends),
-      String(CONCURRENCY),
-      String(BATCH),
-      String(STREAMS),
-      prefix,
-    ],
-    { stdio: ['ignore', 'pipe', 'inherit'] },
-  );
-  const out: Buffer[] = [];
-  child.stdout.on('data', (c: Buffer) => out.push(c));
-  const [code] = (await once(child, 'exit')) as [number | null];
-  if (code !== 0) throw new Error(`the HTTP load generator exited ${code}`);
-  return JSON.parse(Buffer.concat(out).toString('utf8')) as { seconds: number; p50: number; p99: number };
-};
 
 export const run = async () => {
   const config = benchConfig(`bench_${Date.now().toString(36)}`);
@@ -110,7 +84,14 @@ export const run = async () => {
   const app = createHttpServer(lf);
   const url = await app.listen({ host: '127.0.0.1', port: 0 });
   // the HTTP client runs in a process of its own (bench/append-http-client.ts)
-  const httpRun = await httpClientRun(url, appends, 'order-h');
+  const httpRun = await runClientProcess<Run>('append-http-client.ts', [
+    url,
+    appends,
+    CONCURRENCY,
+    BATCH,
+    STREAMS,
+    'order-h',
+  ]);
   await app.close();
   await lf.close();
 

@@ -1,37 +1,19 @@
 // The load generator of the read benchmark's HTTP run, in a process of its own (a client's work never
-// shares the server's CPU time slices with it in one event loop): node:http with a keep-alive agent, one
-// socket per concurrent reader, every answer read to its end and parsed as JSON as a client would.
-// Prints one line of JSON: {"seconds", "p50", "p99", "reads"}.
-import { Agent, request } from 'node:http';
+// shares the server's event loop): one keep-alive socket per concurrent reader, every answer read to
+// its end and parsed as JSON as a client would. Prints one line of JSON: {"seconds", "p50", "p99"}.
 import { drive } from './harness.ts';
+import { keepAliveCaller } from './http-load.ts';
 
 const [url, reads, concurrency, hotKeys, budgetMs] = process.argv.slice(2);
-const base = new URL(url!);
-const agent = new Agent({ keepAlive: true, maxSockets: Number(concurrency) });
-
-const get = (path: string) =>
-  new Promise<void>((resolve, reject) => {
-    const req = request({ agent, host: base.hostname, port: base.port, path }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('error', reject);
-      res.on('end', () => {
-        const text = Buffer.concat(chunks).toString('utf8');
-        if (res.statusCode !== 200) reject(new Error(`HTTP ${res.statusCode}: ${text.slice(0, 200)}`));
-        else {
-          JSON.parse(text);
-          resolve();
-        }
-      });
-    });
-    req.on('error', reject);
-    req.end();
-  });
-
+const http = keepAliveCaller(url!, Number(concurrency));
 const hot = (i: number) => String((i * 7919) % Number(hotKeys));
-const path = (i: number) => `/v1/projections/orders/rows/${hot(i)}?maxStalenessMs=${budgetMs}`;
+const read = async (i: number) => {
+  const r = await http.call('GET', `/v1/projections/orders/rows/${hot(i)}?maxStalenessMs=${budgetMs}`);
+  if (r.status !== 200) throw new Error(`HTTP ${r.status}: ${r.text.slice(0, 200)}`);
+  JSON.parse(r.text);
+};
 // every socket opened and every hot row asked once, then the measured run
-await drive(Number(hotKeys), Number(concurrency), (i) => get(path(i)));
-const run = await drive(Number(reads), Number(concurrency), (i) => get(path(i)));
-agent.destroy();
-process.stdout.write(`${JSON.stringify({ ...run, reads: Number(reads) })}\n`);
+await drive(Number(hotKeys), Number(concurrency), read);
+const run = await drive(Number(reads), Number(concurrency), read);
+http.close();
+process.stdout.write(`${JSON.stringify(run)}\n`);

@@ -2,15 +2,14 @@
 // LRU in front of Redis), Redis-only hits (LRU off), misses (Redis miss, Postgres read, compare-and-set
 // store) and HTTP hits (from a client process of its own), next to a raw ioredis GET of the same row JSON and a raw pg primary-key SELECT,
 // at the same concurrency, in one run.
-import { spawn } from 'node:child_process';
-import { once } from 'node:events';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
 import pg from 'pg';
 import { createLogfront, type Logfront } from '../app/compose.ts';
 import { createHttpServer } from '../app/http.ts';
 import { benchConfig, drive, type Figures, report, round } from './harness.ts';
+import { runClientProcess } from './http-load.ts';
+
+type Run = { seconds: number; p50: number; p99: number };
 
 const READS = Number(process.env.BENCH_READS ?? 100_000);
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 32);
@@ -19,7 +18,6 @@ const HOT_KEYS = Number(process.env.BENCH_HOT_KEYS ?? 1000);
 /** distinct rows for the miss run: each is read once */
 const MISS_KEYS = Number(process.env.BENCH_MISS_KEYS ?? 20_000);
 const BUDGET_MS = 5000;
-const HERE = dirname(fileURLToPath(import.meta.url));
 
 const placed = (orderId: string) => ({
   type: 'OrderPlaced',
@@ -37,29 +35,6 @@ const figures = (reads: number, r: { seconds: number; p50: number; p99: number }
   'p50 ms': round(r.p50, 3),
   'p99 ms': round(r.p99, 3),
 });
-
-/** the HTTP run's load generator, bench/read-http-client.ts, in a child process */
-const httpClientRun = async (url: string, reads: number) => {
-  const child = spawn(
-    process.execPath,
-    [
-      '--import',
-      'tsx',
-      join(HERE, 'read-http-client.ts'),
-      url,
-      String(reads),
-      String(CONCURRENCY),
-      String(HOT_KEYS),
-      String(BUDGET_MS),
-    ],
-    { stdio: ['ignore', 'pipe', 'inherit'] },
-  );
-  const out: Buffer[] = [];
-  child.stdout.on('data', (c: Buffer) => out.push(c));
-  const [code] = (await once(child, 'exit')) as [number | null];
-  if (code !== 0) throw new Error(`the HTTP load generator exited ${code}`);
-  return JSON.parse(Buffer.concat(out).toString('utf8')) as { seconds: number; p50: number; p99: number };
-};
 
 export const run = async () => {
   const id = Date.now().toString(36);
@@ -120,7 +95,13 @@ export const run = async () => {
   const app = createHttpServer(lf);
   const url = await app.listen({ host: '127.0.0.1', port: 0 });
   const httpReads = Math.min(READS, 30_000);
-  const httpRun = await httpClientRun(url, httpReads);
+  const httpRun = await runClientProcess<Run>('read-http-client.ts', [
+    url,
+    httpReads,
+    CONCURRENCY,
+    HOT_KEYS,
+    BUDGET_MS,
+  ]);
   await app.close();
 
   // baselines: the same row JSON with a raw ioredis GET, the same row by primary key with raw pg
