@@ -1,7 +1,7 @@
 // logfront over its HTTP API (API.md), as a client process sees it: node:http with a keep-alive agent
 // (one socket per client), JSON bodies parsed as a real client would. The server is a `logfront serve`
 // process of its own; this adapter runs in the load-generator process (bench/peers-worker.ts).
-import { Agent, request } from 'node:http';
+import { keepAliveCaller } from './http-load.ts';
 import { PeerConflict, type PeerSystem } from './peers-load.ts';
 
 interface Answer {
@@ -10,37 +10,15 @@ interface Answer {
 }
 
 export const createHttpSystem = (baseUrl: string, options: { sockets: number }): PeerSystem => {
-  const base = new URL(baseUrl);
-  const agent = new Agent({ keepAlive: true, maxSockets: options.sockets });
-  const call = (method: string, path: string, body?: unknown) =>
-    new Promise<Answer>((resolve, reject) => {
-      const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
-      const req = request(
-        {
-          agent,
-          host: base.hostname,
-          port: base.port,
-          method,
-          path,
-          headers: payload ? { 'content-type': 'application/json', 'content-length': payload.length } : {},
-        },
-        (res) => {
-          const chunks: Buffer[] = [];
-          res.on('data', (c: Buffer) => chunks.push(c));
-          res.on('error', reject);
-          res.on('end', () => {
-            const text = Buffer.concat(chunks).toString('utf8');
-            try {
-              resolve({ status: res.statusCode ?? 0, body: text ? JSON.parse(text) : {} });
-            } catch {
-              resolve({ status: res.statusCode ?? 0, body: { message: text.slice(0, 200) } });
-            }
-          });
-        },
-      );
-      req.on('error', reject);
-      req.end(payload);
-    });
+  const http = keepAliveCaller(baseUrl, options.sockets);
+  const call = async (method: string, path: string, body?: unknown): Promise<Answer> => {
+    const { status, text } = await http.call(method, path, body);
+    try {
+      return { status, body: text ? JSON.parse(text) : {} };
+    } catch {
+      return { status, body: { message: text.slice(0, 200) } };
+    }
+  };
   const failed = (what: string, a: Answer) =>
     new Error(
       `${what}: HTTP ${a.status} ${String(a.body.error ?? '')} ${String(a.body.message ?? '')}`.trim(),
@@ -70,7 +48,7 @@ export const createHttpSystem = (baseUrl: string, options: { sockets: number }):
       return (a.body.events as unknown[]).length;
     },
     close: async () => {
-      agent.destroy();
+      http.close();
     },
   };
 };
