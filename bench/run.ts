@@ -13,6 +13,12 @@ if (!name || !(name in BENCHES)) {
   console.error(`usage: npm run bench -- <${Object.keys(BENCHES).join('|')}>`);
   process.exit(2);
 }
+// Emmett stores events as they come: next to it logfront runs without field encryption, unless
+// BENCH_ENCRYPTION=on asks to measure what encryption costs (docs/benchmarks.md). Set before the
+// benchmark's modules load, as bench/harness.ts gives every other run a KEK when it loads.
+if (name === 'peers' && process.env.BENCH_ENCRYPTION !== 'on' && !process.env.LOGFRONT_KEK) {
+  process.env.LOGFRONT_ENCRYPTION ??= 'off';
+}
 const { run } = await BENCHES[name]!();
 await run();
 // the results are written: what the benchmark wrote to the services goes
