@@ -8,8 +8,9 @@ export const DELETED: Row = Object.freeze({ __deleted: true });
 /**
  * A row as the fold keeps it: the default tenant's as the handler wrote it, another tenant's with its
  * tenant in the system column (which the store writes and never reads back as a column of the row).
+ * The store gives the rows it reads the same shape.
  */
-const ownedBy = (row: Row, tenant: string): Row => {
+export const ownedBy = (row: Row, tenant: string): Row => {
   if (tenant !== DEFAULT_TENANT) return { ...row, [TENANT_COLUMN]: tenant };
   const { [TENANT_COLUMN]: _, ...own } = row;
   return own;

@@ -1,5 +1,5 @@
 import { CheckpointFenced, Conflict, NotFound, Unavailable } from '../../core/errors.ts';
-import { DELETED, foldChanges, idOfChange, planFold } from '../../core/fold.ts';
+import { DELETED, foldChanges, idOfChange, ownedBy, planFold } from '../../core/fold.ts';
 import type { DeadLetterEntry, DeadLetterKind, DeadLetterState, ProjectionStore } from '../../core/ports.ts';
 import type {
   Change,
@@ -238,9 +238,8 @@ export const createPostgresProjectionStore = (sql: Sql, schema: string): Project
     );
     const stored = new Map<string, Row>();
     for (const r of existing.rows) {
-      const { [TENANT_COLUMN]: tenant, ...row } = plain(r);
-      const owned = tenant === DEFAULT_TENANT ? row : { ...row, [TENANT_COLUMN]: tenant };
-      stored.set(rowId(tenant as string, String(r[spec.key])), owned);
+      const tenant = r[TENANT_COLUMN] as string;
+      stored.set(rowId(tenant, String(r[spec.key])), ownedBy(plain(r), tenant));
     }
     foldChanges(
       spec,
