@@ -18,7 +18,8 @@ import {
 export type SystemSpec =
   | { system: 'emmett'; connectionString: string; poolSize: number; inlineProjection: boolean }
   | { system: 'sdk'; name: string; runners: boolean }
-  | { system: 'http'; url: string; sockets: number };
+  | { system: 'http'; url: string; sockets: number }
+  | { system: 'raw'; brokers: string[]; topic: string; partitions: number };
 
 export type WorkerJob = ({ mode: 'timed'; job: TimedJob } | { mode: 'trials' }) & { spec: SystemSpec };
 
@@ -31,6 +32,10 @@ const open = async (spec: SystemSpec): Promise<PeerSystem> => {
     case 'sdk': {
       const { createSdkSystem } = await import('./peers-sdk.ts');
       return createSdkSystem(spec.name, spec);
+    }
+    case 'raw': {
+      const { createRawSystem } = await import('./peers-raw.ts');
+      return createRawSystem(spec);
     }
     case 'http': {
       const { createHttpSystem } = await import('./peers-http-client.ts');

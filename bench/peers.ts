@@ -58,12 +58,13 @@ const selected = (): Scenario[] => {
   return SCENARIOS.filter((s) => names.includes(s));
 };
 
-const SYSTEMS = ['emmett', 'logfront-sdk', 'logfront-http'] as const;
+const SYSTEMS = ['emmett', 'logfront-sdk', 'logfront-http', 'raw-kafkajs'] as const;
 type SystemName = (typeof SYSTEMS)[number];
 const SHORT: Record<SystemName, string> = {
   emmett: 'emmett',
   'logfront-sdk': 'sdk',
   'logfront-http': 'http',
+  'raw-kafkajs': 'raw',
 };
 
 // --- child processes ---------------------------------------------------------------------------------
@@ -483,6 +484,19 @@ export const run = async () => {
       );
       await measure('logfront-sdk', () => ({ system: 'sdk', name, runners: visible }), 's');
       await measure('logfront-http', (url) => ({ system: 'http', url, sockets: job.clients }), 'h');
+      // the floor of an append: the same broker's raw transactions, group-committed, nothing else
+      if (scenario === 'append1' || scenario === 'append16') {
+        await measure(
+          'raw-kafkajs',
+          () => ({
+            system: 'raw',
+            brokers: kafka.brokers,
+            topic: `${name}.raw`,
+            partitions: kafka.partitions,
+          }),
+          'r',
+        );
+      }
     }
   } finally {
     process.off('SIGINT', onSignal);
@@ -512,7 +526,7 @@ export const run = async () => {
     for (const system of SYSTEMS) {
       const outcome = results[system];
       if (!outcome) continue;
-      const into = system === 'emmett' ? baseline : ours;
+      const into = system === 'emmett' || system === 'raw-kafkajs' ? baseline : ours;
       const key = `${scenario} ${SHORT[system]}`;
       if (!outcome.ok) {
         into[`${key} error`] = outcome.error;
@@ -592,7 +606,9 @@ export const run = async () => {
     'postgres durability': `${durability} (the server both systems use)`,
     kafka: `logfront: ${topics || 'not used'}; appends acks=all in Kafka transactions`,
     'field encryption': process.env.LOGFRONT_KEK ? 'on (LOGFRONT_KEK)' : 'off (no LOGFRONT_KEK)',
-    order: 'per scenario: emmett, then logfront-sdk, then logfront-http, one at a time',
+    'raw-kafkajs':
+      "append1 and append16 only, the floor of an append: raw kafkajs transactions on the same broker and partitions, in-process with its load generator in a worker process; per partition a pair of transactional producers in turn, appends group-committed (as the sequencer), with no version check, event id, validation, encoding or stream index. Its ratio is its ops/s ÷ Emmett's",
+    order: 'per scenario: emmett, then logfront-sdk, then logfront-http, then raw-kafkajs, one at a time',
     ratio:
       'logfront ops/s ÷ Emmett ops/s in the same run, per scenario (higher is better); top level: the smallest SDK ratio',
   };

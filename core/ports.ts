@@ -44,6 +44,12 @@ export interface SubscribeOptions {
   readonly maxBatchEvents?: number;
   /** false: the events' `data` may be left undecoded (null); for subscribers that read only their places */
   readonly withData?: boolean;
+  /**
+   * how long the log may hold a fetch back to gather more (ms): a subscriber that is not read by the
+   * next request (the stream index) trades that much lag for fewer, larger fetches; a log that fetches
+   * nothing ignores it. Unset: a fetch answers as soon as anything is there.
+   */
+  readonly gatherMs?: number;
   /** a batch failed (onBatch threw, or the log did); the subscription restarts from `startAt` and redelivers */
   readonly onError?: (error: unknown) => void;
 }

@@ -31,8 +31,14 @@ export const createStreamIndexer = (deps: {
    * transaction for many appends instead of one each (the index's lag grows by at most this)
    */
   lingerMs?: number;
+  /**
+   * how long the log may hold a fetch back to gather more (see SubscribeOptions.gatherMs): one fetch
+   * for many transactions, where a fetch each would cost the broker as much as the appends do
+   */
+  gatherMs?: number;
 }): StreamIndexer => {
   const lingerMs = deps.lingerMs ?? 20;
+  const gatherMs = deps.gatherMs ?? 50;
   const { log, index, logger } = deps;
   const checkpoints = new Map<string, bigint | null>();
 
@@ -85,6 +91,7 @@ export const createStreamIndexer = (deps: {
       onBatch,
       maxBatchEvents: Math.max(deps.batchEvents, 2000),
       withData: false, // the index needs each event's place, never its payload
+      gatherMs,
       onError: (error) => {
         checkpoints.clear();
         logger.warn({ err: error }, 'stream index: a batch failed; resuming from its checkpoint');

@@ -262,7 +262,11 @@ export const createPartitionSequencer = (deps: {
     if (flushing) return;
     flushing = true;
     try {
-      while (queue.length) {
+      for (let first = true; ; first = false) {
+        // after a commit, the appenders it answered get one turn of the event loop to send their next
+        // append, so that it joins the next batch (as Kafka's linger.ms, a tick rather than a millisecond)
+        if (!first) await new Promise((r) => setImmediate(r));
+        if (queue.length === 0) break;
         const batch = takeBatch();
         for (let attempt = 1; ; attempt++) {
           try {

@@ -15,6 +15,9 @@ const QUEUED_BYTES = 8 * 1024 * 1024;
 /** a fetch's bytes at most, over all partitions (Kafka still returns a larger first record batch whole) */
 const FETCH_MAX_BYTES = 4 * 1024 * 1024;
 
+/** what a gathering fetch waits for, unless its `gatherMs` pass first */
+const GATHER_BYTES = 1024 * 1024;
+
 /** a pause that does not keep the process alive on its own */
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms).unref());
 
@@ -44,7 +47,10 @@ export const subscribeToKafka = async (
   const heartbeatInterval = Math.max(500, Math.floor(deps.sessionTimeoutMs / 10));
   const consumer = deps.kafka.consumer({
     groupId: sub.groupId,
-    maxWaitTimeInMs: 100,
+    // a fetch answers as soon as a record is there, unless the subscriber would rather gather: then
+    // the broker holds it until GATHER_BYTES or gatherMs, which spares it a fetch per transaction
+    maxWaitTimeInMs: sub.gatherMs ?? 100,
+    ...(sub.gatherMs ? { minBytes: GATHER_BYTES } : {}),
     maxBytesPerPartition: 256 * 1024,
     maxBytes: FETCH_MAX_BYTES,
     sessionTimeout: deps.sessionTimeoutMs,
