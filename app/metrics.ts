@@ -1,8 +1,12 @@
 import type { FastifyInstance } from 'fastify';
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { DeadLetterKind, DeadLetterState } from '../core/ports.ts';
 import { projectionSummaries } from '../core/read/status.ts';
 import type { Logfront } from './compose.ts';
 import { routes, serve } from './routes.ts';
+
+const LETTER_KINDS: readonly DeadLetterKind[] = ['handler', 'column', 'rows', 'decode', 'upcast'];
+const LETTER_STATES: readonly DeadLetterState[] = ['pending', 'retried', 'skipped'];
 
 /**
  * Prometheus metrics of one process, served at GET /metrics. Names are what dashboards and alert
@@ -144,6 +148,13 @@ export const installMetrics = (app: FastifyInstance, lf: Logfront) => {
       running.set({ projection: p.name }, p.state === 'running' ? 1 : 0);
     }
     letters.reset();
+    // every projection's every kind and state, 0 when it has none: an alert on `state="pending"`
+    // then reads 0, not an absent series
+    for (const { name: projection } of lf.domain.projections) {
+      for (const kind of LETTER_KINDS) {
+        for (const state of LETTER_STATES) letters.set({ projection, kind, state }, 0);
+      }
+    }
     for (const c of await lf.store.deadLetterCounts()) {
       letters.set({ projection: c.projection, kind: c.kind, state: c.state }, c.count);
     }

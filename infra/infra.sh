@@ -113,6 +113,7 @@ cmd_install() {
   [ ${#services[@]} -gt 0 ] || exit 2
   prepare
   install_missing "${services[@]}"
+  install_tools || exit 1
 }
 
 cmd_up() {
@@ -142,6 +143,7 @@ cmd_up() {
       }
     done
   fi
+  install_tools || exit 1
   # wait for each (in parallel), then its idempotent setup; report in order
   local results
   results=$(mktemp -d) || exit 1

@@ -158,3 +158,19 @@ go_install() { # go_install <package@version> <binary name in GOBIN> <destinatio
   GOBIN=$tmp GOTOOLCHAIN=local go install "$1" || { rm -rf "$tmp"; return 1; }
   mkdir -p "$(dirname "$3")" && mv -f "$tmp/$2" "$3" && rm -rf "$tmp"
 }
+
+# --- tools: installed by up and install, never started ---------------------------------------------
+# Prometheus's promtool and server check dashboards/rules and scrape a running logfront in the tests
+# (tests/integration/prometheus.test.ts starts its own server). After the services' installs, since
+# apt takes one install at a time.
+install_tools() {
+  has promtool && has prometheus && return 0
+  need_apt "$PROMETHEUS_PACKAGE"
+  note "installing $PROMETHEUS_PACKAGE (log: $LOGS/install-prometheus.log)"
+  # the package's own service is not wanted: tests run their own server on a free loopback port
+  (apt_install "$PROMETHEUS_PACKAGE") >"$LOGS/install-prometheus.log" 2>&1 </dev/null 9>&- || {
+    err "$PROMETHEUS_PACKAGE: install failed"
+    tail_log "$LOGS/install-prometheus.log"
+    return 1
+  }
+}

@@ -46,6 +46,7 @@ describe('the docs', () => {
       'Broker down (Kafka)',
       'Postgres failover',
       'Redis down',
+      'Alerts and SLOs',
       'Replay from the archive',
     ]);
   });
