@@ -9,7 +9,7 @@ import { type BlobService, createBlobService, createSubjectBlobs } from '../core
 import { createBlobSink } from '../core/blobs/blob-sink.ts';
 import { BLOB_CATEGORY, type BlobStore } from '../core/blobs/blobs.ts';
 import { NotFound } from '../core/errors.ts';
-import { type AppendService, createAppendService } from '../core/log/append.ts';
+import { type AppendService, createAppendService, traceAppends } from '../core/log/append.ts';
 import type { CodecOptions } from '../core/log/codec.ts';
 import { createCatalog, type EventCatalog } from '../core/log/event-types.ts';
 import type { Logger } from '../core/logger.ts';
@@ -269,17 +269,20 @@ export const createLogfront = async (config: Config, options: ComposeOptions = {
     ...(adapters.purge ? { purge: adapters.purge } : {}),
   });
 
-  const append = createAppendService({
-    log,
-    catalog,
-    limits: config.limits,
-    // a blob's chunks and commit come from the blob service only (PUT /v1/blobs/{id}), never from an append
-    reserved: {
-      categories: new Set([BLOB_CATEGORY]),
-      types: new Set(blobEventTypes.map((t) => t.name)),
-      use: 'upload blobs with PUT /v1/blobs/{id}',
-    },
-  });
+  const append = traceAppends(
+    createAppendService({
+      log,
+      catalog,
+      limits: config.limits,
+      system: config.mode === 'embedded' ? 'postgresql' : 'kafka',
+      // a blob's chunks and commit come from the blob service only (PUT /v1/blobs/{id}), never from an append
+      reserved: {
+        categories: new Set([BLOB_CATEGORY]),
+        types: new Set(blobEventTypes.map((t) => t.name)),
+        use: 'upload blobs with PUT /v1/blobs/{id}',
+      },
+    }),
+  );
 
   const blobCounts = { checksumMismatches: 0, stored: 0, parts: {} as Record<string, number> };
   const blobs = blobStore

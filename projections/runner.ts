@@ -7,6 +7,7 @@ import { partitionKey } from '../core/read/positions.ts';
 import type { ErasedRows } from '../core/security/erasure.ts';
 import { errorMessage, valuesAt, withoutValues } from '../core/security/redaction.ts';
 import { forTenant, tenantOfEvent } from '../core/security/tenancy.ts';
+import { contextOf, enabledOnce, linksOf, SpanKind, withSpan } from '../core/tracing.ts';
 import type { RecordedEvent } from '../core/types.ts';
 import { checkChanges } from './column-bounds.ts';
 import type { Handler, ProjectionDefinition } from './define.ts';
@@ -283,6 +284,31 @@ export const createProjectionRunner = (options: RunnerOptions): ProjectionRunner
     await commitOrDeadLetter(batch, pending, changes, batch.nextOffset, caughtUp);
   };
 
+  // a consumer span per batch: the child of its first event's producer span (so one trace runs from
+  // the append to the projection's rows) and linked to every event's, by the records' traceparent
+  const tracedBatch = (batch: LogBatch) =>
+    enabledOnce() && batch.events.length > 0
+      ? withSpan(
+          `project ${definition.name}`,
+          {
+            kind: SpanKind.CONSUMER,
+            parent: contextOf(batch.events[0]!.metadata.traceparent),
+            links: linksOf(batch.events.map((e) => e.metadata.traceparent)),
+            attributes: {
+              'messaging.system': 'kafka',
+              'messaging.operation.type': 'process',
+              'messaging.destination.name': batch.topic,
+              'messaging.destination.partition.id': String(batch.partition),
+              'messaging.batch.message_count': batch.events.length,
+              'messaging.kafka.offset': Number(batch.events[0]!.position.offset),
+              'logfront.projection': definition.name,
+              'logfront.generation': generation,
+            },
+          },
+          () => applyBatch(batch),
+        )
+      : applyBatch(batch);
+
   // A plain runner follows the active generation: after a rebuild switched it (here or in another
   // process), the runner restarts on the new one.
   const follow = async () => {
@@ -314,7 +340,7 @@ export const createProjectionRunner = (options: RunnerOptions): ProjectionRunner
       groupId: `${options.groupPrefix}.projection.${definition.name}.g${generation}`,
       topics: definition.categories.map((c) => log.topicFor(c)),
       startAt: async (topic, partition) => (await reload(topic, partition))?.nextOffset,
-      onBatch: applyBatch,
+      onBatch: tracedBatch,
       maxBatchEvents: options.batchEvents,
       onError: (error) => {
         if (!(error instanceof ProjectionHalted)) {

@@ -4,6 +4,7 @@ import { createLogfront } from '../compose.ts';
 import { type Config, loadConfig } from '../config.ts';
 import type { Domain } from '../domain.ts';
 import { createHttpServer } from '../http.ts';
+import { stopTracing } from '../tracing.ts';
 import { configOption, defineCommand, type Io, need, userDomain } from './shared.ts';
 
 /** runs the API (and the runners, when configured) until the process is asked to stop; dev and serve */
@@ -28,6 +29,7 @@ export const serveUntilStopped = async (
   await io.untilStopped();
   await app.close();
   await lf.close();
+  await stopTracing();
   return 0;
 };
 

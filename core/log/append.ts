@@ -1,7 +1,8 @@
 import { TooLarge, ValidationFailed } from '../errors.ts';
 import type { EventLog } from '../ports.ts';
 import { encodePosition, type PositionToken } from '../read/positions.ts';
-import type { ExpectedVersion, NewEvent, StreamId } from '../types.ts';
+import { activeTraceparent, enabledOnce, SpanKind, withSpan } from '../tracing.ts';
+import type { ExpectedVersion, NewEvent, PreparedEvent, StreamId } from '../types.ts';
 import type { EventCatalog } from './event-types.ts';
 import { MAX_DEPTH, tooDeep } from './storable.ts';
 import { categoryOf, parseStreamId } from './streams.ts';
@@ -45,6 +46,8 @@ export const createAppendService = (deps: {
     readonly types: ReadonlySet<string>;
     readonly use: string;
   };
+  /** what the log is, for spans' `messaging.system` (default kafka) */
+  system?: string;
 }): AppendService => ({
   appendToStream: async (rawStream, request) => {
     const stream = parseStreamId(rawStream);
@@ -115,7 +118,7 @@ export const createAppendService = (deps: {
         { path: 'events', message: 'event ids must be unique in a batch' },
       ]);
     }
-    const result = await deps.log.append(stream, prepared, expected);
+    const result = await appendToLog(deps, stream, prepared, expected);
     return {
       stream: result.stream,
       fromVersion: result.fromVersion,
@@ -124,3 +127,71 @@ export const createAppendService = (deps: {
     };
   },
 });
+
+/**
+ * The log's append, in a producer span when tracing is on (messaging conventions: system, destination,
+ * partition, offset): each event without a traceparent of its own carries this span's, so that a
+ * consumer of its record continues the trace from here.
+ */
+const appendToLog = (
+  deps: { log: EventLog; system?: string },
+  stream: StreamId,
+  events: PreparedEvent[],
+  expected: ExpectedVersion,
+) => {
+  if (!enabledOnce()) return deps.log.append(stream, events, expected);
+  const topic = deps.log.topicFor(categoryOf(stream));
+  return withSpan(
+    `send ${topic}`,
+    {
+      kind: SpanKind.PRODUCER,
+      attributes: {
+        'messaging.system': deps.system ?? 'kafka',
+        'messaging.operation.type': 'send',
+        'messaging.destination.name': topic,
+        'messaging.batch.message_count': events.length,
+      },
+    },
+    async (span) => {
+      const traceparent = activeTraceparent();
+      for (const e of events) if (!e.metadata.traceparent) e.metadata = { ...e.metadata, traceparent };
+      const r = await deps.log.append(stream, events, expected);
+      span.setAttributes({
+        'messaging.destination.partition.id': String(r.position.partition),
+        'messaging.kafka.offset': Number(r.position.offset),
+      });
+      return r;
+    },
+  );
+};
+
+/** each append in a span (when tracing is on): its stream, expected version and the versions written */
+export const traceAppends = (service: AppendService): AppendService =>
+  enabledOnce()
+    ? {
+        appendToStream: (stream, request) => {
+          const body = (typeof request === 'object' && request !== null ? request : {}) as {
+            events?: unknown;
+            expectedVersion?: unknown;
+          };
+          return withSpan(
+            'append',
+            {
+              attributes: {
+                'logfront.stream': String(stream).slice(0, 200),
+                'logfront.expected_version': String(body.expectedVersion ?? 'any'),
+                ...(Array.isArray(body.events) ? { 'logfront.events': body.events.length } : {}),
+              },
+            },
+            async (span) => {
+              const r = await service.appendToStream(stream, request);
+              span.setAttributes({
+                'logfront.from_version': r.fromVersion,
+                'logfront.to_version': r.toVersion,
+              });
+              return r;
+            },
+          );
+        },
+      }
+    : service;

@@ -5,6 +5,7 @@ import type { EventLog, ProjectionStore } from '../ports.ts';
 import type { Checkpoint, Liveness, ProjectionSpec, Row, RowRead } from '../projection.ts';
 import { DEFAULT_TENANT } from '../security/auth.ts';
 import { rowId } from '../security/tenancy.ts';
+import { enabledOnce, type Span, withSpan } from '../tracing.ts';
 import type { Position } from '../types.ts';
 import { appliedOf, type CacheEntry, type RowCache, rowChecksum } from './cache.ts';
 import { covers, decodePositions, encodePositions, type PositionToken } from './positions.ts';
@@ -358,7 +359,7 @@ export const createFacade = (deps: {
     return fromStore(r.row, r);
   };
 
-  return {
+  const facade: Facade = {
     get: async (name, key, options = {}) => {
       const spec = specOf(name);
       refuseUnstorable([['key', key]]);
@@ -468,5 +469,44 @@ export const createFacade = (deps: {
       unlisten = undefined;
       if (listening) await (await listening.catch(() => async () => {}))();
     },
+  };
+  return traceReads(facade);
+};
+
+/** the facade's reads in spans (when tracing is on): the budget asked for, the staleness and source found */
+const traceReads = (facade: Facade): Facade => {
+  if (!enabledOnce()) return facade;
+  const asked = (name: string, options: ReadOptions) => ({
+    'logfront.projection': name,
+    'logfront.read.consistency': options.consistency ?? 'eventual',
+    ...(options.maxStalenessMs !== undefined
+      ? { 'logfront.read.max_staleness_ms': options.maxStalenessMs }
+      : {}),
+    ...(options.after !== undefined ? { 'logfront.read.after': true } : {}),
+  });
+  const found = (span: Span, meta: ReadMeta) =>
+    span.setAttributes({
+      'logfront.read.staleness_ms': meta.stalenessMs,
+      'logfront.read.lag_events': meta.lagEvents,
+      'logfront.read.source': meta.source,
+      'logfront.read.stale': meta.stale,
+      'logfront.read.generation': meta.generation,
+      'cache.hit': meta.source === 'cache',
+    });
+  return {
+    ...facade,
+    get: (name, key, options = {}) =>
+      withSpan(`read ${name}`, { attributes: asked(name, options) }, async (span) => {
+        const r = await facade.get(name, key, options);
+        found(span, r.meta);
+        return r;
+      }),
+    list: (name, options = {}) =>
+      withSpan(`list ${name}`, { attributes: asked(name, options) }, async (span) => {
+        const r = await facade.list(name, options);
+        found(span, r.meta);
+        span.setAttribute('logfront.read.rows', r.items.length);
+        return r;
+      }),
   };
 };
