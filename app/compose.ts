@@ -22,6 +22,7 @@ import { createErasure, type ErasedRows, type Erasure } from '../core/security/e
 import { errorMessage } from '../core/security/redaction.ts';
 import { type RotationResult, withPreviousKek } from '../core/security/rotation.ts';
 import { rowId, TENANT_COLUMN } from '../core/security/tenancy.ts';
+import { createTelemetry, type Telemetry } from '../core/telemetry.ts';
 import { createDeadLetters, type DeadLetters } from '../projections/dead-letters.ts';
 import { createInvalidator, type Invalidator } from '../projections/invalidator.ts';
 import { type Rebuild, startRebuild } from '../projections/rebuild.ts';
@@ -58,6 +59,8 @@ export interface Logfront {
   readonly kafkaFastPaths: (() => KafkaFastPaths) | undefined;
   /** blobs whose stored bytes did not match their SHA-256 when read */
   readonly blobCounts: { checksumMismatches: number; stored: number; parts: Record<string, number> };
+  /** what runners and sequencers report as it happens (app/metrics.ts listens) */
+  readonly telemetry: Telemetry;
   /** GDPR erasure of a data subject (crypto-shredding); see docs/erasure.md */
   readonly erasure: Erasure;
   /** the audit trail: records of access decisions, deletions, erasures and operator actions */
@@ -285,6 +288,7 @@ export const createLogfront = async (config: Config, options: ComposeOptions = {
   );
 
   const blobCounts = { checksumMismatches: 0, stored: 0, parts: {} as Record<string, number> };
+  const telemetry = createTelemetry();
   const blobs = blobStore
     ? createBlobService({
         log,
@@ -337,6 +341,7 @@ export const createLogfront = async (config: Config, options: ComposeOptions = {
   const runnerDeps = {
     log,
     store,
+    telemetry,
     groupPrefix: config.topicPrefix,
     batchEvents: config.limits.batchEvents,
     logger,
@@ -382,6 +387,7 @@ export const createLogfront = async (config: Config, options: ComposeOptions = {
     blobStore,
     kafkaFastPaths,
     blobCounts,
+    telemetry,
     streamIndex: streamIndex && indexer ? { index: streamIndex, indexer } : undefined,
     startStreamIndex,
     streamIndexLag: async () => (indexer ? (await indexer.lag()).events : 0),

@@ -286,7 +286,7 @@ export const createHttpServer = (
   });
 
   app.decorateRequest('principal', null as unknown as Principal);
-  installMetrics(app, lf);
+  app.decorate('metricsRegistry', installMetrics(app, lf));
 
   let closing = false;
   app.addHook('preClose', async () => {

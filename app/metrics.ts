@@ -3,7 +3,15 @@ import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { DeadLetterKind, DeadLetterState } from '../core/ports.ts';
 import { projectionSummaries } from '../core/read/status.ts';
 import type { Logfront } from './compose.ts';
+import { installActivityMetrics } from './metrics-activity.ts';
 import { routes, serve } from './routes.ts';
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** the process's Prometheus registry (GET /metrics; app/metrics-doc.ts writes docs/metrics.md from it) */
+    metricsRegistry: Registry;
+  }
+}
 
 const LETTER_KINDS: readonly DeadLetterKind[] = ['handler', 'column', 'rows', 'decode', 'upcast'];
 const LETTER_STATES: readonly DeadLetterState[] = ['pending', 'retried', 'skipped'];
@@ -19,6 +27,7 @@ const LETTER_STATES: readonly DeadLetterState[] = ['pending', 'retried', 'skippe
  */
 export const installMetrics = (app: FastifyInstance, lf: Logfront) => {
   const registry = new Registry();
+  installActivityMetrics(app, lf, registry);
   const requests = new Counter({
     name: 'logfront_http_requests_total',
     help: 'HTTP requests answered, by method, route and status',
@@ -165,4 +174,5 @@ export const installMetrics = (app: FastifyInstance, lf: Logfront) => {
     }
     return reply.header('content-type', registry.contentType).send(await registry.metrics());
   });
+  return registry;
 };

@@ -60,6 +60,13 @@ export const DASHBOARDS: Dashboard[] = [
         unit: 's',
       },
       {
+        title: 'Event loop lag p99 and resident memory',
+        targets: [
+          { expr: 'max(nodejs_eventloop_lag_p99_seconds)', legend: 'event loop lag p99 (s)' },
+          { expr: 'max(process_resident_memory_bytes) / 1048576', legend: 'RSS (MiB)' },
+        ],
+      },
+      {
         title: 'Dependencies: breaker state (0 closed, 1 half-open, 2 open)',
         targets: [{ expr: 'max by (dependency) (logfront_breaker_state)', legend: '{{dependency}}' }],
       },
@@ -89,6 +96,41 @@ export const DASHBOARDS: Dashboard[] = [
           { expr: 'logfront:append_latency_seconds:p99_5m', legend: 'p99' },
         ],
         unit: 's',
+      },
+      {
+        title: 'Append refusals by code',
+        targets: [
+          {
+            expr: `sum by (status, code) (rate(logfront_http_errors_total{${APPEND}}[5m])) or vector(0)`,
+            legend: '{{status}} {{code}}',
+          },
+        ],
+        unit: 'reqps',
+        description:
+          'version_conflict is the caller’s expected version; 429 and 503 say to retry after Retry-After',
+      },
+      {
+        title: 'Group commit: events per transaction, transaction p99',
+        targets: [
+          {
+            expr: 'sum(rate(logfront_sequencer_group_commit_events_sum[5m])) / sum(rate(logfront_sequencer_group_commit_events_count[5m]))',
+            legend: 'events per transaction',
+          },
+          {
+            expr: 'histogram_quantile(0.99, sum by (le) (rate(logfront_sequencer_transaction_seconds_bucket[5m])))',
+            legend: 'transaction p99 (s)',
+          },
+        ],
+      },
+      {
+        title: 'Sequencer: appends queued, ownership changes',
+        targets: [
+          { expr: 'sum(logfront_sequencer_queue_appends)', legend: 'queued' },
+          {
+            expr: 'sum(increase(logfront_sequencer_ownership_changes_total[5m]))',
+            legend: 'takeovers (5 m)',
+          },
+        ],
       },
       {
         title: 'Appends slower than 250 ms (SLO budget 1 %)',
@@ -130,6 +172,19 @@ export const DASHBOARDS: Dashboard[] = [
         targets: [{ expr: 'logfront:projection_staleness_seconds:p99_1h', legend: '{{projection}}' }],
         unit: 's',
         description: 'SLO: p99 ≤ 5 s',
+      },
+      {
+        title: 'Apply: events per second, batch p99',
+        targets: [
+          {
+            expr: 'sum by (projection) (rate(logfront_projection_applied_events_total[5m]))',
+            legend: '{{projection}} events/s',
+          },
+          {
+            expr: 'histogram_quantile(0.99, sum by (le, projection) (rate(logfront_projection_apply_seconds_bucket[5m])))',
+            legend: '{{projection}} p99 (s)',
+          },
+        ],
       },
       {
         title: 'Dead letters by state',
@@ -200,6 +255,13 @@ export const DASHBOARDS: Dashboard[] = [
         title: 'Blob latency p99',
         targets: [{ expr: quantile(0.99, BLOBS, 'method'), legend: '{{method}}' }],
         unit: 's',
+      },
+      {
+        title: 'Blob bytes',
+        targets: [
+          { expr: 'sum by (direction) (rate(logfront_blob_bytes_total[5m]))', legend: '{{direction}}' },
+        ],
+        unit: 'Bps',
       },
       {
         title: 'Checksum mismatches (must stay 0)',

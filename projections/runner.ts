@@ -7,6 +7,7 @@ import { partitionKey } from '../core/read/positions.ts';
 import type { ErasedRows } from '../core/security/erasure.ts';
 import { errorMessage, valuesAt, withoutValues } from '../core/security/redaction.ts';
 import { forTenant, tenantOfEvent } from '../core/security/tenancy.ts';
+import type { Telemetry } from '../core/telemetry.ts';
 import { contextOf, enabledOnce, linksOf, SpanKind, withSpan } from '../core/tracing.ts';
 import type { RecordedEvent } from '../core/types.ts';
 import { checkChanges } from './column-bounds.ts';
@@ -41,6 +42,8 @@ export interface RunnerOptions {
    * row instead (a projection with a subject column; core/security/erasure.ts)
    */
   erased?: ErasedRows;
+  /** where each applied batch is reported (its events and time), for metrics */
+  telemetry?: Pick<Telemetry, 'applied'>;
 }
 
 /** why an event is poison, as a dead letter and a log line may say it (core/security/redaction.ts) */
@@ -286,6 +289,17 @@ export const createProjectionRunner = (options: RunnerOptions): ProjectionRunner
 
   // a consumer span per batch: the child of its first event's producer span (so one trace runs from
   // the append to the projection's rows) and linked to every event's, by the records' traceparent
+  const timedBatch = async (batch: LogBatch) => {
+    const started = performance.now();
+    await tracedBatch(batch);
+    if (batch.events.length > 0) {
+      options.telemetry?.applied({
+        projection: definition.name,
+        events: batch.events.length,
+        seconds: (performance.now() - started) / 1000,
+      });
+    }
+  };
   const tracedBatch = (batch: LogBatch) =>
     enabledOnce() && batch.events.length > 0
       ? withSpan(
@@ -340,7 +354,7 @@ export const createProjectionRunner = (options: RunnerOptions): ProjectionRunner
       groupId: `${options.groupPrefix}.projection.${definition.name}.g${generation}`,
       topics: definition.categories.map((c) => log.topicFor(c)),
       startAt: async (topic, partition) => (await reload(topic, partition))?.nextOffset,
-      onBatch: tracedBatch,
+      onBatch: timedBatch,
       maxBatchEvents: options.batchEvents,
       onError: (error) => {
         if (!(error instanceof ProjectionHalted)) {
