@@ -6,6 +6,7 @@ import type { EventLog } from '../ports.ts';
 import { decodePositions, encodePosition, type PositionToken } from '../read/positions.ts';
 import { DEFAULT_TENANT } from '../security/auth.ts';
 import type { SubjectBlobs } from '../security/erasure.ts';
+import { activeTraceparent } from '../tracing.ts';
 import type { StreamId } from '../types.ts';
 import {
   BLOB_CATEGORY,
@@ -83,7 +84,7 @@ export interface BlobUploadOptions {
 }
 
 // an event's metadata, left out when empty (the default tenant's events without a subject carry none)
-const metadataOf = (metadata: { tenant?: string; subject?: string }) =>
+const metadataOf = (metadata: { tenant?: string; subject?: string; traceparent?: string }) =>
   Object.keys(metadata).length ? { metadata } : {};
 
 const CONTENT_TYPE = /^[\x21-\x7e][\x20-\x7e]{0,254}$/;
@@ -198,7 +199,12 @@ export const createBlobService = (deps: {
       const sealedHash = sealing ? sha256Hex() : undefined;
       // the blob is its uploader's tenant's: every event carries the tenant (the sink records it); the
       // commit also names the subject (the sink records it, for the subject's erasure)
-      const ofTenant: { tenant?: string } = tenant === DEFAULT_TENANT ? {} : { tenant };
+      // and the upload's trace, so the sink's spans continue it
+      const traceparent = activeTraceparent();
+      const ofTenant: { tenant?: string; traceparent?: string } = {
+        ...(tenant === DEFAULT_TENANT ? {} : { tenant }),
+        ...(traceparent ? { traceparent } : {}),
+      };
       const chunkMetadata = metadataOf(ofTenant);
       const commitMetadata = metadataOf({ ...ofTenant, ...(subject === undefined ? {} : { subject }) });
       const hash = sha256Hex();

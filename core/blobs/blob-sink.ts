@@ -9,6 +9,7 @@ import type { EventLog, LogBatch, Subscription } from '../ports.ts';
 import { partitionKey } from '../read/positions.ts';
 import { type AuditInput, type AuditTrail, SYSTEM } from '../security/audit.ts';
 import { tenantOfEvent } from '../security/tenancy.ts';
+import { contextOf, enabledOnce, linksOf, SpanKind, withSpan } from '../tracing.ts';
 import type { RecordedEvent } from '../types.ts';
 import { BLOB_CATEGORY, type BlobIndex, type BlobStore, blobKey, sha256Hex } from './blobs.ts';
 import { type BlobSealing, sealedSize } from './sealed-blobs.ts';
@@ -88,7 +89,19 @@ export const createBlobSink = (deps: {
     u.buffer = [];
     u.buffered = 0;
     const partNumber = u.parts.length + 1;
-    const etag = await store.uploadPart(u.key, u.uploadId!, partNumber, body);
+    const etag = enabledOnce()
+      ? await withSpan(
+          'blob part',
+          {
+            attributes: {
+              'logfront.blob.id': u.blobId,
+              'logfront.blob.part': partNumber,
+              'logfront.blob.part_bytes': body.length,
+            },
+          },
+          () => store.uploadPart(u.key, u.uploadId!, partNumber, body),
+        )
+      : await store.uploadPart(u.key, u.uploadId!, partNumber, body);
     u.parts.push({ partNumber, etag });
   };
 
@@ -286,7 +299,26 @@ export const createBlobSink = (deps: {
         groupId: `${deps.groupPrefix}.blob-sink`,
         topics: [log.topicFor(BLOB_CATEGORY)],
         startAt: (topic, partition) => index.checkpoint(topic, partition),
-        onBatch,
+        // a consumer span per batch, continuing the uploads' traces (as the projection runner's)
+        onBatch: (batch) =>
+          enabledOnce() && batch.events.length > 0
+            ? withSpan(
+                'sink blobs',
+                {
+                  kind: SpanKind.CONSUMER,
+                  parent: contextOf(batch.events[0]!.metadata.traceparent),
+                  links: linksOf(batch.events.map((e) => e.metadata.traceparent)),
+                  attributes: {
+                    'messaging.system': 'kafka',
+                    'messaging.operation.type': 'process',
+                    'messaging.destination.name': batch.topic,
+                    'messaging.destination.partition.id': String(batch.partition),
+                    'messaging.batch.message_count': batch.events.length,
+                  },
+                },
+                () => onBatch(batch),
+              )
+            : onBatch(batch),
         maxBatchEvents: 20,
         onError: (error) => {
           // the subscription restarts from the checkpoint: every in-flight upload begins again

@@ -3,7 +3,7 @@
 import { context, propagation, trace } from '@opentelemetry/api';
 import { NodeSDK, tracing } from '@opentelemetry/sdk-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { resetTracingProbe } from '../../core/tracing.ts';
+import { resetTracingProbe, withSpan } from '../../core/tracing.ts';
 import { type Api, startApi } from '../support/api.ts';
 import { orderPlaced } from '../support/orders.ts';
 import { embeddedConfig, uniqueId, waitFor } from '../support/services.ts';
@@ -63,6 +63,31 @@ describe('spans on the embedded default', () => {
     await processor.forceFlush();
     const append = exporter.getFinishedSpans().find((s) => s.name === 'append')!;
     expect(append.status.code).toBe(2);
+  });
+
+  it('continues the trace of an upload in the blob sink', async () => {
+    exporter.reset();
+    const blob = `b${uniqueId()}`;
+    const blobs = api.lf.blobs!;
+    const uploaded = await withSpan('upload', {}, () =>
+      blobs.upload(
+        blob,
+        'application/octet-stream',
+        (async function* () {
+          yield Buffer.alloc(10_000, 1);
+        })(),
+      ),
+    );
+    await blobs.stat(blob, { after: uploaded.position });
+    const spans = await waitFor(async () => {
+      await processor.forceFlush();
+      const all = exporter.getFinishedSpans();
+      return all.some((s) => s.name === 'sink blobs') && all;
+    });
+    const upload = spans.find((s) => s.name === 'upload')!;
+    const sink = spans.find((s) => s.name === 'sink blobs')!;
+    expect(sink.spanContext().traceId).toBe(upload.spanContext().traceId);
+    expect(sink.attributes['messaging.batch.message_count']).toBeGreaterThan(0);
   });
 
   it('traces a list read with the rows it returned', async () => {
