@@ -25,7 +25,7 @@ import {
 import { readAll } from '../support/log-reader.ts';
 import { orderPlaced, orderShipped } from '../support/orders.ts';
 import { removeOwnData } from '../support/own-data.ts';
-import { services, servicesConfig } from '../support/services.ts';
+import { services, servicesConfig, waitFor } from '../support/services.ts';
 
 const APPENDERS = 6;
 const STREAMS_PER_APPENDER = 4;
@@ -82,7 +82,11 @@ describe('a partition leader killed under load (three-broker cluster)', () => {
     const acks: Ack[] = [];
     const conflicts: string[] = [];
     const errors = new Map<string, number>();
+    /** the first message of each error code, to tell where a failure came from */
+    const samples = new Map<string, string>();
     const unresolved: { stream: string; ids: string[] }[] = [];
+    /** the appends sent and not answered yet, by stream */
+    const pending = new Map<string, string[]>();
     let running = true;
     let drainUntil = Number.POSITIVE_INFINITY;
 
@@ -105,7 +109,12 @@ describe('a partition leader killed under load (three-broker cluster)', () => {
         const sentAt = Date.now();
         for (let failures = 0; ; failures++) {
           try {
+            pending.set(
+              s.name,
+              events.map((e) => e.id),
+            );
             const r = await lf.append.appendToStream(s.name, request);
+            pending.delete(s.name);
             acks.push({
               stream: s.name,
               ids: events.map((e) => e.id),
@@ -119,6 +128,7 @@ describe('a partition leader killed under load (three-broker cluster)', () => {
             s.version = r.toVersion;
             break;
           } catch (error) {
+            pending.delete(s.name);
             if (error instanceof VersionConflict) {
               // only this appender writes the stream: a conflict means an earlier append of it went
               // in without its acknowledgement, or twice
@@ -127,6 +137,7 @@ describe('a partition leader killed under load (three-broker cluster)', () => {
             }
             const code = (error as { code?: string }).code ?? (error as Error).name;
             errors.set(code, (errors.get(code) ?? 0) + 1);
+            if (!samples.has(code)) samples.set(code, (error as Error).message);
             if (Date.now() > drainUntil) {
               unresolved.push({ stream: s.name, ids: events.map((e) => e.id) });
               return;
@@ -139,8 +150,8 @@ describe('a partition leader killed under load (three-broker cluster)', () => {
 
     const loops = Array.from({ length: APPENDERS }, (_, a) => appender(a));
     await sleep(WARMUP_MS);
-    const written = new Set(acks.map((x) => x.partition));
-    expect(written.size, 'every partition written before the kill').toBe(config.kafka.partitions);
+    // every partition written (a slow machine may take longer than the warm-up to get there)
+    await waitFor(async () => new Set(acks.map((x) => x.partition)).size === config.kafka.partitions, 60_000);
 
     // the topic as logfront made it on the cluster
     const meta = await admin.fetchTopicMetadata({ topics: [topic] });
@@ -174,7 +185,12 @@ describe('a partition leader killed under load (three-broker cluster)', () => {
     await sleep(AFTER_RESTART_MS);
     running = false;
     drainUntil = Date.now() + DRAIN_MS;
-    await Promise.all(loops);
+    // an append that never answers (neither acknowledged nor failed) counts as unresolved
+    const drained = await Promise.race([
+      Promise.all(loops).then(() => true),
+      sleep(DRAIN_MS).then(() => false),
+    ]);
+    if (!drained) for (const [stream, ids] of pending) unresolved.push({ stream, ids });
 
     // the log as a fresh consumer reads it (read_committed), every record of the topic
     const events = (await readAll(lf.log, [topic])).filter((e) => e.stream.includes(config.topicPrefix));
@@ -200,6 +216,7 @@ describe('a partition leader killed under load (three-broker cluster)', () => {
     const longestStall = acks.reduce((m, x) => Math.max(m, x.ackedAt - x.sentAt), 0);
 
     const figures = {
+      killedAt: new Date(killedAt).toISOString(),
       killedNode: victim,
       killedPid: pid,
       partitionsItLed: led,
@@ -215,6 +232,7 @@ describe('a partition leader killed under load (three-broker cluster)', () => {
       unresolved: unresolved.length,
       failedThenRetried: retried.length,
       errorsSeen: Object.fromEntries(errors),
+      errorSamples: Object.fromEntries(samples),
       msToFirstAppendAfterKill: firstAfterKill ? firstAfterKill.ackedAt - killedAt : null,
       msToFirstAppendOnLedPartitions: firstOnLed ? firstOnLed.ackedAt - killedAt : null,
       longestAppendMs: longestStall,
