@@ -168,6 +168,8 @@ describe('a partition leader killed under load (three-broker cluster)', () => {
     });
 
     const victim = await leaderOf(admin, topic, 0);
+    // killing the active controller too means a controller election before the node is fenced
+    const controllerKilled = (await admin.describeCluster()).controller === victim;
     const led = meta.topics[0]!.partitions.filter((p) => p.leader === victim).map((p) => p.partitionId);
     const acksBeforeKill = acks.length;
     // from the moment its process is gone: an append sent after this cannot have reached it
@@ -218,6 +220,7 @@ describe('a partition leader killed under load (three-broker cluster)', () => {
     const figures = {
       killedAt: new Date(killedAt).toISOString(),
       killedNode: victim,
+      controllerKilled,
       killedPid: pid,
       partitionsItLed: led,
       acknowledgedAppends: acks.length,
