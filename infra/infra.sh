@@ -103,7 +103,7 @@ ordered() {
 
 # --- commands --------------------------------------------------------------------------------------
 services_or_all() { # validates; prints the services, one a line, in the canonical order
-  local s asked=" $* "
+  local s wanted=" $* "
   for s in "$@"; do
     case " ${ALL[*]} ${CLUSTER[*]} " in
       *" $s "*) ;;
@@ -113,11 +113,12 @@ services_or_all() { # validates; prints the services, one a line, in the canonic
         ;;
     esac
   done
-  # with --brokers 3, naming kafka names the cluster's nodes
-  if [ "$BROKERS" = 3 ] && [[ $asked == *" kafka "* ]]; then asked+="${CLUSTER[*]} "; fi
+  # none named: every one ordered() lists; with --brokers 3, naming kafka names the cluster's nodes
+  [ $# -gt 0 ] || wanted=" $(ordered | tr '\n' ' ')"
+  if [ "$BROKERS" = 3 ] && [[ $wanted == *" kafka "* ]]; then wanted+="${CLUSTER[*]} "; fi
+  # a node named with the single broker's services comes after them
   for s in $(ordered) "${CLUSTER[@]}"; do
-    if [ $# = 0 ] && [[ " ${CLUSTER[*]} " == *" $s "* ]] && [ "$BROKERS" != 3 ]; then continue; fi
-    if [ $# = 0 ] || [[ $asked == *" $s "* ]]; then printf '%s\n' "$s"; fi
+    if [[ $wanted == *" $s "* ]]; then printf '%s\n' "$s"; fi
   done | awk '!seen[$0]++'
 }
 
