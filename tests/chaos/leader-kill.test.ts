@@ -31,8 +31,13 @@ const APPENDERS = 6;
 const STREAMS_PER_APPENDER = 4;
 /** appends before the kill: every partition has its sequencer and its leader */
 const WARMUP_MS = 4000;
-/** appends against the two brokers left, before the killed one is started again */
-const DOWN_MS = 40_000;
+/**
+ * the longest the killed node stays down while the appends to the partitions it led have not resumed
+ * (Kafka fences it after 9 s; the sequencer's producers then wait out a back-off of up to 30 s)
+ */
+const MAX_DOWN_MS = 60_000;
+/** appends against the two brokers left once they have resumed, before the node is started again */
+const STILL_DOWN_MS = 10_000;
 /** appends once the node is back */
 const AFTER_RESTART_MS = 4000;
 /** how long an append that keeps failing is sent again once the load stops */
@@ -170,15 +175,24 @@ describe('a partition leader killed under load (three-broker cluster)', () => {
     const victim = await leaderOf(admin, topic, 0);
     // killing the active controller too means a controller election before the node is fenced
     const controllerKilled = (await admin.describeCluster()).controller === victim;
-    const led = meta.topics[0]!.partitions.filter((p) => p.leader === victim).map((p) => p.partitionId);
+    const now = await admin.fetchTopicMetadata({ topics: [topic] });
+    const led = now.topics[0]!.partitions.filter((p) => p.leader === victim).map((p) => p.partitionId);
     const acksBeforeKill = acks.length;
     // from the moment its process is gone: an append sent after this cannot have reached it
     const pid = await killNode(victim);
     const killedAt = Date.now();
-    await sleep(DOWN_MS);
-    const restartAt = Date.now();
     // resumed without the node: acknowledged appends to the partitions it led, sent after the kill
-    const resumedOnLed = acks.filter((x) => led.includes(x.partition) && x.sentAt >= killedAt);
+    const resumed = (x: Ack) => led.includes(x.partition) && x.sentAt >= killedAt;
+    if (
+      await waitFor(async () => acks.some(resumed), MAX_DOWN_MS).then(
+        () => true,
+        () => false,
+      )
+    ) {
+      await sleep(STILL_DOWN_MS);
+    }
+    const restartAt = Date.now();
+    const resumedOnLed = acks.filter(resumed);
     const firstAfterKill = acks.find((x) => x.ackedAt >= killedAt && x.sentAt >= killedAt);
     const firstOnLed = resumedOnLed[0];
     await startCluster();
