@@ -22,6 +22,7 @@ export const createKafkaAuditLogFor = async (config: Config, logger: Logger): Pr
     clientId: `${config.kafka.clientId}-audit`,
     topicPrefix: config.topicPrefix,
     replication: config.kafka.replication,
+    minInsyncReplicas: config.kafka.minInsyncReplicas,
     tls: config.kafka.tls,
     sasl: config.kafka.sasl,
     logger,

@@ -42,6 +42,7 @@ export const createAdapters = async ({
     topicPrefix: config.topicPrefix,
     partitions: config.kafka.partitions,
     replication: config.kafka.replication,
+    minInsyncReplicas: config.kafka.minInsyncReplicas,
     sessionTimeoutMs: config.kafka.sessionTimeoutMs,
     retentionMs: config.kafka.retentionMs,
     readTimeoutMs: config.kafka.readTimeoutMs,

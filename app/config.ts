@@ -49,6 +49,7 @@ export const ENV_SCHEMA = z.object({
     .default('logfront'),
   LOGFRONT_TOPIC_PARTITIONS: int(1, 1000).default(3),
   LOGFRONT_TOPIC_REPLICATION: int(1, 10).default(1),
+  LOGFRONT_TOPIC_MIN_INSYNC_REPLICAS: int(1, 10).optional(),
   LOGFRONT_KAFKA_SESSION_TIMEOUT_MS: int(6000, 300_000).default(30_000),
   LOGFRONT_TOPIC_RETENTION_MS: int(-1, 2 ** 53 - 1)
     .refine((v) => v === -1 || v >= 60_000, {
@@ -130,6 +131,11 @@ export interface Config {
     clientId: string;
     partitions: number;
     replication: number;
+    /**
+     * min.insync.replicas of the topics logfront creates (LOGFRONT_TOPIC_MIN_INSYNC_REPLICAS); undefined:
+     * 2 from replication 3 on, else 1 (connectors/kafka/topics.ts)
+     */
+    minInsyncReplicas: number | undefined;
     sessionTimeoutMs: number;
     /** retention.ms of the topics logfront creates; -1: for ever */
     retentionMs: number;
@@ -288,6 +294,22 @@ const checkEncryption = (e: z.output<typeof ENV_SCHEMA>) => {
   }
 };
 
+/**
+ * A topic whose min.insync.replicas exceeds its replication factor refuses every acks=all write (every
+ * append), so such a pair is refused here, at start.
+ */
+const checkReplication = (e: z.output<typeof ENV_SCHEMA>) => {
+  const min = e.LOGFRONT_TOPIC_MIN_INSYNC_REPLICAS;
+  if (min !== undefined && min > e.LOGFRONT_TOPIC_REPLICATION) {
+    throw new ConfigError([
+      {
+        path: 'LOGFRONT_TOPIC_MIN_INSYNC_REPLICAS',
+        message: `${min} is more than LOGFRONT_TOPIC_REPLICATION (${e.LOGFRONT_TOPIC_REPLICATION}): no append could be acknowledged`,
+      },
+    ]);
+  }
+};
+
 /** Validates the environment; a wrong value throws ConfigError naming the variable and what is wrong. */
 export const loadConfig = (env: Record<string, string | undefined> = process.env): Config => {
   const cleaned = Object.fromEntries(
@@ -337,6 +359,7 @@ export const loadConfig = (env: Record<string, string | undefined> = process.env
     }
   }
   checkEncryption(e);
+  checkReplication(e);
   return {
     mode,
     kafka: {
@@ -344,6 +367,7 @@ export const loadConfig = (env: Record<string, string | undefined> = process.env
       clientId: e.LOGFRONT_KAFKA_CLIENT_ID,
       partitions: e.LOGFRONT_TOPIC_PARTITIONS,
       replication: e.LOGFRONT_TOPIC_REPLICATION,
+      minInsyncReplicas: e.LOGFRONT_TOPIC_MIN_INSYNC_REPLICAS,
       sessionTimeoutMs: e.LOGFRONT_KAFKA_SESSION_TIMEOUT_MS,
       retentionMs: e.LOGFRONT_TOPIC_RETENTION_MS,
       readTimeoutMs: e.LOGFRONT_KAFKA_READ_TIMEOUT_MS,

@@ -3,13 +3,15 @@
 # processes on 127.0.0.1, without Docker: Kafka (KRaft), Apicurio Registry, PostgreSQL, Redis,
 # versitygw (S3) and Toxiproxy.
 #
-#   infra.sh up [service…]        install what is missing, start what is not running, wait until ready
-#   infra.sh down [service…]      stop what this checkout started (SIGTERM, then SIGKILL)
-#   infra.sh status [--json]      service, version, address, state (up/down)
-#   infra.sh env                  export lines for the LOGFRONT_* variables that point at them
-#   infra.sh install [service…]   install only (e.g. to warm a CI cache)
+#   infra.sh up [--brokers 3] [service…]      install what is missing, start what is not running, wait until ready
+#   infra.sh down [--brokers 3] [service…]    stop what this checkout started (SIGTERM, then SIGKILL)
+#   infra.sh status [--brokers 3] [--json]    service, version, address, state (up/down)
+#   infra.sh env [--brokers 3]                export lines for the LOGFRONT_* variables that point at them
+#   infra.sh install [service…]               install only (e.g. to warm a CI cache)
 #
-# Services: postgres redis s3 registry kafka toxiproxy (all by default).
+# Services: postgres redis s3 registry kafka toxiproxy (all by default). --brokers 3 puts the
+# three-node KRaft cluster (kafka1 kafka2 kafka3, services/kafka-cluster.sh) where kafka would be; the
+# nodes can also be named one by one. --brokers 1 is the default, the single broker.
 # Installs go to $LOGFRONT_INFRA_HOME (default ~/.cache/logfront/infra), shared by every checkout and
 # keyed by version; data, pid files and logs go to $LOGFRONT_INFRA_STATE (default <repo>/.infra).
 # Exit codes: 0 ok, 1 a service failed to install or start, 2 usage or a missing prerequisite.
@@ -36,6 +38,8 @@ unset infra_src infra_link
 
 # the order in which up handles them and status lists them
 ALL=(postgres redis s3 registry kafka toxiproxy)
+# the three-broker cluster's nodes: never started by default, in place of kafka with --brokers 3
+CLUSTER=(kafka1 kafka2 kafka3)
 # what each services/<service>.sh defines, as <service>_<name>
 SERVICE_FUNCTIONS=(version address ports marker installer installed install_prereqs run_prereqs install start ready setup stop)
 
@@ -51,23 +55,71 @@ for svc in "${ALL[@]}"; do
     }
   done
 done
+# shellcheck source=services/kafka-cluster.sh
+source "$INFRA_DIR/services/kafka-cluster.sh" || exit 2
+for svc in "${CLUSTER[@]}"; do
+  for fn in "${SERVICE_FUNCTIONS[@]}"; do
+    declare -F "${svc}_$fn" >/dev/null || {
+      err "infra/services/kafka-cluster.sh defines no ${svc}_$fn"
+      exit 2
+    }
+  done
+done
 unset svc fn
+
+# --brokers 1|3 (anywhere among the arguments): how many Kafka brokers the command is about
+BROKERS=1
+ARGS=()
+take_brokers() { # sets BROKERS and ARGS (the arguments without --brokers N)
+  while [ $# -gt 0 ]; do
+    case $1 in
+      --brokers | --brokers=*)
+        if [ "$1" = --brokers ]; then
+          BROKERS=${2:-}
+          shift
+        else
+          BROKERS=${1#--brokers=}
+        fi
+        case $BROKERS in
+          1 | 3) ;;
+          *)
+            err "--brokers takes 1 (the single broker, the default) or 3 (the KRaft cluster), not '$BROKERS'"
+            exit 2
+            ;;
+        esac
+        ;;
+      *) ARGS+=("$1") ;;
+    esac
+    shift
+  done
+}
+# the services in the order up handles them and status lists them: kafka is the cluster with --brokers 3
+ordered() {
+  local s
+  for s in "${ALL[@]}"; do
+    if [ "$s" = kafka ] && [ "$BROKERS" = 3 ]; then printf '%s\n' "${CLUSTER[@]}"; else printf '%s\n' "$s"; fi
+  done
+}
 
 # --- commands --------------------------------------------------------------------------------------
 services_or_all() { # validates; prints the services, one a line, in the canonical order
-  local s
+  local s wanted=" $* "
   for s in "$@"; do
-    case " ${ALL[*]} " in
+    case " ${ALL[*]} ${CLUSTER[*]} " in
       *" $s "*) ;;
       *)
-        err "unknown service '$s'; services: ${ALL[*]}"
+        err "unknown service '$s'; services: ${ALL[*]} (the cluster's nodes: ${CLUSTER[*]})"
         exit 2
         ;;
     esac
   done
-  for s in "${ALL[@]}"; do
-    if [ $# = 0 ] || [[ " $* " == *" $s "* ]]; then printf '%s\n' "$s"; fi
-  done
+  # none named: every one ordered() lists; with --brokers 3, naming kafka names the cluster's nodes
+  [ $# -gt 0 ] || wanted=" $(ordered | tr '\n' ' ')"
+  if [ "$BROKERS" = 3 ] && [[ $wanted == *" kafka "* ]]; then wanted+="${CLUSTER[*]} "; fi
+  # a node named with the single broker's services comes after them
+  for s in $(ordered) "${CLUSTER[@]}"; do
+    if [[ $wanted == *" $s "* ]]; then printf '%s\n' "$s"; fi
+  done | awk '!seen[$0]++'
 }
 
 # install <services…>: what is missing, in parallel, one queue per installer (<svc>_installer: apt,
@@ -202,12 +254,12 @@ cmd_status() {
     --json) json=1 ;;
     '') ;;
     *)
-      err "usage: infra.sh status [--json]"
+      err "usage: infra.sh status [--brokers 3] [--json]"
       exit 2
       ;;
   esac
   if [ $json = 1 ]; then printf '['; else printf '%-10s %-20s %-42s %s\n' service version address state; fi
-  for svc in "${ALL[@]}"; do
+  for svc in $(ordered); do
     if "${svc}_ready" 2>/dev/null; then state=up; else state=down; fi
     if [ $json = 1 ]; then
       [ $first = 1 ] || printf ','
@@ -223,8 +275,17 @@ cmd_status() {
 }
 
 cmd_env() {
+  [ $# = 0 ] || {
+    err "usage: infra.sh env [--brokers 3]"
+    exit 2
+  }
+  if [ "$BROKERS" = 3 ]; then
+    # topics logfront makes on the cluster: on every node (min.insync.replicas follows: 2)
+    printf 'export LOGFRONT_KAFKA_BROKERS=%s\nexport LOGFRONT_TOPIC_REPLICATION=3\n' "$(kafka_cluster_brokers)"
+  else
+    printf 'export LOGFRONT_KAFKA_BROKERS=127.0.0.1:%s\n' "$KAFKA_PORT"
+  fi
   cat <<ENV
-export LOGFRONT_KAFKA_BROKERS=127.0.0.1:$KAFKA_PORT
 export LOGFRONT_SCHEMA_REGISTRY_URL=http://127.0.0.1:$REGISTRY_PORT/apis/ccompat/v7
 export LOGFRONT_DATABASE_URL=postgres://$PG_USER:$PG_PASSWORD@127.0.0.1:$POSTGRES_PORT/$PG_DATABASE
 export LOGFRONT_REDIS_URL=redis://127.0.0.1:$REDIS_PORT
@@ -237,14 +298,21 @@ export LOGFRONT_TOXIPROXY_URL=http://127.0.0.1:$TOXIPROXY_PORT
 ENV
 }
 
-usage() { printf 'usage: infra.sh up|down|install [service…] | status [--json] | env\nservices: %s\n' "${ALL[*]}"; }
+usage() {
+  printf 'usage: infra.sh up|down|install [--brokers 3] [service…] | status [--brokers 3] [--json] | env [--brokers 3]\n'
+  printf 'services: %s (the cluster'"'"'s nodes: %s)\n' "${ALL[*]}" "${CLUSTER[*]}"
+}
 
-case "${1:-}" in
-  up) shift && cmd_up "$@" ;;
-  down) shift && cmd_down "$@" ;;
-  status) shift && cmd_status "$@" ;;
-  env) cmd_env ;;
-  install) shift && cmd_install "$@" ;;
+command=${1:-}
+[ $# = 0 ] || shift
+take_brokers "$@"
+set -- "${ARGS[@]+"${ARGS[@]}"}"
+case $command in
+  up) cmd_up "$@" ;;
+  down) cmd_down "$@" ;;
+  status) cmd_status "$@" ;;
+  env) cmd_env "$@" ;;
+  install) cmd_install "$@" ;;
   -h | --help | help) usage ;;
   *)
     usage >&2

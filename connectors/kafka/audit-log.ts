@@ -14,7 +14,7 @@ import {
 } from '../../core/security/audit.ts';
 import { createKafkaClient, type KafkaSecurity, kafkaFailure, lazily } from './client.ts';
 import { createPartitionReader, OffsetBelowLogStart, type PartitionReader } from './reader.ts';
-import { createTopic } from './topics.ts';
+import { createTopic, durabilityConfigs } from './topics.ts';
 
 /** with TLS and SASL as the deployment's clients reach the brokers */
 export interface KafkaAuditLogOptions extends KafkaSecurity {
@@ -22,6 +22,8 @@ export interface KafkaAuditLogOptions extends KafkaSecurity {
   clientId: string;
   topicPrefix: string;
   replication: number;
+  /** min.insync.replicas of the topic; default 2 from replication 3 on, else 1 */
+  minInsyncReplicas?: number | undefined;
   logger: Logger;
   /** reads the topic by position (default: a partition reader of the audit log's own client) */
   reader?: Pick<PartitionReader, 'fetch' | 'close'>;
@@ -85,6 +87,7 @@ export const createKafkaAuditLog = (options: KafkaAuditLogOptions): AuditLog => 
           { name: 'retention.ms', value: '-1' },
           { name: 'retention.bytes', value: '-1' },
           { name: 'cleanup.policy', value: 'delete' },
+          ...durabilityConfigs(options.replication, options.minInsyncReplicas),
         ],
       });
     }

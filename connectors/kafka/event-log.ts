@@ -32,6 +32,8 @@ export interface KafkaLogOptions extends KafkaSecurity {
   topicPrefix: string;
   partitions: number;
   replication: number;
+  /** min.insync.replicas of the topics the log creates; default 2 from replication 3 on, else 1 */
+  minInsyncReplicas?: number | undefined;
   /** retention.ms of the topics the log creates; default -1 (records are kept for ever) */
   retentionMs?: number;
   /** consumer group session timeout: how soon a dead consumer's partitions move on */
@@ -116,6 +118,7 @@ export const createKafkaEventLog = (options: KafkaLogOptions): KafkaEventLog => 
     topicPrefix: options.topicPrefix,
     partitions: options.partitions,
     replication: options.replication,
+    minInsyncReplicas: options.minInsyncReplicas,
     retentionMs: options.retentionMs ?? -1,
   });
   const records = createRecordMapper(codec);

@@ -23,6 +23,18 @@ export interface Topics {
   offsetsAt(topics: readonly string[], edge: 'low' | 'high'): Promise<Position[]>;
 }
 
+/**
+ * The min.insync.replicas of a topic logfront makes, unless configured: 2 from replication 3 on (a write
+ * acknowledged with acks=all is then on two brokers, and one broker may be down), else 1 (every
+ * replica: with 2, one broker down would stop the writes).
+ */
+export const minInsyncReplicasFor = (replication: number) => (replication >= 3 ? 2 : 1);
+
+/** the topic configs that say how many replicas must have a record before it is acknowledged */
+export const durabilityConfigs = (replication: number, minInsyncReplicas?: number) => [
+  { name: 'min.insync.replicas', value: String(minInsyncReplicas ?? minInsyncReplicasFor(replication)) },
+];
+
 /** how long a topic made here may take to have a leader for every partition */
 const LEADER_WAIT_MS = 30_000;
 
@@ -56,6 +68,8 @@ export const createTopics = (deps: {
   topicPrefix: string;
   partitions: number;
   replication: number;
+  /** min.insync.replicas of the topics it creates; default minInsyncReplicasFor(replication) */
+  minInsyncReplicas?: number | undefined;
   /** retention.ms of the topics it creates; -1 keeps records for ever */
   retentionMs: number;
 }): Topics => {
@@ -74,6 +88,7 @@ export const createTopics = (deps: {
           configEntries: [
             { name: 'message.timestamp.type', value: 'LogAppendTime' },
             { name: 'retention.ms', value: String(deps.retentionMs) },
+            ...durabilityConfigs(deps.replication, deps.minInsyncReplicas),
             // blob chunks travel several to a transaction (core/blobs/blob-service.ts)
             ...(blobs ? [{ name: 'max.message.bytes', value: String(BLOB_TOPIC_MAX_MESSAGE_BYTES) }] : []),
           ],

@@ -42,6 +42,21 @@ kafka_cluster_id() {
     [ "${id:0:1}" != - ] && printf '%s' "$id" && return
   done
 }
+# kafka_log4j_config <file>: Kafka's own lines at INFO, the rest (and state changes) at WARN
+kafka_log4j_config() {
+  cat >"$1" <<'LOG'
+rootLogger.level=WARN
+rootLogger.appenderRef.out.ref=OUT
+appender.out.type=Console
+appender.out.name=OUT
+appender.out.layout.type=PatternLayout
+appender.out.layout.pattern=[%d] %p %m (%c)%n
+logger.kafka.name=kafka
+logger.kafka.level=INFO
+logger.state.name=state.change.logger
+logger.state.level=WARN
+LOG
+}
 kafka_start() {
   find_java "$KAFKA_JAVA" || return 1
   local dir=$DATA/kafka cp="$KAFKA_HOME/libs/*"
@@ -68,18 +83,7 @@ share.coordinator.state.topic.replication.factor=1
 share.coordinator.state.topic.min.isr=1
 group.initial.rebalance.delay.ms=0
 PROPS
-  cat >"$CONF/kafka-log4j2.properties" <<'LOG'
-rootLogger.level=WARN
-rootLogger.appenderRef.out.ref=OUT
-appender.out.type=Console
-appender.out.name=OUT
-appender.out.layout.type=PatternLayout
-appender.out.layout.pattern=[%d] %p %m (%c)%n
-logger.kafka.name=kafka
-logger.kafka.level=INFO
-logger.state.name=state.change.logger
-logger.state.level=WARN
-LOG
+  kafka_log4j_config "$CONF/kafka-log4j2.properties"
   rotate_log kafka
   local java_opts=(-Djava.awt.headless=true "-Dlog4j2.configurationFile=$CONF/kafka-log4j2.properties")
   if [ ! -f "$dir/meta.properties" ]; then # format once
@@ -92,14 +96,16 @@ LOG
   launch kafka "$JAVA" -Dlogfront.infra=kafka -Xms256m -Xmx768m -XX:+UseG1GC -XX:MaxGCPauseMillis=20 \
     "${java_opts[@]}" -cp "$cp" kafka.Kafka "$CONF/kafka.properties"
 }
-# ready = a Metadata (v1, no topics) request answers and lists at least one broker
-kafka_ready() {
+# kafka_answers <port>: a Metadata (v1, no topics) request to the broker on that port answers and lists
+# at least one broker (also used by services/kafka-cluster.sh)
+kafka_answers() {
   local out
   out=$(timeout 3 bash -c 'exec 3<>"/dev/tcp/127.0.0.1/$0" || exit 1
     printf "\x00\x00\x00\x13\x00\x03\x00\x01\x00\x00\x00\x07\x00\x05infra\x00\x00\x00\x00" >&3
-    head -c 12 <&3' "$KAFKA_PORT" 2>/dev/null | od -An -tx1 | tr -d ' \n')
+    head -c 12 <&3' "$1" 2>/dev/null | od -An -tx1 | tr -d ' \n')
   [ "${#out}" = 24 ] && [ "${out:8:8}" = 00000007 ] && [ "${out:16:8}" != 00000000 ]
 }
+kafka_ready() { kafka_answers "$KAFKA_PORT"; }
 kafka_setup() { :; }
 # a controlled shutdown can take a while: 40 s before SIGKILL
 kafka_stop() { stop_pid kafka TERM 40; }

@@ -1,4 +1,4 @@
-import { ConfigResourceTypes, Kafka, logLevel } from 'kafkajs';
+import { ConfigResourceTypes, ConfigSource, Kafka, logLevel } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger } from '../../app/logger.ts';
 import { createKafkaEventLog, type KafkaLogOptions } from '../../connectors/kafka/event-log.ts';
@@ -274,6 +274,16 @@ describe('Kafka event log', () => {
           .configEntries.find((e) => e.configName === 'max.message.bytes')!.configValue;
       expect(maxMessageBytes(blobs)).toBe(String(BLOB_TOPIC_MAX_MESSAGE_BYTES));
       expect(maxMessageBytes(orders)).toBe('1048588');
+      // replication 1: the one replica must have every record (min.insync.replicas follows replication),
+      // set on the topic itself, not left to the broker's default
+      const minInsync = resources.map((r) => {
+        const e = r.configEntries.find((x) => x.configName === 'min.insync.replicas');
+        return [e?.configValue, e?.configSource];
+      });
+      expect(minInsync).toEqual([
+        ['1', ConfigSource.TOPIC_CONFIG],
+        ['1', ConfigSource.TOPIC_CONFIG],
+      ]);
     } finally {
       await admin.disconnect();
     }

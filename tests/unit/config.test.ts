@@ -199,6 +199,20 @@ describe('loadConfig', () => {
     }
   });
 
+  it('min.insync.replicas is left to the replication unless given, and never above it', () => {
+    expect(loadConfig({ LOGFRONT_TOPIC_REPLICATION: '3' }).kafka.minInsyncReplicas).toBeUndefined();
+    expect(
+      loadConfig({ LOGFRONT_TOPIC_REPLICATION: '3', LOGFRONT_TOPIC_MIN_INSYNC_REPLICAS: '1' }).kafka
+        .minInsyncReplicas,
+    ).toBe(1);
+    const error = configError({ LOGFRONT_TOPIC_REPLICATION: '2', LOGFRONT_TOPIC_MIN_INSYNC_REPLICAS: '3' });
+    expect(pathsOf(error)).toEqual(['LOGFRONT_TOPIC_MIN_INSYNC_REPLICAS']);
+    expect(error.message).toContain('3 is more than LOGFRONT_TOPIC_REPLICATION (2)');
+    expect(pathsOf(configError({ LOGFRONT_TOPIC_MIN_INSYNC_REPLICAS: '0' }))).toEqual([
+      'LOGFRONT_TOPIC_MIN_INSYNC_REPLICAS',
+    ]);
+  });
+
   it('variables logfront does not know are ignored', () => {
     expect(() => loadConfig({ PATH: '/usr/bin', LOGFRONT_UNKNOWN: '!!!' })).not.toThrow();
   });
@@ -210,6 +224,7 @@ describe('loadConfig', () => {
       LOGFRONT_TOPIC_PREFIX: 'shop_v2.eu-1',
       LOGFRONT_TOPIC_PARTITIONS: '12',
       LOGFRONT_TOPIC_REPLICATION: '3',
+      LOGFRONT_TOPIC_MIN_INSYNC_REPLICAS: '3',
       LOGFRONT_KAFKA_SESSION_TIMEOUT_MS: '6000',
       LOGFRONT_TOPIC_RETENTION_MS: '604800000',
       LOGFRONT_KAFKA_READ_TIMEOUT_MS: '5000',
@@ -265,6 +280,7 @@ describe('loadConfig', () => {
         clientId: 'api-7',
         partitions: 12,
         replication: 3,
+        minInsyncReplicas: 3,
         sessionTimeoutMs: 6000,
         retentionMs: 604_800_000,
         readTimeoutMs: 5000,
