@@ -24,9 +24,9 @@ const NETWORK = new Set([
   'EAI_AGAIN',
   'EPIPE',
 ]);
-/** what pg says when it loses a connection or cannot get one */
+/** what pg says when it loses a connection or cannot get one (`timeout expired`: its connect timeout) */
 const CONNECTION_LOST =
-  /^(Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error|Query read timeout)/;
+  /^(Connection terminated|timeout expired|timeout exceeded when trying to connect|Client has encountered a connection error|Query read timeout)/;
 
 /**
  * A failure that says Postgres is down or unreachable, as DependencyUnavailable; any other (a refused
@@ -89,7 +89,13 @@ export const createPgSql = (
     connectionString,
     max: options.max ?? 10,
     application_name: options.applicationName ?? 'logfront',
-    connectionTimeoutMillis,
+    // The connect timeout is each connection's own, not the pool's: the pool's would also end a wait
+    // for a free connection (a busy pool, not a Postgres failure), which the breaker would count.
+    Client: class extends pg.Client {
+      constructor(config?: pg.ClientConfig) {
+        super({ ...config, connectionTimeoutMillis });
+      }
+    },
     // pg sends these as startup parameters of every connection; 0 (undefined to pg) sends none
     statement_timeout: options.statementTimeoutMs || undefined,
     idle_in_transaction_session_timeout: options.idleInTransactionTimeoutMs || undefined,

@@ -61,6 +61,8 @@ describe('the breakers count what says the dependency failed', () => {
     expect(postgresDown(new DependencyUnavailable('postgres', 'x'))).toBe(true);
     expect(postgresDown(new DependencyUnavailable('kafka', 'x'))).toBe(false);
     expect(postgresDown(coded('ETIMEDOUT'))).toBe(true);
+    // pg's connect timeout (connectionTimeoutMillis of the connection)
+    expect(postgresDown(new Error('timeout expired'))).toBe(true);
     expect(registryDown(new DependencyUnavailable('schema-registry', 'x'))).toBe(true);
     expect(registryDown(new DependencyUnavailable('s3', 'x'))).toBe(false);
     expect(registryDown(coded('ECONNREFUSED'))).toBe(false);
