@@ -4,15 +4,23 @@
 import { userInfo } from 'node:os';
 import type { Logger } from '../core/logger.ts';
 import type { SchemaRegistry } from '../core/ports.ts';
+import type { Resilience } from '../core/resilience/resilience.ts';
 import { type AuditActor, type AuditInput, type AuditLog, createAuditTrail } from '../core/security/audit.ts';
 import { DEFAULT_TENANT } from '../core/security/auth.ts';
 import type { Config } from './config.ts';
 import { resolveAuditSecret } from './kek.ts';
 
-/** the audit trail over a mode's audit log (compose-services.ts: a topic; compose-embedded.ts: a table) */
-export const createAuditTrailFor = (config: Config, deps: { log: AuditLog; logger: Logger }) => {
+/**
+ * the audit trail over a mode's audit log (compose-services.ts: a topic; compose-embedded.ts: a table);
+ * its retries while the audit log is down are counted as kafka `audit_append` (services mode)
+ */
+export const createAuditTrailFor = (
+  config: Config,
+  deps: { log: AuditLog; logger: Logger; resilience?: Resilience },
+) => {
   const { secret } = resolveAuditSecret(config);
-  return createAuditTrail({ log: deps.log, secret, logger: deps.logger });
+  const retried = config.mode === 'services' ? deps.resilience?.retried : undefined;
+  return createAuditTrail({ log: deps.log, secret, logger: deps.logger, ...(retried ? { retried } : {}) });
 };
 
 /** the audit log on Kafka, as `serve` keeps it; loaded only when asked for */

@@ -8,7 +8,7 @@ import { createArchiveSink, withArchive } from '../core/blobs/archive.ts';
 import { type BlobService, createBlobService, createSubjectBlobs } from '../core/blobs/blob-service.ts';
 import { createBlobSink } from '../core/blobs/blob-sink.ts';
 import { BLOB_CATEGORY, type BlobStore } from '../core/blobs/blobs.ts';
-import { NotFound } from '../core/errors.ts';
+import { type Dependency, DependencyUnavailable, NotFound } from '../core/errors.ts';
 import { type AppendService, createAppendService, traceAppends } from '../core/log/append.ts';
 import type { CodecOptions } from '../core/log/codec.ts';
 import { createCatalog, type EventCatalog } from '../core/log/event-types.ts';
@@ -16,6 +16,7 @@ import type { Logger } from '../core/logger.ts';
 import type { EventLog, Probe, ProjectionStore, SchemaRegistry, StreamIndex } from '../core/ports.ts';
 import { type CacheTier, createRowCache, type SharedCache } from '../core/read/cache.ts';
 import { createFacade, type Facade } from '../core/read/facade.ts';
+import { createResilience, type Resilience } from '../core/resilience/resilience.ts';
 import { type AuditActor, type AuditLog, type AuditTrail, SYSTEM } from '../core/security/audit.ts';
 import { createFieldCipher, type FieldCipher, withFieldEncryption } from '../core/security/crypto.ts';
 import { createErasure, type ErasedRows, type Erasure } from '../core/security/erasure.ts';
@@ -48,6 +49,8 @@ export interface Logfront {
   readonly append: AppendService;
   readonly facade: Facade;
   readonly probes: readonly Probe[];
+  /** the breakers of the dependencies and the retry policy of this process, counted for /metrics */
+  readonly resilience: Resilience;
   /** the shared read cache (Redis, or memory when embedded); undefined when the cache is off */
   readonly cache: SharedCache | undefined;
   /** counts of cache hits, misses, errors and strong-read mismatches since start */
@@ -139,14 +142,32 @@ export interface ModeContext {
   readonly logger: Logger;
   /** the codec's registrations of schemas, for the audit trail */
   readonly onRegistration: NonNullable<CodecOptions['onRegistration']>;
+  /** the process's breakers and retries: every adapter that talks to a real system goes through it */
+  readonly resilience: Resilience;
 }
+
+/** what a mode's module offers: its adapters, and how its drivers say a dependency failed */
+interface Mode {
+  createAdapters(context: ModeContext): Promise<ModeAdapters>;
+  /** a driver's own error that says the dependency is down, unreachable or too slow (services mode) */
+  dependencyFailed?: (dependency: Dependency, error: unknown) => boolean;
+}
+
+/**
+ * What a breaker counts as its dependency failing: an adapter's DependencyUnavailable naming it, or what
+ * the mode's drivers throw when it is down, unreachable or timed out; never an answer it gave (a 4xx, a
+ * conflict, a validation error).
+ */
+export const dependencyFailure =
+  (mode: Pick<Mode, 'dependencyFailed'>) =>
+  (dependency: Dependency, error: unknown): boolean =>
+    error instanceof DependencyUnavailable
+      ? error.dependency === dependency
+      : (mode.dependencyFailed?.(dependency, error) ?? false);
 
 // A mode's adapters are imported when the config picks that mode, never before: an embedded process
 // loads none of kafkajs, pg, ioredis, the AWS SDK (tests/integration/loaded-modules.test.ts).
-const modes: Record<
-  Config['mode'],
-  () => Promise<{ createAdapters(context: ModeContext): Promise<ModeAdapters> }>
-> = {
+const modes: Record<Config['mode'], () => Promise<Mode>> = {
   embedded: () => import('./compose-embedded.ts'),
   services: () => import('./compose-services.ts'),
 };
@@ -174,15 +195,17 @@ export const createLogfront = async (config: Config, options: ComposeOptions = {
         ? { outcome: 'success', details: { schemaId: result.schemaId } }
         : { outcome: 'failure', reason: errorMessage(result.error) }),
     });
-  const adapters = await (await modes[config.mode]()).createAdapters({
-    config,
-    catalog,
+  const mode = await modes[config.mode]();
+  const resilience = createResilience({
     logger,
-    onRegistration,
+    isFailure: dependencyFailure(mode),
+    failureThreshold: config.breakers.failureThreshold,
+    openMs: config.breakers.openMs,
   });
+  const adapters = await mode.createAdapters({ config, catalog, logger, onRegistration, resilience });
   const { sql, store, registry, streamIndex, probes, cache: shared, blobStore, kafkaFastPaths } = adapters;
   let log = adapters.log;
-  const audit = createAuditTrailFor(config, { log: adapters.auditLog, logger });
+  const audit = createAuditTrailFor(config, { log: adapters.auditLog, logger, resilience });
   registrations.trail = audit;
   const cacheCounts: CacheCounts = { hits: { memory: 0, shared: 0 }, misses: 0, errors: {}, mismatches: 0 };
   const rowCache = shared
@@ -378,6 +401,7 @@ export const createLogfront = async (config: Config, options: ComposeOptions = {
     append,
     facade,
     probes,
+    resilience,
     cache: shared,
     cacheCounts,
     erasure,

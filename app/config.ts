@@ -64,6 +64,11 @@ export const ENV_SCHEMA = z.object({
     .string()
     .regex(/^[a-z_][a-z0-9_]{0,62}$/, 'a lower-case SQL identifier')
     .default('logfront'),
+  LOGFRONT_PG_CONNECT_TIMEOUT_MS: int(0, 600_000).default(5000),
+  LOGFRONT_PG_STATEMENT_TIMEOUT_MS: int(0, 86_400_000).default(30_000),
+  LOGFRONT_PG_IDLE_IN_TRANSACTION_TIMEOUT_MS: int(0, 86_400_000).default(60_000),
+  LOGFRONT_BREAKER_FAILURES: int(1, 1000).default(5),
+  LOGFRONT_BREAKER_OPEN_MS: int(10, 600_000).default(5000),
   LOGFRONT_REDIS_URL: url(/^rediss?$/, 'redis://host:6379').optional(),
   LOGFRONT_REDIS_PREFIX: z.string().default('logfront:'),
   LOGFRONT_MAX_BLOB_BYTES: int(1, 1024 * 1024 * 1024 * 1024).default(1024 * 1024 * 1024),
@@ -153,7 +158,9 @@ export interface Config {
   /** TLS to the registry: set when its URL is https:// */
   schemaRegistryTls: TlsSettings | undefined;
   /** tls: set by LOGFRONT_DATABASE_TLS…; undefined leaves TLS to the URL's own sslmode */
-  database: { url: string | undefined; schema: string; tls: TlsSettings | undefined };
+  database: { url: string | undefined; schema: string; tls: TlsSettings | undefined; timeouts: PgTimeouts };
+  /** the circuit breakers of the dependencies (core/resilience, docs/resilience.md) */
+  breakers: { failureThreshold: number; openMs: number };
   /** tls: set when the URL is rediss:// */
   redis: { url: string | undefined; prefix: string; tls: TlsSettings | undefined };
   /** blobs: the largest upload, the multipart part size, whether the blob and archive sinks run with the runners */
@@ -226,6 +233,16 @@ export interface Config {
    * when unset, services mode derives one from the KEK (see app/kek.ts)
    */
   auditSecret: string | undefined;
+}
+
+/** in ms; 0: none (the server's own setting) */
+export interface PgTimeouts {
+  /** a connection not made within this fails, and is tried again by the retry policy */
+  connectMs: number;
+  /** the server cancels a statement running longer (statement_timeout) */
+  statementMs: number;
+  /** the server ends a session left idle inside a transaction this long */
+  idleInTransactionMs: number;
 }
 
 /** in ms; 0: none (request, idle) */
@@ -378,7 +395,17 @@ export const loadConfig = (env: Record<string, string | undefined> = process.env
     topicPrefix: e.LOGFRONT_TOPIC_PREFIX,
     schemaRegistryUrl: e.LOGFRONT_SCHEMA_REGISTRY_URL,
     schemaRegistryTls: transport.schemaRegistry,
-    database: { url: e.LOGFRONT_DATABASE_URL, schema: e.LOGFRONT_DATABASE_SCHEMA, tls: transport.database },
+    database: {
+      url: e.LOGFRONT_DATABASE_URL,
+      schema: e.LOGFRONT_DATABASE_SCHEMA,
+      tls: transport.database,
+      timeouts: {
+        connectMs: e.LOGFRONT_PG_CONNECT_TIMEOUT_MS,
+        statementMs: e.LOGFRONT_PG_STATEMENT_TIMEOUT_MS,
+        idleInTransactionMs: e.LOGFRONT_PG_IDLE_IN_TRANSACTION_TIMEOUT_MS,
+      },
+    },
+    breakers: { failureThreshold: e.LOGFRONT_BREAKER_FAILURES, openMs: e.LOGFRONT_BREAKER_OPEN_MS },
     redis: { url: e.LOGFRONT_REDIS_URL, prefix: e.LOGFRONT_REDIS_PREFIX, tls: transport.redis },
     blobs: {
       maxBytes: e.LOGFRONT_MAX_BLOB_BYTES,

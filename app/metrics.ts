@@ -2,6 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { DeadLetterKind, DeadLetterState } from '../core/ports.ts';
 import { projectionSummaries } from '../core/read/status.ts';
+import { BREAKER_LEVEL } from '../core/resilience/breaker.ts';
 import type { Logfront } from './compose.ts';
 import { installActivityMetrics } from './metrics-activity.ts';
 import { routes, serve } from './routes.ts';
@@ -23,7 +24,8 @@ const LETTER_STATES: readonly DeadLetterState[] = ['pending', 'retried', 'skippe
  * logfront_projection_dead_letters, logfront_projection_running, logfront_cache_hits_total,
  * logfront_cache_misses_total, logfront_cache_errors_total, logfront_cache_probe_mismatches_total,
  * logfront_blob_checksum_mismatches_total, logfront_stream_index_lag_events, logfront_kafka_fast_path,
- * logfront_audit_dropped_total, logfront_audit_queued_records.
+ * logfront_audit_dropped_total, logfront_audit_queued_records, logfront_breaker_state,
+ * logfront_breaker_transitions_total, logfront_retries_total.
  */
 export const installMetrics = (app: FastifyInstance, lf: Logfront) => {
   const registry = new Registry();
@@ -139,6 +141,31 @@ export const installMetrics = (app: FastifyInstance, lf: Logfront) => {
     },
   });
 
+  // the resilience layer (docs/resilience.md): breakers by dependency, their transitions, retries
+  new Gauge({
+    name: 'logfront_breaker_state',
+    help: "the dependency's circuit breaker: 0 closed, 1 half-open, 2 open (calls refused at once with 503)",
+    labelNames: ['dependency'] as const,
+    registers: [registry],
+    collect() {
+      for (const { dependency, state } of lf.resilience.states()) {
+        this.set({ dependency }, BREAKER_LEVEL[state]);
+      }
+    },
+  });
+  total(
+    'logfront_breaker_transitions_total',
+    'changes of state of a circuit breaker, by dependency, from and to (closed, open, half_open)',
+    ['dependency', 'from', 'to'],
+    () => lf.resilience.transitions().map(({ count, ...labels }) => [labels, count]),
+  );
+  total(
+    'logfront_retries_total',
+    'attempts made again after a dependency failed, by dependency and operation',
+    ['dependency', 'operation'],
+    () => lf.resilience.retries().map(({ count, ...labels }) => [labels, count]),
+  );
+
   // a client that went away before its answer (a waiting read it gave up on): counted as 499
   app.addHook('onRequestAbort', async (request) => {
     requests.inc({ method: request.method, route: request.routeOptions.url ?? 'unmatched', status: '499' });
@@ -149,7 +176,8 @@ export const installMetrics = (app: FastifyInstance, lf: Logfront) => {
     latency.observe({ method: request.method, route }, reply.elapsedTime / 1000);
   });
 
-  serve(app, routes.metrics, async (_request, reply) => {
+  // what the store and the log say: gauges of projections, dead letters and the index's lag
+  const fromStore = async () => {
     for (const p of await projectionSummaries(lf.store, lf.log, lf.domain.projections)) {
       lag.set({ projection: p.name }, p.lagEvents);
       staleness.set({ projection: p.name }, p.stalenessMs / 1000);
@@ -172,6 +200,18 @@ export const installMetrics = (app: FastifyInstance, lf: Logfront) => {
         indexLag.set({ topic: p.topic, partition: String(p.partition) }, p.events);
       }
     }
+  };
+
+  serve(app, routes.metrics, async (_request, reply) => {
+    // a dependency that is down leaves those gauges out (none is better than a stale one); the rest,
+    // the breakers first, is what an operator needs most just then
+    await fromStore().catch((err: unknown) => {
+      for (const g of [lag, staleness, deadLetters, running, letters, indexLag]) g.reset();
+      lf.logger.warn(
+        { err },
+        '/metrics: projection and stream index gauges left out, their store did not answer',
+      );
+    });
     return reply.header('content-type', registry.contentType).send(await registry.metrics());
   });
   return registry;

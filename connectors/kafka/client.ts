@@ -3,6 +3,7 @@ import type { ConnectionOptions } from 'node:tls';
 import { type Admin, Kafka, type KafkaConfig, logLevel, type SASLOptions } from 'kafkajs';
 import { DependencyUnavailable, isLogfrontError } from '../../core/errors.ts';
 import type { Logger } from '../../core/logger.ts';
+import { type RetryEvent, type RetryPolicy, retry } from '../../core/resilience/retry.ts';
 
 /** CONCURRENT_TRANSACTIONS: the next transaction began while the last one's markers were written */
 const CONCURRENT_TRANSACTIONS = /another concurrent operation on the same transaction/;
@@ -72,20 +73,22 @@ export const memo = <T>(cache: Map<string, Promise<T>>, key: string, make: () =>
   return p;
 };
 
+/** the waits between asks for a topic's offsets: short, these failures pass within milliseconds */
+const OFFSETS_POLICY: RetryPolicy = { baseMs: 25, maxDelayMs: 400, maxAttempts: 8, budgetMs: 10_000 };
+
 /**
- * admin.fetchTopicOffsets, retried: kafkajs 2.2.4 fails now and then with a TypeError ("low.pop()")
- * when offsets of a topic are asked for concurrently while its metadata is refreshed.
+ * admin.fetchTopicOffsets, retried by the retry policy (each retry told to `retried`, as kafka
+ * `topic_offsets`): kafkajs 2.2.4 fails now and then with a TypeError ("low.pop()") when offsets of a
+ * topic are asked for concurrently while its metadata is refreshed.
  */
-export const topicOffsets = async (admin: Admin, topic: string) => {
-  for (let attempt = 1; ; attempt++) {
-    try {
-      return await admin.fetchTopicOffsets(topic);
-    } catch (error) {
-      if (!offsetsWorthRetry(error) || attempt >= 8) throw error;
-      await new Promise((r) => setTimeout(r, 25 * attempt));
-    }
-  }
-};
+export const topicOffsets = (admin: Admin, topic: string, retried?: (event: RetryEvent) => void) =>
+  retry(() => admin.fetchTopicOffsets(topic), {
+    dependency: 'kafka',
+    operation: 'topic_offsets',
+    policy: OFFSETS_POLICY,
+    retryable: offsetsWorthRetry,
+    ...(retried ? { onRetry: retried } : {}),
+  });
 
 /**
  * The TypeError above, and a partition whose leader the metadata names but that does not lead it yet

@@ -11,6 +11,7 @@ import type { Logger } from '../../core/logger.ts';
 import type { DeadLetter, EventLog, StreamIndex } from '../../core/ports.ts';
 import { createLru } from '../../core/read/lru.ts';
 import { partitionKey } from '../../core/read/positions.ts';
+import type { Resilience } from '../../core/resilience/resilience.ts';
 import type { AppendResult, ExpectedVersion, RecordedEvent } from '../../core/types.ts';
 import { createKafkaClient, type KafkaSecurity, kafkaFailure, lazily } from './client.ts';
 import { describeFastPaths, installKafkaFastPaths } from './fast-paths.ts';
@@ -42,6 +43,8 @@ export interface KafkaLogOptions extends KafkaSecurity {
   readTimeoutMs?: number;
   codec: EventCodec;
   logger: Logger;
+  /** the process's breakers and retries: admin calls and fetch retries go through it (app/compose.ts) */
+  resilience?: Resilience | undefined;
   /** the stream index; without one, every per-stream question reads the partition from its start */
   index?: StreamIndex;
   /** the archived records of [from, to) of a partition: what Kafka's retention has dropped */
@@ -120,10 +123,13 @@ export const createKafkaEventLog = (options: KafkaLogOptions): KafkaEventLog => 
     replication: options.replication,
     minInsyncReplicas: options.minInsyncReplicas,
     retentionMs: options.retentionMs ?? -1,
+    resilience: options.resilience,
   });
   const records = createRecordMapper(codec);
   // Kafka answers one request of a connection at a time: concurrent reads spread over a few connections
-  const readers = Array.from({ length: READER_CONNECTIONS }, () => createPartitionReader({ kafka, logger }));
+  const readers = Array.from({ length: READER_CONNECTIONS }, () =>
+    createPartitionReader({ kafka, logger, retried: options.resilience?.retried }),
+  );
   let nextReader = 0;
   const reader: Pick<PartitionReader, 'fetch'> = {
     fetch: (...args) => {

@@ -3,6 +3,7 @@ import './fast-paths.ts';
 import { Kafka, type KafkaMessage, logLevel } from 'kafkajs';
 import { DependencyUnavailable, LogfrontError, Unavailable } from '../../core/errors.ts';
 import type { Logger } from '../../core/logger.ts';
+import { type RetryEvent, type RetryPolicy, retry } from '../../core/resilience/retry.ts';
 import { installKafkaFastPaths, KAFKAJS_VERSION, kafkajsModules } from './fast-paths.ts';
 
 // A positional reader of Kafka partitions: one Fetch request (read_committed) to the partition's leader
@@ -27,7 +28,8 @@ import { installKafkaFastPaths, KAFKAJS_VERSION, kafkajsModules } from './fast-p
 //
 // Failures: a leader that moved, an unknown topic or partition, a connection closed by the broker
 // (restart) or a request timed out on a silent one: the metadata is refreshed (a timed-out connection
-// dropped) and the fetch tried again, up to `attempts` times, backing off 50 ms doubling to 2 s; then it
+// dropped) and the fetch tried again by the retry policy (core/resilience/retry.ts: full jitter from
+// 50 ms, doubling to 2 s, within 30 s), up to `attempts` times, each retry counted as kafka `fetch`; then it
 // fails as DependencyUnavailable (kafka). A broker that refuses connections fails a fetch so once kafkajs
 // gives up connecting (its own retry settings); the next fetch connects again.
 
@@ -123,7 +125,12 @@ export type PartitionReaderOptions = ({ kafka: Kafka } | { brokers: string[]; cl
   maxBytes?: number;
   /** attempts of one fetch through leader changes, metadata refreshes and reconnects (default 8) */
   attempts?: number;
+  /** told of each retry of a fetch (the process's resilience layer counts them for /metrics) */
+  retried?: ((event: RetryEvent) => void) | undefined;
 };
+
+/** the waits between attempts of a fetch (their number is the reader's `attempts`) */
+const FETCH_POLICY: Omit<RetryPolicy, 'maxAttempts'> = { baseMs: 50, maxDelayMs: 2000, budgetMs: 30_000 };
 
 // --- the kafkajs internals used, as far as this file relies on them
 
@@ -218,6 +225,8 @@ const earlier = (a: bigint, b: bigint) => (a < b ? a : b);
 const errorType = (error: unknown) => (error as { type?: string } | null)?.type;
 /** kafkajs marks the errors worth another attempt (leader moved, metadata stale, connection lost) */
 const retriable = (error: unknown) => (error as { retriable?: boolean } | null)?.retriable === true;
+/** kafkajs gave up on its own: connecting to a broker that is down, after its own retries */
+const gaveUp = (error: unknown) => (error as Error | null)?.name === 'KafkaJSNumberOfRetriesExceeded';
 
 /** a control record's type: 0 abort, 1 commit (key: int16 version, int16 type) */
 const isAbortMarker = (m: KafkaMessage) => m.key !== null && m.key.length >= 4 && m.key.readInt16BE(2) === 0;
@@ -280,7 +289,8 @@ export const createPartitionReader = (options: PartitionReaderOptions): Partitio
   const { logger } = options;
   installKafkaFastPaths(logger); // the record decoder, for its fetches
   const defaultMaxBytes = options.maxBytes ?? 1024 * 1024;
-  const attempts = Math.max(1, options.attempts ?? 8);
+  const attemptsAllowed = Math.max(1, options.attempts ?? 8);
+  const { retried } = options;
   const kafka =
     'kafka' in options
       ? options.kafka
@@ -359,7 +369,7 @@ export const createPartitionReader = (options: PartitionReaderOptions): Partitio
   };
 
   // a leader that moved, a topic the metadata does not know yet, a lost connection: the metadata is
-  // refreshed and the fetch tried again, a few times, backing off
+  // refreshed and the fetch tried again by the retry policy, a few times
   const fetch = async (
     topic: string,
     partition: number,
@@ -367,26 +377,44 @@ export const createPartitionReader = (options: PartitionReaderOptions): Partitio
     options: { maxBytes?: number } = {},
   ): Promise<FetchedRange> => {
     const maxBytes = options.maxBytes ?? defaultMaxBytes;
-    for (let attempt = 1; ; attempt++) {
-      if (closed) throw new Unavailable('the partition reader is closed');
-      try {
-        return await fetchOnce(topic, partition, from, maxBytes);
-      } catch (error) {
-        if (closed) throw new Unavailable('the partition reader is closed');
-        // kafkajs gave up itself (connecting to a broker that is down, after its own retries)
-        const gaveUp = (error as Error).name === 'KafkaJSNumberOfRetriesExceeded';
-        if (!gaveUp && !retriable(error)) throw error;
-        if (gaveUp || attempt >= attempts) {
-          throw new DependencyUnavailable(
-            'kafka',
-            `reading ${topic}/${partition} at ${from} failed after ${attempt} attempts: ${(error as Error).message}`,
-            { cause: error },
-          );
-        }
-        logger.debug({ err: error, topic, partition, from, attempt }, 'fetch failed; trying again');
-        await sleep(Math.min(50 * 2 ** (attempt - 1), 2000));
-        await refresh(errorType(error));
-      }
+    let attempts = 0;
+    let failed: unknown;
+    try {
+      return await retry(
+        async (n) => {
+          attempts = n;
+          if (closed) throw new Unavailable('the partition reader is closed');
+          return await fetchOnce(topic, partition, from, maxBytes).catch((error: unknown) => {
+            throw closed ? new Unavailable('the partition reader is closed') : error;
+          });
+        },
+        {
+          dependency: 'kafka',
+          operation: 'fetch',
+          policy: { ...FETCH_POLICY, maxAttempts: attemptsAllowed },
+          // kafkajs gave up itself (connecting to a broker that is down, after its own retries)
+          retryable: (error) => !gaveUp(error) && retriable(error),
+          onRetry: (event) => {
+            failed = event.error;
+            logger.debug(
+              { err: event.error, topic, partition, from, attempt: event.attempt },
+              'fetch failed; trying again',
+            );
+            retried?.(event);
+          },
+          sleep: async (ms) => {
+            await sleep(ms);
+            await refresh(errorType(failed));
+          },
+        },
+      );
+    } catch (error) {
+      if (error instanceof Unavailable || (!gaveUp(error) && !retriable(error))) throw error;
+      throw new DependencyUnavailable(
+        'kafka',
+        `reading ${topic}/${partition} at ${from} failed after ${attempts} attempts: ${(error as Error).message}`,
+        { cause: error },
+      );
     }
   };
 

@@ -2,6 +2,7 @@
 import type { Admin, ITopicConfig } from 'kafkajs';
 import { BLOB_CATEGORY, BLOB_TOPIC_MAX_MESSAGE_BYTES } from '../../core/blobs/blobs.ts';
 import { pollUntil } from '../../core/poll.ts';
+import type { Resilience } from '../../core/resilience/resilience.ts';
 import type { Position } from '../../core/types.ts';
 import { memo, topicOffsets } from './client.ts';
 
@@ -72,42 +73,54 @@ export const createTopics = (deps: {
   minInsyncReplicas?: number | undefined;
   /** retention.ms of the topics it creates; -1 keeps records for ever */
   retentionMs: number;
+  /**
+   * the process's resilience layer: admin calls go through the kafka breaker (kafkajs retries them
+   * itself), retries of topic offsets are counted
+   */
+  resilience?: Resilience | undefined;
 }): Topics => {
   const known = new Map<string, Promise<TopicInfo>>();
+  const { resilience } = deps;
+  const admin = <T>(operation: string, call: () => Promise<T>) =>
+    resilience ? resilience.run('kafka', operation, call, { retryable: () => false }) : call();
   const info = (topic: string, partitions = deps.partitions) =>
-    memo(known, topic, async () => {
-      const a = await deps.admin();
-      const existing = await a.listTopics();
-      const blobs = topic === `${deps.topicPrefix}.events.${BLOB_CATEGORY}`;
-      if (!existing.includes(topic)) {
-        // false (not an error) when another process created it meanwhile
-        await createTopic(a, {
-          topic,
-          numPartitions: partitions,
-          replicationFactor: deps.replication,
-          configEntries: [
-            { name: 'message.timestamp.type', value: 'LogAppendTime' },
-            { name: 'retention.ms', value: String(deps.retentionMs) },
-            ...durabilityConfigs(deps.replication, deps.minInsyncReplicas),
-            // blob chunks travel several to a transaction (core/blobs/blob-service.ts)
-            ...(blobs ? [{ name: 'max.message.bytes', value: String(BLOB_TOPIC_MAX_MESSAGE_BYTES) }] : []),
-          ],
-        });
-      }
-      const meta = await a.fetchTopicMetadata({ topics: [topic] });
-      return {
-        partitions: meta.topics[0]!.partitions.length,
-        // what logfront creates topics with; a topic made elsewhere with a lower limit refuses a large
-        // group-commit batch, whose appends the sequencer then writes one by one
-        maxMessageBytes: blobs ? BLOB_TOPIC_MAX_MESSAGE_BYTES : DEFAULT_MAX_MESSAGE_BYTES,
-      };
-    });
+    memo(known, topic, () =>
+      admin('topic_info', async () => {
+        const a = await deps.admin();
+        const existing = await a.listTopics();
+        const blobs = topic === `${deps.topicPrefix}.events.${BLOB_CATEGORY}`;
+        if (!existing.includes(topic)) {
+          // false (not an error) when another process created it meanwhile
+          await createTopic(a, {
+            topic,
+            numPartitions: partitions,
+            replicationFactor: deps.replication,
+            configEntries: [
+              { name: 'message.timestamp.type', value: 'LogAppendTime' },
+              { name: 'retention.ms', value: String(deps.retentionMs) },
+              ...durabilityConfigs(deps.replication, deps.minInsyncReplicas),
+              // blob chunks travel several to a transaction (core/blobs/blob-service.ts)
+              ...(blobs ? [{ name: 'max.message.bytes', value: String(BLOB_TOPIC_MAX_MESSAGE_BYTES) }] : []),
+            ],
+          });
+        }
+        const meta = await a.fetchTopicMetadata({ topics: [topic] });
+        return {
+          partitions: meta.topics[0]!.partitions.length,
+          // what logfront creates topics with; a topic made elsewhere with a lower limit refuses a large
+          // group-commit batch, whose appends the sequencer then writes one by one
+          maxMessageBytes: blobs ? BLOB_TOPIC_MAX_MESSAGE_BYTES : DEFAULT_MAX_MESSAGE_BYTES,
+        };
+      }),
+    );
 
   return {
     info,
     find: async (topic) => {
       if (known.has(topic)) return info(topic);
-      const exists = (await (await deps.admin()).listTopics()).includes(topic);
+      const exists = await admin('list_topics', async () =>
+        (await (await deps.admin()).listTopics()).includes(topic),
+      );
       return exists ? info(topic) : undefined;
     },
     offsetsAt: async (topics, edge) => {
@@ -115,7 +128,8 @@ export const createTopics = (deps: {
       const all = await Promise.all(
         topics.map(async (topic) => {
           await info(topic);
-          return (await topicOffsets(a, topic)).map((o) => ({
+          const offsets = await admin('topic_offsets', () => topicOffsets(a, topic, resilience?.retried));
+          return offsets.map((o) => ({
             topic,
             partition: o.partition,
             offset: BigInt(o[edge]),

@@ -4,6 +4,8 @@ import type { ConnectionOptions } from 'node:tls';
 import { SchemaRegistry as Client, COMPATIBILITY, SchemaType } from '@kafkajs/confluent-schema-registry';
 import { DependencyUnavailable, EventUndecodable, isLogfrontError } from '../../core/errors.ts';
 import type { CompatibilityResult, SchemaRegistry } from '../../core/ports.ts';
+import type { Resilience } from '../../core/resilience/resilience.ts';
+import { standaloneResilience } from '../../core/resilience/standalone.ts';
 import { backwardCompatibility, frame, unframe } from '../schema-wire/wire.ts';
 
 /** how long a request to the registry may take */
@@ -21,6 +23,10 @@ const statusOf = (error: unknown) => {
   const status = (error as { status?: unknown }).status;
   return typeof status === 'number' ? status : undefined;
 };
+
+/** whether an error says the registry failed (down, unreachable, 5xx): what its breaker counts */
+export const registryDown = (error: unknown): boolean =>
+  error instanceof DependencyUnavailable && error.dependency === 'schema-registry';
 
 /** a registry's own failure (5xx) or refusal to serve now (408, 429) */
 const unavailableStatus = (status: number) => status >= 500 || status === 408 || status === 429;
@@ -74,16 +80,24 @@ const send = (
  * A Confluent-compatible Schema Registry (Confluent, Apicurio's ccompat API, Karapace, Redpanda)
  * through @kafkajs/confluent-schema-registry. Subjects are registered with BACKWARD compatibility.
  * A registry that is down, or does not answer within 10 s, fails a call as DependencyUnavailable.
+ * Registrations, checks and version lookups go through the registry's breaker and the retry policy
+ * (each is safe to repeat: registering a schema again returns its id); the probe does not.
  */
 export const createConfluentRegistry = (
   url: string,
-  options: { tls?: RegistryTls | undefined } = {},
+  options: { tls?: RegistryTls | undefined; resilience?: Resilience | undefined } = {},
 ): SchemaRegistry => {
   const base = url.replace(/\/+$/, '');
   const agent = registryAgent(options.tls);
-  // The client registers schemas (formats kept for other readers); its Ajv is not used to encode.
+  const resilience = options.resilience ?? standaloneResilience(registryDown);
+  const guarded =
+    <A extends unknown[], R>(operation: string, call: (...args: A) => Promise<R>) =>
+    (...args: A) =>
+      resilience.run('schema-registry', operation, () => call(...args));
+  // The client registers schemas (formats kept for other readers); its Ajv is not used to encode. It
+  // does not retry: the retry policy does.
   const client = new Client(
-    { host: base, retry: { retries: 3 }, middlewares: [timeout], ...(agent ? { agent } : {}) },
+    { host: base, retry: { retries: 0 }, middlewares: [timeout], ...(agent ? { agent } : {}) },
     { [SchemaType.JSON]: { strict: false, validateFormats: false, logger: false } },
   );
   // a registry that does not answer, or answers 5xx, 408 or 429, is unavailable; other answers are kept
@@ -129,7 +143,7 @@ export const createConfluentRegistry = (
     return error;
   };
   return {
-    register: async (subject, jsonSchema) => {
+    register: guarded('register', async (subject: string, jsonSchema: object) => {
       try {
         const { id } = await client.register(
           { type: SchemaType.JSON, schema: JSON.stringify(jsonSchema) },
@@ -139,8 +153,8 @@ export const createConfluentRegistry = (
       } catch (error) {
         throw await registryFailure(error);
       }
-    },
-    check: async (subject, jsonSchema): Promise<CompatibilityResult> => {
+    }),
+    check: guarded('check', async (subject: string, jsonSchema: object): Promise<CompatibilityResult> => {
       const { status, body } = await http(
         `/compatibility/subjects/${encodeURIComponent(subject)}/versions/latest?verbose=true`,
         { method: 'POST', body: JSON.stringify({ schemaType: 'JSON', schema: JSON.stringify(jsonSchema) }) },
@@ -163,8 +177,8 @@ export const createConfluentRegistry = (
           : [`not BACKWARD compatible with the latest version of ${subject}`];
       }
       return { compatible, messages };
-    },
-    versionOf: async (subject, schemaId) => {
+    }),
+    versionOf: guarded('version', async (subject: string, schemaId: number) => {
       const path = `/subjects/${encodeURIComponent(subject)}/versions`;
       const { body } = await http(path);
       for (const version of Array.isArray(body) ? (body as number[]) : []) {
@@ -172,7 +186,7 @@ export const createConfluentRegistry = (
         if (v.body.id === schemaId) return version;
       }
       throw new EventUndecodable('decode', `schema ${schemaId} is not a version of ${subject}`);
-    },
+    }),
     // Payloads were validated with zod when prepared (every failing path named); framing them here
     // skips a second, slower validation of every payload by the client's Ajv.
     encode: async (schemaId, value) => frame(schemaId, value),

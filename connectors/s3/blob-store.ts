@@ -15,6 +15,7 @@ import {
 import { crc32 } from '@node-rs/crc32';
 import type { BlobStore, StoredObject } from '../../core/blobs/blobs.ts';
 import { classified, DependencyUnavailable, isLogfrontError } from '../../core/errors.ts';
+import { standaloneResilience } from '../../core/resilience/standalone.ts';
 import { createS3Client, type S3Options } from './client.ts';
 
 /**
@@ -50,7 +51,18 @@ export const s3Failure = (error: unknown): unknown => {
   });
 };
 
-/** The blob store on S3 (path-style, SigV4): blobs, multipart uploads, the archive. */
+/** whether an error says S3 failed (down, unreachable, 5xx): what its breaker counts */
+export const s3Down = (error: unknown): boolean => {
+  const failure = s3Failure(error);
+  return failure instanceof DependencyUnavailable && failure.dependency === 's3';
+};
+
+/**
+ * The blob store on S3 (path-style, SigV4): blobs, multipart uploads, the archive. Every call goes
+ * through the s3 breaker and the retry policy (options.resilience); the two whose repeat is not the
+ * same request (a new upload id, the completion of an upload that may have completed) only through
+ * the breaker.
+ */
 export const createS3BlobStore = (
   options: S3Options,
   client: S3Client = createS3Client(options),
@@ -169,18 +181,24 @@ export const createS3BlobStore = (
       client.destroy();
     },
   };
+  const resilience = options.resilience ?? standaloneResilience(s3Down);
+  const once = { retryable: () => false };
   // an S3 that is down fails a call as DependencyUnavailable (s3)
+  const guarded =
+    <A extends unknown[], R>(operation: string, call: (...args: A) => Promise<R>, retry = {}) =>
+    (...args: A) =>
+      resilience.run('s3', operation, () => classified(s3Failure, call)(...args), retry);
   return {
     ...store,
-    put: classified(s3Failure, store.put),
-    get: classified(s3Failure, store.get),
-    head: classified(s3Failure, store.head),
-    delete: classified(s3Failure, store.delete),
-    list: classified(s3Failure, store.list),
-    createMultipart: classified(s3Failure, store.createMultipart),
-    uploadPart: classified(s3Failure, store.uploadPart),
-    completeMultipart: classified(s3Failure, store.completeMultipart),
-    abortMultipart: classified(s3Failure, store.abortMultipart),
-    listMultipart: classified(s3Failure, store.listMultipart),
+    put: guarded('put', store.put),
+    get: guarded('get', store.get),
+    head: guarded('head', store.head),
+    delete: guarded('delete', store.delete),
+    list: guarded('list', store.list),
+    createMultipart: guarded('create_multipart', store.createMultipart, once),
+    uploadPart: guarded('upload_part', store.uploadPart),
+    completeMultipart: guarded('complete_multipart', store.completeMultipart, once),
+    abortMultipart: guarded('abort_multipart', store.abortMultipart),
+    listMultipart: guarded('list_multipart', store.listMultipart),
   };
 };

@@ -1,6 +1,7 @@
 import type { ConnectionOptions } from 'node:tls';
 import { HeadBucketCommand, S3Client, type S3ClientConfig } from '@aws-sdk/client-s3';
 import type { Probe } from '../../core/ports.ts';
+import type { Resilience } from '../../core/resilience/resilience.ts';
 
 export interface S3Options {
   endpoint: string;
@@ -10,6 +11,8 @@ export interface S3Options {
   secretAccessKey?: string | undefined;
   /** with an https:// endpoint: the CAs trusted for its certificate, whether it is checked */
   tls?: S3Tls | undefined;
+  /** the process's breaker and retries (app/compose.ts); absent: a layer of its own */
+  resilience?: Resilience | undefined;
 }
 
 export type S3Tls = Pick<ConnectionOptions, 'ca' | 'rejectUnauthorized'>;
@@ -23,6 +26,9 @@ export const createS3Client = (o: S3Options) =>
     endpoint: o.endpoint,
     region: o.region,
     forcePathStyle: true,
+    // one attempt per call: the retry policy of core/resilience retries (connectors/s3/blob-store.ts),
+    // not the SDK on top of it
+    maxAttempts: 1,
     // responses are checked when a request asks (ChecksumMode), not always: see the blob store's get
     responseChecksumValidation: 'WHEN_REQUIRED',
     ...s3RequestHandler(o.tls),

@@ -12,6 +12,7 @@
 import { createHmac } from 'node:crypto';
 import { Unavailable, ValidationFailed } from '../errors.ts';
 import type { Logger } from '../logger.ts';
+import { backoffMs, type RetryEvent, type RetryPolicy } from '../resilience/retry.ts';
 
 export const AUDIT_ACTIONS = [
   'acl.denied',
@@ -186,6 +187,8 @@ export const createAuditTrail = (deps: {
   batch?: number;
   /** the longest back-off between attempts while the audit log is down (default 5 s) */
   maxBackoffMs?: number;
+  /** told of each retry of an append while the audit log is down (counted for /metrics) */
+  retried?: (event: RetryEvent) => void;
   /** how long close waits for the queue to be written (default 5 s) */
   closeWaitMs?: number;
 }): AuditTrail => {
@@ -193,7 +196,13 @@ export const createAuditTrail = (deps: {
   const limit = deps.queueLimit ?? 10_000;
   const untrustedLimit = Math.floor(limit * 0.9);
   const batch = deps.batch ?? 500;
-  const maxBackoffMs = deps.maxBackoffMs ?? 5000;
+  // the retry policy's back-off (full jitter, doubling from 100 ms), with no end: records wait queued
+  const policy: RetryPolicy = {
+    baseMs: 100,
+    maxDelayMs: deps.maxBackoffMs ?? 5000,
+    maxAttempts: Number.POSITIVE_INFINITY,
+    budgetMs: Number.POSITIVE_INFINITY,
+  };
   const queue: AuditEntry[] = [];
   const dropped: Record<string, number> = {};
   let draining: Promise<void> | undefined;
@@ -277,7 +286,9 @@ export const createAuditTrail = (deps: {
           );
         }
         if (closed) return;
-        await sleep(Math.min(50 * 2 ** Math.min(failures, 10), maxBackoffMs));
+        const delayMs = backoffMs(policy, failures, Math.random());
+        deps.retried?.({ dependency: 'kafka', operation: 'audit_append', attempt: failures, delayMs, error });
+        await sleep(delayMs);
       }
     }
   };
