@@ -72,29 +72,6 @@ export class TooLarge extends LogfrontError {
   }
 }
 
-export class StalenessBudgetExceeded extends LogfrontError {
-  readonly code = 'staleness_budget_exceeded';
-  readonly status = 503;
-  constructor(
-    readonly projection: string,
-    readonly stalenessMs: number,
-    readonly lagEvents: number,
-    readonly budgetMs: number,
-  ) {
-    super(
-      `projection ${projection} is ${stalenessMs} ms stale (${lagEvents} events behind), over the budget of ${budgetMs} ms`,
-    );
-  }
-  override details() {
-    return {
-      projection: this.projection,
-      stalenessMs: this.stalenessMs,
-      lagEvents: this.lagEvents,
-      budgetMs: this.budgetMs,
-    };
-  }
-}
-
 /** logfront cannot answer now (it is shutting down, a part of it is closed): try again after `Retry-After`. */
 export class Unavailable extends LogfrontError {
   readonly code: string = 'unavailable';
@@ -104,6 +81,33 @@ export class Unavailable extends LogfrontError {
     readonly retryAfterSeconds = 1,
   ) {
     super(message);
+  }
+}
+
+/**
+ * The projection is further behind than the caller's budget allows, and did not catch up within it: a
+ * 503 with Retry-After (the budget, at least a second: by then the projection may have caught up).
+ */
+export class StalenessBudgetExceeded extends Unavailable {
+  override readonly code: string = 'staleness_budget_exceeded';
+  constructor(
+    readonly projection: string,
+    readonly stalenessMs: number,
+    readonly lagEvents: number,
+    readonly budgetMs: number,
+  ) {
+    super(
+      `projection ${projection} is ${stalenessMs} ms stale (${lagEvents} events behind), over the budget of ${budgetMs} ms`,
+      Math.max(1, Math.ceil(budgetMs / 1000)),
+    );
+  }
+  override details() {
+    return {
+      projection: this.projection,
+      stalenessMs: this.stalenessMs,
+      lagEvents: this.lagEvents,
+      budgetMs: this.budgetMs,
+    };
   }
 }
 
