@@ -12,7 +12,7 @@ import { createRedisProbe } from '../connectors/redis/probe.ts';
 import { createConfluentRegistry } from '../connectors/registry/confluent.ts';
 import { createS3BlobStore } from '../connectors/s3/blob-store.ts';
 import { createS3Probe } from '../connectors/s3/client.ts';
-import { readArchive } from '../core/blobs/archive.ts';
+import { ArchiveGap, readArchive } from '../core/blobs/archive.ts';
 import { createCodec } from '../core/log/codec.ts';
 import type { Probe } from '../core/ports.ts';
 import { createKafkaAuditLogFor } from './audit.ts';
@@ -23,6 +23,7 @@ export const createAdapters = async ({
   catalog,
   logger,
   onRegistration,
+  archiveHoles,
 }: ModeContext): Promise<ModeAdapters> => {
   const schema = config.database.schema;
   const s3 =
@@ -52,7 +53,12 @@ export const createAdapters = async ({
     logger,
     index: streamIndex,
     archived: async (topic, partition, from, to) =>
-      archiveStore ? readArchive(archiveStore, config.topicPrefix, topic, partition, from, to) : [],
+      archiveStore
+        ? readArchive(archiveStore, config.topicPrefix, topic, partition, from, to).catch((error) => {
+            if (error instanceof ArchiveGap) archiveHoles.report(error, 'read');
+            throw error;
+          })
+        : [],
   });
   const store = createPostgresProjectionStore(sql, schema);
   const probes: Probe[] = [

@@ -4,7 +4,12 @@ import type { KafkaFastPaths } from '../connectors/kafka/fast-paths.ts';
 import { createPostgresBlobIndex } from '../connectors/postgres/blob-index.ts';
 import { createPostgresDataKeyStore, createPostgresRowEraser } from '../connectors/postgres/erasure.ts';
 import type { Sql } from '../connectors/sql/sql.ts';
-import { createArchiveSink, withArchive } from '../core/blobs/archive.ts';
+import {
+  type ArchiveHoles,
+  createArchiveHoles,
+  createArchiveSink,
+  withArchive,
+} from '../core/blobs/archive.ts';
 import { type BlobService, createBlobService, createSubjectBlobs } from '../core/blobs/blob-service.ts';
 import { createBlobSink } from '../core/blobs/blob-sink.ts';
 import { BLOB_CATEGORY, type BlobStore } from '../core/blobs/blobs.ts';
@@ -58,6 +63,8 @@ export interface Logfront {
   readonly kafkaFastPaths: (() => KafkaFastPaths) | undefined;
   /** blobs whose stored bytes did not match their SHA-256 when read */
   readonly blobCounts: { checksumMismatches: number; stored: number; parts: Record<string, number> };
+  /** ranges of the log neither Kafka nor the archive holds, found by this process (docs/blobs.md) */
+  readonly archiveHoles: ArchiveHoles;
   /** GDPR erasure of a data subject (crypto-shredding); see docs/erasure.md */
   readonly erasure: Erasure;
   /** the audit trail: records of access decisions, deletions, erasures and operator actions */
@@ -136,6 +143,7 @@ export interface ModeContext {
   readonly logger: Logger;
   /** the codec's registrations of schemas, for the audit trail */
   readonly onRegistration: NonNullable<CodecOptions['onRegistration']>;
+  readonly archiveHoles: ArchiveHoles;
 }
 
 // A mode's adapters are imported when the config picks that mode, never before: an embedded process
@@ -171,7 +179,9 @@ export const createLogfront = async (config: Config, options: ComposeOptions = {
         ? { outcome: 'success', details: { schemaId: result.schemaId } }
         : { outcome: 'failure', reason: errorMessage(result.error) }),
     });
+  const archiveHoles = createArchiveHoles();
   const adapters = await (await modes[config.mode]()).createAdapters({
+    archiveHoles,
     config,
     catalog,
     logger,
@@ -205,7 +215,7 @@ export const createLogfront = async (config: Config, options: ComposeOptions = {
   const storedLog = log;
   let indexedLog = log;
   if (blobStore && config.archive.enabled) {
-    log = withArchive(log, { store: blobStore, keyPrefix: config.topicPrefix, logger });
+    log = withArchive(log, { store: blobStore, keyPrefix: config.topicPrefix, logger, holes: archiveHoles });
     indexedLog = log;
   }
   const indexer = streamIndex
@@ -338,6 +348,7 @@ export const createLogfront = async (config: Config, options: ComposeOptions = {
     batchEvents: config.limits.batchEvents,
     logger,
     catalog,
+    holes: archiveHoles,
     ...(erasedRows ? { erased: erasedRows } : {}),
   };
   const rebuilds = new Set<Rebuild>();
@@ -379,6 +390,7 @@ export const createLogfront = async (config: Config, options: ComposeOptions = {
     blobStore,
     kafkaFastPaths,
     blobCounts,
+    archiveHoles,
     streamIndex: streamIndex && indexer ? { index: streamIndex, indexer } : undefined,
     startStreamIndex,
     streamIndexLag: async () => (indexer ? (await indexer.lag()).events : 0),
@@ -416,6 +428,7 @@ export const createLogfront = async (config: Config, options: ComposeOptions = {
               maxBytes: config.archive.maxBytes,
               maxAgeMs: config.archive.maxAgeMs,
               logger,
+              holes: archiveHoles,
             }),
           );
         }
