@@ -91,14 +91,23 @@ export const subscribeToKafka = async (
     paused.add(`${topic}/${partition}`);
     consumer.pause([{ topic, partitions: [partition] }]);
   };
+  // kafkajs keeps a partition paused across rebalances: one this subscription paused is resumed by it
+  // (a stopped consumer takes neither a resume nor a seek: it throws)
+  const unpause = (topic: string, partition: number) => {
+    if (paused.delete(`${topic}/${partition}`) && !stopped) {
+      consumer.resume([{ topic, partitions: [partition] }]);
+    }
+  };
   // the position a partition is read from (seeking there), resumed if it was paused
   const readFrom = (topic: string, partition: number, offset: bigint) => {
+    if (stopped) return;
     consumer.seek({ topic, partition, offset: offset.toString() });
-    if (paused.delete(`${topic}/${partition}`)) consumer.resume([{ topic, partitions: [partition] }]);
+    unpause(topic, partition);
   };
   // fills [from, to) from below, or says why it cannot (once per reason), until the subscriber stands
   // at or past the log start; looks again, backing off, while it does not
-  const leaveBelow = async (topic: string, partition: number, key: string, from: bigint, to: bigint) => {
+  const leaveBelow = async (topic: string, partition: number, from: bigint, to: bigint) => {
+    const key = `${topic}/${partition}`;
     let said: string | undefined;
     for (let attempt = 0; ; attempt++) {
       try {
@@ -122,19 +131,11 @@ export const subscribeToKafka = async (
         logger.warn({ err, topic, partition }, 'could not read the stored checkpoint');
         return undefined;
       });
-      if (at && at.from >= at.low) {
-        below.delete(key);
-        readFrom(topic, partition, at.from);
-        return;
-      }
+      if (at && at.from >= at.low) return readFrom(topic, partition, at.from);
       if (at) [from, to] = [at.from, at.low];
       await sleep(Math.min(1000 * 2 ** attempt, 30_000));
       // stopped, or the partition was taken away: the new owner settles it
-      if (stopped || !assigned.has(key)) {
-        below.delete(key);
-        paused.delete(key);
-        return;
-      }
+      if (stopped || !assigned.has(key)) return unpause(topic, partition);
     }
   };
   // The stored checkpoints are the truth; Kafka's committed offsets are only a hint.
@@ -147,7 +148,11 @@ export const subscribeToKafka = async (
     if (below.has(key) || stopped) return undefined; // another look got here first
     below.add(key);
     pause(topic, partition);
-    void leaveBelow(topic, partition, key, from, low);
+    leaveBelow(topic, partition, from, low)
+      .catch((err: unknown) =>
+        logger.warn({ err, topic, partition }, 'could not settle a position below the log start'),
+      )
+      .finally(() => below.delete(key)); // settled, or the next look (a join, a failed batch) decides again
     return undefined;
   };
   consumer.on(consumer.events.CRASH, ({ payload }) => report(payload.error));
