@@ -13,7 +13,7 @@ import { createRedisProbe } from '../connectors/redis/probe.ts';
 import { createConfluentRegistry } from '../connectors/registry/confluent.ts';
 import { createS3BlobStore, s3Down } from '../connectors/s3/blob-store.ts';
 import { createS3Probe } from '../connectors/s3/client.ts';
-import { readArchive } from '../core/blobs/archive.ts';
+import { ArchiveGap, readArchive } from '../core/blobs/archive.ts';
 import type { Dependency } from '../core/errors.ts';
 import { createCodec } from '../core/log/codec.ts';
 import type { Probe } from '../core/ports.ts';
@@ -42,6 +42,7 @@ export const createAdapters = async ({
   logger,
   onRegistration,
   resilience,
+  archiveHoles,
 }: ModeContext): Promise<ModeAdapters> => {
   const schema = config.database.schema;
   const s3 =
@@ -83,7 +84,12 @@ export const createAdapters = async ({
     resilience,
     index: streamIndex,
     archived: async (topic, partition, from, to) =>
-      archiveStore ? readArchive(archiveStore, config.topicPrefix, topic, partition, from, to) : [],
+      archiveStore
+        ? readArchive(archiveStore, config.topicPrefix, topic, partition, from, to).catch((error) => {
+            if (error instanceof ArchiveGap) archiveHoles.report(error, 'read');
+            throw error;
+          })
+        : [],
   });
   const store = createPostgresProjectionStore(sql, schema);
   const probes: Probe[] = [

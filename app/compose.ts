@@ -4,7 +4,12 @@ import type { KafkaFastPaths } from '../connectors/kafka/fast-paths.ts';
 import { createPostgresBlobIndex } from '../connectors/postgres/blob-index.ts';
 import { createPostgresDataKeyStore, createPostgresRowEraser } from '../connectors/postgres/erasure.ts';
 import type { Sql } from '../connectors/sql/sql.ts';
-import { createArchiveSink, withArchive } from '../core/blobs/archive.ts';
+import {
+  type ArchiveHoles,
+  createArchiveHoles,
+  createArchiveSink,
+  withArchive,
+} from '../core/blobs/archive.ts';
 import { type BlobService, createBlobService, createSubjectBlobs } from '../core/blobs/blob-service.ts';
 import { createBlobSink } from '../core/blobs/blob-sink.ts';
 import { BLOB_CATEGORY, type BlobStore } from '../core/blobs/blobs.ts';
@@ -64,6 +69,8 @@ export interface Logfront {
   readonly blobCounts: { checksumMismatches: number; stored: number; parts: Record<string, number> };
   /** what runners and sequencers report as it happens (app/metrics.ts listens) */
   readonly telemetry: Telemetry;
+  /** ranges of the log neither Kafka nor the archive holds, found by this process (docs/blobs.md) */
+  readonly archiveHoles: ArchiveHoles;
   /** GDPR erasure of a data subject (crypto-shredding); see docs/erasure.md */
   readonly erasure: Erasure;
   /** the audit trail: records of access decisions, deletions, erasures and operator actions */
@@ -144,6 +151,7 @@ export interface ModeContext {
   readonly onRegistration: NonNullable<CodecOptions['onRegistration']>;
   /** the process's breakers and retries: every adapter that talks to a real system goes through it */
   readonly resilience: Resilience;
+  readonly archiveHoles: ArchiveHoles;
 }
 
 /** what a mode's module offers: its adapters, and how its drivers say a dependency failed */
@@ -195,6 +203,7 @@ export const createLogfront = async (config: Config, options: ComposeOptions = {
         ? { outcome: 'success', details: { schemaId: result.schemaId } }
         : { outcome: 'failure', reason: errorMessage(result.error) }),
     });
+  const archiveHoles = createArchiveHoles();
   const mode = await modes[config.mode]();
   const resilience = createResilience({
     logger,
@@ -202,7 +211,14 @@ export const createLogfront = async (config: Config, options: ComposeOptions = {
     failureThreshold: config.breakers.failureThreshold,
     openMs: config.breakers.openMs,
   });
-  const adapters = await mode.createAdapters({ config, catalog, logger, onRegistration, resilience });
+  const adapters = await mode.createAdapters({
+    config,
+    catalog,
+    logger,
+    onRegistration,
+    resilience,
+    archiveHoles,
+  });
   const { sql, store, registry, streamIndex, probes, cache: shared, blobStore, kafkaFastPaths } = adapters;
   let log = adapters.log;
   const audit = createAuditTrailFor(config, { log: adapters.auditLog, logger, resilience });
@@ -231,7 +247,7 @@ export const createLogfront = async (config: Config, options: ComposeOptions = {
   const storedLog = log;
   let indexedLog = log;
   if (blobStore && config.archive.enabled) {
-    log = withArchive(log, { store: blobStore, keyPrefix: config.topicPrefix, logger });
+    log = withArchive(log, { store: blobStore, keyPrefix: config.topicPrefix, logger, holes: archiveHoles });
     indexedLog = log;
   }
   const indexer = streamIndex
@@ -369,6 +385,7 @@ export const createLogfront = async (config: Config, options: ComposeOptions = {
     batchEvents: config.limits.batchEvents,
     logger,
     catalog,
+    holes: archiveHoles,
     ...(erasedRows ? { erased: erasedRows } : {}),
   };
   const rebuilds = new Set<Rebuild>();
@@ -412,6 +429,7 @@ export const createLogfront = async (config: Config, options: ComposeOptions = {
     kafkaFastPaths,
     blobCounts,
     telemetry,
+    archiveHoles,
     streamIndex: streamIndex && indexer ? { index: streamIndex, indexer } : undefined,
     startStreamIndex,
     streamIndexLag: async () => (indexer ? (await indexer.lag()).events : 0),
@@ -449,6 +467,7 @@ export const createLogfront = async (config: Config, options: ComposeOptions = {
               maxBytes: config.archive.maxBytes,
               maxAgeMs: config.archive.maxAgeMs,
               logger,
+              holes: archiveHoles,
             }),
           );
         }

@@ -474,7 +474,13 @@ export const createHttpServer = (
   });
 
   serve(app, routes.projections, async () => ({
-    projections: await projectionSummaries(lf.store, lf.log, lf.domain.projections),
+    projections: await projectionSummaries(
+      lf.store,
+      lf.log,
+      lf.domain.projections,
+      undefined,
+      lf.archiveHoles,
+    ),
   }));
 
   serve(app, routes.rebuild, async (request, reply) => {

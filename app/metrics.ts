@@ -25,7 +25,7 @@ const LETTER_STATES: readonly DeadLetterState[] = ['pending', 'retried', 'skippe
  * logfront_cache_misses_total, logfront_cache_errors_total, logfront_cache_probe_mismatches_total,
  * logfront_blob_checksum_mismatches_total, logfront_stream_index_lag_events, logfront_kafka_fast_path,
  * logfront_audit_dropped_total, logfront_audit_queued_records, logfront_breaker_state,
- * logfront_breaker_transitions_total, logfront_retries_total.
+ * logfront_breaker_transitions_total, logfront_retries_total, logfront_archive_holes_total.
  */
 export const installMetrics = (app: FastifyInstance, lf: Logfront) => {
   const registry = new Registry();
@@ -127,6 +127,12 @@ export const installMetrics = (app: FastifyInstance, lf: Logfront) => {
   );
 
   total(
+    'logfront_archive_holes_total',
+    'ranges of the log neither Kafka nor the archive holds, found (each once)',
+    [],
+    () => [[{}, lf.archiveHoles.count()]],
+  );
+  total(
     'logfront_audit_dropped_total',
     'audit records the best-effort queue dropped (full, or the process stopped before the audit log took them), by action',
     ['action'],
@@ -178,7 +184,13 @@ export const installMetrics = (app: FastifyInstance, lf: Logfront) => {
 
   // what the store and the log say: gauges of projections, dead letters and the index's lag
   const fromStore = async () => {
-    for (const p of await projectionSummaries(lf.store, lf.log, lf.domain.projections)) {
+    for (const p of await projectionSummaries(
+      lf.store,
+      lf.log,
+      lf.domain.projections,
+      undefined,
+      lf.archiveHoles,
+    )) {
       lag.set({ projection: p.name }, p.lagEvents);
       staleness.set({ projection: p.name }, p.stalenessMs / 1000);
       deadLetters.set({ projection: p.name }, p.deadLettered);

@@ -176,6 +176,20 @@ const answerSchemas = {
       heartbeatAt: { type: 'string', nullable: true },
       lastError: { type: 'string', nullable: true },
       rebuilding: { type: 'object', nullable: true },
+      holes: {
+        type: 'array',
+        description:
+          'partitions stopped below the log start: offsets [from, to) neither Kafka nor the archive holds',
+        items: {
+          type: 'object',
+          properties: {
+            topic: { type: 'string' },
+            partition: { type: 'integer' },
+            from: { type: 'string' },
+            to: { type: 'string' },
+          },
+        },
+      },
     },
   },
   DeadLetter: {

@@ -52,6 +52,13 @@ export interface SubscribeOptions {
   readonly gatherMs?: number;
   /** a batch failed (onBatch threw, or the log did); the subscription restarts from `startAt` and redelivers */
   readonly onError?: (error: unknown) => void;
+  /**
+   * The subscriber stands below the log's start (retention dropped [from, to) before it read them; no
+   * position counts as 0 here): deliver those records through onBatch from elsewhere (the archive), or
+   * throw (ArchiveGap) to keep the partition stopped. Unset: the partition stops and onError hears an
+   * ArchiveGap. Never moved to the log's start silently. No position without this: the log's start.
+   */
+  readonly belowLogStart?: (topic: string, partition: number, from: bigint, to: bigint) => Promise<void>;
 }
 
 export interface Subscription {

@@ -1,3 +1,4 @@
+import { ArchiveGap, type ArchiveHoles } from '../core/blobs/archive.ts';
 import { CheckpointFenced, ProjectionHalted } from '../core/errors.ts';
 import type { EventCatalog } from '../core/log/event-types.ts';
 import type { Logger } from '../core/logger.ts';
@@ -44,6 +45,8 @@ export interface RunnerOptions {
   erased?: ErasedRows;
   /** where each applied batch is reported (its events and time), for metrics */
   telemetry?: Pick<Telemetry, 'applied'>;
+  /** where a partition stopped below the log start (records neither the log nor the archive holds) is told */
+  holes?: ArchiveHoles;
 }
 
 /** why an event is poison, as a dead letter and a log line may say it (core/security/redaction.ts) */
@@ -285,6 +288,16 @@ export const createProjectionRunner = (options: RunnerOptions): ProjectionRunner
       }
     }
     await commitOrDeadLetter(batch, pending, changes, batch.nextOffset, caughtUp);
+    options.holes?.close(definition.name, batch.topic, batch.partition); // it reads on: past any hole
+  };
+
+  // a partition stopped below the log start: in the status (holes) until it reads on, never skipped
+  const stoppedAt = (gap: ArchiveGap) => {
+    options.holes?.report(gap, definition.name);
+    logger.error(
+      { projection: definition.name, err: gap },
+      'partition stopped: records below its checkpoint are neither in the log nor in the archive',
+    );
   };
 
   // a consumer span per batch: the child of its first event's producer span (so one trace runs from
@@ -350,21 +363,28 @@ export const createProjectionRunner = (options: RunnerOptions): ProjectionRunner
   };
 
   const subscribe = async () => {
-    subscription = await log.subscribe({
-      groupId: `${options.groupPrefix}.projection.${definition.name}.g${generation}`,
-      topics: definition.categories.map((c) => log.topicFor(c)),
-      startAt: async (topic, partition) => (await reload(topic, partition))?.nextOffset,
-      onBatch: timedBatch,
-      maxBatchEvents: options.batchEvents,
-      onError: (error) => {
-        if (!(error instanceof ProjectionHalted)) {
-          logger.warn(
-            { projection: definition.name, err: error },
-            'batch failed; retrying from the checkpoint',
-          );
-        }
-      },
-    });
+    try {
+      subscription = await log.subscribe({
+        groupId: `${options.groupPrefix}.projection.${definition.name}.g${generation}`,
+        topics: definition.categories.map((c) => log.topicFor(c)),
+        startAt: async (topic, partition) => (await reload(topic, partition))?.nextOffset,
+        onBatch: timedBatch,
+        maxBatchEvents: options.batchEvents,
+        onError: (error) => {
+          if (error instanceof ArchiveGap) stoppedAt(error);
+          else if (!(error instanceof ProjectionHalted)) {
+            logger.warn(
+              { projection: definition.name, err: error },
+              'batch failed; retrying from the checkpoint',
+            );
+          }
+        },
+      });
+    } catch (error) {
+      // the archive's replay found a hole before the subscription began
+      if (error instanceof ArchiveGap) stoppedAt(error);
+      throw error;
+    }
   };
 
   const stopHeartbeat = () => {

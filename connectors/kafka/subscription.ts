@@ -1,8 +1,10 @@
 // A subscription to the log's topics through a consumer group: at-least-once batches in offset order
 // per partition, started where the subscriber's own checkpoints say, fetching overlapped with applying.
 import type { Admin, Kafka } from 'kafkajs';
+import { ArchiveGap } from '../../core/blobs/archive.ts';
 import type { Logger } from '../../core/logger.ts';
 import type { SubscribeOptions, Subscription } from '../../core/ports.ts';
+import { errorMessage } from '../../core/security/redaction.ts';
 import { type ApplyQueue, createApplyQueue } from './apply-queue.ts';
 import { topicOffsets } from './client.ts';
 import type { RecordMapper } from './records.ts';
@@ -63,26 +65,95 @@ export const subscribeToKafka = async (
     fetchStartedAt = Date.now();
   });
   let stopped = false;
-  // The stored checkpoints are the truth; Kafka's committed offsets are only a hint.
-  // where a partition must be read from: the subscriber's position, or the start of the log
-  const startOf = async (topic: string, partition: number) => {
-    const stored = await sub.startAt(topic, partition);
-    const a = await deps.admin();
-    const low = BigInt((await topicOffsets(a, topic)).find((o) => o.partition === partition)!.low);
-    if (stored !== undefined && stored < low) {
-      logger.warn(
-        { topic, partition, stored: stored.toString(), low: low.toString() },
-        'records below the stored position are gone from Kafka (retention): reading from the log start',
-      );
-    }
-    return stored === undefined || stored < low ? low : stored;
-  };
   // kafkajs retries a failed fetch, and restarts the consumer when retries run out: it rejoins and
   // seeks to the checkpoints again. Either way the subscriber hears of the failure once.
   let lastReported: unknown;
   const report = (error: unknown) => {
     if (error !== lastReported) sub.onError?.(error);
     lastReported = error;
+  };
+
+  // where the subscriber stands in a partition, and where the log starts
+  const positionOf = async (topic: string, partition: number) => {
+    const stored = await sub.startAt(topic, partition);
+    const a = await deps.admin();
+    const low = BigInt((await topicOffsets(a, topic)).find((o) => o.partition === partition)!.low);
+    // no position: the log's start, or everything (0) where records below it can be read from elsewhere
+    return { from: stored ?? (sub.belowLogStart ? 0n : low), low };
+  };
+  // Partitions whose subscriber stands below the log start (retention dropped records it has not read):
+  // paused, while the records are read from below (the archive) or, when nothing holds them, stopped
+  // and reported. Never moved to the log start silently.
+  const below = new Set<string>();
+  const assigned = new Set<string>(); // this member's partitions, as the last join gave them
+  const paused = new Set<string>();
+  const pause = (topic: string, partition: number) => {
+    paused.add(`${topic}/${partition}`);
+    consumer.pause([{ topic, partitions: [partition] }]);
+  };
+  // kafkajs keeps a partition paused across rebalances: one this subscription paused is resumed by it
+  // (a stopped consumer takes neither a resume nor a seek: it throws)
+  const unpause = (topic: string, partition: number) => {
+    if (paused.delete(`${topic}/${partition}`) && !stopped) {
+      consumer.resume([{ topic, partitions: [partition] }]);
+    }
+  };
+  // the position a partition is read from (seeking there), resumed if it was paused
+  const readFrom = (topic: string, partition: number, offset: bigint) => {
+    if (stopped) return;
+    consumer.seek({ topic, partition, offset: offset.toString() });
+    unpause(topic, partition);
+  };
+  // fills [from, to) from below, or says why it cannot (once per reason), until the subscriber stands
+  // at or past the log start; looks again, backing off, while it does not
+  const leaveBelow = async (topic: string, partition: number, from: bigint, to: bigint) => {
+    const key = `${topic}/${partition}`;
+    let said: string | undefined;
+    for (let attempt = 0; ; attempt++) {
+      try {
+        if (!sub.belowLogStart) throw new ArchiveGap(topic, partition, from, to);
+        logger.info(
+          { topic, partition, from: from.toString(), to: to.toString() },
+          'the position is below the log start: reading the records before it from the archive',
+        );
+        await sub.belowLogStart(topic, partition, from, to);
+      } catch (error) {
+        if (errorMessage(error) !== said) {
+          logger.error(
+            { err: error, topic, partition, from: from.toString(), to: to.toString() },
+            'partition stopped: records below the log start cannot be read; it waits for them',
+          );
+          report(error);
+        }
+        said = errorMessage(error);
+      }
+      const at = await positionOf(topic, partition).catch((err: unknown) => {
+        logger.warn({ err, topic, partition }, 'could not read the stored checkpoint');
+        return undefined;
+      });
+      if (at && at.from >= at.low) return readFrom(topic, partition, at.from);
+      if (at) [from, to] = [at.from, at.low];
+      await sleep(Math.min(1000 * 2 ** attempt, 30_000));
+      // stopped, or the partition was taken away: the new owner settles it
+      if (stopped || !assigned.has(key)) return unpause(topic, partition);
+    }
+  };
+  // The stored checkpoints are the truth; Kafka's committed offsets are only a hint.
+  // Where a partition must be read from: the subscriber's position; undefined while it is below the
+  // log start (the partition is paused until that is settled)
+  const startOf = async (topic: string, partition: number): Promise<bigint | undefined> => {
+    const key = `${topic}/${partition}`;
+    const { from, low } = await positionOf(topic, partition);
+    if (from >= low) return from;
+    if (below.has(key) || stopped) return undefined; // another look got here first
+    below.add(key);
+    pause(topic, partition);
+    leaveBelow(topic, partition, from, low)
+      .catch((err: unknown) =>
+        logger.warn({ err, topic, partition }, 'could not settle a position below the log start'),
+      )
+      .finally(() => below.delete(key)); // settled, or the next look (a join, a failed batch) decides again
+    return undefined;
   };
   consumer.on(consumer.events.CRASH, ({ payload }) => report(payload.error));
 
@@ -91,6 +162,7 @@ export const subscribeToKafka = async (
   // stands are `verified`: the first batch after a join, a seek or a failed batch must start at
   // the subscriber's position, and only then are its batches queued again.
   const verified = new Set<string>();
+  const fetchNext = new Map<string, bigint>(); // a verified partition's next fetch offset
   let joins = 0;
   const failures = new Map<string, number>(); // partition → failed batches in a row (backoff)
   const retryAt = new Map<string, number>();
@@ -135,14 +207,26 @@ export const subscribeToKafka = async (
       if (stopped || joins !== join || verified.has(key)) return;
       try {
         const offset = await startOf(topic, partition);
-        if (!stopped && joins === join && !verified.has(key)) {
-          consumer.seek({ topic, partition, offset: offset.toString() });
+        if (offset !== undefined && !stopped && joins === join && !verified.has(key)) {
+          readFrom(topic, partition, offset);
         }
         return;
       } catch (err) {
         logger.warn({ err, topic, partition }, 'could not read the stored checkpoint');
       }
     }
+  };
+  // A fetch that does not continue the one before (kafkajs moves a position below the log start to the
+  // log start by itself): what is queued is dropped and the partition is read again from the
+  // subscriber's position, which decides (below the log start: filled from below, or stopped)
+  const discontinued = (topic: string, partition: number, key: string) => {
+    logger.warn(
+      { topic, partition, expected: fetchNext.get(key)?.toString() },
+      'a fetch did not continue the one before; reading again from the subscriber position',
+    );
+    verified.delete(key);
+    queueOf(topic, partition).clear();
+    void recover(topic, partition, key);
   };
   // a rebalance may take partitions away: what they have queued is not applied (the batch being
   // applied finishes; its conditional checkpoint fences it if the partition moved on elsewhere)
@@ -155,15 +239,17 @@ export const subscribeToKafka = async (
   consumer.on(consumer.events.GROUP_JOIN, ({ payload }) => {
     forget();
     const join = joins;
+    assigned.clear();
     for (const [topic, partitions] of Object.entries(payload.memberAssignment)) {
       for (const partition of partitions) {
         const key = `${topic}/${partition}`;
+        assigned.add(key);
         // an answer that comes after a batch verified the partition (or after the next join) is old:
         // seeking to it would deliver again what was applied since
         startOf(topic, partition)
           .then((offset) => {
-            if (!stopped && joins === join && !verified.has(key)) {
-              consumer.seek({ topic, partition, offset: offset.toString() });
+            if (offset !== undefined && !stopped && joins === join && !verified.has(key)) {
+              readFrom(topic, partition, offset);
             }
           })
           .catch((err) => logger.warn({ err, topic, partition }, 'could not read the stored checkpoint'));
@@ -194,6 +280,11 @@ export const subscribeToKafka = async (
       fetchedAt: fetchStartedAt,
     };
     if (verified.has(key)) {
+      if (payload.firstOffset !== null && BigInt(payload.firstOffset) !== fetchNext.get(key)) {
+        discontinued(topic, partition, key);
+        return;
+      }
+      fetchNext.set(key, markers.nextOffset);
       queueOf(topic, partition).push(markers);
       return;
     }
@@ -206,6 +297,7 @@ export const subscribeToKafka = async (
         if (stopped || joins !== join || verified.has(key) || payload.firstOffset === null) return;
         if (BigInt(payload.firstOffset) !== want) return;
         verified.add(key);
+        fetchNext.set(key, markers.nextOffset);
         queueOf(topic, partition).push(markers);
       })
       .catch((err) => logger.warn({ err, topic, partition }, 'could not read the stored checkpoint'));
@@ -222,6 +314,12 @@ export const subscribeToKafka = async (
       const join = joins;
       const key = `${batch.topic}/${batch.partition}`;
       const live = () => !stopped && isRunning() && !isStale() && joins === join;
+      // kafkajs keeps the offset it fetched from on the batch, untyped
+      const fetchedFrom = BigInt((batch as typeof batch & { fetchedOffset: string }).fetchedOffset);
+      if (verified.has(key) && fetchedFrom !== fetchNext.get(key)) {
+        discontinued(batch.topic, batch.partition, key);
+        return;
+      }
       // The seek on join races the first fetch, which starts at the group's committed offset: a hint
       // that can be ahead of the subscriber's own position (a new checkpoint store, a new schema).
       // So the first batch of a partition after a join (or a failed batch) must start where the
@@ -230,14 +328,13 @@ export const subscribeToKafka = async (
         await idle((retryAt.get(key) ?? 0) - Date.now(), heartbeat);
         if (!live()) return;
         const want = await startOf(batch.topic, batch.partition);
-        // kafkajs keeps the offset it fetched from on the batch, untyped
-        const fetchedFrom = BigInt((batch as typeof batch & { fetchedOffset: string }).fetchedOffset);
-        if (!live()) return;
+        if (!live() || want === undefined) return;
         if (fetchedFrom !== want) {
           consumer.seek({ topic: batch.topic, partition: batch.partition, offset: want.toString() });
           return;
         }
         verified.add(key);
+        fetchNext.set(key, want);
       }
       const queue = queueOf(batch.topic, batch.partition);
       // backpressure: while the partition has enough waiting, the next fetch waits too
@@ -260,11 +357,13 @@ export const subscribeToKafka = async (
       }
       // a failed batch or a join since this one was fetched: it may not continue the queue
       if (!live() || !verified.has(key)) return;
+      const nextOffset = BigInt(batch.lastOffset()) + 1n;
+      fetchNext.set(key, nextOffset);
       queue.push({
         topic: batch.topic,
         partition: batch.partition,
         events,
-        nextOffset: BigInt(batch.lastOffset()) + 1n,
+        nextOffset,
         highWatermark: BigInt(batch.highWatermark),
         fetchedAt,
       });

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { classified, DependencyUnavailable, isLogfrontError } from '../../core/errors.ts';
 import type { Logger } from '../../core/logger.ts';
@@ -14,18 +15,46 @@ import { partitionKey } from '../../core/read/positions.ts';
 import type { Position } from '../../core/types.ts';
 import { type RedisTls, redisTls } from './tls.ts';
 
-// Keys, with a hash tag per row so one row's keys share a cluster slot:
-//   <prefix>{<projection>:<key>}:c   hash: v (entry JSON), g (generation), e (epoch), p:<topic/partition> (next offset)
-//   <prefix>{<projection>:<key>}:m   hash: <topic/partition> → offset of the newest event that touched the row
-//   <prefix>{<projection>}:epoch     bumped when marks may have been lost; older entries are not served
+// Keys. Every key a script is given carries the projection's hash tag, so in a Redis Cluster they
+// share one slot (a script's keys must: CROSSSLOT otherwise):
+//   <prefix>{<projection>}:c:<key>   hash: v (entry JSON), g (generation), e (epoch), p:<topic/partition> (next offset)
+//   <prefix>{<projection>}:m:<key>   hash: <topic/partition> → offset of the newest event that touched the row
+//   <prefix>{<projection>}:epoch     a token, made anew when marks may have been lost; older entries are not served
 //   <prefix>{<projection>}:progress  hash: <topic/partition> → next offset the invalidation consumer reads
 //   channel <prefix>invalidations    {"p": projection, "k": [keys]}
+export const cacheKeys = (prefix: string) => {
+  const tag = (projection: string) => `${prefix}{${projection}}`;
+  return {
+    entry: (projection: string, key: string) => `${tag(projection)}:c:${key}`,
+    mark: (projection: string, key: string) => `${tag(projection)}:m:${key}`,
+    epoch: (projection: string) => `${tag(projection)}:epoch`,
+    progress: (projection: string) => `${tag(projection)}:progress`,
+    channel: `${prefix}invalidations`,
+  };
+};
 
-/** returns the entry's JSON unless a mark is at or past its position, the generation differs or the epoch moved */
+/** the keys each script is given, in order: [entry, mark, epoch] for GET and PUT, [entry, mark] for MARK */
+export const scriptKeys = (prefix: string) => {
+  const keys = cacheKeys(prefix);
+  return {
+    get: (projection: string, key: string) =>
+      [keys.entry(projection, key), keys.mark(projection, key), keys.epoch(projection)] as const,
+    put: (projection: string, key: string) =>
+      [keys.entry(projection, key), keys.mark(projection, key), keys.epoch(projection)] as const,
+    mark: (projection: string, key: string) =>
+      [keys.entry(projection, key), keys.mark(projection, key)] as const,
+  };
+};
+
+/**
+ * returns the entry's JSON unless a mark is at or past its position, the generation differs or the epoch
+ * moved; no epoch at all (Redis lost its state) serves nothing
+ */
 const GET = `
 local v = redis.call('HMGET', KEYS[1], 'v', 'g', 'e')
 if not v[1] then return false end
-if v[2] ~= ARGV[1] or v[3] ~= (redis.call('GET', KEYS[3]) or '0') then return false end
+local epoch = redis.call('GET', KEYS[3])
+if (not epoch) or v[2] ~= ARGV[1] or v[3] ~= epoch then return false end
 local marks = redis.call('HGETALL', KEYS[2])
 for i = 1, #marks, 2 do
   local n = redis.call('HGET', KEYS[1], 'p:' .. marks[i])
@@ -36,8 +65,13 @@ for i = 1, #marks, 2 do
 end
 return v[1]`;
 
-/** stores the entry unless a mark is at or past its position, or the stored entry is newer; 1 when stored */
+/**
+ * stores the entry unless a mark is at or past its position, or the stored entry is newer; 1 when stored,
+ * -1 when there is no epoch (Redis lost its state, marks with it: the entry may be superseded)
+ */
 const PUT = `
+local epoch = redis.call('GET', KEYS[3])
+if not epoch then return -1 end
 local applied = {}
 for i = 4, #ARGV, 2 do applied[ARGV[i]] = tonumber(ARGV[i + 1]) end
 local marks = redis.call('HGETALL', KEYS[2])
@@ -45,7 +79,6 @@ for i = 1, #marks, 2 do
   local n = applied[marks[i]]
   if (not n) or n <= tonumber(marks[i + 1]) then return 0 end
 end
-local epoch = redis.call('GET', KEYS[3]) or '0'
 local current = redis.call('HMGET', KEYS[1], 'g', 'e')
 if current[1] == ARGV[2] and current[2] == epoch then
   local newer = false
@@ -151,53 +184,105 @@ export const createRedisCache = async (options: RedisCacheOptions): Promise<Shar
     redis.once('ready', done);
   });
 
-  const rowKeys = (projection: string, key: string) => {
-    const tag = `${prefix}{${projection}:${key}}`;
-    return { entry: `${tag}:c`, mark: `${tag}:m` };
-  };
-  const epochKey = (projection: string) => `${prefix}{${projection}}:epoch`;
-  const progressKey = (projection: string) => `${prefix}{${projection}}:progress`;
-  const channel = `${prefix}invalidations`;
+  const keys = cacheKeys(prefix);
+  const scripts = scriptKeys(prefix);
+  const channel = keys.channel;
   const subscribers = new Set<Redis>();
+
+  // Redis may lose its state (a restart without persistence, a failover to a replica that lagged), and
+  // the marks with it: an entry they superseded could then be served, or stored again. So every
+  // projection this process uses has an epoch token (made when there is none); on each (re)connection,
+  // a token that is gone or a server that is not the one before (another run_id) retires every entry
+  // stored before: a new token. Until that check has run on a connection, nothing is read or stored.
+  const epochs = new Map<string, Promise<unknown>>(); // projection → its token, made sure of
+  const ensureEpoch = (projection: string) => {
+    let made = epochs.get(projection);
+    if (!made) {
+      made = redis.set(keys.epoch(projection), randomUUID(), 'NX');
+      made.catch(() => epochs.delete(projection));
+      epochs.set(projection, made);
+    }
+    return made;
+  };
+  let serverId: string | undefined;
+  const checkState = async () => {
+    const info = await redis.info('server');
+    const at = info.indexOf('run_id:');
+    const id = info.slice(at, at + 47); // run_id: and 40 hex digits, new at every start of the server
+    const otherServer = serverId !== undefined && id !== serverId;
+    serverId = id;
+    const lost: string[] = [];
+    for (const projection of epochs.keys()) {
+      if (otherServer || !(await redis.exists(keys.epoch(projection)))) lost.push(projection);
+    }
+    for (const projection of lost) await redis.set(keys.epoch(projection), randomUUID());
+    if (lost.length) {
+      logger.warn(
+        { projections: lost, otherServer },
+        'redis cache: Redis lost its state or is another server; entries stored before are retired',
+      );
+    }
+  };
+  let checked: Promise<void> | undefined;
+  const checkedState = () => {
+    checked ??= checkState().catch((error: unknown) => {
+      checked = undefined; // tried again by the next command
+      throw error;
+    });
+    return checked;
+  };
+  redis.on('ready', () => {
+    checked = undefined;
+    checkedState().catch((error: unknown) =>
+      logger.warn({ err: error }, 'redis cache: could not check whether Redis kept its state'),
+    );
+  });
+  const ready = async (projection: string) => {
+    await checkedState();
+    await ensureEpoch(projection);
+  };
 
   const cache: SharedCache = {
     get: async (projection, key, generation) => {
-      const k = rowKeys(projection, key);
-      const text = await redis.lfGet(k.entry, k.mark, epochKey(projection), String(generation));
+      await ready(projection);
+      const text = await redis.lfGet(...scripts.get(projection, key), String(generation));
       return text ? decodeEntry(text) : null;
     },
     put: async (projection, key, entry: CacheEntry) => {
-      const k = rowKeys(projection, key);
+      await ready(projection);
       const applied = entry.checkpoints.flatMap((c) => [
         partitionKey(c.topic, c.partition),
         c.nextOffset.toString(),
       ]);
       const stored = await redis.lfPut(
-        k.entry,
-        k.mark,
-        epochKey(projection),
+        ...scripts.put(projection, key),
         encodeEntry(entry),
         String(entry.generation),
         String(options.ttlMs),
         ...applied,
       );
+      if (stored === -1) {
+        // the epoch is gone (state lost since the last check, an eviction): a new one; this entry may
+        // have been read before the loss, so it is not stored
+        epochs.delete(projection);
+        await ensureEpoch(projection);
+      }
       return stored === 1;
     },
     drop: async (projection, key) => {
-      await redis.del(rowKeys(projection, key).entry);
+      await redis.del(keys.entry(projection, key));
     },
     invalidate: async (projection, touches: readonly KeyTouch[], progress: readonly Position[]) => {
       // per row, the newest touching offset per partition
       const byKey = newestTouches(touches);
       const pipeline = redis.pipeline() as unknown as ScriptedRedis & { exec(): Promise<unknown> };
       for (const [key, marks] of byKey) {
-        const k = rowKeys(projection, key);
         const args = [...marks].flatMap(([p, offset]) => [p, offset.toString()]);
-        pipeline.lfMark(k.entry, k.mark, String(options.markTtlMs), ...args);
+        pipeline.lfMark(...scripts.mark(projection, key), String(options.markTtlMs), ...args);
       }
       if (progress.length) {
         pipeline.hset(
-          progressKey(projection),
+          keys.progress(projection),
           ...progress.flatMap((p) => [partitionKey(p.topic, p.partition), p.offset.toString()]),
         );
       }
@@ -207,10 +292,11 @@ export const createRedisCache = async (options: RedisCacheOptions): Promise<Shar
       if (failed) throw failed[0];
     },
     bumpEpoch: async (projection) => {
-      await redis.incr(epochKey(projection));
+      await redis.set(keys.epoch(projection), randomUUID());
+      epochs.set(projection, Promise.resolve());
     },
     progress: async (projection) => {
-      const all = await redis.hgetall(progressKey(projection));
+      const all = await redis.hgetall(keys.progress(projection));
       return Object.entries(all).map(([p, offset]) => {
         const slash = p.lastIndexOf('/');
         return { topic: p.slice(0, slash), partition: Number(p.slice(slash + 1)), offset: BigInt(offset) };

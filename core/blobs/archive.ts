@@ -24,7 +24,11 @@ export const archivePrefix = (prefix: string, topic: string, partition: number) 
 export const archiveEndKey = (prefix: string, topic: string, partition: number) =>
   `${archivePrefix(prefix, topic, partition)}end`;
 
-/** one object: the records of [first, last] of one partition, one JSON line each */
+/**
+ * one object: the records of offsets [first, last] of one partition, one JSON line each. The range is the
+ * offsets the object covers, transaction markers included: a partition's objects follow one another
+ * without a gap (the next starts at the last's end + 1), so a reader can tell a hole from markers.
+ */
 export const archiveKey = (prefix: string, topic: string, partition: number, first: bigint, last: bigint) =>
   `${archivePrefix(prefix, topic, partition)}${pad(first)}-${pad(last)}.jsonl`;
 
@@ -58,6 +62,46 @@ export interface ArchiveSink {
   stop(): Promise<void>;
 }
 
+/** offsets [from, to) of a partition that neither the log (its retention dropped them) nor the archive holds */
+export interface ArchiveHole {
+  readonly topic: string;
+  readonly partition: number;
+  readonly from: bigint;
+  readonly to: bigint;
+}
+
+/**
+ * The holes this process found, for its status and metrics: each distinct range is counted once,
+ * whoever finds it (a subscriber below the log start, a reader, the archive sink). A finder (a
+ * projection, a sink) has a partition's hole open until it closes it (it read past it).
+ */
+export interface ArchiveHoles {
+  report(hole: ArchiveHole, foundBy: string): void;
+  close(foundBy: string, topic: string, partition: number): void;
+  /** distinct holes found since the process started */
+  count(): number;
+  /** the holes `foundBy` stands at now */
+  open(foundBy: string): ArchiveHole[];
+}
+
+export const createArchiveHoles = (): ArchiveHoles => {
+  const seen = new Set<string>();
+  const open = new Map<string, Map<string, ArchiveHole>>();
+  return {
+    report: (hole, foundBy) => {
+      seen.add(`${partitionKey(hole.topic, hole.partition)}@${hole.from}-${hole.to}`);
+      const byPartition = open.get(foundBy) ?? new Map<string, ArchiveHole>();
+      byPartition.set(partitionKey(hole.topic, hole.partition), hole);
+      open.set(foundBy, byPartition);
+    },
+    close: (foundBy, topic, partition) => {
+      open.get(foundBy)?.delete(partitionKey(topic, partition));
+    },
+    count: () => seen.size,
+    open: (foundBy) => [...(open.get(foundBy)?.values() ?? [])],
+  };
+};
+
 /**
  * Writes the records of every category on the log to the store: `categories`, and every category the
  * log has a topic for (looked for again every `maxAgeMs`, between 1 and 30 s; a new one joins the
@@ -66,7 +110,9 @@ export interface ArchiveSink {
  * crash the same records are written again into an object of the same name, or (when the cut was made
  * by time) one that starts at the same offset: readers take each offset once. A partition's objects
  * are written one at a time, in order; one that fails is kept and written again, with what came
- * after it, so the archive has no hole.
+ * after it, so the archive has no hole. Records the log dropped before the sink archived them (it was
+ * stopped longer than the retention, or started late) are a hole: reported (`holes`, an error in the
+ * log), and the sink goes on from the log start; readers find the hole as a gap between objects.
  */
 export const createArchiveSink = (deps: {
   /** the log as stored: sensitive fields stay ciphertext in the archive */
@@ -79,6 +125,7 @@ export const createArchiveSink = (deps: {
   maxBytes: number;
   maxAgeMs: number;
   logger: Logger;
+  holes?: ArchiveHoles;
 }): ArchiveSink => {
   const { log, store } = deps;
   const pending = new Map<
@@ -90,6 +137,10 @@ export const createArchiveSink = (deps: {
   let running = false;
   // a partition's objects are written one after another
   const writing = new Map<string, Promise<void>>();
+  // per partition, where the archive ends (the next offset no object covers), as last asked or written
+  const written = new Map<string, bigint>();
+  // per partition, the log start the sink went on from after a hole (an archive that ends below it)
+  const skipTo = new Map<string, bigint>();
 
   // an object that could not be written goes back in front of what came after it
   const putBack = (key: string, p: Pending) => {
@@ -111,7 +162,7 @@ export const createArchiveSink = (deps: {
     const key = partitionKey(topic, partition);
     const done = (writing.get(key) ?? Promise.resolve()).then(async () => {
       const p = pending.get(key);
-      if (!p || p.records === 0) return;
+      if (!p) return;
       pending.delete(key);
       try {
         await store.put(
@@ -123,6 +174,7 @@ export const createArchiveSink = (deps: {
         putBack(key, p);
         throw error;
       }
+      written.set(key, p.last + 1n);
       // where the next object starts; a marker that could not be written only makes a resume list more
       await store
         .put(archiveEndKey(deps.keyPrefix, topic, partition), Buffer.from(p.last.toString()), 'text/plain')
@@ -148,7 +200,7 @@ export const createArchiveSink = (deps: {
 
   // where a partition's archive ends: after the marked end and any object written after the marker
   // (a crash between an object and its marker); without a marker, after the last object there is
-  const startAt = async (topic: string, partition: number) => {
+  const archivedEnd = async (topic: string, partition: number) => {
     const prefix = archivePrefix(deps.keyPrefix, topic, partition);
     const marked = await markedEnd(topic, partition);
     const objects = await store.list(
@@ -160,25 +212,47 @@ export const createArchiveSink = (deps: {
       const range = rangeOf(o.key);
       if (range && (last === undefined || range.last > last)) last = range.last;
     }
-    return last === undefined ? undefined : last + 1n;
+    return last === undefined ? 0n : last + 1n;
+  };
+  // where the subscription resumes: the archive's end (0: everything, when there is none yet)
+  const startAt = async (topic: string, partition: number) => {
+    const key = partitionKey(topic, partition);
+    const end = await archivedEnd(topic, partition);
+    const skipped = skipTo.get(key) ?? 0n;
+    const at = end > skipped ? end : skipped;
+    written.set(key, at);
+    return at;
+  };
+  // the log dropped records the archive does not hold: a hole, reported; the sink goes on from `to`
+  const belowLogStart = async (topic: string, partition: number, _from: bigint, to: bigint) => {
+    await flush(topic, partition); // what is pending may reach the log start
+    const end = await archivedEnd(topic, partition);
+    if (end >= to) return;
+    deps.holes?.report({ topic, partition, from: end, to }, 'archive sink');
+    deps.logger.error(
+      { topic, partition, from: String(end), to: String(to) },
+      'archive sink: the log dropped records before they were archived; the archive has a hole there',
+    );
+    skipTo.set(partitionKey(topic, partition), to);
+  };
+
+  // the next offset neither an object nor what is pending covers
+  const archivedTo = (key: string) => {
+    const p = pending.get(key);
+    return p ? p.last + 1n : written.get(key);
+  };
+  const pendingFrom = (key: string, first: bigint): Pending => {
+    const p = { pieces: [], records: 0, bytes: 0, first, last: first - 1n, since: Date.now() };
+    pending.set(key, p);
+    return p;
   };
 
   const onBatch = async (batch: LogBatch) => {
     const key = partitionKey(batch.topic, batch.partition);
     for (const event of batch.events) {
-      let p = pending.get(key);
-      if (p && event.position.offset <= p.last) continue; // redelivered
-      if (!p) {
-        p = {
-          pieces: [],
-          records: 0,
-          bytes: 0,
-          first: event.position.offset,
-          last: event.position.offset,
-          since: Date.now(),
-        };
-        pending.set(key, p);
-      }
+      const at = archivedTo(key);
+      if (at !== undefined && event.position.offset < at) continue; // redelivered
+      const p = pending.get(key) ?? pendingFrom(key, at ?? event.position.offset);
       for (const piece of toLine(event)) {
         p.pieces.push(piece);
         p.bytes += piece.length;
@@ -189,6 +263,9 @@ export const createArchiveSink = (deps: {
       p.last = event.position.offset;
       if (p.records >= deps.maxRecords || p.bytes >= deps.maxBytes) await flush(batch.topic, batch.partition);
     }
+    // the offsets after the batch's last record (transaction markers) are covered too
+    const at = archivedTo(key) ?? batch.nextOffset;
+    if (batch.nextOffset > at) (pending.get(key) ?? pendingFrom(key, at)).last = batch.nextOffset - 1n;
     const p = pending.get(key);
     if (p && Date.now() - p.since >= deps.maxAgeMs) await flush(batch.topic, batch.partition);
   };
@@ -204,9 +281,11 @@ export const createArchiveSink = (deps: {
     options: {
       groupId: `${deps.groupPrefix}.archive`,
       startAt,
+      belowLogStart,
       onBatch,
+      // what is pending stays: the failed partition is delivered again from the archive's end, and
+      // what was pending already is taken once (an object that failed went back in front of it)
       onError: (error) => {
-        pending.clear(); // redelivered from the end of the archive
         deps.logger.warn({ err: error }, 'archive sink: a batch failed; resuming from the last object');
       },
     },
@@ -260,7 +339,10 @@ export class ArchiveGap extends LogfrontError {
   }
 }
 
-/** the archived records of one partition in [from, to), in offset order, each once */
+/**
+ * the archived records of one partition in [from, to), in offset order, each once; an ArchiveGap naming
+ * the first range no object covers (objects cover their offsets without a gap, markers included)
+ */
 export const readArchive = async (
   store: BlobStore,
   keyPrefix: string,
@@ -270,85 +352,86 @@ export const readArchive = async (
   to: bigint,
 ): Promise<RecordedEvent[]> => {
   const objects = (await store.list(archivePrefix(keyPrefix, topic, partition)))
-    .map((o) => ({ key: o.key, range: rangeOf(o.key) }))
-    .filter((o) => o.range && o.range.last >= from && o.range.first < to);
+    .flatMap((o) => {
+      const range = rangeOf(o.key);
+      return range && range.last >= from && range.first < to ? [{ key: o.key, ...range }] : [];
+    })
+    .sort((a, b) => (a.first < b.first ? -1 : a.first > b.first ? 1 : 0));
   const out: RecordedEvent[] = [];
-  let next = from;
+  let covered = from; // [from, covered) is read
   for (const o of objects) {
+    if (o.first > covered) throw new ArchiveGap(topic, partition, covered, o.first);
+    if (o.last < covered) continue; // an object written again with a later cut: read already
     const body = await store.get(o.key);
-    if (!body) continue;
+    if (!body) throw new ArchiveGap(topic, partition, covered, o.last + 1n); // gone since it was listed
     for (const line of (await readAll(body.body)).toString('utf8').split('\n')) {
       if (!line) continue;
       const e = fromLine(line);
-      if (e.position.offset < next || e.position.offset >= to) continue;
+      if (e.position.offset < covered || e.position.offset >= to) continue;
       out.push(e);
-      next = e.position.offset + 1n;
     }
+    covered = o.last + 1n;
   }
+  if (covered < to) throw new ArchiveGap(topic, partition, covered, to);
   return out;
 };
 
 /**
  * The log, plus the archive below Kafka's log start: a subscriber whose position is below it gets the
  * archived records first (in batches, through its own onBatch, so its checkpoints move as usual), then
- * the subscription goes on from Kafka.
+ * the subscription goes on from Kafka. The same when the log start passes the subscriber later (it
+ * lagged behind the retention). A range the archive does not cover is an ArchiveGap: at subscribe, the
+ * subscription fails; later, the partition stops and the subscriber's onError hears it (`holes`).
  */
 export const withArchive = (
   log: EventLog,
-  deps: { store: BlobStore; keyPrefix: string; logger: Logger },
+  deps: { store: BlobStore; keyPrefix: string; logger: Logger; holes?: ArchiveHoles },
 ): EventLog => {
   if (!log.startOffsets) return log;
   const startOffsets = log.startOffsets.bind(log);
+  // delivers the archived records of [from, to) through the subscriber's onBatch
+  const fill = async (sub: SubscribeOptions, topic: string, partition: number, from: bigint, to: bigint) => {
+    let events: RecordedEvent[];
+    try {
+      events = await readArchive(deps.store, deps.keyPrefix, topic, partition, from, to);
+    } catch (error) {
+      if (error instanceof ArchiveGap) deps.holes?.report(error, sub.groupId);
+      throw error;
+    }
+    deps.logger.info(
+      { topic, partition, from: String(from), to: String(to), events: events.length },
+      'replaying from the archive',
+    );
+    const end = (await log.endOffsets([topic])).find((e) => e.partition === partition)?.offset ?? to;
+    const size = sub.maxBatchEvents ?? 500;
+    for (let i = 0; i === 0 || i < events.length; i += size) {
+      const slice = events.slice(i, i + size);
+      await sub.onBatch({
+        topic,
+        partition,
+        events: slice,
+        // the last archived batch moves the subscriber to the log's start (what is between is markers)
+        nextOffset: i + size >= events.length ? to : slice.at(-1)!.position.offset + 1n,
+        highWatermark: end,
+        fetchedAt: Date.now(),
+      });
+    }
+  };
   const replay = async (sub: SubscribeOptions) => {
-    const starts = await startOffsets(sub.topics);
-    const ends = await log.endOffsets(sub.topics);
-    for (const low of starts) {
+    for (const low of await startOffsets(sub.topics)) {
       if (low.offset === 0n) continue;
       const from = (await sub.startAt(low.topic, low.partition)) ?? 0n;
-      if (from >= low.offset) continue;
-      const events = await readArchive(
-        deps.store,
-        deps.keyPrefix,
-        low.topic,
-        low.partition,
-        from,
-        low.offset,
-      );
-      // nothing archived where records must have been: say so rather than skip them silently
-      if (events.length === 0) throw new ArchiveGap(low.topic, low.partition, from, low.offset);
-      deps.logger.info(
-        {
-          topic: low.topic,
-          partition: low.partition,
-          from: String(from),
-          to: String(low.offset),
-          events: events.length,
-        },
-        'replaying from the archive',
-      );
-      const end =
-        ends.find((e) => e.topic === low.topic && e.partition === low.partition)?.offset ?? low.offset;
-      const size = sub.maxBatchEvents ?? 500;
-      for (let i = 0; i < events.length; i += size) {
-        const slice = events.slice(i, i + size);
-        const last = i + size >= events.length;
-        await sub.onBatch({
-          topic: low.topic,
-          partition: low.partition,
-          events: slice,
-          // the last archived batch moves the subscriber to Kafka's start (what is between is markers)
-          nextOffset: last ? low.offset : slice.at(-1)!.position.offset + 1n,
-          highWatermark: end,
-          fetchedAt: Date.now(),
-        });
-      }
+      if (from < low.offset) await fill(sub, low.topic, low.partition, from, low.offset);
     }
   };
   return {
     ...log,
     subscribe: async (sub) => {
       await replay(sub);
-      return log.subscribe(sub);
+      return log.subscribe({
+        ...sub,
+        belowLogStart: (topic, partition, from, to) => fill(sub, topic, partition, from, to),
+      });
     },
   };
 };

@@ -184,6 +184,7 @@ export const createRowCache = async (options: {
   let floor = 0;
   const invalidatedAt = new Map<string, number>();
   let live = false;
+  let connectedAt = 0; // the sequence number when the subscription last went down or came up
   const lruKey = (projection: string, key: string) => `${projection}\u0000${key}`;
   const forget = (k: string) => {
     seq += 1;
@@ -207,11 +208,15 @@ export const createRowCache = async (options: {
       lru.clear();
       seq += 1;
       floor = seq;
+      connectedAt = seq;
       live = now;
     },
   });
 
   const put = async (projection: string, key: string, entry: CacheEntry, begun: number) => {
+    // a read begun before the subscription last dropped may predate a loss of the shared cache's state
+    // (a Redis restart, a failover): the marks that would refuse its entry may be gone, so it is not stored
+    if (begun < connectedAt) return;
     try {
       if (await shared.put(projection, key, entry)) remember(lruKey(projection, key), entry, begun);
     } catch (error) {

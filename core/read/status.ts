@@ -1,3 +1,4 @@
+import type { ArchiveHoles } from '../blobs/archive.ts';
 import type { EventLog, ProjectionStore } from '../ports.ts';
 import type { ProjectionState } from '../projection.ts';
 import type { ReadableProjection } from './facade.ts';
@@ -15,6 +16,11 @@ export interface ProjectionSummary {
   lastError: string | null;
   /** a blue/green rebuild under way: its generation and how far it has come */
   rebuilding: { generation: number; appliedEvents: number; totalEvents: number; lagEvents: number } | null;
+  /**
+   * partitions stopped below the log start, in this process: offsets [from, to) neither the log nor the
+   * archive holds. The projection is not advanced past them (see docs/projections.md).
+   */
+  holes: { topic: string; partition: number; from: string; to: string }[];
 }
 
 export const projectionSummaries = async (
@@ -22,6 +28,7 @@ export const projectionSummaries = async (
   log: EventLog,
   projections: readonly ReadableProjection[],
   now = Date.now(),
+  holes?: ArchiveHoles,
 ): Promise<ProjectionSummary[]> =>
   Promise.all(
     projections.map(async (p) => {
@@ -53,6 +60,12 @@ export const projectionSummaries = async (
               lagEvents: measure(status.building.checkpoints, ends, now).lagEvents,
             }
           : null,
+        holes: (holes?.open(p.name) ?? []).map((h) => ({
+          topic: h.topic,
+          partition: h.partition,
+          from: String(h.from),
+          to: String(h.to),
+        })),
       };
     }),
   );

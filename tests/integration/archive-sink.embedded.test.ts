@@ -10,7 +10,13 @@ import { createFsBlobStore } from '../../connectors/embedded/fs-blob-store.ts';
 import { createTableEventLog } from '../../connectors/embedded/log.ts';
 import { createPgliteSql } from '../../connectors/embedded/pglite-sql.ts';
 import type { Sql } from '../../connectors/sql/sql.ts';
-import { archiveEndKey, archivePrefix, createArchiveSink, readArchive } from '../../core/blobs/archive.ts';
+import {
+  ArchiveGap,
+  archiveEndKey,
+  archivePrefix,
+  createArchiveSink,
+  readArchive,
+} from '../../core/blobs/archive.ts';
 import type { BlobStore } from '../../core/blobs/blobs.ts';
 import { readAll } from '../../core/blobs/blobs.ts';
 import { createCatalog } from '../../core/log/event-types.ts';
@@ -75,7 +81,12 @@ describe('archive sink (embedded)', () => {
   const archived = async (category: string) => {
     const topic = log.topicFor(category);
     const [end] = await log.endOffsets([topic]);
-    return { end: end!.offset, events: await readArchive(store, 'arch', topic, 0, 0n, end!.offset) };
+    // until the sink has archived up to the end, the archive has a hole there
+    const events = await readArchive(store, 'arch', topic, 0, 0n, end!.offset).catch((error: unknown) => {
+      if (error instanceof ArchiveGap) return [];
+      throw error;
+    });
+    return { end: end!.offset, events };
   };
 
   it('an object that could not be written is written again, with what came after it: no hole', async () => {

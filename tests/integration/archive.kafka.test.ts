@@ -3,11 +3,26 @@
 import { Kafka, logLevel } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLogfront, type Logfront } from '../../app/compose.ts';
+import { createHttpServer } from '../../app/http.ts';
 import { createLogger } from '../../app/logger.ts';
-import { ArchiveGap, archivePrefix, readArchive } from '../../core/blobs/archive.ts';
+import { createKafkaEventLog } from '../../connectors/kafka/event-log.ts';
+import { createConfluentRegistry } from '../../connectors/registry/confluent.ts';
+import {
+  ArchiveGap,
+  archivePrefix,
+  createArchiveHoles,
+  createArchiveSink,
+  readArchive,
+} from '../../core/blobs/archive.ts';
+import { createCodec } from '../../core/log/codec.ts';
+import { createCatalog } from '../../core/log/event-types.ts';
+import { uuidv7 } from '../../core/log/ids.ts';
+import { projectionSummaries } from '../../core/read/status.ts';
+import type { StreamId } from '../../core/types.ts';
+import { orderEventTypes } from '../../sample/order-events.ts';
 import { readAll } from '../support/log-reader.ts';
 import { foldOrders, orderPlaced, orderShipped } from '../support/orders.ts';
-import { servicesConfig, uniqueId, waitFor } from '../support/services.ts';
+import { services, servicesConfig, uniqueId, waitFor } from '../support/services.ts';
 
 /** what Kafka's retention does: records below `offset` are gone */
 const dropBelow = async (
@@ -60,8 +75,8 @@ describe('the archive and replay beyond retention', () => {
           end.partition,
           0n,
           end.offset,
-        );
-        if (archived.length !== all.filter((e) => e.position.partition === end.partition).length)
+        ).catch(() => undefined); // a hole until the sink has archived that far
+        if (archived?.length !== all.filter((e) => e.position.partition === end.partition).length)
           return false;
       }
       return true;
@@ -92,6 +107,21 @@ describe('the archive and replay beyond retention', () => {
       const { updatedAt: _u, ...rest } = row;
       expect(rest).toEqual(expected.get(String(row.orderId)));
     }
+
+    // an object gone from the middle of the archive (deleted by hand): a read across it names exactly
+    // its offsets, never answers with the records around it
+    const named = objects
+      .map((o) => /(\d{20})-(\d{20})\.jsonl$/.exec(o.key))
+      .filter((m) => m !== null)
+      .map((m) => ({ key: m.input, first: BigInt(m[1]!), last: BigInt(m[2]!) }));
+    const middle = named[1]!;
+    await lf.blobStore!.delete(middle.key);
+    const [end0] = ends.filter((e) => e.partition === 0);
+    const failed = await readArchive(lf.blobStore!, lf.config.topicPrefix, topic, 0, 0n, end0!.offset).catch(
+      (e: unknown) => e,
+    );
+    expect(failed).toBeInstanceOf(ArchiveGap);
+    expect(failed).toMatchObject({ topic, partition: 0, from: middle.first, to: middle.last + 1n });
   }, 180_000);
 
   it('records neither in Kafka nor in the archive fail the rebuild loudly, never skipped silently', async () => {
@@ -114,8 +144,87 @@ describe('the archive and replay beyond retention', () => {
       await expect(bare.rebuild('orders')).rejects.toBeInstanceOf(ArchiveGap);
       // given up cleanly: nothing is left marked as rebuilding
       expect((await bare.store.status('orders'))?.building ?? null).toBeNull();
+      // the range is in the projection's status and counted, through the API too
+      const hole = ends
+        .filter((e) => e.offset > 0n)
+        .map((e) => ({ topic, partition: e.partition, from: '0', to: String(e.offset) }))[0];
+      const [summary] = await projectionSummaries(
+        bare.store,
+        bare.log,
+        bare.domain.projections,
+        undefined,
+        bare.archiveHoles,
+      );
+      expect(summary!.holes).toEqual([hole]);
+      expect(bare.archiveHoles.count()).toBe(1);
+      const app = createHttpServer(bare);
+      const url = await app.listen({ host: '127.0.0.1', port: 0 });
+      try {
+        const listed = (await (await fetch(`${url}/v1/projections`)).json()) as {
+          projections: { name: string; holes: unknown }[];
+        };
+        expect(listed.projections.find((p) => p.name === 'orders')?.holes).toEqual([hole]);
+        expect(await (await fetch(`${url}/metrics`)).text()).toMatch(/^logfront_archive_holes_total 1$/m);
+      } finally {
+        await app.close();
+      }
     } finally {
       await bare.close();
     }
   }, 60_000);
+
+  it('an archive sink started after the retention dropped records reports the hole, names it, and archives what is left', async () => {
+    const prefix = `t${uniqueId()}`;
+    const log = createKafkaEventLog({
+      brokers: lf.config.kafka.brokers,
+      clientId: 'test',
+      topicPrefix: prefix,
+      partitions: 1,
+      replication: 1,
+      sessionTimeoutMs: 6000,
+      codec: createCodec(
+        createConfluentRegistry(services().LOGFRONT_SCHEMA_REGISTRY_URL),
+        createCatalog(orderEventTypes, prefix),
+      ),
+      logger: createLogger('silent'),
+    });
+    const holes = createArchiveHoles();
+    const sink = createArchiveSink({
+      log,
+      store: lf.blobStore!,
+      categories: ['order'],
+      keyPrefix: prefix,
+      groupPrefix: prefix,
+      maxRecords: 1000,
+      maxBytes: 1024 * 1024,
+      maxAgeMs: 200,
+      logger: createLogger('silent'),
+      holes,
+    });
+    const topic = log.topicFor('order');
+    const shipped = (i: number) => ({ ...orderShipped(String(i)), id: uuidv7(), metadata: {} });
+    try {
+      await log.ensureTopics(['order']);
+      for (let i = 0; i < 4; i++) await log.append(`order-${i}` as StreamId, [shipped(i)], 'any');
+      await dropBelow(lf, topic, [{ partition: 0, offset: 4n }]); // two events and their markers
+      await sink.start();
+      await waitFor(async () => holes.count() === 1, 30_000);
+      expect(holes.open('archive sink')).toEqual([{ topic, partition: 0, from: 0n, to: 4n }]);
+      await log.append('order-4' as StreamId, [shipped(4)], 'any');
+      const [end] = await log.endOffsets([topic]);
+      const after = await waitFor(
+        async () => readArchive(lf.blobStore!, prefix, topic, 0, 4n, end!.offset).catch(() => undefined),
+        30_000,
+      );
+      expect(after.map((e) => e.stream)).toEqual(['order-2', 'order-3', 'order-4']);
+      const failed = await readArchive(lf.blobStore!, prefix, topic, 0, 0n, end!.offset).catch(
+        (e: unknown) => e,
+      );
+      expect(failed).toMatchObject({ topic, partition: 0, from: 0n, to: 4n });
+    } finally {
+      await sink.stop();
+      for (const o of await lf.blobStore!.list(`${prefix}/`)) await lf.blobStore!.delete(o.key);
+      await log.close();
+    }
+  }, 90_000);
 });

@@ -70,7 +70,7 @@ describe("a data subject's blobs and archived events on Kafka and S3, with LOGFR
         position.partition,
         0n,
         position.offset + 1n,
-      );
+      ).catch(() => []); // a hole until the sink has archived that far
       return events.at(-1)?.position.offset === position.offset ? events : undefined;
     }, 30_000);
 

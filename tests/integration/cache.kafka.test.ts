@@ -49,7 +49,7 @@ describe('the read cache (Kafka, Postgres, Redis)', () => {
     await lf.facade.get('orders', id); // cached
     // corrupt the cached row behind logfront's back
     const redis = new Redis(lf.config.redis.url!);
-    const entryKey = `${lf.config.redis.prefix}{orders:${id}}:c`;
+    const entryKey = `${lf.config.redis.prefix}{orders}:c:${id}`;
     const stored = JSON.parse((await redis.hget(entryKey, 'v'))!) as { r: Record<string, unknown> };
     stored.r.totalCents = 1;
     await redis.hset(entryKey, 'v', JSON.stringify(stored));

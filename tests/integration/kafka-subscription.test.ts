@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger } from '../../app/logger.ts';
 import { createKafkaEventLog } from '../../connectors/kafka/event-log.ts';
 import { createConfluentRegistry } from '../../connectors/registry/confluent.ts';
+import { ArchiveGap } from '../../core/blobs/archive.ts';
 import { createCodec } from '../../core/log/codec.ts';
 import { createCatalog } from '../../core/log/event-types.ts';
 import { uuidv7 } from '../../core/log/ids.ts';
@@ -213,11 +214,8 @@ describe('Kafka subscription', () => {
     expect(seen).toEqual(['0', '1', '2']);
   });
 
-  it('a stored position below the log start (retention) reads from the log start', async () => {
-    const category = `rt${uniqueId()}`;
-    await log.ensureTopics([category]);
-    const topic = log.topicFor(category);
-    for (let i = 0; i < 4; i++) await log.append(`${category}-s` as StreamId, [shipped(String(i))], 'any');
+  /** Kafka's retention, by hand: records below `offset` are gone */
+  const dropBelow = async (topic: string, offset: bigint) => {
     const admin = new Kafka({
       brokers: [services().LOGFRONT_KAFKA_BROKERS],
       logLevel: logLevel.NOTHING,
@@ -225,27 +223,166 @@ describe('Kafka subscription', () => {
     await admin.connect();
     try {
       await admin.fetchTopicMetadata({ topics: [topic] });
-      await admin.deleteTopicRecords({ topic, partitions: [{ partition: 0, offset: '4' }] });
+      await admin.deleteTopicRecords({ topic, partitions: [{ partition: 0, offset: String(offset) }] });
     } finally {
       await admin.disconnect();
     }
+  };
+
+  it('a stored position below the log start stops the partition and names the range; it reads on once the position is past it', async () => {
+    const category = `rt${uniqueId()}`;
+    await log.ensureTopics([category]);
+    const topic = log.topicFor(category);
+    for (let i = 0; i < 4; i++) await log.append(`${category}-s` as StreamId, [shipped(String(i))], 'any');
+    await dropBelow(topic, 4n);
     const seen: string[] = [];
+    const errors: unknown[] = [];
+    let position = 0n;
+    let failing = false;
     const sub = await log.subscribe({
       groupId: `g-${uniqueId()}`,
       topics: [topic],
-      startAt: async () => 0n,
+      startAt: async () => {
+        if (failing) {
+          failing = false;
+          throw new Error('the checkpoint store does not answer');
+        }
+        return position;
+      },
       onBatch: async (b) => {
         for (const e of b.events) seen.push((e.data as { orderId: string }).orderId);
+        position = b.nextOffset;
       },
+      onError: (e) => errors.push(e),
     });
     try {
+      await waitFor(async () => errors.length > 0, 30_000);
+      const [gap] = errors;
+      expect(gap).toBeInstanceOf(ArchiveGap);
+      expect(gap).toMatchObject({ topic, partition: 0, from: 0n, to: 4n });
+      failing = true; // the next look fails: it looks again later
+      await new Promise((r) => setTimeout(r, 1500));
+      expect(seen).toEqual([]); // stopped: not moved to the log start
+      expect(errors).toHaveLength(1); // said once
+      position = 4n; // an operator moved the position on (accepting the loss)
       await waitFor(async () => seen.length >= 2, 30_000);
     } finally {
       await sub.stop();
     }
     // offsets 0..3 are the first two events and their markers; what follows is delivered
     expect(seen).toEqual(['2', '3']);
+
+    // a subscriber with no position (and nothing to read below the log start) starts at the log start
+    const fresh: string[] = [];
+    const sub2 = await log.subscribe({
+      groupId: `g-${uniqueId()}`,
+      topics: [topic],
+      startAt: async () => undefined,
+      onBatch: async (b) => {
+        for (const e of b.events) fresh.push((e.data as { orderId: string }).orderId);
+      },
+    });
+    try {
+      await waitFor(async () => fresh.length >= 2, 30_000);
+    } finally {
+      await sub2.stop();
+    }
+    expect(fresh).toEqual(['2', '3']);
   });
+
+  it('below the log start, the records before it come from belowLogStart (the archive), then the log goes on', async () => {
+    const category = `rb${uniqueId()}`;
+    await log.ensureTopics([category]);
+    const topic = log.topicFor(category);
+    for (let i = 0; i < 4; i++) await log.append(`${category}-s` as StreamId, [shipped(String(i))], 'any');
+    await dropBelow(topic, 4n);
+    const seen: string[] = [];
+    const asked: [string, number, bigint, bigint][] = [];
+    let position: bigint | undefined; // no position: everything, since records below the log start can be had
+    const sub = await log.subscribe({
+      groupId: `g-${uniqueId()}`,
+      topics: [topic],
+      startAt: async () => position,
+      onBatch: async (b) => {
+        for (const e of b.events) seen.push((e.data as { orderId: string }).orderId);
+        position = b.nextOffset;
+      },
+      belowLogStart: async (t, partition, from, to) => {
+        asked.push([t, partition, from, to]);
+        await new Promise((r) => setTimeout(r, 200));
+        seen.push('0 (archived)', '1 (archived)');
+        position = to;
+      },
+    });
+    try {
+      await waitFor(async () => seen.length >= 4, 30_000);
+    } finally {
+      await sub.stop();
+    }
+    expect(asked).toEqual([[topic, 0, 0n, 4n]]);
+    expect(seen).toEqual(['0 (archived)', '1 (archived)', '2', '3']);
+  });
+
+  // the log start after the retention: a record (found by the next fetch) or a transaction marker
+  // (kafkajs resolves a batch of markers alone, and never hands it to eachBatch)
+  it.each([
+    ['a record', 0n],
+    ['a transaction marker', 1n],
+  ])(
+    'a subscriber the retention overtakes while it reads stops there and names the range, never skipping to the log start (%s)',
+    async (_, beforeEnd) => {
+      const category = `ro${uniqueId()}`;
+      await log.ensureTopics([category]);
+      const topic = log.topicFor(category);
+      const append = (i: number) => log.append(`${category}-s` as StreamId, [shipped(String(i))], 'any');
+      await append(0);
+      let release: () => void = () => {};
+      const gate = new Promise<void>((r) => {
+        release = r;
+      });
+      const seen: string[] = [];
+      const errors: unknown[] = [];
+      let position = 0n;
+      const sub = await log.subscribe({
+        groupId: `g-${uniqueId()}`,
+        topics: [topic],
+        startAt: async () => position,
+        maxBatchEvents: 1,
+        onBatch: async (b) => {
+          await gate; // a slow subscriber: its queue fills, and fetching waits
+          for (const e of b.events) seen.push((e.data as { orderId: string }).orderId);
+          position = b.nextOffset;
+        },
+        onError: (e) => errors.push(e),
+      });
+      try {
+        for (let i = 1; i <= 8; i++) {
+          await append(i);
+          await new Promise((r) => setTimeout(r, 100));
+        }
+        await new Promise((r) => setTimeout(r, 1000)); // fetching is held back at the queue's bound
+        for (let i = 9; i <= 12; i++) await append(i);
+        const [end] = await log.endOffsets([topic]);
+        const low = end!.offset - beforeEnd;
+        await dropBelow(topic, low); // the retention passes what was not fetched
+        release();
+        await new Promise((r) => setTimeout(r, 1500)); // the queue drains; the next fetch finds the log start
+        await append(13);
+        await waitFor(async () => errors.some((e) => e instanceof ArchiveGap), 30_000);
+        const gap = errors.find((e) => e instanceof ArchiveGap) as ArchiveGap;
+        expect(gap.to).toBe(low);
+        await new Promise((r) => setTimeout(r, 1000));
+        // everything before the gap, in order, and nothing after it
+        expect(seen).toEqual(Array.from({ length: seen.length }, (_, i) => String(i)));
+        expect(gap.from).toBe(position);
+        expect(seen).not.toContain('13');
+        expect(seen.length).toBeLessThan(12);
+      } finally {
+        release();
+        await sub.stop();
+      }
+    },
+  );
 
   it("the subscriber's position wins over the group's committed offsets", async () => {
     const category = `co${uniqueId()}`;

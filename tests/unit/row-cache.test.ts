@@ -184,6 +184,19 @@ describe('row cache (LRU in front of the shared cache)', () => {
     expect((await cache.lookup('orders', '1', 1))?.tier).toBe('shared');
   });
 
+  it('a read begun before the subscription dropped is stored nowhere: the shared cache may have lost its marks', async () => {
+    const s = scripted();
+    const cache = await createRowCache({ shared: s.shared, lruEntries: 10, lruTtlMs: 1000 });
+    const before = cache.begin();
+    s.listener().live(false); // Redis restarted (empty, maybe): marks that superseded this read are gone
+    s.listener().live(true);
+    await cache.store('orders', '1', entry('old'), before);
+    expect(s.calls.put).toBe(0);
+    expect(await cache.lookup('orders', '1', 1)).toBeNull();
+    await cache.store('orders', '1', entry('new'), cache.begin()); // a read begun since: stored
+    expect(s.stored.get('orders/1')?.row.status).toBe('new');
+  });
+
   it('up to 100,000 invalidated keys are remembered one by one: a read of another key keeps its copy', async () => {
     const s = scripted();
     const cache = await createRowCache({ shared: s.shared, lruEntries: 10, lruTtlMs: 1000 });
