@@ -82,7 +82,27 @@ export const createInvalidator = (options: {
     return checkpoint?.nextOffset;
   };
 
+  // partitions whose progress this subscription wrote to the cache: if the cache no longer has it, Redis
+  // lost its state (an empty restart, a failover) with the marks of events the projection may not have
+  // applied yet; the subscription then starts again from the projection's checkpoint, marking them again
+  const wrote = new Set<string>();
+  const lostProgress = async (topic: string, partition: number) => {
+    const k = partitionKey(topic, partition);
+    if (!wrote.has(k)) return false;
+    const progress = await cache.progress(name);
+    return !progress.some((p) => partitionKey(p.topic, p.partition) === k);
+  };
+
   const onBatch = async (batch: LogBatch) => {
+    if (await lostProgress(batch.topic, batch.partition).catch(() => false)) {
+      wrote.clear();
+      fallback.clear();
+      logger.warn(
+        { projection: name },
+        'the cache lost its state: marking again from the projection checkpoint',
+      );
+      throw new Error(`the cache of ${name} lost its invalidation progress`);
+    }
     const touches = touchesOf(definition, batch);
     const reached = [{ topic: batch.topic, partition: batch.partition, offset: batch.nextOffset }];
     const deadline = Date.now() + (options.retryForMs ?? 5000);
@@ -94,6 +114,7 @@ export const createInvalidator = (options: {
           logger.warn({ projection: name }, 'cache reachable again: entries stored before are retired');
         }
         await cache.invalidate(name, touches, reached);
+        wrote.add(partitionKey(batch.topic, batch.partition));
         return;
       } catch (error) {
         marksLost = true;
