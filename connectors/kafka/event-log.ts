@@ -11,6 +11,7 @@ import type { Logger } from '../../core/logger.ts';
 import type { DeadLetter, EventLog, StreamIndex } from '../../core/ports.ts';
 import { createLru } from '../../core/read/lru.ts';
 import { partitionKey } from '../../core/read/positions.ts';
+import type { RetryEvent } from '../../core/resilience/retry.ts';
 import type { AppendResult, ExpectedVersion, RecordedEvent } from '../../core/types.ts';
 import { createKafkaClient, type KafkaSecurity, kafkaFailure, lazily } from './client.ts';
 import { describeFastPaths, installKafkaFastPaths } from './fast-paths.ts';
@@ -46,6 +47,12 @@ export interface KafkaLogOptions extends KafkaSecurity {
   archived?: (topic: string, partition: number, from: bigint, to: bigint) => Promise<RecordedEvent[]>;
   /** ids a partition's sequencer keeps in memory before it drops what the index has covered */
   windowIds?: number;
+  /** an append's deadline when its caller gives none (ms from the call); default 10 s */
+  appendDeadlineMs?: number;
+  /** the appends a partition's sequencer holds waiting; more are refused (429); default 20000 events, 64 MiB */
+  appendQueue?: { events?: number; bytes?: number };
+  /** told of every retry of an append batch (metrics) */
+  resilience?: { retried(event: RetryEvent): void };
 }
 
 export interface KafkaEventLog extends EventLog {
@@ -300,6 +307,9 @@ export const createKafkaEventLog = (options: KafkaLogOptions): KafkaEventLog => 
         index,
         maxBatchBytes: Math.max(maxMessageBytes - BATCH_MARGIN_BYTES, maxMessageBytes / 2),
         ...(options.windowIds === undefined ? {} : { windowIds: options.windowIds }),
+        deadlineMs: options.appendDeadlineMs,
+        queue: options.appendQueue,
+        resilience: options.resilience,
         readTail: (from, onEvent) =>
           scan(
             topic,
@@ -330,8 +340,10 @@ export const createKafkaEventLog = (options: KafkaLogOptions): KafkaEventLog => 
       await Promise.all(categories.map((c) => topics.info(topicOf(c))));
     },
     categories: async () => categoriesOf(options.topicPrefix, await (await connectAdmin()).listTopics()),
-    append: async (stream, events, expected: ExpectedVersion): Promise<AppendResult> => {
+    append: async (stream, events, expected: ExpectedVersion, appendOptions = {}): Promise<AppendResult> => {
       if (closed) throw new Unavailable('the event log is closed');
+      // the deadline runs from the call: the topic's metadata and the encoding count against it
+      const deadline = appendOptions.deadline ?? Date.now() + (options.appendDeadlineMs ?? 10_000);
       const category = categoryOf(stream);
       const topic = topicOf(category);
       const info = await topics.info(topic);
@@ -343,6 +355,7 @@ export const createKafkaEventLog = (options: KafkaLogOptions): KafkaEventLog => 
         events,
         values,
         expected,
+        deadline,
         headers: (e, version) => {
           const headers: IHeaders = {
             ce_specversion: '1.0',

@@ -68,6 +68,13 @@ export interface OwnKafka {
   brokers: string;
   /** host:port of the SASL_SSL listener, when started with a certificate */
   tlsBrokers: string | undefined;
+  /**
+   * SIGSTOP: the broker hangs (connections stay open, nothing is answered) until `resume`; resolves once
+   * the process is seen stopped
+   */
+  pause(): Promise<void>;
+  /** SIGCONT after `pause` */
+  resume(): void;
   stop(): Promise<void>;
 }
 
@@ -187,6 +194,7 @@ export const startOwnKafka = async (
     process.off('exit', killOnExit);
     if (c && c.exitCode === null && c.signalCode === null) {
       const exited = new Promise((r) => c.once('exit', r));
+      c.kill('SIGCONT'); // a paused broker handles SIGTERM only once it runs again
       c.kill('SIGTERM');
       const killer = setTimeout(() => c.kill('SIGKILL'), 15_000);
       await exited;
@@ -233,6 +241,18 @@ export const startOwnKafka = async (
   return {
     brokers: `127.0.0.1:${port}`,
     tlsBrokers: tlsPort ? `127.0.0.1:${tlsPort}` : undefined,
+    pause: async () => {
+      const c = child!;
+      c.kill('SIGSTOP');
+      // the state field of /proc/<pid>/stat (after the command in parentheses): T once stopped
+      const stopped = () => /\) [Tt] /.test(readFileSync(`/proc/${c.pid}/stat`, 'utf8'));
+      const giveUpAt = Date.now() + 5000;
+      while (!stopped()) {
+        if (Date.now() > giveUpAt) throw new Error(`the broker (pid ${c.pid}) did not stop`);
+        await new Promise((r) => setTimeout(r, 10));
+      }
+    },
+    resume: () => child?.kill('SIGCONT'),
     stop,
   };
 };
