@@ -48,6 +48,9 @@ export interface AppendRequest {
   deadline: number;
 }
 
+/** an attempt given up at the latest deadline of its appends: the broker did not answer in time */
+class AttemptOverdue extends DependencyUnavailable {}
+
 interface Pending extends AppendRequest {
   /** what the request adds to a record batch, about (values, keys, headers, framing) */
   bytes: number;
@@ -374,7 +377,7 @@ export const createPartitionSequencer = (deps: {
       timer = setTimeout(
         () =>
           reject(
-            new DependencyUnavailable(
+            new AttemptOverdue(
               'kafka',
               `no transaction on ${topic}/${partition} completed before the appends' deadlines`,
             ),
@@ -459,7 +462,9 @@ export const createPartitionSequencer = (deps: {
       }
       if (pending.length) logger.warn({ err: error, topic, partition }, 'append batch failed');
       const failure = failureOf(error);
-      for (const r of pending) rejectWith(r, Date.now() >= r.deadline ? timedOut(r) : failure);
+      // out of time, whichever timer fired first: an append_timeout, never the attempt's own error
+      const late = error instanceof AttemptOverdue;
+      for (const r of pending) rejectWith(r, late || Date.now() >= r.deadline ? timedOut(r) : failure);
     }
   };
 

@@ -122,35 +122,33 @@ describe('append deadlines and backpressure (a broker that hangs)', () => {
   it('with the broker hung and the queue full, one more append gets 429 overloaded with Retry-After at once', async () => {
     await retryUntilAppended(appendOf());
     await kafka.pause();
-    const inFlight = appendOf();
-    const queued = Array.from({ length: QUEUE_EVENTS }, () => appendOf());
-    const refused = [appendOf(), appendOf()];
+    // one is taken into a transaction that hangs, QUEUE_EVENTS wait in the queue, the rest are refused
+    const appends = Array.from({ length: QUEUE_EVENTS + 3 }, () => appendOf());
     let answers: Awaited<ReturnType<typeof send>>[];
-    let overflow: Awaited<ReturnType<typeof send>>[];
     try {
-      // the first is taken into a transaction that hangs; the next wait in the queue, up to its bound
-      const first = send(inFlight);
-      await new Promise((resolve) => setTimeout(resolve, 200));
-      const waiting = queued.map(send);
-      await new Promise((resolve) => setTimeout(resolve, 200));
-      overflow = await Promise.all(refused.map(send));
-      answers = await Promise.all([first, ...waiting]);
+      const sent = [];
+      for (const a of appends) {
+        sent.push(send(a));
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+      answers = await Promise.all(sent);
     } finally {
       kafka.resume();
     }
-    for (const r of overflow) {
-      expect(r.status, JSON.stringify(r.body)).toBe(429);
+    const refused = answers.filter((r) => r.status === 429);
+    const timedOut = answers.filter((r) => r.status === 503);
+    expect(refused, JSON.stringify(answers.map((r) => r.body))).toHaveLength(2);
+    expect(timedOut).toHaveLength(QUEUE_EVENTS + 1);
+    for (const r of refused) {
       expect(r.body.error).toBe('overloaded');
       expect(r.body.message).toMatch(/append queue of .* is full/);
       expect(r.headers.get('retry-after')).toBe('1');
-      expect(r.ms).toBeLessThan(500);
+      // at once, not at the deadline
+      expect(r.ms).toBeLessThan(DEADLINE_MS / 2);
     }
-    for (const r of answers) {
-      expect(r.status, JSON.stringify(r.body)).toBe(503);
-      expect(r.body.error).toBe('append_timeout');
-    }
+    for (const r of timedOut) expect(r.body.error).toBe('append_timeout');
     // nothing refused was written; everything retried is, once
-    for (const a of [inFlight, ...queued, ...refused]) await retryUntilAppended(a);
-    for (const a of [inFlight, ...queued, ...refused]) await expectWrittenOnce(a);
+    for (const a of appends) await retryUntilAppended(a);
+    for (const a of appends) await expectWrittenOnce(a);
   }, 180_000);
 });
