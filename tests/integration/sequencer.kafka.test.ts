@@ -247,6 +247,20 @@ describe('partition sequencer: deadlines, the queue bound, batches too large (Ka
     await expect(q.append(request(`order-${uniqueId()}`))).resolves.toMatchObject({ fromVersion: 1 });
   });
 
+  it('closing answers the appends still waiting in the queue as unavailable, and the one in flight too', async () => {
+    const q = sequencer();
+    const release = hold();
+    const first = q.append(request(`order-${uniqueId()}`)).catch((e: unknown) => e);
+    await nextLookup();
+    const waiting = q.append(request(`order-${uniqueId()}`)).catch((e: unknown) => e);
+    await q.close();
+    const error = await waiting;
+    expect(error).toBeInstanceOf(Unavailable);
+    expect((error as Error).message).toMatch(/the sequencer of .*\/0 is closed/);
+    release();
+    expect(await first).toBeInstanceOf(Unavailable);
+  });
+
   it('a batch larger than the topic takes is written append by append; one larger alone is refused as too large', async () => {
     const q = sequencer({ maxBatchBytes: 10 * 1024 * 1024 });
     const release = hold();
