@@ -2,7 +2,7 @@
 // listeners, so a test can reach Kafka through authentication without touching the shared broker.
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -244,8 +244,12 @@ export const startOwnKafka = async (
     pause: async () => {
       const c = child!;
       c.kill('SIGSTOP');
-      // the state field of /proc/<pid>/stat (after the command in parentheses): T once stopped
-      const stopped = () => /\) [Tt] /.test(readFileSync(`/proc/${c.pid}/stat`, 'utf8'));
+      // every thread of the JVM stopped: the state field of /proc/<pid>/task/<tid>/stat (after the
+      // command in parentheses) is T; a thread inside a system call stops when it leaves it
+      const stopped = () =>
+        readdirSync(`/proc/${c.pid}/task`).every((tid) =>
+          /\) [Tt] /.test(readFileSync(`/proc/${c.pid}/task/${tid}/stat`, 'utf8')),
+        );
       const giveUpAt = Date.now() + 5000;
       while (!stopped()) {
         if (Date.now() > giveUpAt) throw new Error(`the broker (pid ${c.pid}) did not stop`);
