@@ -26,7 +26,11 @@ export const createAdapters = async ({ config }: ModeContext): Promise<ModeAdapt
   return {
     ...(inMemory ? {} : { purge: createPglitePurge(sql, schema) }),
     sql,
-    log: createTableEventLog(sql, { schema, topicPrefix: config.topicPrefix }),
+    log: createTableEventLog(sql, {
+      schema,
+      topicPrefix: config.topicPrefix,
+      appendDeadlineMs: config.limits.appendDeadlineMs,
+    }),
     store,
     registry: createInProcessRegistry(),
     streamIndex: undefined,

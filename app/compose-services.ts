@@ -77,6 +77,8 @@ export const createAdapters = async ({
     retentionMs: config.kafka.retentionMs,
     readTimeoutMs: config.kafka.readTimeoutMs,
     windowIds: config.kafka.windowIds,
+    appendDeadlineMs: config.limits.appendDeadlineMs,
+    appendQueue: { events: config.limits.appendQueueEvents, bytes: config.limits.appendQueueBytes },
     tls: config.kafka.tls,
     sasl: config.kafka.sasl,
     codec,

@@ -114,6 +114,9 @@ export const ENV_SCHEMA = z.object({
   LOGFRONT_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   LOGFRONT_MAX_APPEND_BYTES: int(1024, 64 * 1024 * 1024).default(1024 * 1024),
   LOGFRONT_MAX_APPEND_EVENTS: int(1, 100_000).default(1000),
+  LOGFRONT_APPEND_DEADLINE_MS: int(100, 600_000).default(10_000),
+  LOGFRONT_APPEND_QUEUE_EVENTS: int(1, 10_000_000).default(20_000),
+  LOGFRONT_APPEND_QUEUE_BYTES: int(1024, 4 * 1024 * 1024 * 1024).default(64 * 1024 * 1024),
   LOGFRONT_READ_WAIT_MS: int(0, 600_000).default(5000),
   LOGFRONT_MAX_WAIT_MS: int(0, 600_000).default(30_000),
   LOGFRONT_RUNNERS: z.enum(['on', 'off']).default('on'),
@@ -206,6 +209,11 @@ export interface Config {
   limits: {
     maxAppendBytes: number;
     maxAppendEvents: number;
+    /** an append not committed this long after its receipt fails with 503 append_timeout */
+    appendDeadlineMs: number;
+    /** the appends a partition's sequencer holds waiting, in events and bytes; more are refused with 429 */
+    appendQueueEvents: number;
+    appendQueueBytes: number;
     readWaitMs: number;
     /** the longest any read waits (after=, consistency=strong, a budget), whatever it asks */
     maxWaitMs: number;
@@ -453,6 +461,9 @@ export const loadConfig = (env: Record<string, string | undefined> = process.env
     limits: {
       maxAppendBytes: e.LOGFRONT_MAX_APPEND_BYTES,
       maxAppendEvents: e.LOGFRONT_MAX_APPEND_EVENTS,
+      appendDeadlineMs: e.LOGFRONT_APPEND_DEADLINE_MS,
+      appendQueueEvents: e.LOGFRONT_APPEND_QUEUE_EVENTS,
+      appendQueueBytes: e.LOGFRONT_APPEND_QUEUE_BYTES,
       readWaitMs: e.LOGFRONT_READ_WAIT_MS,
       maxWaitMs: e.LOGFRONT_MAX_WAIT_MS,
       batchEvents: e.LOGFRONT_BATCH_EVENTS,

@@ -11,7 +11,14 @@ import Fastify, {
 import type { z } from 'zod';
 import type { BlobRecord } from '../core/blobs/blobs.ts';
 import { toJsonData } from '../core/blobs/bytes-json.ts';
-import { isLogfrontError, NotFound, TooLarge, Unavailable, ValidationFailed } from '../core/errors.ts';
+import {
+  isLogfrontError,
+  NotFound,
+  Overloaded,
+  TooLarge,
+  Unavailable,
+  ValidationFailed,
+} from '../core/errors.ts';
 import { parseStreamId } from '../core/log/streams.ts';
 import type { DeadLetterEntry } from '../core/ports.ts';
 import type { ReadOptions } from '../core/read/facade.ts';
@@ -396,7 +403,7 @@ export const createHttpServer = (
 
   app.setErrorHandler((error: FastifyError, request, reply) => {
     if (isLogfrontError(error)) {
-      if (error instanceof Unavailable || error instanceof RateLimited) {
+      if (error instanceof Unavailable || error instanceof RateLimited || error instanceof Overloaded) {
         reply.header('retry-after', String(error.retryAfterSeconds));
       }
       return reply
@@ -442,6 +449,8 @@ export const createHttpServer = (
   };
 
   serve(app, routes.append, async (request, reply) => {
+    // the append's deadline runs from the request's receipt: its body, the tenant check and the queue count
+    const deadline = Date.now() - reply.elapsedTime + lf.config.limits.appendDeadlineMs;
     if (auth.mode === 'tokens') {
       withTenant(request.body, request.principal.tenant);
       // another tenant's stream does not exist for this principal: it may not be appended to either
@@ -450,7 +459,7 @@ export const createHttpServer = (
       if (owner !== undefined && owner !== request.principal.tenant)
         throw new NotFound(`no stream ${stream}`);
     }
-    const result = await lf.append.appendToStream(request.params.stream, request.body);
+    const result = await lf.append.appendToStream(request.params.stream, request.body, { deadline });
     return reply.status(201).send(result);
   });
 

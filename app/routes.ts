@@ -165,8 +165,9 @@ export const routes = {
       '400': error('validation_failed or invalid_json'),
       '409': error('version_conflict or conflict'),
       '413': error('too_large'),
+      '429': error("overloaded: the partition's append queue is full; Retry-After"),
       '503': error(
-        'dependency_unavailable (Kafka, Postgres or the Schema Registry is down) or unavailable; Retry-After',
+        'dependency_unavailable (Kafka, Postgres or the Schema Registry is down), append_timeout (not committed within LOGFRONT_APPEND_DEADLINE_MS; safe to retry with the same event ids) or unavailable; Retry-After',
       ),
     },
   }),

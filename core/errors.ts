@@ -111,6 +111,39 @@ export class StalenessBudgetExceeded extends Unavailable {
   }
 }
 
+/**
+ * An append was not committed within its deadline (LOGFRONT_APPEND_DEADLINE_MS from its receipt). It may
+ * still commit if it was already inside a Kafka transaction when the deadline passed; a retry with the same
+ * event ids is answered with the first result then, and appends them otherwise: so it is safe to retry.
+ */
+export class AppendTimeout extends Unavailable {
+  override readonly code: string = 'append_timeout';
+  constructor(
+    readonly stream: string,
+    readonly deadlineMs: number,
+  ) {
+    super(
+      `the append to ${stream} was not committed within its deadline of ${deadlineMs} ms; it is safe to retry with the same event ids (an append that did commit is answered with its first result, never written twice)`,
+      1,
+    );
+  }
+  override details() {
+    return { stream: this.stream, deadlineMs: this.deadlineMs };
+  }
+}
+
+/** More appends wait for a partition than its queue holds: refused at once, try again after `Retry-After`. */
+export class Overloaded extends LogfrontError {
+  readonly code = 'overloaded';
+  readonly status = 429;
+  constructor(
+    message: string,
+    readonly retryAfterSeconds = 1,
+  ) {
+    super(message);
+  }
+}
+
 /** the services logfront depends on, by the names /readyz gives them */
 export type Dependency = 'kafka' | 'postgres' | 'schema-registry' | 'redis' | 's3';
 

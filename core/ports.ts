@@ -112,10 +112,15 @@ export interface EventLog {
   ensureTopics(categories: readonly string[]): Promise<void>;
   /** the categories the log has a topic for */
   categories(): Promise<string[]>;
+  /**
+   * `deadline`: epoch ms by which the append must be committed, or it fails with AppendTimeout (503);
+   * an append still waiting for its turn then is never written (docs/http-api.md#deadlines-and-backpressure)
+   */
   append(
     stream: StreamId,
     events: readonly PreparedEvent[],
     expected: ExpectedVersion,
+    options?: { readonly deadline?: number },
   ): Promise<AppendResult>;
   /** events of one stream from `fromVersion`, contiguous, at most `limit` */
   readStream(stream: StreamId, fromVersion: number, limit: number): Promise<RecordedEvent[]>;

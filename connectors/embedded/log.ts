@@ -1,5 +1,5 @@
 import { fromJsonData, toJsonData } from '../../core/blobs/bytes-json.ts';
-import { Conflict, VersionConflict } from '../../core/errors.ts';
+import { AppendTimeout, Conflict, VersionConflict } from '../../core/errors.ts';
 import { expectedMatches } from '../../core/log/expected-version.ts';
 import { categoriesOf, categoryOf, topicFor } from '../../core/log/streams.ts';
 import type { EventLog, LogBatch, SubscribeOptions, Subscription } from '../../core/ports.ts';
@@ -38,11 +38,18 @@ const toEvent = (r: EventRow): RecordedEvent => ({
 
 /**
  * The log as a Postgres table (PGlite in the embedded default). One partition per topic;
- * offsets are dense per topic. Same semantics as the Kafka log.
+ * offsets are dense per topic. Same semantics as the Kafka log, but no queue: appends to a stream wait
+ * for its lock, and one whose deadline passed by the time it would write fails and writes nothing.
  */
 export const createTableEventLog = (
   sql: Sql,
-  options: { schema: string; topicPrefix: string; pollMs?: number },
+  options: {
+    schema: string;
+    topicPrefix: string;
+    pollMs?: number;
+    /** an append's deadline when its caller gives none (ms from the call); default 10 s */
+    appendDeadlineMs?: number;
+  },
 ): EventLog => {
   const s = q(options.schema);
   const channel = `${options.schema}_log`;
@@ -82,7 +89,9 @@ export const createTableEventLog = (
         r.rows.map((row) => row.topic),
       );
     },
-    append: async (stream, events, expected) => {
+    append: async (stream, events, expected, appendOptions = {}) => {
+      const deadlineMs = options.appendDeadlineMs ?? 10_000;
+      const deadline = appendOptions.deadline ?? Date.now() + deadlineMs;
       await migrate();
       const topic = topicOf(categoryOf(stream));
       return sql.transaction(async (tx): Promise<AppendResult> => {
@@ -114,6 +123,8 @@ export const createTableEventLog = (
         );
         const current = head.rows[0]?.v ?? 0;
         if (!expectedMatches(expected, current)) throw new VersionConflict(stream, expected, current);
+        // out of time before its first write: rolled back, so its caller's retry is the only copy
+        if (Date.now() >= deadline) throw new AppendTimeout(stream, deadlineMs);
         await ensure(tx, [topic]);
         const next = await tx.query<{ next_offset: string }>(
           `UPDATE ${s}.log_topics SET next_offset = next_offset + $2 WHERE topic = $1 RETURNING next_offset`,

@@ -43,7 +43,7 @@ export interface KafkaLogOptions extends KafkaSecurity {
   readTimeoutMs?: number;
   codec: EventCodec;
   logger: Logger;
-  /** the process's breakers and retries: admin calls and fetch retries go through it (app/compose.ts) */
+  /** the process's breakers and retries: admin calls, fetch retries and append batch retries go through it (app/compose.ts) */
   resilience?: Resilience | undefined;
   /** the stream index; without one, every per-stream question reads the partition from its start */
   index?: StreamIndex;
@@ -51,6 +51,10 @@ export interface KafkaLogOptions extends KafkaSecurity {
   archived?: (topic: string, partition: number, from: bigint, to: bigint) => Promise<RecordedEvent[]>;
   /** ids a partition's sequencer keeps in memory before it drops what the index has covered */
   windowIds?: number;
+  /** an append's deadline when its caller gives none (ms from the call); default 10 s */
+  appendDeadlineMs?: number;
+  /** the appends a partition's sequencer holds waiting; more are refused (429); default 20000 events, 64 MiB */
+  appendQueue?: { events?: number; bytes?: number };
 }
 
 export interface KafkaEventLog extends EventLog {
@@ -309,6 +313,9 @@ export const createKafkaEventLog = (options: KafkaLogOptions): KafkaEventLog => 
         index,
         maxBatchBytes: Math.max(maxMessageBytes - BATCH_MARGIN_BYTES, maxMessageBytes / 2),
         ...(options.windowIds === undefined ? {} : { windowIds: options.windowIds }),
+        deadlineMs: options.appendDeadlineMs,
+        queue: options.appendQueue,
+        resilience: options.resilience,
         readTail: (from, onEvent) =>
           scan(
             topic,
@@ -339,8 +346,10 @@ export const createKafkaEventLog = (options: KafkaLogOptions): KafkaEventLog => 
       await Promise.all(categories.map((c) => topics.info(topicOf(c))));
     },
     categories: async () => categoriesOf(options.topicPrefix, await (await connectAdmin()).listTopics()),
-    append: async (stream, events, expected: ExpectedVersion): Promise<AppendResult> => {
+    append: async (stream, events, expected: ExpectedVersion, appendOptions = {}): Promise<AppendResult> => {
       if (closed) throw new Unavailable('the event log is closed');
+      // the deadline runs from the call: the topic's metadata and the encoding count against it
+      const deadline = appendOptions.deadline ?? Date.now() + (options.appendDeadlineMs ?? 10_000);
       const category = categoryOf(stream);
       const topic = topicOf(category);
       const info = await topics.info(topic);
@@ -352,6 +361,7 @@ export const createKafkaEventLog = (options: KafkaLogOptions): KafkaEventLog => 
         events,
         values,
         expected,
+        deadline,
         headers: (e, version) => {
           const headers: IHeaders = {
             ce_specversion: '1.0',

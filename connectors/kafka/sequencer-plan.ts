@@ -4,6 +4,7 @@
 import { Conflict, VersionConflict } from '../../core/errors.ts';
 import { expectedMatches } from '../../core/log/expected-version.ts';
 import type { IndexedStream } from '../../core/ports.ts';
+import type { RetryPolicy } from '../../core/resilience/retry.ts';
 import type { AppendResult, ExpectedVersion, PreparedEvent, StreamId } from '../../core/types.ts';
 
 /** what the sequencer knows of one stream: its head, and the ids it holds */
@@ -284,5 +285,57 @@ export const batchSize = (queue: readonly Queued[], maxEvents: number, maxBytes:
   return take;
 };
 
-/** the wait before taking a lost partition again: full jitter up to 20 ms · 2^attempt, at most 1 s */
-export const retryDelayMs = (attempt: number, random: number) => random * Math.min(1000, 20 * 2 ** attempt);
+/**
+ * A batch's attempts across ownership losses (each takes the partition again): full jitter from 40 ms,
+ * at most 1 s a wait, 10 attempts, and never past the oldest deadline of the batch (see `retry`)
+ */
+export const APPEND_RETRY_POLICY: RetryPolicy = {
+  baseMs: 40,
+  maxDelayMs: 1000,
+  maxAttempts: 10,
+  budgetMs: 60_000,
+};
+
+/**
+ * kafkajs's own retries inside a transaction (a coordinator moving, CONCURRENT_TRANSACTIONS right after a
+ * commit: retried within a millisecond or two at first). Bounded in number, so that a producer the
+ * sequencer dropped on a broker that stopped answering gives up in the end; what a caller waits for is
+ * bounded by its deadline, not by these.
+ */
+export const TRANSACTION_RETRY = {
+  retries: 15,
+  maxRetryTime: 2000,
+  initialRetryTime: 1,
+  factor: 0.2,
+  multiplier: 2,
+} as const;
+
+/** what waits in a sequencer's queue, or what an append would add to it */
+export interface QueueLoad {
+  events: number;
+  bytes: number;
+}
+
+/**
+ * Why an append does not fit the queue, or undefined when it does. An empty queue takes any append, so
+ * that one larger than the bounds alone is written rather than refused for ever.
+ */
+export const queueRefusal = (load: QueueLoad, adding: QueueLoad, bounds: QueueLoad): string | undefined => {
+  if (load.events === 0) return undefined;
+  if (load.events + adding.events > bounds.events)
+    return `${load.events} events wait and ${adding.events} more would pass the bound of ${bounds.events}`;
+  if (load.bytes + adding.bytes > bounds.bytes)
+    return `${load.bytes} bytes wait and ${adding.bytes} more would pass the bound of ${bounds.bytes}`;
+  return undefined;
+};
+
+/** the earliest and the latest deadline (epoch ms) of a batch of at least one append */
+export const deadlinesOf = (batch: readonly { deadline: number }[]) => {
+  let oldest = Number.POSITIVE_INFINITY;
+  let latest = Number.NEGATIVE_INFINITY;
+  for (const { deadline } of batch) {
+    if (deadline < oldest) oldest = deadline;
+    if (deadline > latest) latest = deadline;
+  }
+  return { oldest, latest };
+};

@@ -1,16 +1,28 @@
-import { type IHeaders, type Kafka, Partitioners, type Producer } from 'kafkajs';
-import { DependencyUnavailable, TooLarge, Unavailable, VersionConflict } from '../../core/errors.ts';
+import { type IHeaders, type Kafka, Partitioners, type Producer, type RecordMetadata } from 'kafkajs';
+import {
+  AppendTimeout,
+  DependencyUnavailable,
+  Overloaded,
+  TooLarge,
+  Unavailable,
+  VersionConflict,
+} from '../../core/errors.ts';
 import type { Logger } from '../../core/logger.ts';
 import type { StreamIndex } from '../../core/ports.ts';
+import { type RetryEvent, retry } from '../../core/resilience/retry.ts';
 import type { AppendResult, ExpectedVersion, PreparedEvent, StreamId } from '../../core/types.ts';
 import { kafkaUnavailable } from './client.ts';
 import {
+  APPEND_RETRY_POLICY,
   appendBytes,
   batchSize,
   createStreamWindow,
+  deadlinesOf,
   planBatch,
+  type QueueLoad,
+  queueRefusal,
   resultOf,
-  retryDelayMs,
+  TRANSACTION_RETRY,
   tooLarge,
 } from './sequencer-plan.ts';
 
@@ -32,13 +44,24 @@ export interface AppendRequest {
   values: readonly Buffer[];
   expected: ExpectedVersion;
   headers: (event: PreparedEvent, version: number) => IHeaders;
+  /** epoch ms by which it must be committed */
+  deadline: number;
 }
+
+/** an attempt given up at the latest deadline of its appends: the broker did not answer in time */
+class AttemptOverdue extends DependencyUnavailable {}
 
 interface Pending extends AppendRequest {
   /** what the request adds to a record batch, about (values, keys, headers, framing) */
   bytes: number;
+  deadline: number;
   /** written in a batch of its own (a batch with it was refused as too large) */
   alone?: true;
+  /** waiting in the queue, not yet taken into a batch */
+  queued: boolean;
+  /** answered (written, refused, or out of time): nothing is reported for it again */
+  settled: boolean;
+  timer: ReturnType<typeof setTimeout> | undefined;
   resolve: (r: AppendResult) => void;
   reject: (e: unknown) => void;
 }
@@ -73,6 +96,14 @@ export interface PartitionSequencer {
  * Group commit: appends that arrive while a transaction is in flight are checked together and
  * committed in the next one, up to `maxBatchEvents` events and `maxBatchBytes` bytes (below the
  * topic's max.message.bytes); a conflict fails only its own append.
+ *
+ * Deadlines and backpressure: the appends waiting for the next transaction are bounded (`queue`, in
+ * events and bytes); one more is refused at once (Overloaded, 429). Each append has a deadline: one
+ * still waiting then is dropped from the queue, never written, and fails with AppendTimeout (503); one
+ * already inside a transaction fails the same way at its deadline, but that transaction may still
+ * commit, so its retry with the same event ids is answered from what was written. A batch is retried
+ * (taking the partition again) by the shared policy, never past its oldest deadline, and an attempt the
+ * broker does not answer is given up at the latest deadline of its appends, its producers dropped.
  */
 export const createPartitionSequencer = (deps: {
   kafka: Kafka;
@@ -88,27 +119,76 @@ export const createPartitionSequencer = (deps: {
   windowIds?: number;
   /** attempts at one batch across ownership losses before its appends fail as unavailable */
   maxAttempts?: number;
+  /** the deadline appends are given (ms from their receipt), for the message of AppendTimeout; default 10 s */
+  deadlineMs?: number | undefined;
+  /** the appends that may wait for the next transaction; default 20000 events, 64 MiB */
+  queue?: Partial<QueueLoad> | undefined;
+  /** told of every retry of a batch (metrics) */
+  resilience?: { retried(event: RetryEvent): void } | undefined;
 }): PartitionSequencer => {
   const { topic, partition, logger, index } = deps;
   const maxBatchEvents = deps.maxBatchEvents ?? 2000;
   const maxBatchBytes = deps.maxBatchBytes ?? 900 * 1024;
   const windowIds = deps.windowIds ?? 200_000;
-  const maxAttempts = deps.maxAttempts ?? 10;
+  const maxAttempts = deps.maxAttempts ?? APPEND_RETRY_POLICY.maxAttempts;
+  const deadlineMs = deps.deadlineMs ?? 10_000;
+  const bounds: QueueLoad = {
+    events: deps.queue?.events ?? 20_000,
+    bytes: deps.queue?.bytes ?? 64 * 1024 * 1024,
+  };
   const window = createStreamWindow();
   /** the pair, once owned; transactions alternate between them */
   let producers: Producer[] = [];
   let turn = 0;
   let queue: Pending[] = [];
+  /** what waits in `queue`, answered ones not counted */
+  const load: QueueLoad = { events: 0, bytes: 0 };
+  /** appends of `queue` answered while they waited (out of time): taken out before the next batch */
+  let settledInQueue = 0;
+  /** bumped whenever the producers are dropped: what an older attempt still finishes is not reported */
+  let generation = 0;
   let flushing = false;
   let closed = false;
   let warnedFull = 0;
   let committedTo: bigint | undefined;
 
   const release = async () => {
+    generation++;
     const ps = producers;
     producers = [];
     await Promise.all(ps.map((p) => p.disconnect().catch(() => {})));
   };
+
+  // Drops the producers without waiting for them: on a broker that stopped answering, kafkajs's
+  // disconnect waits for their requests. A newer generation makes what they still finish moot.
+  const abandon = () => {
+    void release();
+  };
+
+  // An attempt given up (its appends out of time) goes on in the background until its await returns:
+  // from then on it must neither touch the window nor use the producers of a newer generation.
+  const stillCurrent = (mine: number) => {
+    if (mine !== generation) throw new Unavailable(`a newer attempt at ${topic}/${partition} began`);
+  };
+
+  const resolveWith = (request: Pending, result: AppendResult) => {
+    if (request.settled) return;
+    request.settled = true;
+    clearTimeout(request.timer);
+    request.resolve(result);
+  };
+  const rejectWith = (request: Pending, error: unknown) => {
+    if (request.settled) return;
+    request.settled = true;
+    clearTimeout(request.timer);
+    if (request.queued) {
+      load.events -= request.events.length;
+      load.bytes -= request.bytes;
+      settledInQueue++;
+    }
+    request.reject(error);
+  };
+  const timedOut = (request: Pending) => new AppendTimeout(request.stream, deadlineMs);
 
   /** the producer of the next transaction */
   const next = () => {
@@ -133,6 +213,7 @@ export const createPartitionSequencer = (deps: {
   // covered yet is read from the log.
   const takeOwnership = async () => {
     await release();
+    const mine = generation;
     const pair = [deps.transactionalId, `${deps.transactionalId}.1`].map((transactionalId) =>
       deps.kafka.producer({
         transactionalId,
@@ -140,27 +221,23 @@ export const createPartitionSequencer = (deps: {
         maxInFlightRequests: 1,
         allowAutoTopicCreation: false,
         createPartitioner: Partitioners.DefaultPartitioner,
-        // kafkajs retries inside a transaction for up to 30 s; past that the sequencer takes the
-        // partition again and retries the batch, with event ids keeping it from appending twice
-        // (a transaction that meets CONCURRENT_TRANSACTIONS is retried within a millisecond or two)
-        retry: {
-          retries: Number.MAX_SAFE_INTEGER,
-          maxRetryTime: 30_000,
-          initialRetryTime: 1,
-          factor: 0.2,
-          multiplier: 2,
-        },
+        // past kafkajs's own retries (bounded), the sequencer takes the partition again and retries the
+        // batch, with event ids keeping it from appending twice
+        retry: { ...TRANSACTION_RETRY },
       }),
     );
+    const superseded = () => stillCurrent(mine);
     try {
       for (const p of pair) {
         await p.connect();
+        superseded();
         const init = await p.transaction(); // InitProducerId: epoch + 1, the old owner's open transaction aborted
         await init.abort(); // nothing was sent: no round trip
       }
       await confirmOwnership(pair[0]!);
+      superseded();
     } catch (error) {
-      await Promise.all(pair.map((p) => p.disconnect().catch(() => {})));
+      for (const p of pair) void p.disconnect().catch(() => {});
       throw error;
     }
     producers = pair;
@@ -170,12 +247,14 @@ export const createPartitionSequencer = (deps: {
     let tail = 0;
     const end = await deps.readTail(from, (e) => {
       tail++;
+      stillCurrent(mine);
       window.remember(e.stream, e.version, e.id, e.offset);
     });
     logger.debug(
       { topic, partition, from: from.toString(), end: end.toString(), tail, ms: Date.now() - started },
       'sequencer owns the partition',
     );
+    superseded();
   };
 
   // Drops from the window what the index has covered, the streams written longest ago first.
@@ -194,12 +273,13 @@ export const createPartitionSequencer = (deps: {
 
   // What the window lacks to check the batch: heads of streams it does not hold, and ids it cannot
   // rule out. One indexed lookup for all of them; what it finds joins the window.
-  const complete = async (batch: readonly Pending[]) => {
+  const complete = async (batch: readonly Pending[], mine: number) => {
     const asks = window.lacks(batch);
     if (asks.size === 0) return;
     const found = await index.lookup(
       [...asks].map(([stream, ids]) => ({ stream: stream as StreamId, ids: [...ids] })),
     );
+    stillCurrent(mine);
     window.absorb(asks.keys(), found);
   };
 
@@ -207,7 +287,9 @@ export const createPartitionSequencer = (deps: {
   // writer that took it since may have moved the stream. So nothing is answered before a transaction
   // proves ownership.
   const writeBatch = async (batch: Pending[]) => {
-    await complete(batch);
+    const mine = generation;
+    await complete(batch, mine);
+    stillCurrent(mine);
     const { accepted, answered } = planBatch(window, batch, topic, partition);
     const writes = accepted.filter((a) => !a.repeat);
     if (writes.length === 0 && answered.some((a) => a.error instanceof VersionConflict))
@@ -222,40 +304,168 @@ export const createPartitionSequencer = (deps: {
         })),
       );
       const txn = await next().transaction();
+      let meta: RecordMetadata | undefined;
       try {
-        const [meta] = await txn.send({ topic, acks: -1, messages });
+        [meta] = await txn.send({ topic, acks: -1, messages });
         await txn.commit();
-        let offset = BigInt(meta!.baseOffset ?? '0');
-        committedTo = offset + BigInt(messages.length);
-        for (const { request, fromVersion } of writes) {
-          request.events.forEach((e, i) => {
-            window.remember(request.stream, fromVersion + i, e.id, offset);
-            offset++;
-          });
-          // most recently written last: the window drops the streams written longest ago first
-          window.touch(request.stream);
-        }
       } catch (error) {
         await txn.abort().catch(() => {});
         throw error;
       }
+      // given up meanwhile: every append of the batch was answered; the takeover that follows reads
+      // what this transaction wrote from the log
+      stillCurrent(mine);
+      let offset = BigInt(meta!.baseOffset ?? '0');
+      committedTo = offset + BigInt(messages.length);
+      for (const { request, fromVersion } of writes) {
+        request.events.forEach((e, i) => {
+          window.remember(request.stream, fromVersion + i, e.id, offset);
+          offset++;
+        });
+        // most recently written last: the window drops the streams written longest ago first
+        window.touch(request.stream);
+      }
     }
     for (const a of answered) {
-      if (a.error) a.request.reject(a.error);
-      else a.request.resolve(a.result!);
+      if (a.error) rejectWith(a.request, a.error);
+      else resolveWith(a.request, a.result!);
     }
-    for (const { request } of accepted) request.resolve(resultOf(window, request, topic, partition));
+    for (const { request } of accepted) resolveWith(request, resultOf(window, request, topic, partition));
     await prune().catch((error) =>
       logger.warn({ err: error, topic, partition }, 'could not read the stream index checkpoint'),
     );
   };
 
-  // the next batch: at least one request, then as many as fit the bounds
+  // the next batch: at least one request, then as many as fit the bounds; what ran out of time while it
+  // waited is dropped, never written
   const takeBatch = () => {
+    if (settledInQueue > 0) {
+      queue = queue.filter((r) => !r.settled);
+      settledInQueue = 0;
+    }
     const take = batchSize(queue, maxBatchEvents, maxBatchBytes);
     const batch = queue.slice(0, take);
     queue = queue.slice(take);
+    for (const r of batch) {
+      r.queued = false;
+      load.events -= r.events.length;
+      load.bytes -= r.bytes;
+    }
     return batch;
+  };
+
+  const enqueue = (requests: readonly Pending[], first = false) => {
+    for (const r of requests) {
+      r.queued = true;
+      load.events += r.events.length;
+      load.bytes += r.bytes;
+    }
+    if (first) queue = [...requests, ...queue];
+    else queue.push(...requests);
+  };
+
+  // One attempt at the appends of a batch still waiting for an answer. A broker that does not answer
+  // holds kafkajs for as long as its retries last: the attempt is given up once the last of its appends
+  // is out of time (each was answered at its own deadline), so that the next batch gets its turn.
+  const attempt = async (pending: Pending[]) => {
+    const work = (async () => {
+      if (producers.length === 0) await takeOwnership();
+      await writeBatch(pending);
+    })();
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const overdue = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () =>
+          reject(
+            new AttemptOverdue(
+              'kafka',
+              `no transaction on ${topic}/${partition} completed before the appends' deadlines`,
+            ),
+          ),
+        Math.max(0, deadlinesOf(pending).latest - Date.now()),
+      );
+    });
+    try {
+      await Promise.race([work, overdue]);
+    } catch (error) {
+      // fenced by a newer owner, the outcome unknown, or too slow: the partition is taken again, which
+      // reads what did commit; event ids make the retry append nothing twice. A batch too large keeps
+      // the producers: its transaction was aborted.
+      if (!tooLarge(error)) abandon();
+      throw error;
+    } finally {
+      clearTimeout(timer);
+    }
+  };
+
+  // Kafka or the index's Postgres down says which; losing the partition again and again (writers in
+  // other processes taking it in turn) is logfront's own unavailability
+  const failureOf = (error: unknown) =>
+    error instanceof DependencyUnavailable
+      ? error
+      : kafkaUnavailable(error)
+        ? new DependencyUnavailable(
+            'kafka',
+            `appending to ${topic}/${partition} failed: ${(error as Error).message}`,
+            { cause: error },
+          )
+        : new Unavailable(`appending to ${topic}/${partition} failed: ${(error as Error).message}`);
+
+  // A batch through the shared retry policy: each attempt writes what is still waiting for an answer;
+  // two writers taking the partition from each other would fence each other forever, so the waits have
+  // full jitter and one of them gets a transaction through.
+  const writeWithRetries = async (batch: Pending[]) => {
+    const waiting = () => batch.filter((r) => !r.settled);
+    let written = batch.length;
+    try {
+      await retry(
+        async () => {
+          const pending = waiting();
+          written = pending.length;
+          if (written > 0) await attempt(pending);
+        },
+        {
+          dependency: 'kafka',
+          operation: 'append',
+          policy: { ...APPEND_RETRY_POLICY, maxAttempts },
+          retryable: (error) => !tooLarge(error) && !closed,
+          deadline: deadlinesOf(batch).oldest,
+          onRetry: (event) => {
+            logger.debug(
+              { err: event.error, topic, partition, attempt: event.attempt },
+              'lost the partition; taking it again',
+            );
+            deps.resilience?.retried(event);
+          },
+        },
+      );
+    } catch (error) {
+      const pending = waiting();
+      if (tooLarge(error)) {
+        // the broker refused the record batch as a whole: each append goes again on its own, and one
+        // refused alone is refused for itself
+        if (written === 1) {
+          for (const r of pending) {
+            rejectWith(
+              r,
+              new TooLarge(
+                `the append to ${r.stream} is larger than ${topic} accepts (its max.message.bytes)`,
+                maxBatchBytes,
+              ),
+            );
+          }
+        } else {
+          for (const r of pending) r.alone = true;
+          enqueue(pending, true);
+        }
+        return;
+      }
+      if (pending.length) logger.warn({ err: error, topic, partition }, 'append batch failed');
+      const failure = failureOf(error);
+      // out of time, whichever timer fired first: an append_timeout, never the attempt's own error
+      const late = error instanceof AttemptOverdue;
+      for (const r of pending) rejectWith(r, late || Date.now() >= r.deadline ? timedOut(r) : failure);
+    }
   };
 
   const flush = async () => {
@@ -266,58 +476,9 @@ export const createPartitionSequencer = (deps: {
         // after a commit, the appenders it answered get one turn of the event loop to send their next
         // append, so that it joins the next batch (as Kafka's linger.ms, a tick rather than a millisecond)
         if (!first) await new Promise((r) => setImmediate(r));
-        if (queue.length === 0) break;
         const batch = takeBatch();
-        for (let attempt = 1; ; attempt++) {
-          try {
-            if (producers.length === 0) await takeOwnership();
-            await writeBatch(batch);
-            break;
-          } catch (error) {
-            if (tooLarge(error)) {
-              // the broker refused the record batch as a whole: each append goes again on its own,
-              // and one refused alone is refused for itself
-              if (batch.length === 1) {
-                batch[0]!.reject(
-                  new TooLarge(
-                    `the append to ${batch[0]!.stream} is larger than ${topic} accepts (its max.message.bytes)`,
-                    maxBatchBytes,
-                  ),
-                );
-              } else {
-                for (const r of batch) r.alone = true;
-                queue = [...batch, ...queue];
-              }
-              break;
-            }
-            // fenced by a newer owner, or the outcome is unknown: take the partition again, which
-            // reads what did commit; event ids make the retry append nothing twice
-            await release();
-            if (attempt >= maxAttempts || closed) {
-              logger.warn({ err: error, topic, partition }, 'append batch failed');
-              // Kafka or the index's Postgres down says which; losing the partition again and again
-              // (writers in other processes taking it in turn) is logfront's own unavailability
-              const failure =
-                error instanceof DependencyUnavailable
-                  ? error
-                  : kafkaUnavailable(error)
-                    ? new DependencyUnavailable(
-                        'kafka',
-                        `appending to ${topic}/${partition} failed: ${(error as Error).message}`,
-                        { cause: error },
-                      )
-                    : new Unavailable(
-                        `appending to ${topic}/${partition} failed: ${(error as Error).message}`,
-                      );
-              for (const r of batch) r.reject(failure);
-              break;
-            }
-            logger.debug({ err: error, topic, partition, attempt }, 'lost the partition; taking it again');
-            // two writers taking the partition from each other would fence each other forever: back off
-            // with full jitter so one of them gets a transaction through
-            await new Promise((r) => setTimeout(r, retryDelayMs(attempt, Math.random())));
-          }
-        }
+        if (batch.length === 0) break;
+        await writeWithRetries(batch);
       }
     } finally {
       flushing = false;
@@ -338,16 +499,36 @@ export const createPartitionSequencer = (deps: {
           reject(new Unavailable(`the sequencer of ${topic}/${partition} is closed`));
           return;
         }
-        queue.push({
+        const bytes = appendBytes(request.stream, request.events, request.values);
+        const refusal = queueRefusal(load, { events: request.events.length, bytes }, bounds);
+        if (refusal) {
+          reject(new Overloaded(`the append queue of ${topic}/${partition} is full: ${refusal}`));
+          return;
+        }
+        const pending: Pending = {
           ...request,
-          bytes: appendBytes(request.stream, request.events, request.values),
+          bytes,
+          queued: false,
+          settled: false,
+          timer: undefined,
           resolve,
           reject,
-        });
+        };
+        const left = pending.deadline - Date.now();
+        if (left <= 0) {
+          reject(timedOut(pending));
+          return;
+        }
+        // at its deadline the caller is answered, whether it still waits or is being written
+        pending.timer = setTimeout(() => rejectWith(pending, timedOut(pending)), left);
+        pending.timer.unref?.();
+        enqueue([pending]);
         void flush();
       }),
     close: async () => {
       closed = true;
+      for (const r of queue)
+        rejectWith(r, new Unavailable(`the sequencer of ${topic}/${partition} is closed`));
       await release();
     },
   };

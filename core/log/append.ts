@@ -1,4 +1,4 @@
-import { TooLarge, ValidationFailed } from '../errors.ts';
+import { AppendTimeout, TooLarge, ValidationFailed } from '../errors.ts';
 import type { EventLog } from '../ports.ts';
 import { encodePosition, type PositionToken } from '../read/positions.ts';
 import { activeTraceparent, enabledOnce, SpanKind, withSpan } from '../tracing.ts';
@@ -19,10 +19,36 @@ export interface AppendResponse {
   position: PositionToken;
 }
 
+export interface AppendOptions {
+  /**
+   * epoch ms by which the append must be committed (HTTP: its receipt + LOGFRONT_APPEND_DEADLINE_MS);
+   * default: now + the limit
+   */
+  readonly deadline?: number;
+}
+
 export interface AppendService {
   // exactly-once per event id: a retry with the same ids appends nothing and answers the first result.
-  appendToStream(stream: string, request: unknown): Promise<AppendResponse>;
+  appendToStream(stream: string, request: unknown, options?: AppendOptions): Promise<AppendResponse>;
 }
+
+// The answer of `work`, or `timeout()` once `deadline` passes, wherever the append waits (a topic's
+// metadata, a schema, its partition's queue, a transaction): work that goes on is the log's to drop or
+// finish; its late outcome is not reported.
+const byDeadline = <T>(work: Promise<T>, deadline: number, timeout: () => Error): Promise<T> =>
+  new Promise<T>((resolve, reject) => {
+    const timer = setTimeout(() => reject(timeout()), Math.max(0, deadline - Date.now()));
+    work.then(
+      (value) => {
+        clearTimeout(timer);
+        resolve(value);
+      },
+      (error: unknown) => {
+        clearTimeout(timer);
+        reject(error);
+      },
+    );
+  });
 
 const parseExpected = (raw: unknown): ExpectedVersion => {
   if (raw === undefined) return 'any';
@@ -36,7 +62,8 @@ const parseExpected = (raw: unknown): ExpectedVersion => {
 export const createAppendService = (deps: {
   log: EventLog;
   catalog: EventCatalog;
-  limits: { maxAppendEvents: number; maxAppendBytes: number };
+  /** appendDeadlineMs: how long after its receipt an append may take to be committed */
+  limits: { maxAppendEvents: number; maxAppendBytes: number; appendDeadlineMs: number };
   /**
    * what only logfront itself appends (the blob service: its category and event types), with what to
    * use instead; an append of a client never writes them, so it cannot forge a blob's chunks or commit
@@ -49,7 +76,9 @@ export const createAppendService = (deps: {
   /** what the log is, for spans' `messaging.system` (default kafka) */
   system?: string;
 }): AppendService => ({
-  appendToStream: async (rawStream, request) => {
+  appendToStream: async (rawStream, request, options = {}) => {
+    const deadlineMs = deps.limits.appendDeadlineMs;
+    const deadline = options.deadline ?? Date.now() + deadlineMs;
     const stream = parseStreamId(rawStream);
     if (deps.reserved?.categories.has(categoryOf(stream))) {
       throw new ValidationFailed('invalid append', [
@@ -118,7 +147,11 @@ export const createAppendService = (deps: {
         { path: 'events', message: 'event ids must be unique in a batch' },
       ]);
     }
-    const result = await appendToLog(deps, stream, prepared, expected);
+    const result = await byDeadline(
+      appendToLog(deps, stream, prepared, expected, { deadline }),
+      deadline,
+      () => new AppendTimeout(stream, deadlineMs),
+    );
     return {
       stream: result.stream,
       fromVersion: result.fromVersion,
@@ -138,8 +171,9 @@ const appendToLog = (
   stream: StreamId,
   events: PreparedEvent[],
   expected: ExpectedVersion,
+  options: { deadline: number },
 ) => {
-  if (!enabledOnce()) return deps.log.append(stream, events, expected);
+  if (!enabledOnce()) return deps.log.append(stream, events, expected, options);
   const topic = deps.log.topicFor(categoryOf(stream));
   return withSpan(
     `send ${topic}`,
@@ -155,7 +189,7 @@ const appendToLog = (
     async (span) => {
       const traceparent = activeTraceparent();
       for (const e of events) if (!e.metadata.traceparent) e.metadata = { ...e.metadata, traceparent };
-      const r = await deps.log.append(stream, events, expected);
+      const r = await deps.log.append(stream, events, expected, options);
       span.setAttributes({
         'messaging.destination.partition.id': String(r.position.partition),
         'messaging.kafka.offset': Number(r.position.offset),

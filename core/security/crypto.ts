@@ -283,8 +283,8 @@ export const withFieldEncryption = (log: EventLog, cipher: FieldCipher): EventLo
   };
   return {
     ...log,
-    append: async (stream, events, expected) =>
-      log.append(stream, await cipher.seal<PreparedEvent>(stream, events), expected),
+    append: async (stream, events, expected, options) =>
+      log.append(stream, await cipher.seal<PreparedEvent>(stream, events), expected, options),
     readStream: async (stream, fromVersion, limit) => open(await log.readStream(stream, fromVersion, limit)),
     subscribe: (options) =>
       log.subscribe({

@@ -1,6 +1,6 @@
 // The EventLog contract: every implementation (Kafka, the embedded table log) passes the same suite.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Conflict, VersionConflict } from '../../core/errors.ts';
+import { AppendTimeout, Conflict, VersionConflict } from '../../core/errors.ts';
 import { uuidv7 } from '../../core/log/ids.ts';
 import type { EventLog, LogBatch } from '../../core/ports.ts';
 import type { PreparedEvent, RecordedEvent, StreamId } from '../../core/types.ts';
@@ -88,6 +88,23 @@ export const eventLogContract = (name: string, open: () => Promise<LogFixture>) 
       const partial = await log.append(s, [batch[0]!, shipped('1')], 'any').catch((e: unknown) => e);
       expect(partial).toBeInstanceOf(Conflict);
       expect(await log.readStream(s, 1, 10)).toHaveLength(2);
+    });
+
+    it('an append whose deadline has passed fails with append_timeout and writes nothing; its retry with the same ids is written once', async () => {
+      const s = stream();
+      await log.append(s, [shipped('1')], 'no_stream');
+      const events = [shipped('1', 'a'), shipped('1', 'b')];
+      const error = await log.append(s, events, 1, { deadline: Date.now() - 1 }).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(AppendTimeout);
+      expect(error).toMatchObject({ code: 'append_timeout', status: 503, stream: s });
+      expect((await log.readStream(s, 1, 10)).map((e) => e.version)).toEqual([1]);
+      const r = await log.append(s, events, 1, { deadline: Date.now() + 30_000 });
+      expect(r).toMatchObject({ fromVersion: 2, toVersion: 3 });
+      expect((await log.readStream(s, 1, 10)).map((e) => e.id)).toEqual([
+        expect.any(String),
+        events[0]!.id,
+        events[1]!.id,
+      ]);
     });
 
     it('reads a stream from a version with a limit, contiguous', async () => {

@@ -2,7 +2,7 @@
 // listeners, so a test can reach Kafka through authentication without touching the shared broker.
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -68,6 +68,13 @@ export interface OwnKafka {
   brokers: string;
   /** host:port of the SASL_SSL listener, when started with a certificate */
   tlsBrokers: string | undefined;
+  /**
+   * SIGSTOP: the broker hangs (connections stay open, nothing is answered) until `resume`; resolves once
+   * the process is seen stopped
+   */
+  pause(): Promise<void>;
+  /** SIGCONT after `pause` */
+  resume(): void;
   stop(): Promise<void>;
 }
 
@@ -187,6 +194,7 @@ export const startOwnKafka = async (
     process.off('exit', killOnExit);
     if (c && c.exitCode === null && c.signalCode === null) {
       const exited = new Promise((r) => c.once('exit', r));
+      c.kill('SIGCONT'); // a paused broker handles SIGTERM only once it runs again
       c.kill('SIGTERM');
       const killer = setTimeout(() => c.kill('SIGKILL'), 15_000);
       await exited;
@@ -233,6 +241,22 @@ export const startOwnKafka = async (
   return {
     brokers: `127.0.0.1:${port}`,
     tlsBrokers: tlsPort ? `127.0.0.1:${tlsPort}` : undefined,
+    pause: async () => {
+      const c = child!;
+      c.kill('SIGSTOP');
+      // every thread of the JVM stopped: the state field of /proc/<pid>/task/<tid>/stat (after the
+      // command in parentheses) is T; a thread inside a system call stops when it leaves it
+      const stopped = () =>
+        readdirSync(`/proc/${c.pid}/task`).every((tid) =>
+          /\) [Tt] /.test(readFileSync(`/proc/${c.pid}/task/${tid}/stat`, 'utf8')),
+        );
+      const giveUpAt = Date.now() + 5000;
+      while (!stopped()) {
+        if (Date.now() > giveUpAt) throw new Error(`the broker (pid ${c.pid}) did not stop`);
+        await new Promise((r) => setTimeout(r, 10));
+      }
+    },
+    resume: () => child?.kill('SIGCONT'),
     stop,
   };
 };

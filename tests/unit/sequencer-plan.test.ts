@@ -1,20 +1,25 @@
 // The partition sequencer's decisions without Kafka: its window of streams, the plan of a batch of
-// appends (repeats, conflicts, expected versions), batching and the retry delay.
+// appends (repeats, conflicts, expected versions), batching, the bound of the queue, deadlines and the
+// retry policy.
 import { describe, expect, it } from 'vitest';
 import {
+  APPEND_RETRY_POLICY,
   appendBytes,
   batchSize,
   createStreamWindow,
+  deadlinesOf,
   type PlannedAppend,
   planBatch,
+  queueRefusal,
   recordOverhead,
   resultOf,
-  retryDelayMs,
   type StreamWindow,
+  TRANSACTION_RETRY,
   tooLarge,
 } from '../../connectors/kafka/sequencer-plan.ts';
 import { Conflict, VersionConflict } from '../../core/errors.ts';
 import type { IndexedStream } from '../../core/ports.ts';
+import { schedule } from '../../core/resilience/retry.ts';
 import type { EventId, ExpectedVersion, PreparedEvent, StreamId } from '../../core/types.ts';
 
 const event = (id: string, fresh = false): PreparedEvent => ({
@@ -367,13 +372,53 @@ describe('batching', () => {
   });
 });
 
-describe('the delay before taking a lost partition again', () => {
-  it('is full jitter up to 20 ms · 2^attempt, at most a second', () => {
-    expect(retryDelayMs(1, 1)).toBe(40);
-    expect(retryDelayMs(3, 0.5)).toBe(80);
-    expect(retryDelayMs(5, 1)).toBe(640);
-    expect(retryDelayMs(6, 1)).toBe(1000);
-    expect(retryDelayMs(9, 0.25)).toBe(250);
-    expect(retryDelayMs(4, 0)).toBe(0);
+describe('the retries of a batch', () => {
+  it('wait with full jitter from 40 ms, doubling, at most a second, 10 attempts in all', () => {
+    expect(schedule(APPEND_RETRY_POLICY, [1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1])).toEqual([
+      40, 80, 160, 320, 640, 1000, 1000, 1000, 1000,
+    ]);
+    expect(schedule(APPEND_RETRY_POLICY, [0.5, 0.25, 0])).toEqual([20, 20, 0]);
+  });
+
+  it("kafkajs's own retries inside a transaction are bounded in number and in each wait", () => {
+    expect(Number.isSafeInteger(TRANSACTION_RETRY.retries)).toBe(true);
+    expect(TRANSACTION_RETRY.retries).toBeLessThanOrEqual(20);
+    expect(TRANSACTION_RETRY.maxRetryTime).toBeLessThanOrEqual(2000);
+    // a CONCURRENT_TRANSACTIONS right after a commit is retried within a millisecond or two
+    expect(TRANSACTION_RETRY.initialRetryTime).toBe(1);
+  });
+});
+
+describe('the bound of the append queue', () => {
+  const bounds = { events: 10, bytes: 1000 };
+
+  it('takes an append that fits, up to the bound exactly', () => {
+    expect(queueRefusal({ events: 4, bytes: 400 }, { events: 6, bytes: 600 }, bounds)).toBeUndefined();
+  });
+
+  it('refuses one more event than the bound, naming what waits', () => {
+    expect(queueRefusal({ events: 4, bytes: 400 }, { events: 7, bytes: 10 }, bounds)).toBe(
+      '4 events wait and 7 more would pass the bound of 10',
+    );
+  });
+
+  it('refuses one more byte than the bound', () => {
+    expect(queueRefusal({ events: 1, bytes: 400 }, { events: 1, bytes: 601 }, bounds)).toBe(
+      '400 bytes wait and 601 more would pass the bound of 1000',
+    );
+  });
+
+  it('an empty queue takes an append larger than the bounds, which would otherwise never be written', () => {
+    expect(queueRefusal({ events: 0, bytes: 0 }, { events: 50, bytes: 5000 }, bounds)).toBeUndefined();
+  });
+});
+
+describe('the deadlines of a batch', () => {
+  it('are its earliest and its latest', () => {
+    expect(deadlinesOf([{ deadline: 30 }, { deadline: 10 }, { deadline: 20 }])).toEqual({
+      oldest: 10,
+      latest: 30,
+    });
+    expect(deadlinesOf([{ deadline: 5 }])).toEqual({ oldest: 5, latest: 5 });
   });
 });
