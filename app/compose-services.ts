@@ -43,6 +43,7 @@ export const createAdapters = async ({
   onRegistration,
   resilience,
   archiveHoles,
+  telemetry,
 }: ModeContext): Promise<ModeAdapters> => {
   const schema = config.database.schema;
   const s3 =
@@ -84,6 +85,7 @@ export const createAdapters = async ({
     codec,
     logger,
     resilience,
+    telemetry,
     index: streamIndex,
     archived: async (topic, partition, from, to) =>
       archiveStore

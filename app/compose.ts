@@ -151,6 +151,8 @@ export interface ModeContext {
   readonly onRegistration: NonNullable<CodecOptions['onRegistration']>;
   /** the process's breakers and retries: every adapter that talks to a real system goes through it */
   readonly resilience: Resilience;
+  /** what sequencers report as it happens (app/metrics.ts listens) */
+  readonly telemetry: Telemetry;
   readonly archiveHoles: ArchiveHoles;
 }
 
@@ -204,6 +206,7 @@ export const createLogfront = async (config: Config, options: ComposeOptions = {
         : { outcome: 'failure', reason: errorMessage(result.error) }),
     });
   const archiveHoles = createArchiveHoles();
+  const telemetry = createTelemetry();
   const mode = await modes[config.mode]();
   const resilience = createResilience({
     logger,
@@ -218,6 +221,7 @@ export const createLogfront = async (config: Config, options: ComposeOptions = {
     onRegistration,
     resilience,
     archiveHoles,
+    telemetry,
   });
   const { sql, store, registry, streamIndex, probes, cache: shared, blobStore, kafkaFastPaths } = adapters;
   let log = adapters.log;
@@ -327,7 +331,6 @@ export const createLogfront = async (config: Config, options: ComposeOptions = {
   );
 
   const blobCounts = { checksumMismatches: 0, stored: 0, parts: {} as Record<string, number> };
-  const telemetry = createTelemetry();
   const blobs = blobStore
     ? createBlobService({
         log,

@@ -7,6 +7,12 @@ import { type RetryEvent, type RetryPolicy, retry } from '../../core/resilience/
 
 /** CONCURRENT_TRANSACTIONS: the next transaction began while the last one's markers were written */
 const CONCURRENT_TRANSACTIONS = /another concurrent operation on the same transaction/;
+/**
+ * kafkajs warns for every idempotent producer whose retries are bounded (the sequencer's are: past them
+ * it takes the partition again, fencing the old producer, and event ids keep a retried batch from being
+ * written twice): expected, so not worth a warning at each takeover
+ */
+const BOUNDED_RETRIES = /Limiting retries for the idempotent producer/;
 
 const kafkaLogLevel =
   (logger: Logger) => () => (entry: { level: number; log: { message: string; error?: string } }) => {
@@ -14,7 +20,8 @@ const kafkaLogLevel =
     // thrown. A sequencer's next transaction meets CONCURRENT_TRANSACTIONS routinely and is retried
     // within milliseconds: not worth a warning.
     if (entry.level > logLevel.WARN) return;
-    if (CONCURRENT_TRANSACTIONS.test(entry.log.error ?? entry.log.message)) {
+    const text = entry.log.error ?? entry.log.message;
+    if (CONCURRENT_TRANSACTIONS.test(text) || BOUNDED_RETRIES.test(entry.log.message)) {
       logger.debug({ kafka: entry.log }, entry.log.message);
     } else logger.warn({ kafka: entry.log }, entry.log.message);
   };

@@ -12,6 +12,7 @@ import type { DeadLetter, EventLog, StreamIndex } from '../../core/ports.ts';
 import { createLru } from '../../core/read/lru.ts';
 import { partitionKey } from '../../core/read/positions.ts';
 import type { Resilience } from '../../core/resilience/resilience.ts';
+import type { Telemetry } from '../../core/telemetry.ts';
 import type { AppendResult, ExpectedVersion, RecordedEvent } from '../../core/types.ts';
 import { createKafkaClient, type KafkaSecurity, kafkaFailure, lazily } from './client.ts';
 import { describeFastPaths, installKafkaFastPaths } from './fast-paths.ts';
@@ -45,6 +46,8 @@ export interface KafkaLogOptions extends KafkaSecurity {
   logger: Logger;
   /** the process's breakers and retries: admin calls, fetch retries and append batch retries go through it (app/compose.ts) */
   resilience?: Resilience | undefined;
+  /** told of each sequencer's takeovers and transactions (metrics) */
+  telemetry?: Pick<Telemetry, 'sequencer'> | undefined;
   /** the stream index; without one, every per-stream question reads the partition from its start */
   index?: StreamIndex;
   /** the archived records of [from, to) of a partition: what Kafka's retention has dropped */
@@ -316,6 +319,7 @@ export const createKafkaEventLog = (options: KafkaLogOptions): KafkaEventLog => 
         deadlineMs: options.appendDeadlineMs,
         queue: options.appendQueue,
         resilience: options.resilience,
+        telemetry: options.telemetry,
         readTail: (from, onEvent) =>
           scan(
             topic,

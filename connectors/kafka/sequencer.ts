@@ -10,6 +10,7 @@ import {
 import type { Logger } from '../../core/logger.ts';
 import type { StreamIndex } from '../../core/ports.ts';
 import { type RetryEvent, retry } from '../../core/resilience/retry.ts';
+import type { Telemetry } from '../../core/telemetry.ts';
 import type { AppendResult, ExpectedVersion, PreparedEvent, StreamId } from '../../core/types.ts';
 import { kafkaUnavailable } from './client.ts';
 import {
@@ -125,6 +126,8 @@ export const createPartitionSequencer = (deps: {
   queue?: Partial<QueueLoad> | undefined;
   /** told of every retry of a batch (metrics) */
   resilience?: { retried(event: RetryEvent): void } | undefined;
+  /** told of each takeover and each committed transaction (metrics) */
+  telemetry?: Pick<Telemetry, 'sequencer'> | undefined;
 }): PartitionSequencer => {
   const { topic, partition, logger, index } = deps;
   const maxBatchEvents = deps.maxBatchEvents ?? 2000;
@@ -241,6 +244,7 @@ export const createPartitionSequencer = (deps: {
       throw error;
     }
     producers = pair;
+    deps.telemetry?.sequencer({ kind: 'ownership', topic, partition });
     window.clear();
     const started = Date.now();
     const from = (await index.checkpoint(topic, partition)) ?? 0n;
@@ -303,6 +307,7 @@ export const createPartitionSequencer = (deps: {
           partition,
         })),
       );
+      const began = performance.now();
       const txn = await next().transaction();
       let meta: RecordMetadata | undefined;
       try {
@@ -312,6 +317,16 @@ export const createPartitionSequencer = (deps: {
         await txn.abort().catch(() => {});
         throw error;
       }
+      deps.telemetry?.sequencer({
+        kind: 'commit',
+        topic,
+        partition,
+        appends: writes.length,
+        events: messages.length,
+        bytes: writes.reduce((n, w) => n + w.request.bytes, 0),
+        queued: queue.length,
+        seconds: (performance.now() - began) / 1000,
+      });
       // given up meanwhile: every append of the batch was answered; the takeover that follows reads
       // what this transaction wrote from the log
       stillCurrent(mine);
