@@ -112,6 +112,7 @@ export const createAdapters = async ({
           ttlMs: config.cache.ttlMs,
           markTtlMs: config.cache.markTtlMs,
           logger,
+          breaker: resilience.breaker('redis'),
         })
       : undefined;
   const auditLog = await createKafkaAuditLogFor(config, logger);

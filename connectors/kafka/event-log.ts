@@ -360,7 +360,14 @@ export const createKafkaEventLog = (options: KafkaLogOptions): KafkaEventLog => 
       const partition = partitionOf(stream, info.partitions);
       const values = await Promise.all(events.map((e) => codec.encode(e.type, e.data)));
       const now = new Date().toISOString();
-      return sequencerOf(topic, partition, info.maxMessageBytes).append({
+      const sequencer = sequencerOf(topic, partition, info.maxMessageBytes);
+      // through the kafka breaker: while Kafka keeps failing appends, the next ones are refused at once
+      // (503 with the seconds until it tries again) instead of each waiting for its deadline
+      const produce = (request: Parameters<typeof sequencer.append>[0]) =>
+        options.resilience
+          ? options.resilience.breaker('kafka').call(() => sequencer.append(request))
+          : sequencer.append(request);
+      return produce({
         stream,
         events,
         values,

@@ -12,6 +12,7 @@ import {
   type SharedCache,
 } from '../../core/read/cache.ts';
 import { partitionKey } from '../../core/read/positions.ts';
+import type { Breaker } from '../../core/resilience/breaker.ts';
 import type { Position } from '../../core/types.ts';
 import { type RedisTls, redisTls } from './tls.ts';
 
@@ -148,6 +149,11 @@ export interface RedisCacheOptions {
   /** a command not answered within this counts as failed (the read goes to the store) */
   commandTimeoutMs?: number;
   logger: Logger;
+  /**
+   * the redis circuit breaker of the process: while Redis keeps failing, cache calls fail at once
+   * (the read goes to the store) instead of each waiting for its timeout; the health probe bypasses it
+   */
+  breaker?: Pick<Breaker, 'call'> | undefined;
 }
 
 export const createRedisCache = async (options: RedisCacheOptions): Promise<SharedCache> => {
@@ -343,14 +349,19 @@ export const createRedisCache = async (options: RedisCacheOptions): Promise<Shar
     },
   };
   // a Redis that is down fails a call as DependencyUnavailable (redis): the row cache then reads the store
+  const { breaker } = options;
+  const guarded = <A extends unknown[], R>(call: (...args: A) => Promise<R>) => {
+    const plain = classified(redisFailure, call);
+    return breaker ? (...args: A) => breaker.call(() => plain(...args)) : plain;
+  };
   return {
     ...cache,
-    get: classified(redisFailure, cache.get),
-    put: classified(redisFailure, cache.put),
-    drop: classified(redisFailure, cache.drop),
-    invalidate: classified(redisFailure, cache.invalidate),
-    bumpEpoch: classified(redisFailure, cache.bumpEpoch),
-    progress: classified(redisFailure, cache.progress),
+    get: guarded(cache.get),
+    put: guarded(cache.put),
+    drop: guarded(cache.drop),
+    invalidate: guarded(cache.invalidate),
+    bumpEpoch: guarded(cache.bumpEpoch),
+    progress: guarded(cache.progress),
     ping: classified(redisFailure, cache.ping),
   };
 };
