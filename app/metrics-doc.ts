@@ -1,7 +1,6 @@
 // docs/metrics.md, written from the metrics registry itself: every series a logfront process exports,
-// its type, labels and meaning. `node --import tsx app/metrics-doc.ts` rewrites the file;
+// its type, labels and meaning. `node --import tsx dashboards/metrics-doc.ts` rewrites the file;
 // tests/integration/metrics-doc.embedded.test.ts checks it is current and matches GET /metrics.
-import { writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Registry } from 'prom-client';
@@ -10,7 +9,7 @@ interface Described {
   name: string;
   help: string;
   type: string;
-  labelNames?: readonly string[];
+  labelNames: readonly string[];
 }
 
 const cell = (s: string) => s.replace(/\|/g, '\\|');
@@ -31,7 +30,7 @@ in the [runbooks](runbooks.md).
 
 | metric | type | labels | meaning |
 |---|---|---|---|
-${ours.map((m) => `| \`${m.name}\` | ${m.type} | ${(m.labelNames ?? []).map((l) => `\`${l}\``).join(', ')} | ${cell(m.help)} |`).join('\n')}
+${ours.map((m) => `| \`${m.name}\` | ${m.type} | ${m.labelNames.map((l) => `\`${l}\``).join(', ')} | ${cell(m.help)} |`).join('\n')}
 
 Node's process metrics (prom-client's defaults: CPU, memory, event loop lag, garbage collection, handles):
 ${node.join(', ')}.
@@ -39,25 +38,3 @@ ${node.join(', ')}.
 };
 
 export const METRICS_DOC = join(dirname(fileURLToPath(import.meta.url)), '..', 'docs', 'metrics.md');
-
-if (process.argv[1] === fileURLToPath(import.meta.url)) {
-  const [{ createLogfront }, { createHttpServer }, { loadConfig }] = await Promise.all([
-    import('./compose.ts'),
-    import('./http.ts'),
-    import('./config.ts'),
-  ]);
-  const lf = await createLogfront(
-    loadConfig({
-      LOGFRONT_MODE: 'embedded',
-      LOGFRONT_DATA_DIR: ':memory:',
-      LOGFRONT_AUTH: 'none',
-      LOGFRONT_LOG_LEVEL: 'error',
-    }),
-  );
-  const app = createHttpServer(lf);
-  await app.ready();
-  writeFileSync(METRICS_DOC, metricsDoc(app.metricsRegistry));
-  await app.close();
-  await lf.close();
-  console.log(`wrote ${METRICS_DOC}`);
-}

@@ -15,7 +15,7 @@ describe('docs/metrics.md', () => {
   });
   afterAll(async () => api?.close());
 
-  it('is what app/metrics-doc.ts writes (node --import tsx app/metrics-doc.ts)', () => {
+  it('is what app/metrics-doc.ts writes (node --import tsx dashboards/metrics-doc.ts)', () => {
     expect(readFileSync(METRICS_DOC, 'utf8')).toBe(metricsDoc(api.app.metricsRegistry));
   });
 
