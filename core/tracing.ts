@@ -122,3 +122,39 @@ export const linksOf = (traceparents: Iterable<string | undefined>, max = 128): 
   }
   return links;
 };
+
+/**
+ * One batch a subscriber applies, in a consumer span (when tracing is on): the child of its first
+ * event's producer span, linked to every event's, with the messaging attributes of the batch and
+ * `attributes` of the subscriber's own.
+ */
+export const inConsumerSpan = <T>(
+  name: string,
+  batch: {
+    topic: string;
+    partition: number;
+    events: readonly { metadata: { traceparent?: string }; position: { offset: bigint } }[];
+  },
+  attributes: Attributes,
+  fn: () => Promise<T>,
+): Promise<T> =>
+  enabledOnce() && batch.events.length > 0
+    ? withSpan(
+        name,
+        {
+          kind: SpanKind.CONSUMER,
+          parent: contextOf(batch.events[0]!.metadata.traceparent),
+          links: linksOf(batch.events.map((e) => e.metadata.traceparent)),
+          attributes: {
+            'messaging.system': 'kafka',
+            'messaging.operation.type': 'process',
+            'messaging.destination.name': batch.topic,
+            'messaging.destination.partition.id': String(batch.partition),
+            'messaging.batch.message_count': batch.events.length,
+            'messaging.kafka.offset': Number(batch.events[0]!.position.offset),
+            ...attributes,
+          },
+        },
+        fn,
+      )
+    : fn();

@@ -9,7 +9,7 @@ import type { ErasedRows } from '../core/security/erasure.ts';
 import { errorMessage, valuesAt, withoutValues } from '../core/security/redaction.ts';
 import { forTenant, tenantOfEvent } from '../core/security/tenancy.ts';
 import type { Telemetry } from '../core/telemetry.ts';
-import { contextOf, enabledOnce, linksOf, SpanKind, withSpan } from '../core/tracing.ts';
+import { inConsumerSpan } from '../core/tracing.ts';
 import type { RecordedEvent } from '../core/types.ts';
 import { checkChanges } from './column-bounds.ts';
 import type { Handler, ProjectionDefinition } from './define.ts';
@@ -314,27 +314,12 @@ export const createProjectionRunner = (options: RunnerOptions): ProjectionRunner
     }
   };
   const tracedBatch = (batch: LogBatch) =>
-    enabledOnce() && batch.events.length > 0
-      ? withSpan(
-          `project ${definition.name}`,
-          {
-            kind: SpanKind.CONSUMER,
-            parent: contextOf(batch.events[0]!.metadata.traceparent),
-            links: linksOf(batch.events.map((e) => e.metadata.traceparent)),
-            attributes: {
-              'messaging.system': 'kafka',
-              'messaging.operation.type': 'process',
-              'messaging.destination.name': batch.topic,
-              'messaging.destination.partition.id': String(batch.partition),
-              'messaging.batch.message_count': batch.events.length,
-              'messaging.kafka.offset': Number(batch.events[0]!.position.offset),
-              'logfront.projection': definition.name,
-              'logfront.generation': generation,
-            },
-          },
-          () => applyBatch(batch),
-        )
-      : applyBatch(batch);
+    inConsumerSpan(
+      `project ${definition.name}`,
+      batch,
+      { 'logfront.projection': definition.name, 'logfront.generation': generation },
+      () => applyBatch(batch),
+    );
 
   // A plain runner follows the active generation: after a rebuild switched it (here or in another
   // process), the runner restarts on the new one.

@@ -9,7 +9,7 @@ import type { EventLog, LogBatch, Subscription } from '../ports.ts';
 import { partitionKey } from '../read/positions.ts';
 import { type AuditInput, type AuditTrail, SYSTEM } from '../security/audit.ts';
 import { tenantOfEvent } from '../security/tenancy.ts';
-import { contextOf, enabledOnce, linksOf, SpanKind, withSpan } from '../tracing.ts';
+import { enabledOnce, inConsumerSpan, withSpan } from '../tracing.ts';
 import type { RecordedEvent } from '../types.ts';
 import { BLOB_CATEGORY, type BlobIndex, type BlobStore, blobKey, sha256Hex } from './blobs.ts';
 import { type BlobSealing, sealedSize } from './sealed-blobs.ts';
@@ -300,25 +300,7 @@ export const createBlobSink = (deps: {
         topics: [log.topicFor(BLOB_CATEGORY)],
         startAt: (topic, partition) => index.checkpoint(topic, partition),
         // a consumer span per batch, continuing the uploads' traces (as the projection runner's)
-        onBatch: (batch) =>
-          enabledOnce() && batch.events.length > 0
-            ? withSpan(
-                'sink blobs',
-                {
-                  kind: SpanKind.CONSUMER,
-                  parent: contextOf(batch.events[0]!.metadata.traceparent),
-                  links: linksOf(batch.events.map((e) => e.metadata.traceparent)),
-                  attributes: {
-                    'messaging.system': 'kafka',
-                    'messaging.operation.type': 'process',
-                    'messaging.destination.name': batch.topic,
-                    'messaging.destination.partition.id': String(batch.partition),
-                    'messaging.batch.message_count': batch.events.length,
-                  },
-                },
-                () => onBatch(batch),
-              )
-            : onBatch(batch),
+        onBatch: (batch) => inConsumerSpan('sink blobs', batch, {}, () => onBatch(batch)),
         maxBatchEvents: 20,
         onError: (error) => {
           // the subscription restarts from the checkpoint: every in-flight upload begins again
