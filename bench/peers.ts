@@ -29,6 +29,7 @@ import {
   type TrialCommand,
 } from './peers-load.ts';
 import type { SystemSpec, WorkerJob } from './peers-worker.ts';
+import { startServe } from './serve-process.ts';
 
 const num = (name: string, fallback: number) => {
   const raw = process.env[name];
@@ -182,45 +183,22 @@ const resultOf = async <T>(answer: Promise<Answer>): Promise<T> => {
 };
 
 /** a `logfront serve` process on the services, isolated under `name` as benchConfig does it */
-const startServer = async (name: string, runners: boolean) => {
-  const { LOGFRONT_CONFIG: _ignored, ...env } = process.env;
-  const child = spawn(process.execPath, [...nodeFlags, join(ROOT, 'bin', 'logfront.js'), 'serve'], {
-    cwd: ROOT,
-    env: {
-      ...env,
-      LOGFRONT_TOPIC_PREFIX: name,
-      LOGFRONT_DATABASE_SCHEMA: name,
-      LOGFRONT_REDIS_PREFIX: `${name}:`,
+const startServer = (name: string, runners: boolean) =>
+  startServe(
+    name,
+    {
       LOGFRONT_LOG_LEVEL: process.env.LOGFRONT_LOG_LEVEL ?? 'error',
-      LOGFRONT_HOST: '127.0.0.1',
-      LOGFRONT_PORT: '0',
       LOGFRONT_RUNNERS: runners ? 'on' : 'off',
-      // as benchConfig: no token check on the measured path
-      LOGFRONT_AUTH: 'none',
     },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  const { tail, exited, stop } = track(child);
-  const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error('logfront serve did not start within 90 s')), 90_000);
-    createInterface({ input: child.stdout! }).on('line', (line) => {
-      if (process.env.BENCH_VERBOSE === '1') process.stderr.write(`  serve | ${line}\n`);
-      const m = /serving on (http:\/\/\S+)/.exec(line);
-      if (m) {
-        clearTimeout(timer);
-        resolve(m[1]!);
-      }
-    });
-    void exited.then((code) => {
-      clearTimeout(timer);
-      reject(new Error(`logfront serve exited (${code}): ${tail.slice(-5).join(' | ') || 'no output'}`));
-    });
-  }).catch(async (error) => {
-    await stop();
-    throw error;
-  });
-  return { url, stop };
-};
+    {
+      verbose: process.env.BENCH_VERBOSE === '1',
+      nodeFlags,
+      onSpawn: (child) => {
+        children.add(child);
+        child.once('exit', () => children.delete(child));
+      },
+    },
+  );
 
 // --- the Emmett database -------------------------------------------------------------------------------
 

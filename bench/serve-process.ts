@@ -17,24 +17,36 @@ export interface ServeProcess {
 export const startServe = async (
   name: string,
   env: Record<string, string> = {},
-  options: { verbose?: boolean; startMs?: number } = {},
+  options: {
+    verbose?: boolean;
+    startMs?: number;
+    /** node flags of the child (the benchmark's own, say) */
+    nodeFlags?: readonly string[];
+    /** told of the child as soon as it is spawned (a benchmark that kills its children on a signal) */
+    onSpawn?: (child: ChildProcess) => void;
+  } = {},
 ): Promise<ServeProcess> => {
   const { LOGFRONT_CONFIG: _ignored, ...inherited } = process.env;
-  const child = spawn(process.execPath, [join(ROOT, 'bin', 'logfront.js'), 'serve'], {
-    cwd: ROOT,
-    env: {
-      ...inherited,
-      LOGFRONT_TOPIC_PREFIX: name,
-      LOGFRONT_DATABASE_SCHEMA: name,
-      LOGFRONT_REDIS_PREFIX: `${name}:`,
-      LOGFRONT_LOG_LEVEL: process.env.LOGFRONT_LOG_LEVEL ?? 'warn',
-      LOGFRONT_HOST: '127.0.0.1',
-      LOGFRONT_PORT: '0',
-      LOGFRONT_AUTH: 'none',
-      ...env,
+  const child = spawn(
+    process.execPath,
+    [...(options.nodeFlags ?? []), join(ROOT, 'bin', 'logfront.js'), 'serve'],
+    {
+      cwd: ROOT,
+      env: {
+        ...inherited,
+        LOGFRONT_TOPIC_PREFIX: name,
+        LOGFRONT_DATABASE_SCHEMA: name,
+        LOGFRONT_REDIS_PREFIX: `${name}:`,
+        LOGFRONT_LOG_LEVEL: process.env.LOGFRONT_LOG_LEVEL ?? 'warn',
+        LOGFRONT_HOST: '127.0.0.1',
+        LOGFRONT_PORT: '0',
+        LOGFRONT_AUTH: 'none',
+        ...env,
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
     },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  );
+  options.onSpawn?.(child);
   const tail: string[] = [];
   const keep = (line: string) => {
     tail.push(line);
