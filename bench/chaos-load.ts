@@ -19,8 +19,9 @@ const noAnswer = (error: string): Answer => ({ status: 0, retryAfter: undefined,
 const REQUEST_TIMEOUT_MS = 20_000;
 const agent = new Agent({ keepAlive: true, maxSockets: 64 });
 
-export const call = (baseUrl: string, method: string, path: string, body?: unknown) =>
+export const call = (baseUrl: string | undefined, method: string, path: string, body?: unknown) =>
   new Promise<Answer>((resolve) => {
+    if (baseUrl === undefined) return resolve(noAnswer('no server running'));
     const base = new URL(baseUrl);
     const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
     const req = request(
@@ -187,10 +188,11 @@ export const startLoad = (options: LoadOptions) => {
     s.version = version;
   };
   let rr = 0;
+  /** the next running server, round-robin; undefined while none runs (a call then answers no answer) */
   const server = () => {
     const all = options.servers();
-    rr = (rr + 1) % all.length;
-    return all[rr]!;
+    rr = (rr + 1) % Math.max(1, all.length);
+    return all[rr];
   };
 
   // retried by the same event ids until acknowledged; the stream's writer is the only one, so a 409 is
@@ -341,9 +343,14 @@ export const startLoad = (options: LoadOptions) => {
     }
   };
 
+  // a loop that throws is the load's own bug: said, and the run goes on without that loop
+  const guarded = (loop: Promise<void>) =>
+    loop.catch((error: Error) => {
+      process.stderr.write(`chaos load: a loop failed: ${error.stack ?? error.message}\n`);
+    });
   const loops = [
-    ...Array.from({ length: options.writers }, (_, w) => writer(w)),
-    ...Array.from({ length: options.readers }, () => reader()),
+    ...Array.from({ length: options.writers }, (_, w) => guarded(writer(w))),
+    ...Array.from({ length: options.readers }, () => guarded(reader())),
   ];
 
   return {

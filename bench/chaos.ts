@@ -276,6 +276,34 @@ export const runChaos = async () => {
   const run: Run = { env, servers: [], load: undefined as unknown as Load, exits: [] };
   const rows: FaultResult[] = [];
   let final: StreamFindings | undefined;
+  let cleaned: Promise<void> | undefined;
+  // what the run made goes, however it ends: Ctrl-C, a kill, a bug
+  const cleanup = () =>
+    (cleaned ??= (async () => {
+      stopping = true;
+      await run.load?.stop().catch(() => undefined);
+      closeAgent();
+      for (const s of run.servers) await s.stop().catch(() => undefined);
+      await env.close();
+      await removeRunData(services, benchData(name)).catch((e: Error) =>
+        console.error(`cleanup: ${e.message}`),
+      );
+      await removeRegistrySubjects(services.LOGFRONT_SCHEMA_REGISTRY_URL!, name).catch((e: Error) =>
+        console.error(`cleanup of the registry: ${e.message}`),
+      );
+    })());
+  const abort = (why: string) => {
+    console.error(`chaos run stopped: ${why}`);
+    void cleanup().finally(() => process.exit(2));
+  };
+  process.once('SIGINT', () => abort('SIGINT'));
+  process.once('SIGTERM', () => abort('SIGTERM'));
+  process.once('uncaughtException', (e) => abort(e.stack ?? e.message));
+  // at the very end no await runs: the children are killed where they stand
+  process.once('exit', () => {
+    for (const s of run.servers) s.child.kill('SIGKILL');
+    void env.redis.stop();
+  });
   try {
     // one after the other: the first makes the topics, schemas and tables
     for (let i = 0; i < 2; i++) run.servers.push(await restart(run));
@@ -319,17 +347,7 @@ export const runChaos = async () => {
     await run.load.stop();
     final = await checkStreams(run.load, run.load.streams.keys(), () => run.servers[0]!.url);
   } finally {
-    stopping = true;
-    await run.load?.stop().catch(() => undefined);
-    closeAgent();
-    for (const s of run.servers) await s.stop().catch(() => undefined);
-    await env.close();
-    await removeRunData(services, benchData(name)).catch((e: Error) =>
-      console.error(`cleanup: ${e.message}`),
-    );
-    await removeRegistrySubjects(services.LOGFRONT_SCHEMA_REGISTRY_URL!, name).catch((e: Error) =>
-      console.error(`cleanup of the registry: ${e.message}`),
-    );
+    await cleanup();
   }
   if (!final) throw new Error('the run ended without its final check');
   const finalViolations = [
