@@ -3,17 +3,13 @@
 // each followed by a calm period. Kafka is not proxied here: `npm run chaos` covers Kafka's faults
 // (its own broker behind a proxy, a broker SIGKILL); the soak measures SLOs over time.
 
+import { createProxy, type ToxicProxy, throughProxy } from '../tests/support/toxiproxy.ts';
+
 export interface FaultWindow {
   fault: string;
   /** seconds since the soak started */
   from: number;
   to: number;
-}
-
-interface Proxy {
-  name: string;
-  dependency: string;
-  listen: string;
 }
 
 type Env = Record<string, string | undefined>;
@@ -40,51 +36,25 @@ export const createSoakFaults = async (env: Env) => {
   const base = env.LOGFRONT_TOXIPROXY_URL;
   if (!base)
     throw new Error('SOAK_CHAOS=on needs Toxiproxy: LOGFRONT_TOXIPROXY_URL (bash infra/infra.sh up)');
-  const api = async (method: string, path: string, body?: unknown) => {
-    const r = await fetch(`${base}${path}`, {
-      method,
-      headers: { 'content-type': 'application/json' },
-      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-    });
-    const text = await r.text();
-    if (!r.ok) throw new Error(`toxiproxy ${method} ${path}: ${r.status} ${text}`);
-    return text ? (JSON.parse(text) as Record<string, unknown>) : {};
-  };
-  const id = Date.now().toString(36);
+  const proxies = new Map<string, ToxicProxy>();
   const upstreams: Record<string, string> = {
     postgres: new URL(env.LOGFRONT_DATABASE_URL!).host,
     redis: new URL(env.LOGFRONT_REDIS_URL!).host,
     s3: new URL(env.LOGFRONT_S3_ENDPOINT!).host,
     registry: new URL(env.LOGFRONT_SCHEMA_REGISTRY_URL!).host,
   };
-  const proxies: Proxy[] = [];
-  for (const [dependency, upstream] of Object.entries(upstreams)) {
-    const name = `soak_${id}_${dependency}`;
-    const created = await api('POST', '/proxies', { name, listen: '127.0.0.1:0', upstream, enabled: true });
-    proxies.push({ name, dependency, listen: String(created.listen) });
-  }
-  const via = (url: string, dependency: string) => {
-    const u = new URL(url);
-    u.host = proxies.find((p) => p.dependency === dependency)!.listen;
-    return u.toString().replace(/\/$/, url.endsWith('/') ? '/' : '');
-  };
-  const proxyOf = (dependency: string) => proxies.find((p) => p.dependency === dependency)!;
+  for (const [dependency, upstream] of Object.entries(upstreams))
+    proxies.set(dependency, await createProxy(upstream, base));
+  const via = (url: string, dependency: string) => throughProxy(url, proxies.get(dependency)!);
   const inject = async (f: (typeof FAULTS)[number]) => {
-    const p = proxyOf(f.dependency);
-    if (f.toxic) {
-      await api('POST', `/proxies/${p.name}/toxics`, {
-        name: 'soak',
-        type: f.toxic.type,
-        stream: 'downstream',
-        toxicity: 1,
-        attributes: f.toxic.attributes,
-      });
-    } else await api('POST', `/proxies/${p.name}`, { enabled: false });
+    const p = proxies.get(f.dependency)!;
+    if (f.toxic) await p.toxic(f.toxic.type, f.toxic.attributes);
+    else await p.enabled(false);
   };
   const heal = async (f: (typeof FAULTS)[number]) => {
-    const p = proxyOf(f.dependency);
-    if (f.toxic) await api('DELETE', `/proxies/${p.name}/toxics/soak`).catch(() => {});
-    else await api('POST', `/proxies/${p.name}`, { enabled: true });
+    const p = proxies.get(f.dependency)!;
+    if (f.toxic) await p.clear().catch(() => {});
+    else await p.enabled(true);
   };
   const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
   return {
@@ -117,7 +87,7 @@ export const createSoakFaults = async (env: Env) => {
       }
     },
     close: async () => {
-      for (const p of proxies) await api('DELETE', `/proxies/${p.name}`).catch(() => {});
+      for (const p of proxies.values()) await p.remove().catch(() => {});
     },
   };
 };

@@ -76,6 +76,10 @@ export interface OwnKafka {
   /** SIGCONT after `pause` */
   resume(): void;
   stop(): Promise<void>;
+  /** a crash: SIGKILL of the broker process, its data kept for `restart` */
+  kill(): Promise<void>;
+  /** starts the broker again on the same ports and data (after `kill`); resolves once it answers */
+  restart(): Promise<void>;
 }
 
 const properties = (o: {
@@ -84,9 +88,17 @@ const properties = (o: {
   tlsPort: number | undefined;
   controllerPort: number;
   tls: { keystore: string; truststore: string } | undefined;
+  /** clients' address of the SASL_PLAINTEXT listener (a proxy) and the brokers' own listener's port */
+  proxied: { advertised: string; internalPort: number } | undefined;
 }) => {
   const listeners = [`SASL_PLAINTEXT://127.0.0.1:${o.port}`];
   if (o.tlsPort) listeners.push(`SASL_SSL://127.0.0.1:${o.tlsPort}`);
+  // behind a proxy, the broker reaches itself (transaction markers) on a listener of its own, so that
+  // a fault of the proxy is one between the clients and the broker only
+  const internal = o.proxied ? [`INTERNAL://127.0.0.1:${o.proxied.internalPort}`] : [];
+  const advertised = o.proxied
+    ? [`SASL_PLAINTEXT://${o.proxied.advertised}`, ...listeners.slice(1), ...internal]
+    : listeners;
   const plainUsers = [
     ['broker', 'broker-secret'],
     [KAFKA_USERS.plain.username, KAFKA_USERS.plain.password],
@@ -102,14 +114,15 @@ const properties = (o: {
     'process.roles=broker,controller',
     'node.id=1',
     `controller.quorum.bootstrap.servers=127.0.0.1:${o.controllerPort}`,
-    `listeners=${[...listeners, `CONTROLLER://127.0.0.1:${o.controllerPort}`].join(',')}`,
-    `advertised.listeners=${listeners.join(',')}`,
+    `listeners=${[...listeners, ...internal, `CONTROLLER://127.0.0.1:${o.controllerPort}`].join(',')}`,
+    `advertised.listeners=${advertised.join(',')}`,
     'controller.listener.names=CONTROLLER',
-    'inter.broker.listener.name=SASL_PLAINTEXT',
-    'listener.security.protocol.map=SASL_PLAINTEXT:SASL_PLAINTEXT,SASL_SSL:SASL_SSL,CONTROLLER:PLAINTEXT',
+    `inter.broker.listener.name=${o.proxied ? 'INTERNAL' : 'SASL_PLAINTEXT'}`,
+    `listener.security.protocol.map=SASL_PLAINTEXT:SASL_PLAINTEXT,SASL_SSL:SASL_SSL,${o.proxied ? 'INTERNAL:SASL_PLAINTEXT,' : ''}CONTROLLER:PLAINTEXT`,
     'sasl.enabled.mechanisms=PLAIN,SCRAM-SHA-256,SCRAM-SHA-512',
     'sasl.mechanism.inter.broker.protocol=PLAIN',
     ...jaas('sasl_plaintext'),
+    ...(o.proxied ? jaas('internal') : []),
     ...(o.tls
       ? [
           ...jaas('sasl_ssl'),
@@ -161,22 +174,31 @@ const JVM = [
  * Starts a single-node KRaft broker on free loopback ports in a temp dir, with a SASL_PLAINTEXT listener
  * (PLAIN, SCRAM-SHA-256, SCRAM-SHA-512: the KAFKA_USERS) and, given a PEM key + certificate chain
  * (`tls.keystore`) and the CA to trust (`tls.truststore`), a SASL_SSL one. `stop` ends it and removes
- * the dir.
+ * the dir. `advertise`: given the SASL_PLAINTEXT listener's port, answers the host:port clients are told
+ * to use instead (a Toxiproxy proxy in front of it), so that every client connection goes through it.
  */
 export const startOwnKafka = async (
-  options: { tls?: { keystore: string; truststore: string } } = {},
+  options: {
+    tls?: { keystore: string; truststore: string };
+    advertise?: (port: number) => Promise<string>;
+  } = {},
 ): Promise<OwnKafka> => {
   const { java, kafkaHome } = await kafkaInstallation();
   const dir = mkdtempSync(join(tmpdir(), 'lf-kafka-'));
-  const [port, controllerPort, tlsPort] = await Promise.all([
+  const [port, controllerPort, tlsPort, internalPort] = await Promise.all([
     freePort(),
     freePort(),
     options.tls ? freePort() : Promise.resolve(undefined),
+    options.advertise ? freePort() : Promise.resolve(undefined),
   ]);
+  const proxied =
+    options.advertise && internalPort
+      ? { advertised: await options.advertise(port!), internalPort }
+      : undefined;
   const props = join(dir, 'server.properties');
   writeFileSync(
     props,
-    properties({ dir, port: port!, tlsPort, controllerPort: controllerPort!, tls: options.tls }),
+    properties({ dir, port: port!, tlsPort, controllerPort: controllerPort!, tls: options.tls, proxied }),
   );
   writeFileSync(join(dir, 'log4j2.properties'), LOG4J);
   const classpath = ['-cp', join(kafkaHome, 'libs', '*')];
@@ -188,6 +210,25 @@ export const startOwnKafka = async (
   let child: ChildProcess | undefined;
   const logFile = join(dir, 'broker.log');
   const killOnExit = () => child?.kill('SIGKILL');
+  const clientAddress = proxied?.advertised ?? `127.0.0.1:${port}`;
+  const launch = async () => {
+    const out = openSync(logFile, 'a');
+    child = spawn(java, [...JVM, logging, ...classpath, 'kafka.Kafka', props], {
+      stdio: ['ignore', out, out],
+    });
+    closeSync(out);
+    process.once('exit', killOnExit);
+    await untilReady(clientAddress, child, logFile);
+  };
+  const kill = async () => {
+    const c = child;
+    child = undefined;
+    process.off('exit', killOnExit);
+    if (!c || c.exitCode !== null || c.signalCode !== null) return;
+    const exited = new Promise((r) => c.once('exit', r));
+    c.kill('SIGKILL');
+    await exited;
+  };
   const stop = async () => {
     const c = child;
     child = undefined;
@@ -220,13 +261,7 @@ export const startOwnKafka = async (
       ],
       { timeout: 60_000 },
     );
-    const out = openSync(logFile, 'a');
-    child = spawn(java, [...JVM, logging, ...classpath, 'kafka.Kafka', props], {
-      stdio: ['ignore', out, out],
-    });
-    closeSync(out);
-    process.once('exit', killOnExit);
-    await untilReady(`127.0.0.1:${port}`, child, logFile);
+    await launch();
   } catch (error) {
     const log = (() => {
       try {
@@ -239,7 +274,7 @@ export const startOwnKafka = async (
     throw new Error(`the test's own Kafka did not start: ${(error as Error).message}\n${log}`);
   }
   return {
-    brokers: `127.0.0.1:${port}`,
+    brokers: clientAddress,
     tlsBrokers: tlsPort ? `127.0.0.1:${tlsPort}` : undefined,
     pause: async () => {
       const c = child!;
@@ -258,6 +293,11 @@ export const startOwnKafka = async (
     },
     resume: () => child?.kill('SIGCONT'),
     stop,
+    kill,
+    restart: async () => {
+      await kill();
+      await launch();
+    },
   };
 };
 
