@@ -7,6 +7,7 @@ import { subscribeToAllCategories } from '../log/all-categories.ts';
 import type { Logger } from '../logger.ts';
 import type { EventLog, LogBatch, SubscribeOptions } from '../ports.ts';
 import { partitionKey } from '../read/positions.ts';
+import { enabledOnce, inConsumerSpan, withSpan } from '../tracing.ts';
 import type { RecordedEvent } from '../types.ts';
 import { type BlobStore, readAll } from './blobs.ts';
 import { fromJsonData, hasBytes, toJsonDataPieces } from './bytes-json.ts';
@@ -164,12 +165,26 @@ export const createArchiveSink = (deps: {
       const p = pending.get(key);
       if (!p) return;
       pending.delete(key);
+      const objectKey = archiveKey(deps.keyPrefix, topic, partition, p.first, p.last);
+      const put = () => store.put(objectKey, Buffer.concat(p.pieces, p.bytes), 'application/x-ndjson');
       try {
-        await store.put(
-          archiveKey(deps.keyPrefix, topic, partition, p.first, p.last),
-          Buffer.concat(p.pieces, p.bytes),
-          'application/x-ndjson',
-        );
+        if (enabledOnce())
+          await withSpan(
+            'archive write',
+            {
+              attributes: {
+                'messaging.destination.name': topic,
+                'messaging.destination.partition.id': String(partition),
+                'logfront.archive.key': objectKey,
+                'logfront.archive.first_offset': p.first.toString(),
+                'logfront.archive.last_offset': p.last.toString(),
+                'logfront.archive.records': p.records,
+                'logfront.archive.bytes': p.bytes,
+              },
+            },
+            put,
+          );
+        else await put();
       } catch (error) {
         putBack(key, p);
         throw error;
@@ -282,7 +297,7 @@ export const createArchiveSink = (deps: {
       groupId: `${deps.groupPrefix}.archive`,
       startAt,
       belowLogStart,
-      onBatch,
+      onBatch: (batch) => inConsumerSpan('archive', batch, {}, () => onBatch(batch)),
       // what is pending stays: the failed partition is delivered again from the archive's end, and
       // what was pending already is taken once (an object that failed went back in front of it)
       onError: (error) => {
