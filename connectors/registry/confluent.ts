@@ -29,6 +29,10 @@ export const registryDown = (error: unknown): boolean =>
   error instanceof DependencyUnavailable && error.dependency === 'schema-registry';
 
 /** a registry's own failure (5xx) or refusal to serve now (408, 429) */
+/** a 409 to setting a subject's compatibility: another process set it first */
+const lostConfigRace = (error: unknown) =>
+  statusOf(error) === 409 && /\/config\//.test(String((error as { url?: unknown }).url ?? ''));
+
 const unavailableStatus = (status: number) => status >= 500 || status === 408 || status === 429;
 
 /** a registry's answer; a body that is not JSON (a proxy's error page) is kept as its text */
@@ -144,12 +148,21 @@ export const createConfluentRegistry = (
   };
   return {
     register: guarded('register', async (subject: string, jsonSchema: object) => {
-      try {
-        const { id } = await client.register(
+      const register = () =>
+        client.register(
           { type: SchemaType.JSON, schema: JSON.stringify(jsonSchema) },
           { subject, compatibility: COMPATIBILITY.BACKWARD },
         );
-        return id;
+      try {
+        try {
+          return (await register()).id;
+        } catch (error) {
+          // two processes registering a new subject at once both set its compatibility; the registry
+          // refuses the second (Apicurio: 409 "A rule named 'COMPATIBILITY' already exists"). Once more,
+          // the rule is there and the registration is answered with the existing id.
+          if (!lostConfigRace(error)) throw error;
+          return (await register()).id;
+        }
       } catch (error) {
         throw await registryFailure(error);
       }

@@ -27,6 +27,24 @@ describe('Confluent registry adapter failures', () => {
     expect((error as Error).message).toMatch(/schema is invalid: data\/type/);
   });
 
+  it('processes registering the same new subject at once all get its id (the loser of setting its compatibility registers again)', async () => {
+    const url = services().LOGFRONT_SCHEMA_REGISTRY_URL;
+    const processes = [0, 1, 2, 3].map(() => createConfluentRegistry(url));
+    const schema = {
+      type: 'object',
+      properties: { orderId: { type: 'string' } },
+      required: ['orderId'],
+    };
+    for (let i = 0; i < 3; i++) {
+      const subject = `t${uniqueId()}.Raced`;
+      const ids = await Promise.all(processes.map((r) => r.register(subject, schema)));
+      expect(new Set(ids).size).toBe(1);
+      // and the subject's compatibility is what logfront asks for
+      const config = await fetch(`${url}/config/${encodeURIComponent(subject)}`);
+      expect(((await config.json()) as { compatibilityLevel: string }).compatibilityLevel).toBe('BACKWARD');
+    }
+  });
+
   it('a path that is not a registry fails the ping and a check with the status', async () => {
     // an HTTP server that is not a registry (Toxiproxy's API): Apicurio itself, asked for an unknown
     // path, now and then logs the 404 and sends nothing back for over 10 s
