@@ -1,10 +1,11 @@
-// What the chaos run (bench/chaos.ts) stands on: a Kafka broker and a Redis of its own (so it may kill
-// and empty them), a Toxiproxy proxy in front of every dependency (the broker advertises its proxy, so
+// What the chaos run (bench/chaos.ts) stands on: a Kafka broker, a Postgres and a Redis of its own (so
+// it may kill, crash and empty them), a Toxiproxy proxy in front of every dependency (the broker advertises its proxy, so
 // every client connection goes through it), and the `logfront serve` processes that use the proxies.
 import { type ChildProcess, spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { KAFKA_USERS, type OwnKafka, startOwnKafka } from '../tests/support/kafka-server.ts';
+import { type OwnPostgres, startOwnPostgres } from '../tests/support/postgres-server.ts';
 import { startOwnRedis } from '../tests/support/redis-server.ts';
 import { createProxy, type ToxicProxy, throughProxy } from '../tests/support/toxiproxy.ts';
 import { ROOT } from './harness.ts';
@@ -19,13 +20,14 @@ const via = (url: string, proxy: ToxicProxy) => throughProxy(url, proxy).replace
 export interface ChaosEnv {
   proxies: Record<ChaosDependency, ToxicProxy>;
   broker: OwnKafka;
+  postgres: OwnPostgres;
   redis: Awaited<ReturnType<typeof startOwnRedis>>;
   /** the variables a `logfront serve` of the run gets: every service through its proxy */
   serveEnv: Record<string, string>;
   close(): Promise<void>;
 }
 
-/** the broker, the Redis and the proxies; `services` are the shared services' variables (infra env) */
+/** the broker, the Postgres, the Redis and the proxies; `services` are the shared services' variables (infra env) */
 export const startChaosEnv = async (services: Record<string, string>, name: string): Promise<ChaosEnv> => {
   const toxiproxy = services.LOGFRONT_TOXIPROXY_URL;
   if (!toxiproxy) throw new Error('LOGFRONT_TOXIPROXY_URL is not set: the chaos run needs Toxiproxy');
@@ -36,10 +38,12 @@ export const startChaosEnv = async (services: Record<string, string>, name: stri
     return p;
   };
   let broker: OwnKafka | undefined;
+  let postgres: OwnPostgres | undefined;
   let redis: ChaosEnv['redis'] | undefined;
   const close = async () => {
     await broker?.stop().catch(() => undefined);
     await redis?.remove().catch(() => undefined);
+    await postgres?.remove().catch(() => undefined);
     for (const p of made) await p.remove().catch(() => undefined);
   };
   try {
@@ -51,9 +55,10 @@ export const startChaosEnv = async (services: Record<string, string>, name: stri
       },
     });
     redis = await startOwnRedis();
+    postgres = await startOwnPostgres();
     const proxies: Record<ChaosDependency, ToxicProxy> = {
       kafka: kafkaProxy!,
-      postgres: await proxy(hostPort(services.LOGFRONT_DATABASE_URL!)),
+      postgres: await proxy(`127.0.0.1:${postgres.port}`),
       redis: await proxy(`127.0.0.1:${redis.port}`),
       s3: await proxy(hostPort(services.LOGFRONT_S3_ENDPOINT!)),
       'schema-registry': await proxy(hostPort(services.LOGFRONT_SCHEMA_REGISTRY_URL!)),
@@ -70,7 +75,7 @@ export const startChaosEnv = async (services: Record<string, string>, name: stri
       LOGFRONT_KAFKA_SASL_MECHANISM: KAFKA_USERS.plain.mechanism,
       LOGFRONT_KAFKA_SASL_USERNAME: KAFKA_USERS.plain.username,
       LOGFRONT_KAFKA_SASL_PASSWORD: KAFKA_USERS.plain.password,
-      LOGFRONT_DATABASE_URL: via(services.LOGFRONT_DATABASE_URL!, proxies.postgres),
+      LOGFRONT_DATABASE_URL: via(postgres.url, proxies.postgres),
       LOGFRONT_REDIS_URL: via(redis.url, proxies.redis),
       LOGFRONT_S3_ENDPOINT: via(services.LOGFRONT_S3_ENDPOINT!, proxies.s3),
       LOGFRONT_SCHEMA_REGISTRY_URL: via(services.LOGFRONT_SCHEMA_REGISTRY_URL!, proxies['schema-registry']),
@@ -84,7 +89,7 @@ export const startChaosEnv = async (services: Record<string, string>, name: stri
       LOGFRONT_AUTH: 'none',
       ...(process.env.LOGFRONT_KEK ? { LOGFRONT_KEK: process.env.LOGFRONT_KEK } : {}),
     };
-    return { proxies, broker, redis, serveEnv, close };
+    return { proxies, broker, postgres, redis, serveEnv, close };
   } catch (error) {
     await close();
     throw error;

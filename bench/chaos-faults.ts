@@ -51,10 +51,7 @@ const toxicFaults = (env: ChaosEnv, dep: ChaosDependency): Fault[] => {
     })),
     {
       name: `${dep}/down`,
-      does:
-        dep === 'postgres'
-          ? 'proxy disabled: connections closed and refused (stands in for a restart of the shared Postgres, which the run may not restart)'
-          : 'proxy disabled: connections closed and refused',
+      does: 'proxy disabled: connections closed and refused',
       inject: () => proxy.enabled(false),
       heal,
     },
@@ -73,6 +70,12 @@ const processFaults = (env: ChaosEnv, serve: ServeControl): Fault[] => [
     does: 'SIGKILL of one of the two serve processes (a writer mid-transaction), then started again',
     inject: () => serve.killSecond(),
     heal: () => serve.restartSecond(),
+  },
+  {
+    name: 'postgres/restart',
+    does: "the run's Postgres crashed (immediate shutdown: connections dropped, no checkpoint), started again on its data (crash recovery)",
+    inject: () => env.postgres.crash(),
+    heal: () => env.postgres.start(),
   },
   {
     name: 'redis/restart-empty',
@@ -100,6 +103,7 @@ export const CI_FAULTS = [
   'schema-registry/down',
   'kafka/sigkill',
   'serve/sigkill',
+  'postgres/restart',
   'redis/restart-empty',
 ];
 

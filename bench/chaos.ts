@@ -1,6 +1,6 @@
 // npm run chaos: the fault matrix of issue 15 (docs/testing.md "Chaos"). Two `logfront serve` processes
-// run against the services through Toxiproxy (a broker and a Redis of the run's own, so it may kill and
-// empty them) under a steady mixed load from this process; each fault is injected, held, healed, and
+// run against the services through Toxiproxy (a broker, a Postgres and a Redis of the run's own, so it may
+// kill, crash and empty them) under a steady mixed load from this process; each fault is injected, held, healed, and
 // then the invariants are checked. Writes bench/results/chaos.json, prints a table, exits 1 on any
 // violation (2 when the run itself could not be made).
 // Knobs: CHAOS_ROUNDS (times the matrix runs; 1), CHAOS_SECONDS (each fault held; 30, CI 3),
@@ -303,6 +303,7 @@ export const runChaos = async () => {
   process.once('exit', () => {
     for (const s of run.servers) s.child.kill('SIGKILL');
     void env.redis.stop();
+    void env.postgres.crash();
   });
   try {
     // one after the other: the first makes the topics, schemas and tables
@@ -373,7 +374,6 @@ export const runChaos = async () => {
       runSeconds: round((Date.now() - started) / 1000, 1),
     },
     notes: [
-      'postgres/down stands in for a restart of Postgres: the shared instance may not be restarted, so its proxy is disabled for the fault time instead',
       "a stale read: a row whose version is below that of the newest event of its stream acknowledged at least the read's budget before the read was sent",
     ],
     faults: rows,

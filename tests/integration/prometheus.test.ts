@@ -3,12 +3,12 @@
 // real Prometheus scraping a running logfront answers every expression they use with data.
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Api, startApi } from '../support/api.ts';
 import { orderPlaced } from '../support/orders.ts';
+import { freePort } from '../support/ports.ts';
 import { expressionsToCheck, RULES_DIR, ruleFiles } from '../support/rules.ts';
 import { servicesConfig, uniqueId, waitFor } from '../support/services.ts';
 
@@ -18,16 +18,6 @@ const tool = (name: string) => {
     throw new Error(`${name} not found: bash infra/infra.sh up installs it (Debian's prometheus package)`);
   }
 };
-
-const freePort = () =>
-  new Promise<number>((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-  });
 
 describe('Prometheus rules and dashboards', () => {
   beforeAll(() => {
