@@ -356,6 +356,11 @@ export const createLogfront = async (config: Config, options: ComposeOptions = {
     projections: domain.projections,
     defaultWaitMs: config.limits.readWaitMs,
     maxWaitMs: config.limits.maxWaitMs,
+    ...(config.limits.readTimeoutMs > 0 ? { readTimeoutMs: config.limits.readTimeoutMs } : {}),
+    // the embedded log is a table in the embedded Postgres
+    ...(config.mode === 'embedded'
+      ? { dependencies: { log: 'postgres', store: 'postgres', cache: 'redis' } as const }
+      : {}),
     cache: rowCache,
     logger,
     events: {

@@ -119,6 +119,7 @@ export const ENV_SCHEMA = z.object({
   LOGFRONT_APPEND_QUEUE_BYTES: int(1024, 4 * 1024 * 1024 * 1024).default(64 * 1024 * 1024),
   LOGFRONT_READ_WAIT_MS: int(0, 600_000).default(5000),
   LOGFRONT_MAX_WAIT_MS: int(0, 600_000).default(30_000),
+  LOGFRONT_READ_TIMEOUT_MS: int(0, 600_000).default(5000),
   LOGFRONT_RUNNERS: z.enum(['on', 'off']).default('on'),
   LOGFRONT_STREAM_INDEX: z.enum(['on', 'off']).default('on'),
   LOGFRONT_BATCH_EVENTS: int(1, 100_000).default(500),
@@ -217,6 +218,8 @@ export interface Config {
     readWaitMs: number;
     /** the longest any read waits (after=, consistency=strong, a budget), whatever it asks */
     maxWaitMs: number;
+    /** what a read may wait on its dependencies beyond its wait; then 503 dependency_unavailable (0: no limit) */
+    readTimeoutMs: number;
     batchEvents: number;
   };
   runners: boolean;
@@ -466,6 +469,7 @@ export const loadConfig = (env: Record<string, string | undefined> = process.env
       appendQueueBytes: e.LOGFRONT_APPEND_QUEUE_BYTES,
       readWaitMs: e.LOGFRONT_READ_WAIT_MS,
       maxWaitMs: e.LOGFRONT_MAX_WAIT_MS,
+      readTimeoutMs: e.LOGFRONT_READ_TIMEOUT_MS,
       batchEvents: e.LOGFRONT_BATCH_EVENTS,
     },
     runners: e.LOGFRONT_RUNNERS === 'on',

@@ -1,4 +1,12 @@
-import { ClientGone, NotFound, StalenessBudgetExceeded, ValidationFailed } from '../errors.ts';
+import {
+  ClientGone,
+  type Dependency,
+  DependencyUnavailable,
+  NotFound,
+  StalenessBudgetExceeded,
+  Unavailable,
+  ValidationFailed,
+} from '../errors.ts';
 import { unstorableText } from '../log/storable.ts';
 import type { Logger } from '../logger.ts';
 import type { EventLog, ProjectionStore } from '../ports.ts';
@@ -91,6 +99,9 @@ const decodeCursor = (cursor: string): { key: string; tenant: string } => {
 };
 
 /** the log's end as known to this process, and when the request for it was sent */
+/** a call a read makes to a dependency, tracked: a read past its deadline names the one it waits on */
+type Calls = <T>(dependency: Dependency, call: Promise<T>) => Promise<T>;
+
 interface KnownEnds {
   readonly ends: readonly Position[];
   readonly sentAt: number;
@@ -183,12 +194,69 @@ export const createFacade = (deps: {
   events?: FacadeEvents;
   logger?: Logger;
   now?: () => number;
+  /**
+   * how long a read may wait on the calls it makes beyond the wait its budget allows
+   * (LOGFRONT_READ_TIMEOUT_MS); then 503 dependency_unavailable naming the one that did not answer.
+   * Absent: no deadline.
+   */
+  readTimeoutMs?: number;
+  /** the names a late read gives its dependencies (default kafka, postgres, redis) */
+  dependencies?: { log: Dependency; store: Dependency; cache: Dependency };
 }): Facade => {
   const now = deps.now ?? Date.now;
   const cache = deps.cache;
   const specs = new Map(deps.projections.map((p) => [p.name, p]));
   const waiters = new Set<() => void>();
   let unlisten: Promise<() => Promise<void>> | undefined;
+
+  const named = deps.dependencies ?? { log: 'kafka', store: 'postgres', cache: 'redis' };
+
+  // the longest a read waits for its projection (after=, consistency=strong, a budget)
+  const waitOf = (options: ReadOptions) => {
+    const budget = options.maxStalenessMs;
+    const asked =
+      budget !== undefined && Number.isFinite(budget) && budget >= 0
+        ? budget
+        : options.after || options.consistency === 'strong'
+          ? deps.defaultWaitMs
+          : 0;
+    return Math.min(asked, deps.maxWaitMs ?? Number.POSITIVE_INFINITY);
+  };
+
+  /**
+   * A read past its deadline (its wait, plus readTimeoutMs for the calls it makes: a dependency that
+   * stalls without failing) answers 503 dependency_unavailable naming the dependency it still waits
+   * on, with Retry-After; the call goes on unheard.
+   */
+  const bounded = async <T>(options: ReadOptions, read: (calls: Calls) => Promise<T>): Promise<T> => {
+    if (deps.readTimeoutMs === undefined) return read((_, call) => call);
+    const pending = new Map<object, Dependency>();
+    const calls: Calls = (dependency, call) => {
+      const token = {};
+      pending.set(token, dependency);
+      return call.finally(() => pending.delete(token));
+    };
+    const ms = waitOf(options) + deps.readTimeoutMs;
+    const work = read(calls);
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => {
+        work.catch(() => {}); // abandoned: its outcome is nobody's
+        const [waitingOn] = new Set(pending.values());
+        const message = `no answer within the read's deadline of ${ms} ms`;
+        reject(
+          waitingOn
+            ? new DependencyUnavailable(waitingOn, message)
+            : new Unavailable(`the read did not finish: ${message}`),
+        );
+      }, ms);
+    });
+    try {
+      return await Promise.race([work, late]);
+    } finally {
+      clearTimeout(timer);
+    }
+  };
 
   const specOf = (name: string) => {
     const spec = specs.get(name);
@@ -253,6 +321,7 @@ export const createFacade = (deps: {
   const readFresh = async <T>(
     spec: ReadableProjection,
     options: ReadOptions,
+    calls: Calls,
     read: (fromCache: boolean) => Promise<Candidate<T> | null>,
   ): Promise<{ value: T; meta: ReadMeta; candidate: Candidate<T> }> => {
     const budget = budgetOf(options);
@@ -271,7 +340,7 @@ export const createFacade = (deps: {
     }
     if (options.consistency === 'strong') {
       // the last record of each partition as of now (ends are next offsets; an empty partition has none)
-      const { ends } = await knownEnds(spec, 0, begunAt);
+      const { ends } = await calls(named.log, knownEnds(spec, 0, begunAt));
       target = [
         ...(target ?? []),
         ...ends.filter((p) => p.offset > 0n).map((p) => ({ ...p, offset: p.offset - 1n })),
@@ -288,7 +357,7 @@ export const createFacade = (deps: {
     for (;;) {
       const [candidate, known] = await Promise.all([
         read(fromCache),
-        knownEnds(spec, endsMaxAge, begunAt - endsMaxAge),
+        calls(named.log, knownEnds(spec, endsMaxAge, begunAt - endsMaxAge)),
       ]);
       if (candidate === null) {
         fromCache = false; // a miss: the store answers
@@ -336,9 +405,10 @@ export const createFacade = (deps: {
     key: string,
     tenant: string | undefined,
     cached: Candidate<Row | null>,
+    calls: Calls,
   ) => {
     const begun = cache!.begin();
-    const r = await deps.store.get(spec, key, tenant);
+    const r = await calls(named.store, deps.store.get(spec, key, tenant));
     const same =
       r.row !== null &&
       cached.value !== null &&
@@ -350,28 +420,38 @@ export const createFacade = (deps: {
       { projection: spec.name, generation: cached.generation },
       'cache: a strong read found a cached row that differs from the store; repaired',
     );
-    await cache!.repair(
-      spec.name,
-      rowId(tenant, key),
-      r.tenant === (tenant ?? DEFAULT_TENANT) ? entryOf(r) : null,
-      begun,
+    await calls(
+      named.cache,
+      cache!.repair(
+        spec.name,
+        rowId(tenant, key),
+        r.tenant === (tenant ?? DEFAULT_TENANT) ? entryOf(r) : null,
+        begun,
+      ),
     );
     return fromStore(r.row, r);
   };
 
-  const facade: Facade = {
-    get: async (name, key, options = {}) => {
-      const spec = specOf(name);
-      refuseUnstorable([['key', key]]);
-      const { tenant } = options;
-      // the cache keeps a row by its rowId; a read without a tenant looks for the default tenant's row,
-      // the one it prefers
-      const cacheKey = rowId(tenant, key);
-      const { value, meta, candidate } = await readFresh<Row | null>(spec, options, async (fromCache) => {
+  const getRow = async (
+    spec: ReadableProjection,
+    key: string,
+    options: ReadOptions,
+    calls: Calls,
+  ): Promise<{ data: Row; meta: ReadMeta }> => {
+    const name = spec.name;
+    const { tenant } = options;
+    // the cache keeps a row by its rowId; a read without a tenant looks for the default tenant's row,
+    // the one it prefers
+    const cacheKey = rowId(tenant, key);
+    const { value, meta, candidate } = await readFresh<Row | null>(
+      spec,
+      options,
+      calls,
+      async (fromCache) => {
         if (fromCache && cache) {
-          const status = (await statusOf(name, STATUS_MAX_AGE_MS)).value;
+          const status = (await calls(named.store, statusOf(name, STATUS_MAX_AGE_MS))).value;
           if (status) {
-            const hit = await cache.lookup(name, cacheKey, status.generation);
+            const hit = await calls(named.cache, cache.lookup(name, cacheKey, status.generation));
             // never another tenant's row, whatever the cache holds under this name
             if (hit && tenantOfEntry(hit.entry) === (tenant ?? DEFAULT_TENANT)) {
               return {
@@ -386,70 +466,86 @@ export const createFacade = (deps: {
           return null;
         }
         const begun = cache?.begin() ?? 0;
-        const r = await deps.store.get(spec, key, tenant);
+        const r = await calls(named.store, deps.store.get(spec, key, tenant));
         const entry = entryOf(r);
         // kept under the row's own name: its tenant's
-        if (cache && entry) await cache.store(name, rowId(r.tenant ?? undefined, key), entry, begun);
+        if (cache && entry)
+          await calls(named.cache, cache.store(name, rowId(r.tenant ?? undefined, key), entry, begun));
         return fromStore(r.row, r);
-      });
-      let data = value;
-      let answer = meta;
-      if (candidate.source === 'cache' && options.consistency === 'strong') {
-        const checked = await probe(spec, key, tenant, candidate);
-        if (checked !== candidate) {
-          data = checked.value;
-          // the answer is the store's row: say the position it was read at
-          const reflected = reflectedPositions(checked.checkpoints);
-          answer = {
-            ...meta,
-            position: reflected.length ? encodePositions(reflected) : null,
-            source: 'store',
-            generation: checked.generation,
-          };
-        }
+      },
+    );
+    let data = value;
+    let answer = meta;
+    if (candidate.source === 'cache' && options.consistency === 'strong') {
+      const checked = await probe(spec, key, tenant, candidate, calls);
+      if (checked !== candidate) {
+        data = checked.value;
+        // the answer is the store's row: say the position it was read at
+        const reflected = reflectedPositions(checked.checkpoints);
+        answer = {
+          ...meta,
+          position: reflected.length ? encodePositions(reflected) : null,
+          source: 'store',
+          generation: checked.generation,
+        };
       }
-      if (!data) throw new NotFound(`no row "${key.slice(0, 200)}" in projection ${name}`);
-      return { data, meta: answer };
-    },
-    list: async (name, options = {}) => {
-      const spec = specOf(name);
-      const limit = options.limit ?? 50;
-      if (!Number.isInteger(limit) || limit < 1 || limit > MAX_LIMIT) {
-        throw new ValidationFailed('invalid limit', [{ path: 'limit', message: `expected 1…${MAX_LIMIT}` }]);
-      }
-      const filters = options.filters ?? {};
-      const unknown = Object.keys(filters).filter((c) => !Object.hasOwn(spec.columns, c));
-      if (unknown.length) {
-        throw new ValidationFailed(
-          'unknown filter',
-          unknown.map((c) => ({
-            path: c,
-            message: `no column "${c}"; columns: ${Object.keys(spec.columns).join(', ')}`,
-          })),
-        );
-      }
-      const after = options.cursor ? decodeCursor(options.cursor) : null;
-      refuseUnstorable([
-        ...Object.entries(filters),
-        ...(after === null ? [] : [['cursor', after.key] as const, ['cursor', after.tenant] as const]),
-      ]);
-      const { value, meta } = await readFresh(spec, options, async () => {
-        const r = await deps.store.list(spec, {
+    }
+    if (!data) throw new NotFound(`no row "${key.slice(0, 200)}" in projection ${name}`);
+    return { data, meta: answer };
+  };
+
+  const listRows = async (spec: ReadableProjection, options: ListOptions, calls: Calls) => {
+    const limit = options.limit ?? 50;
+    if (!Number.isInteger(limit) || limit < 1 || limit > MAX_LIMIT) {
+      throw new ValidationFailed('invalid limit', [{ path: 'limit', message: `expected 1…${MAX_LIMIT}` }]);
+    }
+    const filters = options.filters ?? {};
+    const unknown = Object.keys(filters).filter((c) => !Object.hasOwn(spec.columns, c));
+    if (unknown.length) {
+      throw new ValidationFailed(
+        'unknown filter',
+        unknown.map((c) => ({
+          path: c,
+          message: `no column "${c}"; columns: ${Object.keys(spec.columns).join(', ')}`,
+        })),
+      );
+    }
+    const after = options.cursor ? decodeCursor(options.cursor) : null;
+    refuseUnstorable([
+      ...Object.entries(filters),
+      ...(after === null ? [] : [['cursor', after.key] as const, ['cursor', after.tenant] as const]),
+    ]);
+    const { value, meta } = await readFresh(spec, options, calls, async () => {
+      const r = await calls(
+        named.store,
+        deps.store.list(spec, {
           filters,
           limit: limit + 1,
           afterKey: after?.key ?? null,
           afterTenant: after?.tenant,
           tenant: options.tenant,
-        });
-        return fromStore(r, r);
-      });
-      const items = value.rows.slice(0, limit);
-      const last = items.at(-1);
-      const next =
-        value.rows.length > limit && last
-          ? encodeCursor(String(last[spec.key]), value.tenants[limit - 1]!)
-          : null;
-      return { items, next, meta };
+        }),
+      );
+      return fromStore(r, r);
+    });
+    const items = value.rows.slice(0, limit);
+    const last = items.at(-1);
+    const next =
+      value.rows.length > limit && last
+        ? encodeCursor(String(last[spec.key]), value.tenants[limit - 1]!)
+        : null;
+    return { items, next, meta };
+  };
+
+  const facade: Facade = {
+    get: async (name, key, options = {}) => {
+      const spec = specOf(name);
+      refuseUnstorable([['key', key]]);
+      return bounded(options, (calls) => getRow(spec, key, options, calls));
+    },
+    list: async (name, options = {}) => {
+      const spec = specOf(name);
+      return bounded(options, (calls) => listRows(spec, options, calls));
     },
     whenApplied: async (name, positions, budgetMs) => {
       const spec = specOf(name);

@@ -1,6 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLogfront, type Logfront } from '../../app/compose.ts';
-import { NotFound, StalenessBudgetExceeded, ValidationFailed } from '../../core/errors.ts';
+import {
+  DependencyUnavailable,
+  NotFound,
+  StalenessBudgetExceeded,
+  ValidationFailed,
+} from '../../core/errors.ts';
 import { createFacade } from '../../core/read/facade.ts';
 import { decodePositions } from '../../core/read/positions.ts';
 import { projectionSummaries } from '../../core/read/status.ts';
@@ -55,6 +60,41 @@ describe('facade reads under a staleness budget (embedded)', () => {
     expect(attempts).toBeGreaterThanOrEqual(2);
     expect(warnings).toContain('cannot listen for checkpoints; reads poll until it can');
     await facade.close();
+  });
+
+  it('a read whose log does not answer fails at its deadline (its wait plus readTimeoutMs) naming the log, and one of nothing pending names no dependency', async () => {
+    const facade = createFacade({
+      store: lf.store,
+      // the log's ends never come back (a stalled connection)
+      log: { ...lf.log, endOffsets: () => new Promise(() => {}) },
+      projections: lf.domain.projections,
+      defaultWaitMs: 5_000,
+      readTimeoutMs: 300,
+    });
+    const { id } = await place();
+    const began = Date.now();
+    const error = await facade.get('orders', id, { maxStalenessMs: 200 }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(DependencyUnavailable);
+    expect(error).toMatchObject({ dependency: 'kafka', status: 503, retryAfterSeconds: 1 });
+    expect((error as Error).message).toContain("no answer within the read's deadline of 500 ms");
+    expect(Date.now() - began).toBeGreaterThanOrEqual(450);
+    expect(Date.now() - began).toBeLessThan(3000);
+    await expect(facade.list('orders', { limit: 1 })).rejects.toMatchObject({ dependency: 'kafka' });
+    await facade.close();
+    // the embedded log is a table of the embedded Postgres: named so
+    const embedded = createFacade({
+      store: { ...lf.store, get: () => new Promise(() => {}) },
+      log: lf.log,
+      projections: lf.domain.projections,
+      defaultWaitMs: 5_000,
+      readTimeoutMs: 100,
+      dependencies: { log: 'postgres', store: 'postgres', cache: 'redis' },
+    });
+    await expect(embedded.get('orders', uniqueId())).rejects.toMatchObject({
+      code: 'dependency_unavailable',
+      dependency: 'postgres',
+    });
+    await embedded.close();
   });
 
   it('consistency=strong waits until the log end as of the read is applied', async () => {

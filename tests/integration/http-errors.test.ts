@@ -166,6 +166,43 @@ describe('a dependency that is down answers 503 dependency_unavailable naming it
   }, 90_000);
 });
 
+describe('a dependency that stalls (nothing comes back) gets a read 503 naming it once the read deadline passes', () => {
+  it('Postgres: a budgeted row read and a row list answer within their wait plus LOGFRONT_READ_TIMEOUT_MS', async () => {
+    const base = servicesConfig();
+    const postgres = await proxyTo(new URL(base.database.url!).host);
+    const api = await start(
+      servicesConfig({
+        LOGFRONT_DATABASE_URL: throughProxy(base.database.url!, postgres),
+        LOGFRONT_READ_TIMEOUT_MS: '1000',
+        LOGFRONT_LOG_LEVEL: 'error',
+      }),
+    );
+    const id = uniqueId();
+    const placed = await api.request('POST', `/v1/streams/order-${id}/events`, { events: [orderPlaced(id)] });
+    expect(placed.status).toBe(201);
+    const row = `/v1/projections/orders/rows/${id}`;
+    expect((await api.request('GET', `${row}?after=${placed.body.position}`)).status).toBe(200);
+    const timed = async (path: string) => {
+      const began = Date.now();
+      const r = await api.request('GET', path);
+      return { r, ms: Date.now() - began };
+    };
+    // a stalled connection: the statement never reaches Postgres, so its statement_timeout never fires
+    await postgres.toxic('timeout', { timeout: 0 });
+    try {
+      // a row the cache does not hold: the store is asked
+      const read = await timed(`/v1/projections/orders/rows/${uniqueId()}?maxStalenessMs=500`);
+      expectDown(read.r, 'postgres', 'row read');
+      expect(read.r.body.message).toContain("no answer within the read's deadline of 1500 ms");
+      expect(read.ms).toBeLessThan(5000);
+      const list = await timed('/v1/projections/orders/rows?limit=1&maxStalenessMs=0');
+      expectDown(list.r, 'postgres', 'row list');
+    } finally {
+      await postgres.clear();
+    }
+  }, 90_000);
+});
+
 describe('ids of the documented 200 characters on the real services', () => {
   it('a stream id of 265 characters, a row key and a blob id of 200 go through Kafka, Postgres and S3', async () => {
     const api = await start(servicesConfig());
